@@ -1,0 +1,364 @@
+/* strata module ABI (plain C).
+ *
+ * The one header a module includes (directly or through sdk.hpp). It fixes the boundary
+ * between the strata host and a module shared object: the descriptor a module exports, the
+ * option schema the host validates, the hooks of each kind, and the host function table.
+ *
+ * Naming: `strata_module_*` / hooks in `*_hooks` structs are implemented by the MODULE and
+ * called by the host; members of `strata_host_api` are implemented by the HOST and called by
+ * the module. Every struct that may grow starts with `struct_size`; structs only grow at the end.
+ */
+#ifndef STRATA_STRATA_H
+#define STRATA_STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_ABI_MAJOR 1
+#define STRATA_ABI_MINOR 0
+
+/* The symbol every module exports. The loader dlsym()s exactly this name. */
+#define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
+
+#if defined(__GNUC__)
+#define STRATA_EXPORT __attribute__((visibility("default")))
+#else
+#define STRATA_EXPORT
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status codes: every hook returns one. Non-zero is a failure; `strata_error.message` says why. */
+
+typedef enum strata_status {
+  STRATA_OK = 0,
+  STRATA_NOT_FOUND = 1,   /* get: no such key */
+  STRATA_NOT_STORED = 2,  /* add: key exists; versioned set/delete: a newer version is stored */
+  STRATA_ERR_BAD_KEY = 3, /* key invalid for this tier; nothing was sent */
+  STRATA_ERR_TOO_LARGE = 4, /* value exceeds the tier's limit; nothing was sent */
+  STRATA_ERR_UNAVAILABLE = 5, /* server down, timeout, connection lost: retryable */
+  STRATA_ERR_INVALID = 6,     /* bad argument or configuration */
+  STRATA_ERR_INTERNAL = 7,    /* bug or unexpected failure, incl. a C++ exception in the SDK */
+  STRATA_ERR_BREAKER_OPEN = 8 /* set by the host's tier chain, never by a module */
+} strata_status;
+
+#define STRATA_ERROR_MAX 256
+
+/* Filled by a failing hook. Owned by the caller (usually on its stack). */
+typedef struct strata_error {
+  char message[STRATA_ERROR_MAX];
+} strata_error;
+
+/* A byte string that the producer owns; valid for the duration documented at each use. */
+typedef struct strata_bytes {
+  const char* data;
+  size_t len;
+} strata_bytes;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Option schema. The host validates every instance section against it and reports
+ * FILE:LINE:COL on any mismatch; `strata describe MODULE` prints it. */
+
+typedef enum strata_option_type {
+  STRATA_OPT_STRING = 1,
+  STRATA_OPT_INT = 2,      /* int64 */
+  STRATA_OPT_BOOL = 3,
+  STRATA_OPT_DOUBLE = 4,
+  STRATA_OPT_DURATION = 5, /* "250ms", "5s", "5m", "1h", or an integer of milliseconds -> ms */
+  STRATA_OPT_SIZE = 6,     /* "64KiB", "1MiB", "1GB", or an integer of bytes -> bytes */
+  STRATA_OPT_STRING_LIST = 7,
+  STRATA_OPT_ENUM = 8,     /* a string from `enum_values` */
+  STRATA_OPT_TABLE = 9     /* pass-through table, flattened to dotted "key" = "value" strings */
+} strata_option_type;
+
+enum strata_option_flags {
+  STRATA_OPTF_SECRET = 1u << 0,     /* never logged, never printed by describe */
+  STRATA_OPTF_RELOADABLE = 1u << 1, /* may change on SIGHUP without re-creating the instance */
+  STRATA_OPTF_HAS_MIN = 1u << 2,    /* `min` applies (int, double, duration, size) */
+  STRATA_OPTF_HAS_MAX = 1u << 3     /* `max` applies (int, double, duration, size) */
+};
+
+typedef struct strata_option_def {
+  size_t struct_size;
+  const char* name;
+  strata_option_type type;
+  /* Default as TOML-ish text ("100", "true", "5s", "1MiB", "ketama", "a,b" for lists).
+   * NULL means the option is required. */
+  const char* default_value;
+  uint32_t flags;
+  double min; /* inclusive, in the option's unit (ms for durations, bytes for sizes) */
+  double max; /* inclusive */
+  const char* const* enum_values; /* NULL-terminated, for STRATA_OPT_ENUM */
+  const char* description;
+} strata_option_def;
+
+/* One pair of a pass-through table. */
+typedef struct strata_kv {
+  const char* key;
+  const char* value;
+} strata_kv;
+
+/* A validated option value, handed to create(). values[i] belongs to options[i]. All
+ * pointers are owned by the host and stay valid until destroy() returns. */
+typedef struct strata_option_value {
+  strata_option_type type;
+  int is_set;            /* 1 when the config gave it, 0 when the default applies */
+  const char* s;         /* STRING, ENUM (never NULL; "" when no default and unset) */
+  int64_t i;             /* INT, DURATION (ms), SIZE (bytes), BOOL (0/1) */
+  double d;              /* DOUBLE */
+  const char* const* list; /* STRING_LIST */
+  size_t list_len;
+  const strata_kv* table; /* TABLE */
+  size_t table_len;
+} strata_option_value;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Host function table: implemented by the host, valid for the whole life of the process. */
+
+typedef enum strata_log_level {
+  STRATA_LOG_DEBUG = 0,
+  STRATA_LOG_INFO = 1,
+  STRATA_LOG_WARN = 2,
+  STRATA_LOG_ERROR = 3
+} strata_log_level;
+
+typedef enum strata_metric_type {
+  STRATA_METRIC_COUNTER = 1,
+  STRATA_METRIC_GAUGE = 2,
+  STRATA_METRIC_HISTOGRAM = 3 /* latency-style; observe() values in seconds */
+} strata_metric_type;
+
+/* Opaque host objects. */
+typedef struct strata_instance_ctx strata_instance_ctx; /* one per module instance */
+typedef struct strata_tier_op strata_tier_op;           /* defined with the tier kind below */
+typedef struct strata_metric strata_metric;             /* one labelled time series */
+
+typedef struct strata_host_api {
+  size_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+
+  /* Logging: the host prefixes level, module instance and pipeline. Any thread. */
+  void (*log)(strata_instance_ctx* ctx, strata_log_level level, const char* message);
+
+  /* Metrics. `name` is a Prometheus name ("strata_memcached_errors_total"); `labels` is
+   * NULL or extra labels as `k="v",k2="v2"`; the host adds instance="...". The handle is
+   * owned by the host and valid until the process exits; update calls are thread-safe and
+   * lock-free enough for a hot path. Registering the same name+labels twice returns the same
+   * handle. */
+  strata_metric* (*metric)(strata_instance_ctx* ctx, strata_metric_type type, const char* name,
+                           const char* help, const char* labels);
+  void (*metric_add)(strata_metric* m, double delta);     /* counter, gauge */
+  void (*metric_set)(strata_metric* m, double value);     /* gauge */
+  void (*metric_observe)(strata_metric* m, double value); /* histogram */
+
+  /* Clocks. */
+  int64_t (*now_unix_ms)(void);
+  uint64_t (*monotonic_ns)(void);
+
+  /* Tier results: copies `len` bytes into host-owned storage attached to `op` (see
+   * strata_tier_op). Call at most once per op per execute(). */
+  void (*op_set_value)(strata_tier_op* op, const char* data, size_t len);
+
+  /* Instance identity, owned by the host: "tiers.l1" etc. */
+  const char* (*instance_name)(strata_instance_ctx* ctx);
+} strata_host_api;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Records (sources produce them; hooks and policies read them). */
+
+typedef struct strata_header {
+  strata_bytes key;
+  strata_bytes value;
+} strata_header;
+
+typedef struct strata_record {
+  size_t struct_size;
+  const char* topic; /* NUL-terminated */
+  int32_t partition;
+  int64_t offset;
+  strata_bytes key;   /* data may be NULL for a null key */
+  strata_bytes value; /* data may be NULL for a tombstone */
+  int64_t timestamp_ms; /* -1 when unknown */
+  const strata_header* headers;
+  size_t header_count;
+} strata_record;
+
+/* A position that is safe to commit: everything in (topic, partition) strictly below
+ * `next_offset` has been durably written. */
+typedef struct strata_position {
+  const char* topic;
+  int32_t partition;
+  int64_t next_offset;
+} strata_position;
+
+/* A batch produced by a source. Owned by the SOURCE until release_batch(). */
+typedef struct strata_record_batch {
+  const strata_record* records;
+  size_t count;
+  void* source_cookie; /* for the source's own bookkeeping */
+} strata_record_batch;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kind: source. Called from the pipeline's worker thread only (one thread per instance). */
+
+typedef struct strata_source_hooks {
+  size_t struct_size;
+  /* Fill `out` with up to `max_records` records, waiting at most `timeout_ms`. An empty batch
+   * is fine. While paused the host keeps calling poll() (so the source can serve heartbeats
+   * and rebalances) and a paused source returns empty batches. */
+  int (*poll)(void* inst, size_t max_records, int timeout_ms, strata_record_batch* out,
+              strata_error* err);
+  /* The host is done reading the batch's records (their bytes may be freed). */
+  void (*release_batch)(void* inst, strata_record_batch* batch);
+  /* Positions that are now safe to commit (durable tier acked everything before them).
+   * The source stores/commits them as it sees fit (e.g. on its commit interval and on
+   * revoke). Positions of partitions it no longer owns are ignored. */
+  int (*ack)(void* inst, const strata_position* positions, size_t count, strata_error* err);
+  /* Back-pressure: stop delivering records until resume(). Idempotent. */
+  void (*pause)(void* inst);
+  void (*resume)(void* inst);
+  /* Consumer lag in records across owned partitions, or -1 when unknown. May be NULL. */
+  int64_t (*lag)(void* inst);
+  void* reserved[4];
+} strata_source_hooks;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kind: tier. execute() may be called from several threads at once: a tier instance must be
+ * thread-safe (a connection pool or a lock). */
+
+typedef enum strata_tier_op_kind {
+  STRATA_TIER_GET = 1,
+  STRATA_TIER_SET = 2,   /* versioned when `version` != 0 (durable tiers must honour it) */
+  STRATA_TIER_ADD = 3,   /* store only if absent (read-path refill) */
+  STRATA_TIER_DELETE = 4 /* versioned when `version` != 0 */
+} strata_tier_op_kind;
+
+/* Item flags the host uses; tiers store `flags` as the item's client flags where they can. */
+#define STRATA_ITEM_NEGATIVE 0x53544e47u /* "STNG": a negative-cache entry */
+
+struct strata_tier_op {
+  size_t struct_size;
+  /* in (owned by the host, valid during execute()) */
+  strata_tier_op_kind kind;
+  strata_bytes key;
+  strata_bytes value; /* SET, ADD */
+  int64_t ttl_ms;     /* SET, ADD: 0 = the tier's default TTL; < 0 = no expiry */
+  uint64_t version;   /* SET, DELETE: 0 = unversioned */
+  uint32_t flags;     /* SET, ADD: item flags to store */
+  /* out (written by the module) */
+  strata_status status;
+  uint32_t result_flags; /* GET: the item's flags */
+  char error[160];       /* a message when status is an error */
+  void* host_result;     /* host-private: target of op_set_value() */
+};
+
+enum strata_tier_flags {
+  STRATA_TIER_DURABLE = 1u << 0, /* commits wait for this tier's acks (Redis); L1s are volatile */
+  STRATA_TIER_VERSIONED = 1u << 1 /* honours strata_tier_op.version */
+};
+
+typedef struct strata_tier_hooks {
+  size_t struct_size;
+  uint32_t tier_flags; /* strata_tier_flags */
+  /* Run `count` ops as one batch (pipelined / multi-get), set each op's status. Returns
+   * STRATA_OK when the batch ran (individual ops may still have failed), or an error when
+   * the whole batch failed (then every op's status is set to that error too). Ops on the
+   * same key are applied in array order. */
+  int (*execute)(void* inst, strata_tier_op* ops, size_t count, strata_error* err);
+  /* Cheap health probe (e.g. PING). STRATA_OK when usable. May be NULL. */
+  int (*health)(void* inst, strata_error* err);
+  void* reserved[4];
+} strata_tier_hooks;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kind: policy. Pure decision: called from pipeline worker threads, must be thread-safe. */
+
+typedef enum strata_policy_action {
+  STRATA_ACTION_SKIP = 0,  /* do nothing on this tier */
+  STRATA_ACTION_SET = 1,   /* write the value with `ttl_ms` */
+  STRATA_ACTION_DELETE = 2 /* remove the key (keeps a volatile tier from serving stale data) */
+} strata_policy_action;
+
+typedef struct strata_policy_tier {
+  const char* instance_name; /* "tiers.l1" */
+  uint32_t tier_flags;       /* strata_tier_flags: lets a policy tell L1 from L2 */
+} strata_policy_tier;
+
+/* Input for one key of one record. */
+typedef struct strata_policy_input {
+  size_t struct_size;
+  const strata_record* record;
+  strata_bytes key;
+  strata_bytes value;       /* the value the hooks produced */
+  int64_t hook_ttl_ms;      /* from the ttl() hook; -1 when the hook gave none */
+  const strata_policy_tier* tiers; /* the pipeline's tiers in read order (L1 first) */
+  size_t tier_count;
+} strata_policy_input;
+
+typedef struct strata_policy_decision {
+  strata_policy_action action;
+  int64_t ttl_ms; /* for SET: 0 = the tier's default; < 0 = no expiry */
+} strata_policy_decision;
+
+typedef struct strata_policy_hooks {
+  size_t struct_size;
+  /* Fill decisions[0..in->tier_count). The host executes durable tiers first, then the
+   * volatile ones, and only sets a volatile tier when every durable SET succeeded. */
+  int (*decide)(void* inst, const strata_policy_input* in, strata_policy_decision* decisions,
+                strata_error* err);
+  void* reserved[4];
+} strata_policy_hooks;
+
+/* ------------------------------------------------------------------------------------------ */
+/* The module descriptor: returned by strata_module_entry(), static, owned by the module. */
+
+typedef enum strata_module_kind {
+  STRATA_KIND_SOURCE = 1,
+  STRATA_KIND_TIER = 2,
+  STRATA_KIND_POLICY = 3,
+  STRATA_KIND_FRONT = 4 /* reserved: serves reads over a network protocol */
+} strata_module_kind;
+
+typedef struct strata_module_descriptor {
+  size_t struct_size;
+  uint32_t abi_major; /* STRATA_ABI_MAJOR the module was built against */
+  uint32_t abi_minor;
+  const char* name;   /* unique; what `module = "..."` names */
+  const char* version;
+  const char* description;
+  strata_module_kind kind;
+  const strata_option_def* options;
+  size_t option_count;
+
+  /* Lifecycle. Called by the host's main thread.
+   * create: build an instance from validated options (values[i] for options[i]). No I/O that
+   *   can block for long; connect in start(). On failure return non-zero and fill `err`; the
+   *   loader reports "module NAME create failed: <message>". `ctx` lives until destroy().
+   * start: open connections, spawn threads. Failure is reported like create's.
+   * stop: stop work; with drain != 0 finish in-flight work first (sources: stop fetching).
+   * destroy: free everything. Called once, also after a failed start, never after a failed
+   *   create. */
+  int (*create)(const strata_host_api* host, strata_instance_ctx* ctx,
+                const strata_option_value* values, size_t value_count, void** out_instance,
+                strata_error* err);
+  int (*start)(void* inst, strata_error* err);
+  void (*stop)(void* inst, int drain);
+  void (*destroy)(void* inst);
+
+  /* Points to strata_source_hooks, strata_tier_hooks or strata_policy_hooks per `kind`. */
+  const void* kind_hooks;
+
+  void* reserved[8]; /* room for later hooks; must be NULL */
+} strata_module_descriptor;
+
+typedef const strata_module_descriptor* (*strata_module_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_STRATA_H */

@@ -1,0 +1,26 @@
+// Process-wide logger. Every line carries time, level, and (when known) the module instance
+// and the pipeline: `2026-11-25T10:00:00.123Z WARN [tiers.l2 pipeline=latest] message`.
+// Thread-safe; writes to stderr.
+#pragma once
+
+#include <strata/strata.h>
+
+#include <string>
+#include <string_view>
+
+namespace strata::log {
+
+void set_level(strata_log_level level);
+strata_log_level level();
+// Parses "debug" | "info" | "warn" | "error"; returns false if unknown.
+bool parse_level(std::string_view text, strata_log_level* out);
+
+void write(strata_log_level level, std::string_view instance, std::string_view pipeline,
+           std::string_view message);
+
+inline void debug(std::string_view m) { write(STRATA_LOG_DEBUG, {}, {}, m); }
+inline void info(std::string_view m) { write(STRATA_LOG_INFO, {}, {}, m); }
+inline void warn(std::string_view m) { write(STRATA_LOG_WARN, {}, {}, m); }
+inline void error(std::string_view m) { write(STRATA_LOG_ERROR, {}, {}, m); }
+
+}  // namespace strata::log

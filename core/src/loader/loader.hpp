@@ -1,0 +1,108 @@
+// Module loader: finds a module .so by name in a search path (or by path), dlopen()s it, checks
+// the descriptor against the host's ABI, and creates instances. Refuses a misfit with one exact
+// sentence per case (nginx's ngx_add_module is the model). Called by the runtime and the CLI.
+#pragma once
+
+#include <strata/strata.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace strata {
+
+class ResolvedOptions;
+
+struct LoadedModule {
+  std::string path;  // the file that was loaded
+  void* handle = nullptr;
+  const strata_module_descriptor* desc = nullptr;
+  const char* name() const { return desc->name; }
+};
+
+// The host function table given to every module (log/metrics/clock/op_set_value).
+const strata_host_api* host_api();
+
+// Host-side storage for a GET result (op.host_result points to one). op_set_value() fills it.
+struct OpResult {
+  std::string value;
+  bool has_value = false;
+};
+
+class ModuleLoader {
+ public:
+  // Search order: config modules_dir (if not empty), each entry of $STRATA_MODULES_PATH
+  // (colon-separated), the build tree's module folder, the install prefix's module folder.
+  static std::vector<std::string> default_search_path(const std::string& config_modules_dir);
+
+  explicit ModuleLoader(std::vector<std::string> search_path);
+  ~ModuleLoader();  // dlclose()s everything (after all instances are gone)
+  ModuleLoader(const ModuleLoader&) = delete;
+  ModuleLoader& operator=(const ModuleLoader&) = delete;
+
+  const std::vector<std::string>& search_path() const { return search_path_; }
+
+  // `name_or_path` containing '/' or ending in ".so" is a path; otherwise "NAME" is looked up
+  // as NAME.so in each folder. Loading a name already loaded returns the same module.
+  // Refusals (exact sentences, see loader.cpp):
+  //   module "x" not found in: /a, /b, /c
+  //   module file "/p/x.so" is not a loadable object: <dlerror>
+  //   module file "/p/x.so" has no entry symbol "strata_module_entry"
+  //   module "x" ABI version 2.0 is not binary compatible with host ABI 1.0
+  //   module "x" needs ABI 1.3, newer than host ABI 1.0
+  //   module "x" is already loaded from "/p/x.so"
+  //   module file "/p/x.so" has an invalid descriptor: <what>
+  Result<const LoadedModule*> load(const std::string& name_or_path);
+
+  // Every loadable module in the search path (for `strata modules`), first one of a name
+  // wins; files that fail to load are returned in `errors`.
+  std::vector<const LoadedModule*> discover(std::vector<std::string>* errors);
+
+ private:
+  std::vector<std::string> search_path_;
+  std::vector<std::unique_ptr<LoadedModule>> loaded_;
+};
+
+// A created module instance. Owns the instance pointer and its validated options (the values
+// array must outlive the instance). Destroying it calls stop(drain=1) if started, then destroy.
+class ModuleInstance {
+ public:
+  // create hook failure: module "x" create failed for tiers.l1: <module's message>
+  static Result<std::unique_ptr<ModuleInstance>> create(const LoadedModule& module,
+                                                        std::string instance_name,
+                                                        std::string pipeline,
+                                                        ResolvedOptions options);
+  ~ModuleInstance();
+
+  // start hook failure: module "x" start failed for tiers.l1: <module's message>
+  Result<void> start();
+  void stop(bool drain);
+
+  const strata_module_descriptor* desc() const { return module_->desc; }
+  const LoadedModule& module() const { return *module_; }
+  void* handle() const { return inst_; }
+  const std::string& name() const;  // "tiers.l1"
+  strata_instance_ctx* ctx() const { return ctx_.get(); }
+
+  const strata_source_hooks* source() const;  // nullptr unless kind == source
+  const strata_tier_hooks* tier() const;
+  const strata_policy_hooks* policy() const;
+
+ private:
+  ModuleInstance() = default;
+  const LoadedModule* module_ = nullptr;
+  void* inst_ = nullptr;
+  bool started_ = false;
+  std::unique_ptr<strata_instance_ctx> ctx_;
+  std::unique_ptr<ResolvedOptions> options_;
+};
+
+}  // namespace strata
+
+// Defined in the loader (host side); opaque to modules.
+struct strata_instance_ctx {
+  std::string instance;  // "tiers.l1"
+  std::string pipeline;  // may be empty
+};

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages strata needs to build, test and run the quickstart, skipping
+# what is already installed. Uses sudo when not root. Called by `make deps` (and so by
+# `make run`, `make test` and .ci/run).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  librdkafka-dev libmemcached-dev libhiredis-dev libluajit-5.1-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  memcached redis-server redis-tools kcat libmemcached-tools
+  lua-cjson
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's redis-server package may start a system service; tests start their own servers.
+if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+  $SUDO systemctl stop redis-server || true
+fi

@@ -1,0 +1,49 @@
+// Real memcached / redis-server processes for integration tests, on free loopback ports.
+// Started by the test, stopped (or killed, or restarted on the same port) by the test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace strata::test {
+
+// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+int free_port();
+// True once something accepts TCP connections on 127.0.0.1:port (waits up to timeout_ms).
+bool wait_for_port(int port, int timeout_ms);
+// Runs a shell command, returns its stdout (stderr passes through); exit status in *status.
+std::string run_command(const std::string& cmd, int* status = nullptr);
+
+class ServerProcess {
+ public:
+  enum class Kind { Memcached, Redis };
+  // Does not start. Port 0 = pick a free one.
+  ServerProcess(Kind kind, int port = 0, std::vector<std::string> extra_args = {});
+  ~ServerProcess();  // stops if running
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts and waits until the port accepts connections; false (with a message on stderr)
+  // if the binary is missing or did not come up in 10 s.
+  bool start();
+  void stop();  // SIGTERM and wait
+  void kill();  // SIGKILL and wait (crash)
+  bool restart() { stop(); return start(); }
+  bool running() const { return pid_ > 0; }
+
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:PORT"
+  // redis-cli -p PORT ARGS... (Redis only), trimmed stdout.
+  std::string redis_cli(const std::string& args) const;
+
+ private:
+  Kind kind_;
+  int port_;
+  std::vector<std::string> extra_;
+  pid_t pid_ = -1;
+  std::string dir_;  // scratch dir for redis
+};
+
+}  // namespace strata::test
