@@ -1,0 +1,98 @@
+// `strata check`, `strata modules`, `strata describe`: everything that looks at a
+// configuration or at modules without running a pipeline.
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "config/config.hpp"
+#include "loader/loader.hpp"
+#include "runtime/runtime.hpp"
+
+namespace strata::cli {
+namespace {
+
+const char* kind_name(strata_module_kind k) {
+  switch (k) {
+    case STRATA_KIND_SOURCE: return "source";
+    case STRATA_KIND_TIER: return "tier";
+    case STRATA_KIND_POLICY: return "policy";
+    case STRATA_KIND_FRONT: return "front";
+  }
+  return "?";
+}
+
+// modules_dir from --modules-dir, else from the config's `modules_dir` when -c is given.
+std::string modules_dir(const Args& a) {
+  if (!a.modules_dir.empty() || a.config.empty()) return a.modules_dir;
+  Diagnostics ignored;
+  auto cfg = parse_config(a.config, ignored);
+  return cfg ? cfg->modules_dir : "";
+}
+
+}  // namespace
+
+int check(const Args& a) {
+  if (a.config.empty()) {
+    std::fprintf(stderr, "strata check: -c FILE is required\n");
+    return 2;
+  }
+  Diagnostics diags;
+  auto cfg = parse_config(a.config, diags);
+  std::unique_ptr<Runtime> rt;
+  if (cfg) rt = Runtime::build(*cfg, Runtime::Mode::Check, diags);
+  if (!diags.empty() || !rt) {
+    std::fputs(diags.str().c_str(), stderr);
+    std::fprintf(stderr, "strata: configuration %s is invalid (%zu error%s)\n", a.config.c_str(),
+                 diags.size(), diags.size() == 1 ? "" : "s");
+    return 1;
+  }
+  std::printf("strata: configuration %s is valid (%zu pipeline%s, %zu source%s, %zu tier%s)\n",
+              a.config.c_str(), cfg->pipelines.size(), cfg->pipelines.size() == 1 ? "" : "s",
+              cfg->sources.size(), cfg->sources.size() == 1 ? "" : "s", cfg->tiers.size(),
+              cfg->tiers.size() == 1 ? "" : "s");
+  return 0;
+}
+
+int modules(const Args& a) {
+  ModuleLoader loader(ModuleLoader::default_search_path(modules_dir(a)));
+  std::vector<std::string> errors;
+  auto found = loader.discover(&errors);
+  std::printf("%-16s %-7s %-9s %s\n", "NAME", "KIND", "VERSION", "DESCRIPTION");
+  for (const LoadedModule* m : found)
+    std::printf("%-16s %-7s %-9s %s\n", m->desc->name, kind_name(m->desc->kind),
+                m->desc->version ? m->desc->version : "", m->desc->description ? m->desc->description : "");
+  for (auto& e : errors) std::fprintf(stderr, "strata: %s\n", e.c_str());
+  std::string path;
+  for (auto& p : loader.search_path()) path += (path.empty() ? "" : ":") + p;
+  std::fprintf(stderr, "(searched: %s)\n", path.c_str());
+  return found.empty() ? 1 : 0;
+}
+
+int describe(const Args& a) {
+  if (a.words.size() != 1) {
+    std::fprintf(stderr, "usage: strata describe MODULE | pipeline | tier\n");
+    return 2;
+  }
+  const std::string& what = a.words[0];
+  if (what == "pipeline" || what == "tier") {
+    const auto& schema = what == "pipeline" ? pipeline_schema() : tier_host_schema();
+    std::printf("[%s.NAME] keys the host reads%s:\n\n%s", what == "pipeline" ? "pipelines" : "tiers",
+                what == "tier" ? " in every tier section, besides the module's own" : "",
+                describe_schema(schema.data(), schema.size()).c_str());
+    return 0;
+  }
+  ModuleLoader loader(ModuleLoader::default_search_path(modules_dir(a)));
+  auto m = loader.load(what);
+  if (!m) {
+    std::fprintf(stderr, "strata: %s\n", m.error().c_str());
+    return 1;
+  }
+  const strata_module_descriptor* d = m.value()->desc;
+  std::printf("%s %s (%s module, ABI %u.%u)\n%s\nfile: %s\n\noptions:\n%s", d->name,
+              d->version ? d->version : "", kind_name(d->kind), d->abi_major, d->abi_minor,
+              d->description ? d->description : "", m.value()->path.c_str(),
+              describe_schema(d->options, d->option_count).c_str());
+  return 0;
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,289 @@
+#include "runtime/runtime.hpp"
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "common/log.hpp"
+
+namespace strata {
+namespace {
+
+const char* kind_name(strata_module_kind k) {
+  switch (k) {
+    case STRATA_KIND_SOURCE: return "source";
+    case STRATA_KIND_TIER: return "tier";
+    case STRATA_KIND_POLICY: return "policy";
+    case STRATA_KIND_FRONT: return "front";
+  }
+  return "unknown";
+}
+
+strata_module_kind expected_kind(const std::string& category) {
+  if (category == "sources") return STRATA_KIND_SOURCE;
+  if (category == "tiers") return STRATA_KIND_TIER;
+  return STRATA_KIND_POLICY;
+}
+
+const char* kDefaultPolicyModule = "write_through";
+const char* kDefaultPolicyInstance = "policies.(default)";
+
+int64_t mono_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Runtime::Runtime(const Config& cfg, Mode mode) : cfg_(cfg), mode_(mode) {}
+
+Runtime::~Runtime() {
+  stop();
+  pipelines_.clear();
+  dead_letters_.clear();
+  chains_.clear();
+  tiers_.clear();
+  // Instances in reverse start order (pipelines' sources first), then the loader.
+  for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) instances_.erase(*it);
+  instances_.clear();
+  loader_.reset();
+}
+
+std::unique_ptr<Runtime> Runtime::build(const Config& cfg, Mode mode, Diagnostics& diags) {
+  std::unique_ptr<Runtime> rt(new Runtime(cfg, mode));
+  rt->loader_ = std::make_unique<ModuleLoader>(ModuleLoader::default_search_path(cfg.modules_dir));
+  if (!rt->build_instances(diags)) return nullptr;
+  if (!rt->build_pipelines(diags)) return nullptr;
+  return rt;
+}
+
+ModuleInstance* Runtime::instance(const std::string& full_name) {
+  auto it = instances_.find(full_name);
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+bool Runtime::build_instances(Diagnostics& diags) {
+  size_t before = diags.size();
+  // Tiers and policies first (sources start last so nothing is consumed before the writers
+  // are ready).
+  std::vector<const InstanceConfig*> all;
+  for (auto& i : cfg_.tiers) all.push_back(&i);
+  for (auto& i : cfg_.policies) all.push_back(&i);
+  if (mode_ != Mode::Cache)
+    for (auto& i : cfg_.sources) all.push_back(&i);
+
+  for (const InstanceConfig* ic : all) {
+    auto loaded = loader_->load(ic->module);
+    if (!loaded) {
+      diags.add(ic->module_pos, ic->full_name() + ": " + loaded.error());
+      continue;
+    }
+    const LoadedModule* mod = loaded.value();
+    if (mod->desc->kind != expected_kind(ic->category)) {
+      diags.add(ic->module_pos, ic->full_name() + ": module \"" + ic->module + "\" is a " +
+                                    kind_name(mod->desc->kind) + ", not a " +
+                                    kind_name(expected_kind(ic->category)));
+      continue;
+    }
+    auto opts = validate_instance(cfg_, *ic, mod->desc->options, mod->desc->option_count, diags);
+    std::optional<ResolvedOptions> host_opts;
+    if (ic->category == "tiers") host_opts = tier_host_options(cfg_, *ic, diags);
+    if (!opts || (ic->category == "tiers" && !host_opts)) continue;
+    if (diags.size() != before) continue;  // do not create anything once something is wrong
+    auto inst = ModuleInstance::create(*mod, ic->full_name(), "", std::move(*opts));
+    if (!inst) {
+      diags.add(ic->pos, inst.error());
+      continue;
+    }
+    ModuleInstance* raw = inst.value().get();
+    instances_[ic->full_name()] = std::move(inst.value());
+    start_order_.push_back(ic->full_name());
+    if (ic->category == "tiers") {
+      if (!raw->tier()) {
+        diags.add(ic->module_pos, ic->full_name() + ": module has no tier hooks");
+        continue;
+      }
+      BreakerSettings bs;
+      bs.failure_threshold = static_cast<int>(host_opts->integer("breaker_failures"));
+      bs.open_ms = host_opts->integer("breaker_open");
+      bs.half_open_probes = static_cast<int>(host_opts->integer("breaker_probes"));
+      tiers_[ic->full_name()] = std::make_unique<Tier>(*raw, bs);
+    }
+  }
+
+  // The built-in default policy, for pipelines that name none.
+  bool need_default = false;
+  for (auto& p : cfg_.pipelines) need_default |= p.policy.empty();
+  if (need_default && mode_ != Mode::Cache && diags.size() == before) {
+    auto loaded = loader_->load(kDefaultPolicyModule);
+    if (!loaded) {
+      diags.add({cfg_.path, 0, 0}, std::string("default policy: ") + loaded.error());
+    } else {
+      toml::table empty;
+      auto opts = validate_table(empty, cfg_.path, kDefaultPolicyInstance,
+                                 loaded.value()->desc->options, loaded.value()->desc->option_count,
+                                 {}, diags);
+      if (opts) {
+        auto inst = ModuleInstance::create(*loaded.value(), kDefaultPolicyInstance, "",
+                                           std::move(*opts));
+        if (!inst)
+          diags.add({cfg_.path, 0, 0}, inst.error());
+        else {
+          instances_[kDefaultPolicyInstance] = std::move(inst.value());
+          start_order_.push_back(kDefaultPolicyInstance);
+        }
+      }
+    }
+  }
+  return diags.size() == before;
+}
+
+bool Runtime::build_pipelines(Diagnostics& diags) {
+  size_t before = diags.size();
+  for (const PipelineConfig& pc : cfg_.pipelines) {
+    std::vector<Tier*> tiers;
+    for (auto& t : pc.tiers) {
+      auto it = tiers_.find("tiers." + t);
+      if (it != tiers_.end()) tiers.push_back(it->second.get());
+    }
+    if (tiers.size() != pc.tiers.size()) continue;  // already reported by the config
+    ChainSettings cs;
+    cs.neg_ttl_ms = pc.options.integer("neg_ttl");
+    chains_[pc.name] = std::make_unique<TierChain>(tiers, cs);
+    if (mode_ == Mode::Cache) continue;
+
+    lua::ScriptSettings script;
+    script.path = pc.script;
+    script.allow = pc.options.list("lua_allow");
+    script.instruction_budget = pc.options.integer("lua_budget");
+    script.instance = "pipelines." + pc.name;
+    script.config = {{"pipeline", pc.name}};
+    if (mode_ == Mode::Check) {
+      if (!script.path.empty()) {
+        auto hooks = lua::KeyHooks::load(script);
+        if (!hooks) diags.add(pc.pos, "pipelines." + pc.name + ": " + hooks.error());
+      }
+      continue;
+    }
+
+    DeadLetterSink* sink = nullptr;
+    DeadLetterSettings dls;
+    dls.pipeline = pc.name;
+    dls.file = pc.options.str("dead_letter_file");
+    if (!dls.file.empty() && dls.file[0] != '/') dls.file = cfg_.dir + "/" + dls.file;
+    dls.kafka_topic = pc.options.str("dead_letter_topic");
+    if (!dls.kafka_topic.empty()) {
+      // Dead letters go to the cluster the pipeline consumes from.
+      const InstanceConfig* src = cfg_.find_instance("sources", pc.source);
+      if (src && src->table)
+        if (auto b = (*src->table)["brokers"].value<std::string>()) dls.kafka_brokers = *b;
+      if (dls.kafka_brokers.empty() || dls.kafka_brokers.rfind("mock", 0) == 0) {
+        diags.add(pc.pos, "pipelines." + pc.name +
+                              ": dead_letter_topic needs the source's `brokers` to name a Kafka "
+                              "cluster (the embedded mock cannot hold dead letters); use "
+                              "dead_letter_file");
+        continue;
+      }
+    }
+    if (!dls.file.empty() || !dls.kafka_topic.empty()) {
+      auto opened = DeadLetterSink::open(dls);
+      if (!opened) {
+        diags.add(pc.pos, "pipelines." + pc.name + ": " + opened.error());
+        continue;
+      }
+      sink = opened.value().get();
+      dead_letters_.push_back(std::move(opened.value()));
+    }
+
+    PipelineSettings ps;
+    ps.name = pc.name;
+    ps.script = script;
+    ps.retry_backoff_ms = pc.options.integer("retry_backoff");
+    ps.retry_backoff_max_ms = pc.options.integer("retry_backoff_max");
+    ModuleInstance* source = instance("sources." + pc.source);
+    ModuleInstance* policy =
+        instance(pc.policy.empty() ? std::string(kDefaultPolicyInstance) : "policies." + pc.policy);
+    if (!source || !policy) continue;  // reported by the config / instance step
+    pipelines_.push_back(std::make_unique<Pipeline>(ps, source, tiers, policy, sink));
+  }
+  return diags.size() == before;
+}
+
+Result<void> Runtime::start() {
+  if (mode_ == Mode::Check) return {};
+  for (auto& name : start_order_) {
+    auto r = instances_[name]->start();
+    if (!r) return r;
+  }
+  for (auto& p : pipelines_) {
+    auto r = p->start();
+    if (!r) return r;
+  }
+  started_ = true;
+  return {};
+}
+
+void Runtime::stop() {
+  for (auto& p : pipelines_) p->stop();
+  for (auto& d : dead_letters_) d->flush();
+  if (!started_) return;
+  started_ = false;
+  for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it)
+    if (auto i = instances_.find(*it); i != instances_.end()) i->second->stop(true);
+}
+
+Result<TierChain*> Runtime::chain(const std::string& pipeline) {
+  if (pipeline.empty()) {
+    if (chains_.size() == 1) return chains_.begin()->second.get();
+    if (chains_.empty()) return fail("the configuration defines no pipeline");
+    std::string names;
+    for (auto& [n, c] : chains_) names += (names.empty() ? "" : ", ") + n;
+    return fail("the configuration defines several pipelines; choose one with --pipeline (" +
+                names + ")");
+  }
+  auto it = chains_.find(pipeline);
+  if (it == chains_.end()) return fail("no pipeline named '" + pipeline + "'");
+  return it->second.get();
+}
+
+std::pair<bool, std::string> Runtime::health() const {
+  bool ok = true;
+  std::ostringstream out;
+  for (auto& [name, tier] : tiers_) {
+    auto st = tier->breaker().state();
+    out << name << " breaker=" << CircuitBreaker::name(st) << "\n";
+    if (tier->durable() && st == CircuitBreaker::State::Open) ok = false;
+  }
+  for (auto& p : pipelines_) {
+    out << "pipeline " << p->name() << (p->stats().paused ? " paused" : " running") << "\n";
+    if (p->failed()) ok = false;
+  }
+  return {ok, (ok ? "ok\n" : "unhealthy\n") + out.str()};
+}
+
+bool Runtime::idle(int64_t idle_ms) const {
+  int64_t now = mono_ms();
+  for (auto& p : pipelines_) {
+    const auto& s = p->stats();
+    if (now - s.last_record_mono_ms.load() < idle_ms) return false;
+    if (s.lag.load() > 0) return false;
+  }
+  return true;
+}
+
+std::string Runtime::summary() const {
+  std::ostringstream out;
+  for (auto& p : pipelines_) {
+    const auto& s = p->stats();
+    out << "pipeline " << p->name() << ": records=" << s.records << " keys_l2=" << s.keys_written
+        << " keys_l1=" << s.l1_written << " invalidations=" << s.invalidations
+        << " dead_letters=" << s.dead_letters << " skipped=" << s.skipped
+        << " stale_replays=" << s.stale_skipped << " durable_retries=" << s.durable_retries
+        << " l1_errors=" << s.volatile_errors << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace strata

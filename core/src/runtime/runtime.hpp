@@ -1,0 +1,70 @@
+// The runtime: turns a parsed Config into loaded modules, validated and created instances,
+// tiers behind breakers, tier chains and pipelines, and owns them in a safe destruction order.
+// Used by the CLI (`run`, `check`, `cache`) and by the embeddable strata::Cache.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chain/tier.hpp"
+#include "chain/tier_chain.hpp"
+#include "common/result.hpp"
+#include "config/config.hpp"
+#include "deadletter/dead_letter.hpp"
+#include "loader/loader.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace strata {
+
+class Runtime {
+ public:
+  enum class Mode {
+    Check,  // load, validate, create every instance, compile scripts; start nothing
+    Run,    // everything, ready to start
+    Cache   // tiers only: the read/write chain for `strata cache` and embedding
+  };
+
+  // Every problem goes to `diags` (FILE:LINE:COL where a position is known); returns nullptr
+  // when there was any.
+  static std::unique_ptr<Runtime> build(const Config& cfg, Mode mode, Diagnostics& diags);
+  ~Runtime();
+
+  // Starts tiers and policies, then (Run) sources and pipelines.
+  Result<void> start();
+  // Pipelines first (they finish their batch and ack), then instances.
+  void stop();
+
+  // The chain of one pipeline's tiers; "" = the only pipeline (error if several).
+  Result<TierChain*> chain(const std::string& pipeline);
+
+  const std::vector<std::unique_ptr<Pipeline>>& pipelines() const { return pipelines_; }
+  std::pair<bool, std::string> health() const;
+  // True when every pipeline has had no record for idle_ms and knows of no lag.
+  bool idle(int64_t idle_ms) const;
+  std::string summary() const;
+  const Config& config() const { return cfg_; }
+
+ private:
+  Runtime(const Config& cfg, Mode mode);
+  bool build_instances(Diagnostics& diags);
+  bool build_pipelines(Diagnostics& diags);
+  ModuleInstance* instance(const std::string& full_name);
+
+  Config cfg_;
+  Mode mode_;
+  // Declared in construction order; destroyed in reverse: pipelines before the chains and
+  // tiers they use, instances before the loader that dlclose()s their code.
+  std::unique_ptr<ModuleLoader> loader_;
+  std::map<std::string, std::unique_ptr<ModuleInstance>> instances_;  // "tiers.l1" -> instance
+  std::vector<std::string> start_order_;
+  std::map<std::string, std::unique_ptr<Tier>> tiers_;               // "tiers.l1" -> tier
+  std::map<std::string, std::unique_ptr<TierChain>> chains_;         // pipeline -> chain
+  std::vector<std::unique_ptr<DeadLetterSink>> dead_letters_;
+  std::vector<std::unique_ptr<Pipeline>> pipelines_;
+  bool started_ = false;
+};
+
+}  // namespace strata
