@@ -1,0 +1,322 @@
+// Connection handling for redis_l2: see redis_link.hpp.
+#include "redis_link.hpp"
+
+#include <pthread.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <strata/sdk.hpp>
+#include <vector>
+
+namespace redis_l2 {
+
+// KEYS[1] value key, KEYS[2] version key.
+// ARGV[1] "set" | "del", ARGV[2] version (decimal, no leading zeros), ARGV[3] value (set),
+// ARGV[4] value TTL ms (0 = none), ARGV[5] version key TTL ms (0 = none).
+// Returns -1 when a newer version is stored (nothing changed), 1 when applied (del: a value
+// was removed), 0 when a del found no value (the tombstone is still written).
+// Versions are uint64: Lua numbers are doubles, so they are compared as decimal strings
+// (longer is larger; same length compares bytewise) to stay exact above 2^53.
+const char* const kVersionedWriteScript = R"lua(
+local cur = redis.call('GET', KEYS[2])
+local v = ARGV[2]
+if cur and (#cur > #v or (#cur == #v and cur > v)) then return -1 end
+local result = 1
+if ARGV[1] == 'set' then
+  local ttl = tonumber(ARGV[4])
+  if ttl > 0 then
+    redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+  else
+    redis.call('SET', KEYS[1], ARGV[3])
+  end
+else
+  result = redis.call('DEL', KEYS[1])
+end
+local vttl = tonumber(ARGV[5])
+if vttl > 0 then
+  redis.call('SET', KEYS[2], v, 'PX', vttl)
+else
+  redis.call('SET', KEYS[2], v)
+end
+return result
+)lua";
+
+namespace {
+
+[[noreturn]] void bad_address(const std::string& text, const std::string& why) {
+  throw strata::Error(STRATA_ERR_INVALID, "address \"" + text + "\": " + why);
+}
+
+int parse_port(const std::string& text, const std::string& p) {
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+    bad_address(text, "port \"" + p + "\" is not a number");
+  int port = std::stoi(p);
+  if (port < 1 || port > 65535) bad_address(text, "port " + p + " is out of range 1..65535");
+  return port;
+}
+
+std::string percent_decode(const std::string& text, const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) bad_address(text, "bad %-escape");
+    auto hex = [&](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      bad_address(text, "bad %-escape");
+    };
+    out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+// "host", "host:port", "[v6]", "[v6]:port".
+void parse_host_port(const std::string& text, const std::string& hp, Endpoint* ep) {
+  std::string port;
+  if (!hp.empty() && hp[0] == '[') {
+    size_t close = hp.find(']');
+    if (close == std::string::npos) bad_address(text, "missing ']'");
+    ep->host = hp.substr(1, close - 1);
+    if (close + 1 < hp.size()) {
+      if (hp[close + 1] != ':') bad_address(text, "expected ':' after ']'");
+      port = hp.substr(close + 2);
+      ep->port = parse_port(text, port);
+    }
+  } else {
+    size_t colon = hp.rfind(':');
+    ep->host = hp.substr(0, colon);
+    if (colon != std::string::npos) ep->port = parse_port(text, hp.substr(colon + 1));
+  }
+  if (ep->host.empty()) bad_address(text, "missing host");
+}
+
+}  // namespace
+
+Endpoint parse_address(const std::string& text) {
+  Endpoint ep;
+  if (text.empty()) bad_address(text, "empty");
+  if (text[0] == '/') {
+    ep.unix_socket = true;
+    ep.host = text;
+    ep.display = "unix:" + text;
+    return ep;
+  }
+  const std::string scheme = "redis://";
+  if (text.rfind("rediss://", 0) == 0) bad_address(text, "TLS (rediss://) is not supported");
+  if (text.find("://") != std::string::npos && text.rfind(scheme, 0) != 0)
+    bad_address(text, "only redis:// URLs are supported");
+  if (text.rfind(scheme, 0) != 0) {
+    parse_host_port(text, text, &ep);
+    ep.display = ep.host + ":" + std::to_string(ep.port);
+    return ep;
+  }
+  std::string rest = text.substr(scheme.size());
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  // The last '@' ends the credentials: a password may contain '@' unescaped.
+  size_t at = authority.rfind('@');
+  std::string hostport = authority;
+  if (at != std::string::npos) {
+    std::string userinfo = authority.substr(0, at);
+    hostport = authority.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    std::string user = percent_decode(text, userinfo.substr(0, colon));
+    if (!user.empty()) {
+      ep.has_username = true;
+      ep.username = user;
+    }
+    if (colon != std::string::npos) {
+      ep.has_password = true;
+      ep.password = percent_decode(text, userinfo.substr(colon + 1));
+    }
+  }
+  parse_host_port(text, hostport, &ep);
+  if (!path.empty()) {
+    if (path.size() > 9 || path.find_first_not_of("0123456789") != std::string::npos)
+      bad_address(text, "db \"" + path + "\" is not a number");
+    ep.has_db = true;
+    ep.db = std::stoll(path);
+  }
+  ep.display = "redis://" + (ep.has_username ? ep.username + "@" : std::string()) + ep.host +
+               ":" + std::to_string(ep.port) + (ep.has_db ? "/" + std::to_string(ep.db) : "");
+  return ep;
+}
+
+std::string io_error(const redisContext* c, const LinkSettings& s) {
+  std::string what = c && c->errstr[0] ? c->errstr : "connection error";
+  if (what.find("temporarily unavailable") != std::string::npos ||
+      what.find("timed out") != std::string::npos)
+    what = "timed out after " + std::to_string(s.command_timeout_ms) + "ms (command_timeout)";
+  return "redis " + s.endpoint.display + ": " + what;
+}
+
+namespace {
+
+// One synchronous command; nullptr with `error` filled on I/O failure.
+Reply command(redisContext* c, const LinkSettings& s, std::initializer_list<std::string_view> args,
+              std::string* error) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  SigpipeGuard guard;
+  Reply r(static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+  if (!r) *error = io_error(c, s);
+  return r;
+}
+
+timeval to_timeval(int ms) {
+  timeval tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+}  // namespace
+
+std::string load_script(redisContext* c, const LinkSettings& s, std::string* error) {
+  Reply r = command(c, s, {"SCRIPT", "LOAD", kVersionedWriteScript}, error);
+  if (!r) return "";
+  if (r->type != REDIS_REPLY_STRING) {
+    *error = "redis " + s.endpoint.display + ": SCRIPT LOAD failed: " +
+             (r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply");
+    return "";
+  }
+  return std::string(r->str, r->len);
+}
+
+Opened open_link(const LinkSettings& s) {
+  Opened out;
+  const std::string where = "redis " + s.endpoint.display + ": ";
+  timeval ct = to_timeval(s.connect_timeout_ms);
+  redisContext* raw = s.endpoint.unix_socket
+                          ? redisConnectUnixWithTimeout(s.endpoint.host.c_str(), ct)
+                          : redisConnectWithTimeout(s.endpoint.host.c_str(), s.endpoint.port, ct);
+  out.ctx.reset(raw);
+  if (!raw) {
+    out.error = where + "cannot allocate a connection";
+    return out;
+  }
+  if (raw->err) {
+    out.error = where + "connect failed: " + raw->errstr;
+    out.ctx.reset();
+    return out;
+  }
+  redisSetTimeout(raw, to_timeval(s.command_timeout_ms));
+  if (!s.endpoint.unix_socket) redisEnableKeepAlive(raw);
+
+  auto fail_reply = [&](const char* what, const Reply& r) {
+    out.error = where + what + ": " +
+                (r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply");
+    out.config_error = true;
+    out.ctx.reset();
+  };
+  std::string err;
+  if (!s.username.empty() || !s.password.empty()) {
+    Reply r = s.username.empty() ? command(raw, s, {"AUTH", s.password}, &err)
+                                 : command(raw, s, {"AUTH", s.username, s.password}, &err);
+    if (!r) {
+      out.error = err;
+      out.ctx.reset();
+      return out;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      fail_reply(s.username.empty() ? "AUTH failed" : "AUTH as user failed", r);
+      return out;
+    }
+  }
+  if (s.db != 0) {
+    std::string db = std::to_string(s.db);
+    Reply r = command(raw, s, {"SELECT", db}, &err);
+    if (!r) {
+      out.error = err;
+      out.ctx.reset();
+      return out;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      fail_reply(("SELECT " + db + " failed").c_str(), r);
+      return out;
+    }
+  }
+  out.script_sha = load_script(raw, s, &err);
+  if (out.script_sha.empty()) {
+    out.error = err;
+    // An error reply here (NOAUTH, NOPERM) is configuration; an I/O error is not.
+    out.config_error = raw->err == 0;
+    out.ctx.reset();
+  }
+  return out;
+}
+
+std::string version_key(std::string_view value_key) {
+  size_t open = value_key.find('{');
+  if (open != std::string_view::npos) {
+    size_t close = value_key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) {
+      std::string k(value_key);
+      k += ":{strata-ver}";
+      return k;
+    }
+  }
+  std::string k;
+  k.reserve(value_key.size() + 14);
+  k += '{';
+  k += value_key;
+  k += "}:strata-ver";
+  return k;
+}
+
+strata_status classify_error_reply(std::string_view reply, bool* drop) {
+  auto starts = [&](std::string_view p) { return reply.substr(0, p.size()) == p; };
+  *drop = false;
+  if (starts("READONLY") || starts("NOAUTH") || starts("MASTERDOWN") || starts("MOVED") ||
+      starts("ASK")) {
+    *drop = true;
+    return STRATA_ERR_UNAVAILABLE;
+  }
+  if (starts("LOADING") || starts("BUSY") || starts("OOM") || starts("TRYAGAIN") ||
+      starts("CLUSTERDOWN") || starts("NOREPLICAS") || starts("NOSCRIPT"))
+    return STRATA_ERR_UNAVAILABLE;
+  if (starts("WRONGTYPE") || starts("CROSSSLOT")) return STRATA_ERR_INVALID;
+  return STRATA_ERR_INTERNAL;
+}
+
+SigpipeGuard::SigpipeGuard() {
+  sigset_t pending;
+  sigemptyset(&pending);
+  if (sigpending(&pending) == 0) was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  blocked_ = pthread_sigmask(SIG_BLOCK, &block, &old_) == 0;
+}
+
+SigpipeGuard::~SigpipeGuard() {
+  if (!blocked_) return;
+  if (!was_pending_) {
+    sigset_t pending;
+    sigemptyset(&pending);
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      timespec zero{0, 0};
+      while (sigtimedwait(&pipe, nullptr, &zero) == -1 && errno == EINTR) {
+      }
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
+}  // namespace redis_l2

@@ -1,0 +1,101 @@
+// One Redis connection of the redis_l2 tier and what it needs around it: address parsing,
+// connect + AUTH + SELECT + SCRIPT LOAD, the versioned-write Lua script, the companion version
+// key, and how error replies map to strata statuses. Used only by redis_l2.cpp.
+#pragma once
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <strata/strata.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace redis_l2 {
+
+// Where to connect. The URL form may carry credentials and a db that win over the options.
+struct Endpoint {
+  bool unix_socket = false;
+  std::string host;  // host name / IP, or the socket path
+  int port = 6379;
+  bool has_username = false, has_password = false, has_db = false;
+  std::string username, password;
+  int64_t db = 0;
+  std::string display;  // for messages: never contains the password
+};
+
+// "host[:port]", "[v6]:port", "/path/to.sock" or "redis://[user[:password]@]host[:port][/db]".
+// Throws strata::Error(STRATA_ERR_INVALID) with the reason.
+Endpoint parse_address(const std::string& text);
+
+struct LinkSettings {
+  Endpoint endpoint;
+  std::string username, password;  // effective (URL over options)
+  int64_t db = 0;
+  int connect_timeout_ms = 200;
+  int command_timeout_ms = 500;
+};
+
+struct ContextFree {
+  void operator()(redisContext* c) const {
+    if (c) redisFree(c);
+  }
+};
+using Context = std::unique_ptr<redisContext, ContextFree>;
+
+struct ReplyFree {
+  void operator()(redisReply* r) const {
+    if (r) freeReplyObject(r);
+  }
+};
+using Reply = std::unique_ptr<redisReply, ReplyFree>;
+
+// Result of opening a connection. `config_error` marks failures that a retry will not heal
+// (wrong password, unknown user, bad db) as opposed to a server that is down.
+struct Opened {
+  Context ctx;
+  std::string script_sha;
+  std::string error;  // empty on success
+  bool config_error = false;
+};
+
+// Connects, authenticates, selects the db and loads the versioned-write script.
+Opened open_link(const LinkSettings& s);
+
+// SCRIPT LOAD on an open connection; returns the sha, or "" with `error` filled.
+std::string load_script(redisContext* c, const LinkSettings& s, std::string* error);
+
+// Message for an I/O failure on `c` (timeouts are named as such).
+std::string io_error(const redisContext* c, const LinkSettings& s);
+
+// The versioned-write script (KEYS: value key, version key; see the .cpp for ARGV).
+extern const char* const kVersionedWriteScript;
+
+// Companion key holding the version of `value_key`, in the same Redis Cluster hash slot:
+//   value key without a hash tag:  "{" value_key "}:strata-ver"
+//   value key with a hash tag:     value_key ":{strata-ver}"  (the tag of value_key stays first)
+// The two forms cannot collide (they end differently).
+std::string version_key(std::string_view value_key);
+
+// Maps a Redis error reply to a status; `drop` is set when the connection should be replaced
+// (READONLY after a failover, NOAUTH after an ACL change, ...).
+strata_status classify_error_reply(std::string_view reply, bool* drop);
+
+// Blocks SIGPIPE in this thread while hiredis writes to a socket the server may have closed
+// (hiredis 0.14 uses write(), not send(MSG_NOSIGNAL)), and swallows a SIGPIPE raised meanwhile,
+// so a dead server is an error value, not a dead process. Scoped.
+class SigpipeGuard {
+ public:
+  SigpipeGuard();
+  ~SigpipeGuard();
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t old_;
+  bool blocked_ = false;
+  bool was_pending_ = false;
+};
+
+}  // namespace redis_l2
