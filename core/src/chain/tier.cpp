@@ -1,0 +1,187 @@
+#include "chain/tier.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <string_view>
+
+#include "common/log.hpp"
+#include "metrics/metrics.hpp"
+
+namespace strata {
+
+namespace {
+
+void set_op_error(strata_tier_op& op, strata_status status, std::string_view msg) {
+  op.status = status;
+  size_t n = std::min(msg.size(), sizeof op.error - 1);
+  std::memcpy(op.error, msg.data(), n);
+  op.error[n] = '\0';
+}
+
+// Failures that say the tier is unusable (as opposed to "this key is bad").
+bool is_availability_failure(int status) {
+  return status == STRATA_ERR_UNAVAILABLE || status == STRATA_ERR_INTERNAL;
+}
+
+double breaker_gauge_value(CircuitBreaker::State s) {
+  switch (s) {
+    case CircuitBreaker::State::Closed:
+      return 0;
+    case CircuitBreaker::State::Open:
+      return 1;
+    case CircuitBreaker::State::HalfOpen:
+      return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key, std::string_view value,
+                       int64_t ttl_ms, uint64_t version, uint32_t flags) {
+  strata_tier_op op{};
+  op.struct_size = sizeof(strata_tier_op);
+  op.kind = kind;
+  op.key = {key.data(), key.size()};
+  op.value = {value.data(), value.size()};
+  op.ttl_ms = ttl_ms;
+  op.version = version;
+  op.flags = flags;
+  op.status = STRATA_OK;
+  return op;
+}
+
+const char* op_kind_name(strata_tier_op_kind kind) {
+  switch (kind) {
+    case STRATA_TIER_GET:
+      return "GET";
+    case STRATA_TIER_SET:
+      return "SET";
+    case STRATA_TIER_ADD:
+      return "ADD";
+    case STRATA_TIER_DELETE:
+      return "DELETE";
+  }
+  return "?";
+}
+
+Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
+    : instance_(instance), hooks_(instance.tier()), breaker_(breaker) {
+  auto& reg = MetricsRegistry::global();
+  const std::string labels = "tier=\"" + instance.name() + "\"";
+  hits_ = reg.counter("strata_tier_hits_total", "GETs that found an item (incl. negative entries)",
+                      labels);
+  misses_ = reg.counter("strata_tier_misses_total", "GETs that found no item", labels);
+  errors_ = reg.counter("strata_tier_errors_total",
+                        "Operations that failed, incl. those refused by the breaker", labels);
+  refills_ = reg.counter("strata_tier_refills_total",
+                         "Read-path refills (ADD) that the tier stored", labels);
+  latency_ = reg.histogram("strata_tier_latency_seconds", "Time of one batch in the tier module",
+                           labels);
+  breaker_state_ = reg.gauge("strata_tier_breaker_state",
+                             "Circuit breaker: 0 closed, 1 open, 2 half-open", labels);
+  breaker_opens_ = reg.counter("strata_tier_breaker_opens_total",
+                               "Times the circuit breaker opened", labels);
+  breaker_state_->set(0);
+  breaker_.set_listener([this](CircuitBreaker::State from, CircuitBreaker::State to) {
+    on_breaker_change(from, to);
+  });
+}
+
+const std::string& Tier::name() const { return instance_.name(); }
+
+uint32_t Tier::flags() const { return hooks_ ? hooks_->tier_flags : 0; }
+
+void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to) {
+  breaker_state_->set(breaker_gauge_value(to));
+  if (to == CircuitBreaker::State::Open) {
+    breaker_opens_->add(1);
+    if (from == CircuitBreaker::State::Closed) {
+      log::write(STRATA_LOG_WARN, name(), {},
+                 "circuit breaker opened after " +
+                     std::to_string(breaker_.settings().failure_threshold) +
+                     " consecutive failures; next probe in " +
+                     std::to_string(breaker_.settings().open_ms) + " ms");
+    } else {
+      log::write(STRATA_LOG_WARN, name(), {}, "circuit breaker probe failed; open again");
+    }
+  } else if (to == CircuitBreaker::State::Closed) {
+    log::write(STRATA_LOG_INFO, name(), {}, "circuit breaker closed; tier is back");
+  }
+}
+
+void Tier::refuse(std::vector<strata_tier_op>& ops) {
+  const std::string msg = name() + ": circuit breaker open after repeated failures; next probe in " +
+                          std::to_string(breaker_.retry_in_ms()) + " ms";
+  for (auto& op : ops) set_op_error(op, STRATA_ERR_BREAKER_OPEN, msg);
+  errors_->add(static_cast<double>(ops.size()));
+}
+
+bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& results) {
+  results.assign(ops.size(), OpResult{});
+  for (size_t i = 0; i < ops.size(); ++i) {
+    ops[i].struct_size = sizeof(strata_tier_op);
+    ops[i].status = STRATA_OK;
+    ops[i].result_flags = 0;
+    ops[i].error[0] = '\0';
+    ops[i].host_result = &results[i];
+  }
+  if (ops.empty()) return true;
+  if (!hooks_ || !hooks_->execute) {
+    for (auto& op : ops) set_op_error(op, STRATA_ERR_INTERNAL, name() + ": not a tier module");
+    errors_->add(static_cast<double>(ops.size()));
+    return false;
+  }
+  if (!breaker_.allow()) {
+    refuse(ops);
+    return false;
+  }
+
+  strata_error err{};
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = hooks_->execute(instance_.handle(), ops.data(), ops.size(), &err);
+  latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+
+  if (rc != STRATA_OK) {
+    // The ABI says every op carries the error then; make sure of it and name the tier.
+    const std::string msg = name() + ": " + (err.message[0] ? err.message : "batch failed");
+    for (auto& op : ops) set_op_error(op, static_cast<strata_status>(rc), msg);
+    errors_->add(static_cast<double>(ops.size()));
+    breaker_.record_failure();
+    return false;
+  }
+
+  bool unavailable = false;
+  double hits = 0, misses = 0, errors = 0;
+  for (auto& op : ops) {
+    if (op.kind == STRATA_TIER_GET) {
+      if (op.status == STRATA_OK) ++hits;
+      if (op.status == STRATA_NOT_FOUND) ++misses;
+    }
+    if (op.status >= STRATA_ERR_BAD_KEY) ++errors;
+    if (is_availability_failure(op.status)) unavailable = true;
+  }
+  if (hits) hits_->add(hits);
+  if (misses) misses_->add(misses);
+  if (errors) errors_->add(errors);
+  if (unavailable) {
+    breaker_.record_failure();
+  } else {
+    breaker_.record_success();
+  }
+  return true;
+}
+
+bool Tier::health() {
+  if (!hooks_ || !hooks_->health) return true;
+  strata_error err{};
+  int rc = hooks_->health(instance_.handle(), &err);
+  if (rc != STRATA_OK) {
+    log::write(STRATA_LOG_DEBUG, name(), {}, std::string("health check failed: ") + err.message);
+  }
+  return rc == STRATA_OK;
+}
+
+void Tier::count_refill() { refills_->add(1); }
+
+}  // namespace strata

@@ -1,0 +1,65 @@
+// Tier: one tier module instance (memcached, Redis, ...) behind its circuit breaker, with the
+// per-tier metrics. The TierChain reads and writes through it; the pipeline's writer calls
+// execute() directly for its batches.
+#pragma once
+
+#include <strata/strata.h>
+
+#include <string>
+#include <vector>
+
+#include "chain/breaker.hpp"
+#include "loader/loader.hpp"
+
+namespace strata {
+
+class Series;
+
+class Tier {
+ public:
+  Tier(ModuleInstance& instance, BreakerSettings breaker);
+  Tier(const Tier&) = delete;
+  Tier& operator=(const Tier&) = delete;
+
+  const std::string& name() const;  // "tiers.l1"
+  uint32_t flags() const;           // strata_tier_hooks::tier_flags
+  bool durable() const { return (flags() & STRATA_TIER_DURABLE) != 0; }
+
+  // Runs ops through the module if the breaker allows, else sets every op to
+  // STRATA_ERR_BREAKER_OPEN with a message naming the tier. results.size() is made ==
+  // ops.size() and op.host_result points at results[i]. Availability failures (whole batch
+  // failed, any op UNAVAILABLE/INTERNAL) count as one breaker failure; a batch that ran counts
+  // as a success. Returns false when the batch failed as a whole or the breaker refused.
+  bool execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& results);
+
+  CircuitBreaker& breaker() { return breaker_; }
+  bool health();  // the module's health hook (true when the module has none)
+
+  // Counts a read-path refill that the tier stored (called by the TierChain).
+  void count_refill();
+
+ private:
+  void refuse(std::vector<strata_tier_op>& ops);
+  void on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to);
+
+  ModuleInstance& instance_;
+  const strata_tier_hooks* hooks_;
+  CircuitBreaker breaker_;
+  Series* hits_;
+  Series* misses_;
+  Series* errors_;
+  Series* refills_;
+  Series* latency_;
+  Series* breaker_state_;
+  Series* breaker_opens_;
+};
+
+// A GET/SET/ADD/DELETE op with the input fields filled; `key` and `value` must outlive it.
+strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key,
+                       std::string_view value = {}, int64_t ttl_ms = 0, uint64_t version = 0,
+                       uint32_t flags = 0);
+
+// "GET", "SET", ... for messages.
+const char* op_kind_name(strata_tier_op_kind kind);
+
+}  // namespace strata

@@ -1,0 +1,223 @@
+#include "chain/tier_chain.hpp"
+
+#include <functional>
+
+#include "common/log.hpp"
+
+namespace strata {
+
+namespace {
+
+std::string describe_failure(const Tier& tier, const strata_tier_op& op) {
+  std::string msg = op.error;
+  // Tier::execute prefixes whole-batch and breaker errors with the tier's name already.
+  if (msg.rfind(tier.name() + ":", 0) == 0) return msg;
+  if (msg.empty()) msg = "status " + std::to_string(op.status);
+  return tier.name() + ": " + op_kind_name(op.kind) + " failed: " + msg;
+}
+
+}  // namespace
+
+TierChain::TierChain(std::vector<Tier*> tiers, ChainSettings s)
+    : tiers_(std::move(tiers)), settings_(s) {}
+
+GetResult TierChain::get(std::string_view key) {
+  // Concurrent gets of one key share one read: the leader reads L1, then L2, refills L1 and
+  // publishes; the others wait. A get that starts after the leader finished finds the refill in
+  // L1, so a burst of misses makes exactly one L2 read (as long as the refill landed).
+  FlightShard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard lock(shard.mu);
+    auto [it, inserted] = shard.flights.try_emplace(std::string(key));
+    if (inserted) it->second = std::make_shared<Flight>();
+    flight = it->second;
+    leader = inserted;
+  }
+  if (!leader) {
+    std::unique_lock lock(flight->mu);
+    flight->cv.wait(lock, [&] { return flight->done; });
+    return flight->result;
+  }
+
+  GetResult result = read_through(key);
+  {
+    std::lock_guard lock(shard.mu);
+    shard.flights.erase(std::string(key));
+  }
+  {
+    std::lock_guard lock(flight->mu);
+    flight->result = result;
+    flight->done = true;
+  }
+  flight->cv.notify_all();
+  return result;
+}
+
+GetResult TierChain::read_through(std::string_view key) {
+  GetResult result;
+  std::vector<Tier*> missed;  // volatile tiers that answered "no such key": refill candidates
+  bool durable_missed = false;
+  std::string first_error;
+  strata_status first_error_status = STRATA_NOT_FOUND;
+  std::vector<strata_tier_op> ops(1);
+  std::vector<OpResult> results;
+
+  for (Tier* tier : tiers_) {
+    ops[0] = make_op(STRATA_TIER_GET, key);
+    tier->execute(ops, results);
+    const strata_tier_op& op = ops[0];
+    if (op.status == STRATA_OK) {
+      result.tier = tier->name();
+      if (op.result_flags == STRATA_ITEM_NEGATIVE && !tier->durable()) {
+        // A negative entry: L2 said "no such key" a moment ago.
+        result.status = STRATA_NOT_FOUND;
+        return result;
+      }
+      result.status = STRATA_OK;
+      result.value = std::move(results[0].value);
+      // Every volatile tier before this one that missed gets the value, with its own TTL.
+      refill(missed, key, result.value, op.result_flags, 0);
+      if (!tier->durable()) result.stale = durable_degraded();
+      return result;
+    }
+    if (op.status == STRATA_NOT_FOUND) {
+      if (tier->durable()) {
+        durable_missed = true;
+      } else {
+        missed.push_back(tier);
+      }
+      continue;
+    }
+    // Down, breaker open, bad key, ...: skip this tier (and never refill it on this read).
+    if (first_error.empty()) {
+      first_error = describe_failure(*tier, op);
+      first_error_status = op.status;
+    }
+    if (tier->durable()) {
+      // The source of truth is unreachable: what L1 did not have, we cannot answer.
+      result.status = op.status;
+      result.error = describe_failure(*tier, op);
+      return result;
+    }
+  }
+
+  if (durable_missed) {
+    if (settings_.neg_ttl_ms > 0) refill(missed, key, {}, STRATA_ITEM_NEGATIVE, settings_.neg_ttl_ms);
+    return result;  // NOT_FOUND
+  }
+  if (missed.empty() && !first_error.empty()) {
+    // Only volatile tiers, and none of them answered.
+    result.status = first_error_status;
+    result.error = first_error;
+  }
+  return result;
+}
+
+void TierChain::refill(const std::vector<Tier*>& tiers, std::string_view key,
+                       std::string_view value, uint32_t flags, int64_t ttl_ms) {
+  // ADD, never SET: a refill that arrives after a newer write must not overwrite it.
+  std::vector<strata_tier_op> ops(1);
+  std::vector<OpResult> results;
+  for (Tier* tier : tiers) {
+    ops[0] = make_op(STRATA_TIER_ADD, key, value, ttl_ms, 0, flags);
+    tier->execute(ops, results);
+    if (ops[0].status == STRATA_OK) {
+      tier->count_refill();
+    } else if (ops[0].status != STRATA_NOT_STORED) {
+      log::write(STRATA_LOG_DEBUG, tier->name(), {},
+                 "refill failed: " + describe_failure(*tier, ops[0]));
+    }
+  }
+}
+
+bool TierChain::durable_degraded() const {
+  for (Tier* tier : tiers_)
+    if (tier->durable() && tier->breaker().state() != CircuitBreaker::State::Closed) return true;
+  return false;
+}
+
+Result<void> TierChain::set(std::string_view key, std::string_view value, int64_t ttl_ms,
+                            uint64_t version) {
+  std::vector<strata_tier_op> ops(1);
+  std::vector<OpResult> results;
+  bool any_durable = false;
+  for (Tier* tier : tiers_) {
+    if (!tier->durable()) continue;
+    any_durable = true;
+    ops[0] = make_op(STRATA_TIER_SET, key, value, ttl_ms, version);
+    tier->execute(ops, results);
+    if (ops[0].status == STRATA_NOT_STORED) {
+      // A newer version is stored: this write is superseded (a replay). Leave L1 alone so it
+      // cannot be rolled back to the older value.
+      log::write(STRATA_LOG_DEBUG, tier->name(), {},
+                 "set superseded by a newer version; volatile tiers left as they are");
+      return {};
+    }
+    if (ops[0].status != STRATA_OK) return fail(describe_failure(*tier, ops[0]));
+  }
+
+  std::string volatile_error;
+  bool any_volatile_ok = false;
+  for (Tier* tier : tiers_) {
+    if (tier->durable()) continue;
+    ops[0] = make_op(STRATA_TIER_SET, key, value, ttl_ms, version);
+    tier->execute(ops, results);
+    if (ops[0].status == STRATA_OK) {
+      any_volatile_ok = true;
+      continue;
+    }
+    // Counted by the tier's error metric; L1 is volatile, so this is not the caller's failure.
+    std::string msg = describe_failure(*tier, ops[0]);
+    log::write(STRATA_LOG_WARN, tier->name(), {}, "volatile tier not updated: " + msg);
+    if (volatile_error.empty()) volatile_error = msg;
+    if (ops[0].status == STRATA_ERR_TOO_LARGE) {
+      // An older value may still sit there; drop it rather than serve it.
+      ops[0] = make_op(STRATA_TIER_DELETE, key);
+      tier->execute(ops, results);
+    }
+  }
+  // Without a durable tier the volatile ones are all there is: failing all of them is an error.
+  if (!any_durable && !any_volatile_ok && !volatile_error.empty()) return fail(volatile_error);
+  return {};
+}
+
+Result<void> TierChain::del(std::string_view key, uint64_t version) {
+  std::vector<strata_tier_op> ops(1);
+  std::vector<OpResult> results;
+  bool any_durable = false;
+  for (Tier* tier : tiers_) {
+    if (!tier->durable()) continue;
+    any_durable = true;
+    ops[0] = make_op(STRATA_TIER_DELETE, key, {}, 0, version);
+    tier->execute(ops, results);
+    if (ops[0].status == STRATA_NOT_STORED) {
+      log::write(STRATA_LOG_DEBUG, tier->name(), {},
+                 "delete superseded by a newer version; volatile tiers left as they are");
+      return {};
+    }
+    if (ops[0].status != STRATA_OK && ops[0].status != STRATA_NOT_FOUND)
+      return fail(describe_failure(*tier, ops[0]));
+  }
+
+  std::string volatile_error;
+  bool any_volatile_ok = false;
+  for (Tier* tier : tiers_) {
+    if (tier->durable()) continue;
+    ops[0] = make_op(STRATA_TIER_DELETE, key);
+    tier->execute(ops, results);
+    if (ops[0].status == STRATA_OK || ops[0].status == STRATA_NOT_FOUND) {
+      any_volatile_ok = true;
+      continue;
+    }
+    std::string msg = describe_failure(*tier, ops[0]);
+    log::write(STRATA_LOG_WARN, tier->name(), {},
+               "volatile tier may keep the deleted key until its TTL: " + msg);
+    if (volatile_error.empty()) volatile_error = msg;
+  }
+  if (!any_durable && !any_volatile_ok && !volatile_error.empty()) return fail(volatile_error);
+  return {};
+}
+
+}  // namespace strata
