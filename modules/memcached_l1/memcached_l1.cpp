@@ -1,0 +1,471 @@
+// memcached_l1: the volatile L1 tier on memcached (libmemcached 1.1.4), loaded by the host as
+// a `tier` module. The host's tier chain calls execute() with batches of get/set/add/delete
+// from several threads; this file maps them onto libmemcached and reports a status per op.
+//
+// Write pipelining (why two handles per caller): libmemcached has no public way to send many
+// storage commands in one round AND read each command's reply. BUFFER_REQUESTS, NOREPLY and
+// the binary protocol's quiet opcodes all send in one round, but libmemcached reads the
+// replies of buffered/quiet commands only to throw them away (memcached_purge, and
+// binary_read_one_response skips SETQ/ADDQ errors). So:
+//   - SET runs go through a BUFFER_REQUESTS handle: every set of the run is written into the
+//     socket buffers, one memcached_flush_buffers() sends them, and one "barrier" get per
+//     server (memcached_mget_by_key, which first drains every pending reply on that
+//     connection) confirms that the server processed them before execute() returns. A set's
+//     status is therefore OK once its server answered the barrier, UNAVAILABLE when the
+//     connection failed; a per-item SERVER_ERROR (e.g. over the server's -I limit) is not
+//     visible, and memcached then drops the old item, so no stale value survives.
+//   - ADD and DELETE need their exact reply (NOT_STORED keeps a late refill from overwriting a
+//     newer write; NOT_FOUND tells an absent key): they go through a normal handle, one round
+//     trip each, after the preceding SET run was confirmed, so ops on a key keep array order.
+//   - A run of GETs is one memcached_mget + memcached_fetch_result loop.
+#include <libmemcached-1.0/memcached.h>
+#include <strata/sdk.hpp>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "connections.hpp"
+
+namespace memcached_l1 {
+
+constexpr int64_t kMemcachedMaxKey = 250;       // KEY_MAX_LENGTH of the text protocol
+constexpr int64_t kRelativeExpiryMax = 2592000;  // 30 days: larger exptimes are unix times
+constexpr const char* kBarrierKey = "strata.l1.barrier";
+
+static constexpr strata_option_def kOptions[] = {
+    strata::option("servers", STRATA_OPT_STRING_LIST, "127.0.0.1:11211",
+                   "memcached servers as host:port[:weight]"),
+    strata::option("ketama", STRATA_OPT_BOOL, "true",
+                   "consistent hashing (libmemcached weighted ketama); false = modula"),
+    strata::option("connect_timeout", STRATA_OPT_DURATION, "100ms", "TCP connect timeout")
+        .range(1, 60000),
+    strata::option("io_timeout", STRATA_OPT_DURATION, "100ms",
+                   "poll/send/receive timeout of one request")
+        .range(1, 60000),
+    strata::option("ttl", STRATA_OPT_DURATION, "5m",
+                   "TTL when an op gives none (0 = no expiry); rounded up to seconds")
+        .range(0, 31536000000.0),
+    strata::option("key_prefix", STRATA_OPT_STRING, "", "prepended to every key"),
+    strata::option("max_value_size", STRATA_OPT_SIZE, "1MiB",
+                   "larger values are refused (ERR_TOO_LARGE) without being sent")
+        .range(1, 1073741824.0),
+    strata::option("eject_failed", STRATA_OPT_BOOL, "true",
+                   "failed servers drop out of the ring until retry_timeout passed"),
+    strata::option("server_failure_limit", STRATA_OPT_INT, "2",
+                   "consecutive failures before a server counts as failed")
+        .range(1, 1000),
+    strata::option("retry_timeout", STRATA_OPT_DURATION, "2s",
+                   "a failed server is tried again after this (whole seconds)")
+        .range(1000, 3600000),
+    strata::option("username", STRATA_OPT_STRING, "", "SASL user (switches to binary protocol)"),
+    strata::option("password", STRATA_OPT_STRING, "", "SASL password").secret(),
+    strata::option("connections", STRATA_OPT_INT, "4",
+                   "connection sets for concurrent callers (each: one per server, twice)")
+        .range(1, 256),
+};
+
+namespace {
+
+std::string server_of(memcached_st* m, std::string_view key) {
+  memcached_return_t rc;
+  const memcached_instance_st* in = memcached_server_by_key(m, key.data(), key.size(), &rc);
+  if (!in) return "(no server)";
+  return std::string(memcached_server_name(in)) + ":" + std::to_string(memcached_server_port(in));
+}
+
+strata_status status_of(memcached_return_t rc) {
+  switch (rc) {
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_BUFFERED:
+    case MEMCACHED_STORED:
+    case MEMCACHED_DELETED:
+      return STRATA_OK;
+    case MEMCACHED_NOTFOUND:
+      return STRATA_NOT_FOUND;
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+      return STRATA_NOT_STORED;
+    case MEMCACHED_E2BIG:
+      return STRATA_ERR_TOO_LARGE;
+    case MEMCACHED_BAD_KEY_PROVIDED:
+    case MEMCACHED_KEY_TOO_BIG:
+      return STRATA_ERR_BAD_KEY;
+    default:
+      return STRATA_ERR_UNAVAILABLE;  // connection, timeout, ejected, server error
+  }
+}
+
+}  // namespace
+
+// Why a key cannot go to memcached, or "" when it can. Checked before anything is sent.
+std::string key_problem(std::string_view prefix, std::string_view key) {
+  if (key.empty()) return "key is empty";
+  int64_t len = int64_t(prefix.size() + key.size());
+  if (len > kMemcachedMaxKey)
+    return "key is " + std::to_string(len) + " bytes with prefix; memcached allows at most " +
+           std::to_string(kMemcachedMaxKey);
+  for (size_t i = 0; i < key.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(key[i]);
+    if (c <= 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      return std::string("key has ") + (c == ' ' ? "a space" : "whitespace or a control byte") +
+             " (" + hex + ") at byte " + std::to_string(i) + "; memcached keys allow neither";
+    }
+  }
+  return "";
+}
+
+class MemcachedL1 : public strata::TierModule {
+ public:
+  static constexpr uint32_t kTierFlags = 0;  // volatile, unversioned
+
+  MemcachedL1(strata::Host host, const strata::Options& o) : host_(host) {
+    for (const auto& text : o.list("servers")) {
+      ServerAddress a;
+      std::string err;
+      if (!parse_server(text, &a, &err)) throw strata::Error(STRATA_ERR_INVALID, err);
+      settings_.servers.push_back(a);
+    }
+    if (settings_.servers.empty())
+      throw strata::Error(STRATA_ERR_INVALID, "servers is empty; give at least one host:port");
+    settings_.ketama = o.boolean("ketama");
+    settings_.connect_timeout_ms = o.duration_ms("connect_timeout");
+    settings_.io_timeout_ms = o.duration_ms("io_timeout");
+    settings_.eject_failed = o.boolean("eject_failed");
+    settings_.server_failure_limit = o.integer("server_failure_limit");
+    settings_.retry_timeout_ms = o.duration_ms("retry_timeout");
+    settings_.username = o.str("username");
+    settings_.password = o.str("password");
+    if (settings_.username.empty() && !settings_.password.empty())
+      throw strata::Error(STRATA_ERR_INVALID, "password is set but username is empty");
+    default_ttl_ms_ = o.duration_ms("ttl");
+    prefix_ = o.str("key_prefix");
+    if (!prefix_.empty()) {
+      std::string p = key_problem("", prefix_);
+      if (!p.empty()) throw strata::Error(STRATA_ERR_INVALID, "key_prefix: " + p);
+    }
+    max_value_ = o.size_bytes("max_value_size");
+    connections_ = size_t(o.integer("connections"));
+    flushes_ = host_.counter("strata_memcached_write_flushes_total",
+                             "pipelined SET rounds sent (one flush each)");
+    bad_keys_ = host_.counter("strata_memcached_rejected_total",
+                              "ops refused before sending", "reason=\"bad_key\"");
+    too_large_ = host_.counter("strata_memcached_rejected_total", "ops refused before sending",
+                               "reason=\"too_large\"");
+  }
+
+  void start() override {
+    pool_ = std::make_unique<SlotPool>(settings_, connections_);
+    for (const auto& a : settings_.servers)
+      probes_.push_back(Probe{a.str(), make_handle(settings_, {a}, false)});
+  }
+
+  void execute(strata_tier_op* ops, size_t n) override {
+    if (!pool_) throw strata::Error(STRATA_ERR_UNAVAILABLE, "memcached_l1 is not started");
+    std::vector<std::string> keys(n);
+    std::vector<bool> ready(n, false);
+    for (size_t i = 0; i < n; ++i) ready[i] = admit(ops[i], &keys[i]);
+
+    auto lease = pool_->acquire();
+    // Runs of the same kind keep array order between kinds; see the file comment.
+    size_t i = 0;
+    while (i < n) {
+      if (!ready[i]) {
+        ++i;
+        continue;
+      }
+      strata_tier_op_kind kind = ops[i].kind;
+      std::vector<size_t> run;
+      size_t j = i;
+      for (; j < n; ++j) {
+        if (!ready[j]) continue;
+        if (ops[j].kind != kind || (kind != STRATA_TIER_GET && kind != STRATA_TIER_SET)) break;
+        run.push_back(j);
+      }
+      if (run.empty()) {  // ADD or DELETE: one at a time
+        run_single(*lease, ops[i], keys[i]);
+        j = i + 1;
+      } else if (kind == STRATA_TIER_GET) {
+        run_gets(*lease, ops, keys, run);
+      } else {
+        run_sets(*lease, ops, keys, run);
+      }
+      i = j;
+    }
+  }
+
+  void health() override {
+    std::string why;
+    for (auto& p : probes_) {
+      std::lock_guard<std::mutex> lock(probe_mu_);
+      memcached_return_t rc = memcached_version(p.handle.get());
+      if (memcached_success(rc)) return;
+      why += (why.empty() ? "" : "; ") + p.name + ": " + memcached_last_error_message(p.handle.get());
+    }
+    throw strata::Error(STRATA_ERR_UNAVAILABLE, "no memcached server answered (" + why + ")");
+  }
+
+ private:
+  struct Probe {
+    std::string name;
+    Memc handle;
+  };
+
+  // Validates one op; fills its full key. False when the op already has its final status.
+  bool admit(strata_tier_op& op, std::string* key) {
+    op.status = STRATA_OK;
+    op.error[0] = '\0';
+    op.result_flags = 0;
+    std::string_view k(op.key.data ? op.key.data : "", op.key.data ? op.key.len : 0);
+    std::string problem = key_problem(prefix_, k);
+    if (!problem.empty()) {
+      bad_keys_.add();
+      strata::set_op_error(op, STRATA_ERR_BAD_KEY, problem);
+      return false;
+    }
+    if (op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_SET && op.kind != STRATA_TIER_ADD &&
+        op.kind != STRATA_TIER_DELETE) {
+      strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind " + std::to_string(op.kind));
+      return false;
+    }
+    if ((op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD) &&
+        int64_t(op.value.len) > max_value_) {
+      too_large_.add();
+      strata::set_op_error(op, STRATA_ERR_TOO_LARGE,
+                           "value is " + std::to_string(op.value.len) +
+                               " bytes; max_value_size is " + std::to_string(max_value_));
+      return false;
+    }
+    key->reserve(prefix_.size() + k.size());
+    key->assign(prefix_).append(k);
+    return true;
+  }
+
+  // memcached exptime for an op's ttl_ms (see strata_tier_op): seconds, rounded up; beyond
+  // 30 days memcached reads the number as a unix time, so send now + ttl instead.
+  time_t expiration(int64_t ttl_ms) const {
+    if (ttl_ms == 0) ttl_ms = default_ttl_ms_;
+    if (ttl_ms <= 0) return 0;
+    int64_t s = (ttl_ms + 999) / 1000;
+    if (s > kRelativeExpiryMax) s += host_.now_unix_ms() / 1000;
+    return time_t(s);
+  }
+
+  void fail(strata_tier_op& op, strata_status st, const std::string& server,
+            const std::string& msg) {
+    strata::set_op_error(op, st, "memcached " + server + ": " + msg);
+    if (st == STRATA_ERR_UNAVAILABLE) server_failed(server, msg);
+  }
+
+  // Counts a server failure and says so at WARN, at most once per retry_timeout per server.
+  void server_failed(const std::string& server, const std::string& msg) {
+    std::lock_guard<std::mutex> lock(fail_mu_);
+    auto it = failures_.find(server);
+    if (it == failures_.end()) {
+      std::string labels = "server=\"" + server + "\"";
+      it = failures_
+               .emplace(server, Failure{host_.counter("strata_memcached_server_errors_total",
+                                                      "failed requests per memcached server",
+                                                      labels.c_str()),
+                                        0})
+               .first;
+    }
+    it->second.errors.add();
+    uint64_t now = host_.monotonic_ns();
+    uint64_t quiet = uint64_t(settings_.retry_timeout_ms) * 1000000;
+    if (it->second.last_warn_ns != 0 && now - it->second.last_warn_ns < quiet) return;
+    it->second.last_warn_ns = now;
+    std::string what = settings_.eject_failed
+                           ? "after " + std::to_string(settings_.server_failure_limit) +
+                                 " failures it is ejected from the ring and retried every " +
+                                 std::to_string((settings_.retry_timeout_ms + 999) / 1000) + "s"
+                           : "its keys fail until it answers again";
+    host_.warn("memcached server " + server + " failed: " + msg + "; " + what);
+  }
+
+  void run_single(Slot& slot, strata_tier_op& op, const std::string& key) {
+    memcached_st* m = slot.direct.get();
+    memcached_return_t rc;
+    if (op.kind == STRATA_TIER_ADD) {
+      rc = memcached_add(m, key.data(), key.size(), op.value.data, op.value.len,
+                         expiration(op.ttl_ms), op.flags);
+    } else {
+      rc = memcached_delete(m, key.data(), key.size(), 0);
+    }
+    strata_status st = status_of(rc);
+    if (st == STRATA_OK || st == STRATA_NOT_FOUND || st == STRATA_NOT_STORED) {
+      op.status = st;
+      return;
+    }
+    fail(op, st, server_of(m, key), memcached_last_error_message(m));
+  }
+
+  void run_sets(Slot& slot, strata_tier_op* ops, const std::vector<std::string>& keys,
+                const std::vector<size_t>& run) {
+    memcached_st* m = slot.pipelined.get();
+    struct Sent {
+      std::string group_key;  // any key of this server: routes the barrier
+      std::vector<size_t> ops;
+    };
+    std::map<std::string, Sent> by_server;
+    for (size_t idx : run) {
+      strata_tier_op& op = ops[idx];
+      const std::string& key = keys[idx];
+      memcached_return_t rc = memcached_set(m, key.data(), key.size(), op.value.data,
+                                            op.value.len, expiration(op.ttl_ms), op.flags);
+      std::string server = server_of(m, key);
+      if (status_of(rc) != STRATA_OK) {
+        fail(op, status_of(rc), server, memcached_last_error_message(m));
+        continue;
+      }
+      Sent& s = by_server[server];
+      if (s.group_key.empty()) s.group_key = key;
+      s.ops.push_back(idx);
+    }
+    if (by_server.empty()) return;
+    flushes_.add();
+    memcached_return_t frc = memcached_flush_buffers(m);
+    std::string flush_error = memcached_success(frc) ? "" : memcached_last_error_message(m);
+    for (auto& [server, sent] : by_server) {
+      std::string why = barrier(m, sent.group_key);
+      if (why.empty()) continue;  // the server answered after processing every set
+      if (!flush_error.empty()) why += " (flush: " + flush_error + ")";
+      for (size_t idx : sent.ops) fail(ops[idx], STRATA_ERR_UNAVAILABLE, server, why);
+    }
+  }
+
+  // A get of a key that is never written, routed to `group_key`'s server. libmemcached first
+  // reads every pending reply on that connection, so success means all earlier buffered sets
+  // were processed. Returns "" or why it failed.
+  std::string barrier(memcached_st* m, const std::string& group_key) {
+    const char* k = kBarrierKey;
+    size_t klen = std::strlen(kBarrierKey);
+    memcached_return_t rc = memcached_mget_by_key(m, group_key.data(), group_key.size(), &k, &klen, 1);
+    if (memcached_failed(rc)) return memcached_last_error_message(m);
+    memcached_result_st res;
+    memcached_result_create(m, &res);
+    memcached_return_t frc = MEMCACHED_SUCCESS;
+    while (memcached_fetch_result(m, &res, &frc)) {
+    }
+    memcached_result_free(&res);
+    if (frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND || frc == MEMCACHED_SUCCESS) return "";
+    return memcached_last_error_message(m);
+  }
+
+  // One multi-get for the run. Keys missing from the answer are NOT_FOUND when their server
+  // answered; when libmemcached recorded an error for that server, they are asked again per
+  // server so a down server's keys report UNAVAILABLE instead of a silent miss.
+  void run_gets(Slot& slot, strata_tier_op* ops, const std::vector<std::string>& keys,
+                const std::vector<size_t>& run) {
+    memcached_st* m = slot.direct.get();
+    std::unordered_map<std::string_view, std::vector<size_t>> want;
+    std::vector<const char*> kptr;
+    std::vector<size_t> klen;
+    for (size_t idx : run) {
+      auto& v = want[keys[idx]];
+      if (v.empty()) {
+        kptr.push_back(keys[idx].data());
+        klen.push_back(keys[idx].size());
+      }
+      v.push_back(idx);
+    }
+    std::unordered_map<std::string_view, bool> found;
+    memcached_return_t rc = memcached_mget(m, kptr.data(), klen.data(), kptr.size());
+    bool clean = memcached_success(rc);
+    if (memcached_success(rc) || rc == MEMCACHED_SOME_ERRORS) clean &= fetch_into(m, ops, want, found);
+
+    // Misses grouped by server; a server with an error in this query is asked again.
+    std::map<const memcached_instance_st*, std::vector<std::string_view>> missed;
+    for (auto& [key, idxs] : want) {
+      if (found.count(key)) continue;
+      memcached_return_t src;
+      missed[memcached_server_by_key(m, key.data(), key.size(), &src)].push_back(key);
+    }
+    for (auto& [instance, mkeys] : missed) {
+      bool suspect = !clean || instance == nullptr ||
+                     memcached_failed(memcached_server_error_return(instance));
+      if (suspect) {
+        std::string why = reget(m, ops, want, found, mkeys);
+        if (!why.empty()) {
+          std::string server = server_of(m, mkeys.front());
+          for (auto key : mkeys)
+            for (size_t idx : want[key]) fail(ops[idx], STRATA_ERR_UNAVAILABLE, server, why);
+          continue;
+        }
+      }
+      for (auto key : mkeys)
+        if (!found.count(key))
+          for (size_t idx : want[key]) ops[idx].status = STRATA_NOT_FOUND;
+    }
+  }
+
+  // Fetches every answer of the pending mget into the ops. False on a read error.
+  bool fetch_into(memcached_st* m, strata_tier_op* ops,
+                  std::unordered_map<std::string_view, std::vector<size_t>>& want,
+                  std::unordered_map<std::string_view, bool>& found) {
+    memcached_result_st res;
+    memcached_result_create(m, &res);
+    memcached_return_t frc = MEMCACHED_SUCCESS;
+    while (memcached_fetch_result(m, &res, &frc)) {
+      std::string_view key(memcached_result_key_value(&res), memcached_result_key_length(&res));
+      auto it = want.find(key);
+      if (it == want.end()) continue;
+      found[it->first] = true;
+      for (size_t idx : it->second) {
+        ops[idx].status = STRATA_OK;
+        ops[idx].result_flags = memcached_result_flags(&res);
+        host_.set_value(ops[idx], memcached_result_value(&res), memcached_result_length(&res));
+      }
+    }
+    memcached_result_free(&res);
+    return frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND || frc == MEMCACHED_SUCCESS;
+  }
+
+  // Asks one server again for `mkeys` (all on that server). Returns "" or why it failed.
+  std::string reget(memcached_st* m, strata_tier_op* ops,
+                    std::unordered_map<std::string_view, std::vector<size_t>>& want,
+                    std::unordered_map<std::string_view, bool>& found,
+                    const std::vector<std::string_view>& mkeys) {
+    std::vector<const char*> kptr;
+    std::vector<size_t> klen;
+    for (auto k : mkeys) {
+      kptr.push_back(k.data());
+      klen.push_back(k.size());
+    }
+    memcached_return_t rc = memcached_mget_by_key(m, kptr[0], klen[0], kptr.data(), klen.data(),
+                                                  kptr.size());
+    if (memcached_failed(rc)) return memcached_last_error_message(m);
+    if (!fetch_into(m, ops, want, found)) return memcached_last_error_message(m);
+    return "";
+  }
+
+  struct Failure {
+    strata::Metric errors;
+    uint64_t last_warn_ns;
+  };
+
+  strata::Host host_;
+  Settings settings_;
+  int64_t default_ttl_ms_ = 300000;
+  std::string prefix_;
+  int64_t max_value_ = 1 << 20;
+  size_t connections_ = 4;
+  std::unique_ptr<SlotPool> pool_;
+  std::vector<Probe> probes_;
+  std::mutex probe_mu_;
+  std::mutex fail_mu_;
+  std::map<std::string, Failure> failures_;
+  strata::Metric flushes_, bad_keys_, too_large_;
+};
+
+}  // namespace memcached_l1
+
+STRATA_MODULE(memcached_l1::MemcachedL1, "memcached_l1", "0.1.0",
+              "volatile L1 cache tier on memcached (libmemcached, ketama, pipelined writes)",
+              memcached_l1::kOptions)
