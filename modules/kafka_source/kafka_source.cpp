@@ -1,0 +1,602 @@
+// kafka_source: a strata `source` module. Consumes Kafka topics as a member of a consumer group
+// (librdkafka), hands record batches to the pipeline, and commits only the positions the
+// pipeline acked (at-least-once). `brokers = "mock"` runs librdkafka's mock cluster in-process.
+#include <librdkafka/rdkafka.h>
+#include <strata/sdk.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "embedded_mock.hpp"
+
+namespace kafka_source {
+namespace {
+
+constexpr const char* kStartValues[] = {"earliest", "latest", nullptr};
+
+// Properties with a dedicated option, or that would break at-least-once if overridden.
+constexpr const char* kReservedProps[][2] = {
+    {"bootstrap.servers", "brokers"},         {"metadata.broker.list", "brokers"},
+    {"group.id", "group_id"},                 {"auto.offset.reset", "start"},
+    {"enable.auto.offset.store", ""},         {"enable.auto.commit", ""},
+    {"auto.commit.interval.ms", "commit_interval"}};
+
+using PartitionKey = std::pair<std::string, int32_t>;
+
+// One batch handed to the host: the librdkafka messages own every byte the records point to.
+struct Batch {
+  std::vector<rd_kafka_message_t*> msgs;
+  std::vector<strata_record> records;
+  std::vector<strata_header> headers;
+  ~Batch() {
+    for (auto* m : msgs) rd_kafka_message_destroy(m);
+  }
+};
+
+// Per owned partition: the offset after the last record handed to the host (-1 = none yet).
+struct Owned {
+  int64_t delivered = -1;
+};
+
+}  // namespace
+
+static constexpr strata_option_def kOptions[] = {
+    strata::option("brokers", STRATA_OPT_STRING, "mock",
+                   "Kafka bootstrap servers (\"host:port,host:port\"), or \"mock\" / \"mock:N\" "
+                   "to run an embedded librdkafka mock cluster of N brokers (default 1) in this "
+                   "process"),
+    strata::option("topics", STRATA_OPT_STRING_LIST, nullptr, "Topics to consume"),
+    strata::option("group_id", STRATA_OPT_STRING, "strata",
+                   "Consumer group; every strata process with the same group shares the "
+                   "partitions"),
+    strata::option("start", STRATA_OPT_ENUM, "earliest",
+                   "Where a group without a committed offset starts (auto.offset.reset)")
+        .one_of(kStartValues),
+    strata::option("batch_size", STRATA_OPT_INT, "1000", "Maximum records per poll")
+        .range(1, 1000000),
+    strata::option("max_wait", STRATA_OPT_DURATION, "50ms", "Maximum time to fill one batch")
+        .range(0, 60000),
+    strata::option("commit_interval", STRATA_OPT_DURATION, "1s",
+                   "How often acked positions are committed to Kafka (also on rebalance/stop)")
+        .range(10, 3600000),
+    strata::option("mock_partitions", STRATA_OPT_INT, "8",
+                   "Partitions of each topic created in the embedded mock cluster")
+        .range(1, 10000),
+    strata::option("seed_file", STRATA_OPT_STRING, "",
+                   "Mock only: records produced into the embedded cluster at start (JSON lines "
+                   "{\"topic\":..,\"key\":..,\"value\":..} or KEY<TAB>VALUE lines)"),
+    strata::option("bootstrap_file", STRATA_OPT_STRING, "",
+                   "Mock only: file the embedded cluster's bootstrap address is written to"),
+    strata::option("rdkafka", STRATA_OPT_TABLE, "",
+                   "librdkafka consumer properties passed through (security.protocol, sasl.*, "
+                   "ssl.*, session.timeout.ms, ...); values are never logged"),
+};
+
+class KafkaSource final : public strata::SourceModule {
+ public:
+  KafkaSource(strata::Host host, const strata::Options& opts)
+      : host_(host),
+        topics_(opts.list("topics")),
+        group_(opts.str("group_id")),
+        start_(opts.str("start")),
+        batch_size_(static_cast<size_t>(opts.integer("batch_size"))),
+        max_wait_ms_(opts.duration_ms("max_wait")),
+        mock_partitions_(static_cast<int>(opts.integer("mock_partitions"))),
+        seed_file_(opts.str("seed_file")),
+        bootstrap_file_(opts.str("bootstrap_file")) {
+    parse_brokers(opts.str("brokers"));
+    if (topics_.empty()) throw strata::Error("topics: at least one topic is needed");
+    for (const auto& t : topics_)
+      if (t.empty()) throw strata::Error("topics: a topic name is empty");
+    if (mock_brokers_ == 0 && !seed_file_.empty())
+      throw strata::Error("seed_file needs brokers = \"mock\" (it seeds the embedded cluster)");
+    if (mock_brokers_ == 0 && !bootstrap_file_.empty())
+      throw strata::Error("bootstrap_file needs brokers = \"mock\"");
+    if (!seed_file_.empty()) seed_ = parse_seed_file(seed_file_, topics_.front());
+    build_conf(opts);
+    records_ = host_.counter("strata_kafka_records_total", "Records delivered to the pipeline");
+    rebalances_ = host_.counter("strata_kafka_rebalances_total",
+                                "Consumer group rebalances (assign and revoke events)");
+    lag_gauge_ = host_.gauge("strata_kafka_consumer_lag",
+                             "Records between the last delivered position and the high watermark");
+    errors_ = host_.counter("strata_kafka_errors_total", "Non-fatal consumer errors");
+    stale_acks_ = host_.counter("strata_kafka_stale_acks_total",
+                                "Acked positions of partitions this member no longer owns");
+  }
+
+  ~KafkaSource() override {
+    stop(true);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Batch* b : outstanding_) delete b;  // the host never released them
+      outstanding_.clear();
+    }
+    if (rk_) rd_kafka_destroy(rk_);
+    if (conf_) rd_kafka_conf_destroy(conf_);
+    mock_.stop();
+  }
+
+  void start() override {
+    if (mock_brokers_ > 0) start_mock();
+    char errstr[512];
+    if (rd_kafka_conf_set(conf_, "bootstrap.servers", bootstraps_.c_str(), errstr,
+                          sizeof errstr) != RD_KAFKA_CONF_OK)
+      throw strata::Error(std::string("brokers: ") + errstr);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_, errstr, sizeof errstr);
+    if (!rk_) throw strata::Error(STRATA_ERR_INVALID, std::string("consumer: ") + errstr);
+    conf_ = nullptr;  // owned by rk_ now
+    rd_kafka_poll_set_consumer(rk_);  // callbacks (errors, rebalances) are served by poll()
+    rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(
+        static_cast<int>(topics_.size()));
+    for (const auto& t : topics_)
+      rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) throw strata::Error(std::string("subscribe: ") + rd_kafka_err2str(err));
+    host_.info("consuming " + join(topics_) + " from " + bootstraps_ + " as group \"" + group_ +
+               "\"");
+  }
+
+  void stop(bool /*drain*/) override {
+    if (!rk_ || closed_) return;
+    closed_ = true;
+    commit_stored("stop");
+    // close() leaves the group; the revoke it triggers commits again (a no-op by then).
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);
+    if (err) host_.warn(std::string("consumer close: ") + rd_kafka_err2str(err));
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto* m : held_) rd_kafka_message_destroy(m);
+    held_.clear();
+    owned_.clear();
+  }
+
+  void poll(size_t max_records, int timeout_ms, strata_record_batch& out) override {
+    out = strata_record_batch{nullptr, 0, nullptr};
+    throw_if_fatal();
+    if (!rk_ || closed_) return;
+    size_t limit = std::min(max_records, batch_size_);
+    int64_t wait = std::max<int64_t>(0, std::min<int64_t>(timeout_ms, max_wait_ms_));
+    if (is_paused() || limit == 0) {
+      // Keep the membership alive (heartbeats, rebalances); hold whatever still arrives.
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(wait))) {
+        if (m->err) {
+          handle_error(m);
+        } else {
+          std::lock_guard<std::mutex> lock(mu_);
+          held_.push_back(m);
+        }
+      }
+      throw_if_fatal();
+      update_lag_gauge();
+      return;
+    }
+    auto batch = std::make_unique<Batch>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!held_.empty() && batch->msgs.size() < limit) {
+        batch->msgs.push_back(held_.front());
+        held_.pop_front();
+      }
+    }
+    uint64_t revokes_before = revokes_;
+    uint64_t deadline = host_.monotonic_ns() + static_cast<uint64_t>(wait) * 1000000u;
+    while (batch->msgs.size() < limit) {
+      uint64_t now = host_.monotonic_ns();
+      int remaining = now >= deadline ? 0 : static_cast<int>((deadline - now) / 1000000u);
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, remaining);
+      if (!m) {
+        if (remaining == 0 || is_paused()) break;
+        continue;
+      }
+      if (m->err) {
+        handle_error(m);
+        throw_if_fatal();  // the unfinished batch is freed, never delivered nor committed
+        continue;
+      }
+      batch->msgs.push_back(m);
+      if (is_paused()) break;  // a rebalance callback cannot pause, but stay defensive
+    }
+    if (revokes_ != revokes_before) drop_unowned(*batch);
+    update_lag_gauge();
+    if (batch->msgs.empty()) return;
+    fill_records(*batch);
+    records_.add(static_cast<double>(batch->records.size()));
+    out.records = batch->records.data();
+    out.count = batch->records.size();
+    Batch* raw = batch.release();
+    out.source_cookie = raw;
+    std::lock_guard<std::mutex> lock(mu_);
+    outstanding_.insert(raw);
+  }
+
+  void release(strata_record_batch& b) override {
+    Batch* batch = static_cast<Batch*>(b.source_cookie);
+    if (!batch) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      outstanding_.erase(batch);
+    }
+    delete batch;
+    b = strata_record_batch{nullptr, 0, nullptr};
+  }
+
+  void ack(const strata_position* positions, size_t count) override {
+    if (!rk_ || closed_ || count == 0) return;
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(count));
+    for (size_t i = 0; i < count; ++i)
+      rd_kafka_topic_partition_list_add(list, positions[i].topic, positions[i].partition)
+          ->offset = positions[i].next_offset;
+    // librdkafka 2.x refuses (per partition, RD_KAFKA_RESP_ERR__STATE) offsets of partitions
+    // that are not assigned: exactly the "ignore what we no longer own" rule.
+    rd_kafka_offsets_store(rk_, list);
+    for (int i = 0; i < list->cnt; ++i) {
+      if (list->elems[i].err) {
+        stale_acks_.add();
+        host_.debug("ack ignored for " + std::string(list->elems[i].topic) + " [" +
+                    std::to_string(list->elems[i].partition) +
+                    "]: " + rd_kafka_err2str(list->elems[i].err));
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  void pause() override { set_paused(true); }
+  void resume() override { set_paused(false); }
+
+  int64_t lag() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!rk_ || owned_.empty()) return -1;
+    int64_t total = 0;
+    bool known = false;
+    for (const auto& [tp, own] : owned_) {
+      int64_t lo = -1, hi = -1;
+      // Cached: the high watermark comes with every fetch response; no broker round trip.
+      if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &lo, &hi) ||
+          hi < 0)
+        continue;
+      int64_t pos = own.delivered >= 0 ? own.delivered : (lo >= 0 && lo == hi ? hi : -1);
+      if (pos < 0) continue;
+      total += std::max<int64_t>(0, hi - pos);
+      known = true;
+    }
+    return known ? total : -1;
+  }
+
+ private:
+  static std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  }
+
+  void parse_brokers(const std::string& brokers) {
+    if (brokers == "mock") {
+      mock_brokers_ = 1;
+    } else if (brokers.rfind("mock:", 0) == 0) {
+      std::string n = brokers.substr(5);
+      if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(n) < 1)
+        throw strata::Error("brokers: \"" + brokers + "\" is not \"mock:N\" with N in 1..99");
+      mock_brokers_ = std::stoi(n);
+    } else if (brokers.empty()) {
+      throw strata::Error("brokers: empty; give \"host:port,...\" or \"mock\"");
+    } else {
+      bootstraps_ = brokers;
+    }
+  }
+
+  // Everything but bootstrap.servers (known only at start() for the mock).
+  void build_conf(const strata::Options& opts) {
+    conf_ = rd_kafka_conf_new();
+    auto set = [&](const char* key, const std::string& value) {
+      char errstr[512];
+      if (rd_kafka_conf_set(conf_, key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        throw strata::Error(std::string(key) + ": " + errstr);
+    };
+    set("group.id", group_);
+    set("auto.offset.reset", start_);
+    set("enable.auto.offset.store", "false");  // only acked positions are stored...
+    set("enable.auto.commit", "true");         // ...and committed in the background
+    set("auto.commit.interval.ms", std::to_string(opts.duration_ms("commit_interval")));
+    set("client.id", "strata");
+    for (const auto& [key, value] : opts.table("rdkafka")) {
+      for (const auto& r : kReservedProps)
+        if (key == r[0])
+          throw strata::Error(
+              "rdkafka." + key +
+              (r[1][0] ? std::string(" is set by the option \"") + r[1] + "\""
+                       : std::string(" is fixed by kafka_source (at-least-once commits)")));
+      char errstr[512];
+      rd_kafka_conf_res_t res =
+          rd_kafka_conf_set(conf_, key.c_str(), value.c_str(), errstr, sizeof errstr);
+      // librdkafka's message may quote the value; a value may be a secret, so never repeat it.
+      if (res == RD_KAFKA_CONF_UNKNOWN)
+        throw strata::Error("rdkafka." + key + ": unknown librdkafka property");
+      if (res != RD_KAFKA_CONF_OK)
+        throw strata::Error("rdkafka." + key + ": invalid value for this librdkafka property");
+    }
+    rd_kafka_conf_set_opaque(conf_, this);
+    rd_kafka_conf_set_rebalance_cb(conf_, &KafkaSource::on_rebalance);
+    rd_kafka_conf_set_error_cb(conf_, &KafkaSource::on_error);
+    rd_kafka_conf_set_log_cb(conf_, &KafkaSource::on_log);
+  }
+
+  void start_mock() {
+    mock_.start(mock_brokers_, topics_, mock_partitions_);
+    bootstraps_ = mock_.bootstraps();
+    host_.info("embedded mock Kafka cluster at " + bootstraps_ + " (produce with: kcat -P -b " +
+               bootstraps_ + " -t " + topics_.front() + " -K:)");
+    if (!bootstrap_file_.empty()) write_file_atomically(bootstrap_file_, bootstraps_);
+    if (!seed_.empty()) {
+      mock_.produce(seed_);
+      host_.info("seeded " + std::to_string(seed_.size()) + " records from " + seed_file_);
+      seed_.clear();
+    }
+  }
+
+  // ---- librdkafka callbacks (served from rd_kafka_consumer_poll / close on our threads) ----
+
+  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    static_cast<KafkaSource*>(opaque)->rebalance(err, parts);
+  }
+  static void on_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<KafkaSource*>(opaque)->consumer_error(err, reason);
+  }
+  static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+    auto* self = static_cast<KafkaSource*>(rd_kafka_opaque(rk));
+    strata_log_level l = level <= 3   ? STRATA_LOG_ERROR
+                         : level == 4 ? STRATA_LOG_WARN
+                         : level <= 6 ? STRATA_LOG_INFO
+                                      : STRATA_LOG_DEBUG;
+    self->host_.log(l, std::string("librdkafka ") + fac + ": " + buf);
+  }
+
+  void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+    rebalances_.add();
+    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
+          host_.error(std::string("incremental assign: ") + rd_kafka_error_string(e));
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk_, parts);
+      }
+      bool paused;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (int i = 0; i < parts->cnt; ++i)
+          owned_.try_emplace(PartitionKey(parts->elems[i].topic, parts->elems[i].partition));
+        paused = paused_;
+      }
+      if (paused) rd_kafka_pause_partitions(rk_, parts);
+      host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
+      return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      // Commit what the pipeline acked before another member takes these partitions over;
+      // after a lost assignment the group has moved on and a commit would be refused.
+      if (!rd_kafka_assignment_lost(rk_)) commit_stored("revoke");
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++revokes_;
+        std::set<PartitionKey> gone;
+        for (int i = 0; i < parts->cnt; ++i)
+          gone.emplace(parts->elems[i].topic, parts->elems[i].partition);
+        for (const auto& tp : gone) owned_.erase(tp);
+        // Held records of revoked partitions were never delivered nor committed: the next
+        // owner reads them again, so nothing is lost by dropping them here.
+        for (auto it = held_.begin(); it != held_.end();) {
+          if (gone.count(PartitionKey(rd_kafka_topic_name((*it)->rkt), (*it)->partition))) {
+            rd_kafka_message_destroy(*it);
+            it = held_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      host_.info("revoked " + describe(parts));
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) {
+          host_.error(std::string("incremental unassign: ") + rd_kafka_error_string(e));
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk_, nullptr);
+      }
+      return;
+    }
+    host_.error(std::string("rebalance failed: ") + rd_kafka_err2str(err));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      owned_.clear();
+    }
+    rd_kafka_assign(rk_, nullptr);
+  }
+
+  void consumer_error(int err, const char* reason) {
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char buf[512];
+      rd_kafka_fatal_error(rk_, buf, sizeof buf);
+      std::lock_guard<std::mutex> lock(mu_);
+      fatal_ = std::string("fatal Kafka error: ") + buf;
+      return;
+    }
+    errors_.add();
+    log_throttled(err, std::string("Kafka error: ") + reason);
+  }
+
+  // A message with err set: consumer errors arrive this way (per topic/partition).
+  void handle_error(rd_kafka_message_t* m) {
+    rd_kafka_resp_err_t err = m->err;
+    std::string where = m->rkt ? std::string(" (") + rd_kafka_topic_name(m->rkt) + " [" +
+                                     std::to_string(m->partition) + "])"
+                               : std::string();
+    std::string text = rd_kafka_message_errstr(m);
+    rd_kafka_message_destroy(m);
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    consumer_error(err, (text + where).c_str());
+  }
+
+  // The same error code is logged at most once every 10 s; the counter sees every one.
+  void log_throttled(int err, const std::string& msg) {
+    uint64_t now = host_.monotonic_ns();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& last = last_logged_[err];
+      if (last != 0 && now - last < 10'000'000'000ull) return;
+      last = now;
+    }
+    host_.warn(msg);
+  }
+
+  void throw_if_fatal() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fatal_.empty()) throw strata::Error(STRATA_ERR_UNAVAILABLE, fatal_);
+  }
+  void commit_stored(const char* why) {
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, nullptr, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      host_.warn(std::string("commit on ") + why + " failed: " + rd_kafka_err2str(err));
+  }
+
+  bool is_paused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paused_;
+  }
+
+  void set_paused(bool pause) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (paused_ == pause) return;
+      paused_ = pause;
+    }
+    if (!rk_ || closed_) return;  // start() / the assign callback apply the flag later
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+      if (pause)
+        rd_kafka_pause_partitions(rk_, parts);
+      else
+        rd_kafka_resume_partitions(rk_, parts);
+      rd_kafka_topic_partition_list_destroy(parts);
+    }
+    host_.info(pause ? "paused" : "resumed");
+  }
+
+  // After a revoke inside poll(): records of partitions we lost go back to the group.
+  void drop_unowned(Batch& batch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto keep = std::remove_if(batch.msgs.begin(), batch.msgs.end(), [&](rd_kafka_message_t* m) {
+      if (owned_.count(PartitionKey(rd_kafka_topic_name(m->rkt), m->partition))) return false;
+      rd_kafka_message_destroy(m);
+      return true;
+    });
+    batch.msgs.erase(keep, batch.msgs.end());
+  }
+
+  void fill_records(Batch& batch) {
+    size_t header_total = 0;
+    std::vector<rd_kafka_headers_t*> hdrs(batch.msgs.size(), nullptr);
+    for (size_t i = 0; i < batch.msgs.size(); ++i)
+      if (rd_kafka_message_headers(batch.msgs[i], &hdrs[i]) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        header_total += rd_kafka_header_cnt(hdrs[i]);
+      else
+        hdrs[i] = nullptr;
+    batch.headers.reserve(header_total);  // records point into it: it must never reallocate
+    batch.records.reserve(batch.msgs.size());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < batch.msgs.size(); ++i) {
+      const rd_kafka_message_t* m = batch.msgs[i];
+      strata_record r{};
+      r.struct_size = sizeof(strata_record);
+      r.topic = rd_kafka_topic_name(m->rkt);
+      r.partition = m->partition;
+      r.offset = m->offset;
+      r.key = strata_bytes{static_cast<const char*>(m->key), m->key_len};
+      r.value = strata_bytes{static_cast<const char*>(m->payload), m->len};
+      r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+      size_t first = batch.headers.size();
+      if (hdrs[i]) {
+        const char* name;
+        const void* val;
+        size_t size;
+        for (size_t h = 0; rd_kafka_header_get_all(hdrs[i], h, &name, &val, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++h)
+          batch.headers.push_back(strata_header{strata_bytes{name, std::strlen(name)},
+                                                strata_bytes{static_cast<const char*>(val), size}});
+      }
+      r.header_count = batch.headers.size() - first;
+      r.headers = r.header_count ? &batch.headers[first] : nullptr;
+      batch.records.push_back(r);
+      auto it = owned_.find(PartitionKey(r.topic, r.partition));
+      if (it != owned_.end()) it->second.delivered = std::max(it->second.delivered, r.offset + 1);
+    }
+  }
+
+  void update_lag_gauge() {
+    uint64_t now = host_.monotonic_ns();
+    if (now - last_lag_update_ < 1'000'000'000ull && last_lag_update_ != 0) return;
+    last_lag_update_ = now;
+    int64_t l = lag();
+    if (l >= 0) lag_gauge_.set(static_cast<double>(l));
+  }
+
+  static std::string describe(const rd_kafka_topic_partition_list_t* parts) {
+    std::map<std::string, std::string> by_topic;
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto& s = by_topic[parts->elems[i].topic];
+      s += (s.empty() ? "" : ",") + std::to_string(parts->elems[i].partition);
+    }
+    std::string out;
+    for (const auto& [t, p] : by_topic) out += (out.empty() ? "" : " ") + t + "[" + p + "]";
+    return std::to_string(parts->cnt) + " partition(s)" + (out.empty() ? "" : ": " + out);
+  }
+
+  strata::Host host_;
+  std::vector<std::string> topics_;
+  std::string group_, start_;
+  size_t batch_size_;
+  int64_t max_wait_ms_;
+  int mock_partitions_;
+  std::string seed_file_, bootstrap_file_;
+  int mock_brokers_ = 0;  // 0: a real cluster at bootstraps_
+  std::string bootstraps_;
+  std::vector<SeedRecord> seed_;
+
+  EmbeddedMock mock_;
+  rd_kafka_conf_t* conf_ = nullptr;  // until start() hands it to rd_kafka_new
+  rd_kafka_t* rk_ = nullptr;
+  bool closed_ = false;
+  std::atomic<uint64_t> revokes_{0};  // bumped by the revoke callback
+
+  std::mutex mu_;  // guards everything below: callbacks, stop() and lag() run on other threads
+  bool paused_ = false;
+  std::map<PartitionKey, Owned> owned_;
+  std::deque<rd_kafka_message_t*> held_;  // arrived while paused; delivered after resume
+  std::unordered_set<Batch*> outstanding_;
+  std::string fatal_;
+
+  std::map<int, uint64_t> last_logged_;  // guarded by mu_
+  uint64_t last_lag_update_ = 0;
+  strata::Metric records_, rebalances_, lag_gauge_, errors_, stale_acks_;
+};
+
+}  // namespace kafka_source
+
+STRATA_MODULE(kafka_source::KafkaSource, "kafka_source", "0.1.0",
+              "Kafka consumer-group source with at-least-once commits (librdkafka)",
+              kafka_source::kOptions)
