@@ -54,6 +54,7 @@ class ModuleLoader {
   //   module "x" needs ABI 1.3, newer than host ABI 1.0
   //   module "x" is already loaded from "/p/x.so"
   //   module file "/p/x.so" has an invalid descriptor: <what>
+  //   module file "/p/foo.so" declares module "bar", not "foo"   (looked up by name)
   Result<const LoadedModule*> load(const std::string& name_or_path);
 
   // Every loadable module in the search path (for `strata modules`), first one of a name
@@ -61,6 +62,9 @@ class ModuleLoader {
   std::vector<const LoadedModule*> discover(std::vector<std::string>* errors);
 
  private:
+  // `expected_name` is the NAME a file was found by ("" when loaded by path).
+  Result<const LoadedModule*> load_file(const std::string& path, const std::string& expected_name);
+
   std::vector<std::string> search_path_;
   std::vector<std::unique_ptr<LoadedModule>> loaded_;
 };
@@ -94,6 +98,7 @@ class ModuleInstance {
   ModuleInstance() = default;
   const LoadedModule* module_ = nullptr;
   void* inst_ = nullptr;
+  bool created_ = false;  // create() succeeded: destroy() is owed
   bool started_ = false;
   std::unique_ptr<strata_instance_ctx> ctx_;
   std::unique_ptr<ResolvedOptions> options_;

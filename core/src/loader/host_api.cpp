@@ -1,0 +1,117 @@
+// The host function table handed to every module's create(). Plain C callbacks: nothing may
+// throw across them, so every C++ failure becomes a log line or a NULL handle.
+#include <chrono>
+#include <exception>
+#include <string>
+
+#include "common/log.hpp"
+#include "loader/loader.hpp"
+#include "metrics/metrics.hpp"
+
+namespace strata {
+namespace {
+
+void host_log(strata_instance_ctx* ctx, strata_log_level level, const char* message) {
+  std::string_view instance = ctx ? std::string_view(ctx->instance) : std::string_view();
+  std::string_view pipeline = ctx ? std::string_view(ctx->pipeline) : std::string_view();
+  log::write(level, instance, pipeline, message ? message : "");
+}
+
+// Label values are escaped as the text format requires (backslash, quote, newline).
+std::string label_value(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+// instance="<ctx->instance>" goes first, then the module's own labels, unless the module
+// already set `instance` itself.
+std::string series_labels(const strata_instance_ctx* ctx, const char* labels) {
+  std::string given = labels ? labels : "";
+  if (!ctx || ctx->instance.empty()) return given;
+  if (given.rfind("instance=", 0) == 0 || given.find(",instance=") != std::string::npos)
+    return given;
+  std::string out = "instance=\"" + label_value(ctx->instance) + "\"";
+  if (!given.empty()) out += "," + given;
+  return out;
+}
+
+strata_metric* host_metric(strata_instance_ctx* ctx, strata_metric_type type, const char* name,
+                           const char* help, const char* labels) {
+  MetricType t;
+  switch (type) {
+    case STRATA_METRIC_COUNTER: t = MetricType::Counter; break;
+    case STRATA_METRIC_GAUGE: t = MetricType::Gauge; break;
+    case STRATA_METRIC_HISTOGRAM: t = MetricType::Histogram; break;
+    default:
+      host_log(ctx, STRATA_LOG_WARN, ("metric \"" + std::string(name ? name : "") +
+                                      "\" has unknown type " + std::to_string(type) +
+                                      "; updates are ignored").c_str());
+      return nullptr;
+  }
+  if (!name || !*name) return nullptr;
+  try {
+    Series* s = MetricsRegistry::global().get(t, name, help ? help : "", series_labels(ctx, labels));
+    return reinterpret_cast<strata_metric*>(s);
+  } catch (const std::exception& e) {
+    host_log(ctx, STRATA_LOG_WARN, (std::string(e.what()) + "; updates are ignored").c_str());
+    return nullptr;
+  }
+}
+
+Series* series(strata_metric* m) { return reinterpret_cast<Series*>(m); }
+
+void host_metric_add(strata_metric* m, double delta) {
+  if (m) series(m)->add(delta);
+}
+void host_metric_set(strata_metric* m, double value) {
+  if (m) series(m)->set(value);
+}
+void host_metric_observe(strata_metric* m, double value) {
+  if (m) series(m)->observe(value);
+}
+
+int64_t host_now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t host_monotonic_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+void host_op_set_value(strata_tier_op* op, const char* data, size_t len) {
+  if (!op || !op->host_result) return;
+  auto* result = static_cast<OpResult*>(op->host_result);
+  try {
+    if (data) result->value.assign(data, len);
+    else result->value.clear();
+    result->has_value = true;
+  } catch (...) {
+    // Out of memory: leave the result empty; the caller sees has_value == false.
+  }
+}
+
+const char* host_instance_name(strata_instance_ctx* ctx) {
+  return ctx ? ctx->instance.c_str() : "";
+}
+
+const strata_host_api kHostApi = {
+    sizeof(strata_host_api), STRATA_ABI_MAJOR,   STRATA_ABI_MINOR,  host_log,
+    host_metric,             host_metric_add,    host_metric_set,   host_metric_observe,
+    host_now_unix_ms,        host_monotonic_ns,  host_op_set_value, host_instance_name,
+};
+
+}  // namespace
+
+const strata_host_api* host_api() { return &kHostApi; }
+
+}  // namespace strata
