@@ -146,6 +146,15 @@ const std::vector<strata_option_def>& tier_host_schema();
 bool parse_duration_ms(const std::string& text, int64_t* out);
 bool parse_size_bytes(const std::string& text, int64_t* out);
 
+// --- Additions (config helper) ---------------------------------------------------------------
+// The [admin] section's schema (listen, port, enabled), printed by describe like the others.
+const std::vector<strata_option_def>& admin_schema();
+// Human-friendly renderings used in messages and by describe: 1500 -> "1.5s", 65536 -> "64KiB".
+std::string format_duration_ms(int64_t ms);
+std::string format_size_bytes(int64_t bytes);
+// Closest of `candidates` to `word` when the edit distance is small (typo), else "".
+std::string closest_name(const std::string& word, const std::vector<std::string>& candidates);
+
 // Renders a schema as the table `strata describe` prints (name, type, default, flags/bounds,
 // description). Secret defaults are shown as "(secret)".
 std::string describe_schema(const strata_option_def* options, size_t count);

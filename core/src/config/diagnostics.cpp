@@ -1,0 +1,113 @@
+// Diagnostics (FILE:LINE:COL: message) and the small text helpers every message uses:
+// positions of toml++ nodes, type names, and "did you mean" suggestions.
+#include <algorithm>
+#include <tuple>
+
+#include "config/config.hpp"
+#include "config/internal.hpp"
+
+namespace strata {
+
+std::string Diagnostic::str() const {
+  if (pos.line <= 0) return pos.file + ": " + message;
+  return pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col) + ": " + message;
+}
+
+void Diagnostics::add(SourcePos pos, std::string message) {
+  // The same check may run twice over one section (validate_instance and tier_host_options
+  // both see a tier's host keys); report each problem once.
+  for (const Diagnostic& d : items_)
+    if (d.message == message && d.pos.line == pos.line && d.pos.col == pos.col &&
+        d.pos.file == pos.file)
+      return;
+  items_.push_back(Diagnostic{std::move(pos), std::move(message)});
+}
+
+std::string Diagnostics::str() const {
+  std::vector<const Diagnostic*> sorted;
+  for (const Diagnostic& d : items_) sorted.push_back(&d);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic* a, const Diagnostic* b) {
+    return std::tie(a->pos.file, a->pos.line, a->pos.col) <
+           std::tie(b->pos.file, b->pos.line, b->pos.col);
+  });
+  std::string out;
+  for (const Diagnostic* d : sorted) out += d->str() + "\n";
+  return out;
+}
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + cost});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string closest_name(const std::string& word, const std::vector<std::string>& candidates) {
+  // A typo is at most a third of the word (and at most 3 edits); beyond that a suggestion is
+  // more confusing than helpful.
+  size_t limit = std::min<size_t>(3, std::max<size_t>(1, word.size() / 3));
+  std::string best;
+  size_t best_d = limit + 1;
+  for (const std::string& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d && d < std::max(c.size(), word.size())) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+namespace config_detail {
+
+SourcePos pos_of(const toml::node& node, const std::string& file) {
+  const auto& r = node.source();
+  return SourcePos{file, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+}
+
+SourcePos pos_of(const toml::key& key, const std::string& file) {
+  const auto& r = key.source();
+  return SourcePos{file, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+}
+
+std::string toml_type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    default: return "nothing";
+  }
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best = closest_name(word, candidates);
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+}  // namespace config_detail
+}  // namespace strata

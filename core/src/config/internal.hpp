@@ -1,0 +1,41 @@
+// Helpers shared by the config component's files (positions, type names, env expansion,
+// secret-safe value echo). Not for use outside core/src/config.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace strata::config_detail {
+
+SourcePos pos_of(const toml::node& node, const std::string& file);
+SourcePos pos_of(const toml::key& key, const std::string& file);
+// "string", "integer", "float", "boolean", "array", "table", "date", ...
+std::string toml_type_name(const toml::node& node);
+// "a, b, c"
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
+// " (did you mean 'x'?)" or "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+// A bound or value in the option's own unit, as a user would write it: 1000 -> "1s" for a
+// duration, 65536 -> "64KiB" for a size, plain numbers otherwise.
+std::string unit_text(strata_option_type type, double v);
+std::string number_text(double v);
+
+// Expands ${VAR} and $$ in every string value of `table` (recursively, including arrays and
+// inline tables), reporting each unset variable at the string's position.
+void expand_env_in_place(toml::table& table, const std::string& file, Diagnostics& diags);
+// Expands one string; on failure returns false and sets `error` (never echoing the value).
+bool expand_env(const std::string& in, std::string* out, std::string* error);
+
+// Like validate_table(); with `ignore_unknown` keys outside the schema are skipped silently
+// (tier_host_options reads the host keys of a section that also holds module keys).
+std::optional<ResolvedOptions> validate_table_impl(
+    const toml::table& table, const std::string& file, const std::string& section,
+    const strata_option_def* options, size_t count,
+    const std::vector<std::string>& extra_allowed_keys, bool ignore_unknown, Diagnostics& diags);
+
+}  // namespace strata::config_detail

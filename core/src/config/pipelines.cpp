@@ -1,0 +1,95 @@
+// Pipeline sections: the host schema (pipeline_schema) plus cross-references to instances.
+// Reference checks run on the raw nodes so they are reported even when another option of
+// the same pipeline is wrong (every error at once).
+#include <algorithm>
+
+#include "config/internal.hpp"
+#include "config/pipelines.hpp"
+
+namespace strata::config_detail {
+namespace {
+
+// "tier 'l3' is not defined (did you mean 'l2'?); defined tiers: l1, l2"
+void check_reference(const Config& cfg, const std::string& category, const char* singular,
+                     const toml::node& node, const std::string& path, Diagnostics& diags) {
+  const std::string& name = node.as_string()->get();
+  if (cfg.find_instance(category, name)) return;
+  const std::vector<InstanceConfig>& defined = category == "sources" ? cfg.sources
+                                               : category == "tiers" ? cfg.tiers
+                                                                     : cfg.policies;
+  std::vector<std::string> names;
+  for (const InstanceConfig& inst : defined) names.push_back(inst.name);
+  std::string listed = names.empty() ? "no [" + category + ".NAME] sections are defined"
+                                     : "defined " + category + ": " + join(names);
+  diags.add(pos_of(node, cfg.path), path + ": " + singular + " '" + name + "' is not defined" +
+                                        did_you_mean(name, names) + "; " + listed);
+}
+
+void check_references(const Config& cfg, const toml::table& section, const std::string& full,
+                      Diagnostics& diags) {
+  if (const toml::node* src = section.get("source"); src && src->is_string())
+    check_reference(cfg, "sources", "source", *src, full + ".source", diags);
+  if (const toml::node* pol = section.get("policy");
+      pol && pol->is_string() && !pol->as_string()->get().empty())
+    check_reference(cfg, "policies", "policy", *pol, full + ".policy", diags);
+  const toml::node* tiers = section.get("tiers");
+  if (!tiers || !tiers->is_array()) return;
+  const toml::array& arr = *tiers->as_array();
+  if (arr.empty())
+    diags.add(pos_of(arr, cfg.path), full + ".tiers: must name at least one tier (L1 first)");
+  std::vector<std::string> seen;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const toml::node& e = arr[i];
+    if (!e.is_string()) continue;  // reported by the schema check
+    std::string path = full + ".tiers[" + std::to_string(i) + "]";
+    const std::string& name = e.as_string()->get();
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      diags.add(pos_of(e, cfg.path), path + ": tier '" + name +
+                                         "' is listed twice; each tier may appear once");
+      continue;
+    }
+    seen.push_back(name);
+    check_reference(cfg, "tiers", "tier", e, path, diags);
+  }
+}
+
+}  // namespace
+
+void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
+  const toml::table* all = node.as_table();
+  if (!all) {
+    diags.add(pos_of(node, cfg.path),
+              "pipelines: expected a table of [pipelines.NAME] sections, got " +
+                  toml_type_name(node));
+    return;
+  }
+  const auto& schema = pipeline_schema();
+  for (auto&& [key, child] : *all) {
+    std::string full = "pipelines." + std::string(key.str());
+    const toml::table* section = child.as_table();
+    if (!section) {
+      diags.add(pos_of(child, cfg.path),
+                full + ": expected a [" + full + "] section (a table), got " + toml_type_name(child));
+      continue;
+    }
+    PipelineConfig p;
+    p.name = std::string(key.str());
+    p.pos = pos_of(*section, cfg.path);
+    if (auto values = validate_table(*section, cfg.path, full, schema.data(), schema.size(), {},
+                                     diags)) {
+      p.options = std::move(*values);
+      p.source = p.options.str("source");
+      p.tiers = p.options.list("tiers");
+      p.policy = p.options.str("policy");
+      p.script = p.options.str("script");
+    }
+    check_references(cfg, *section, full, diags);
+    cfg.pipelines.push_back(std::move(p));
+  }
+  std::sort(cfg.pipelines.begin(), cfg.pipelines.end(),
+            [](const PipelineConfig& a, const PipelineConfig& b) {
+              return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.col < b.pos.col;
+            });
+}
+
+}  // namespace strata::config_detail

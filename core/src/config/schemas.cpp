@@ -1,0 +1,104 @@
+// The host's own schemas: [pipelines.*], the keys every [tiers.*] section may carry besides
+// its module's options, and [admin]. `strata describe` prints them like a module's.
+#include "config/config.hpp"
+
+namespace strata {
+namespace {
+
+constexpr const char* kLuaLibraries[] = {"io", "os", "require", "debug", "ffi", nullptr};
+
+strata_option_def def(const char* name, strata_option_type type, const char* default_value,
+                      const char* description) {
+  return strata_option_def{sizeof(strata_option_def), name, type, default_value, 0, 0.0, 0.0,
+                           nullptr, description};
+}
+
+strata_option_def ranged(strata_option_def d, double lo, double hi) {
+  d.flags |= STRATA_OPTF_HAS_MIN | STRATA_OPTF_HAS_MAX;
+  d.min = lo;
+  d.max = hi;
+  return d;
+}
+
+strata_option_def at_least(strata_option_def d, double lo) {
+  d.flags |= STRATA_OPTF_HAS_MIN;
+  d.min = lo;
+  return d;
+}
+
+}  // namespace
+
+const std::vector<strata_option_def>& pipeline_schema() {
+  static const std::vector<strata_option_def> schema = [] {
+    strata_option_def lua_allow =
+        def("lua_allow", STRATA_OPT_STRING_LIST, "",
+            "Lua libraries the pipeline's script may use beyond the sandbox (each of io, os, "
+            "require, debug, ffi). Empty keeps the script sandboxed.");
+    lua_allow.enum_values = kLuaLibraries;
+    return std::vector<strata_option_def>{
+        def("source", STRATA_OPT_STRING, nullptr,
+            "Name of the [sources.NAME] instance that feeds this pipeline."),
+        def("tiers", STRATA_OPT_STRING_LIST, nullptr,
+            "Names of [tiers.NAME] instances in read order, L1 first. Non-empty, no "
+            "duplicates."),
+        def("policy", STRATA_OPT_STRING, "",
+            "Name of the [policies.NAME] instance that decides what each tier gets. Empty uses "
+            "the built-in default (write_through)."),
+        def("script", STRATA_OPT_STRING, "",
+            "Path of the Lua script with the key/ttl/value hooks, relative to the config file's "
+            "folder. Empty means the identity hook: the cache key is the record key."),
+        lua_allow,
+        at_least(def("lua_budget", STRATA_OPT_INT, "1000000",
+                     "Instruction budget for one hook call; a script that exceeds it fails for "
+                     "that record only."),
+                 1000),
+        def("neg_ttl", STRATA_OPT_DURATION, "0",
+            "TTL of the negative entry written to L1 after a miss in every tier. 0 disables "
+            "negative caching."),
+        def("dead_letter_file", STRATA_OPT_STRING, "",
+            "File that receives records that could not be processed (one JSON line each). Empty "
+            "disables it."),
+        def("dead_letter_topic", STRATA_OPT_STRING, "",
+            "Kafka topic that receives records that could not be processed. Empty disables it."),
+        def("retry_backoff", STRATA_OPT_DURATION, "100ms",
+            "First wait before retrying a failed durable write; doubles on each retry."),
+        def("retry_backoff_max", STRATA_OPT_DURATION, "5s",
+            "Upper bound of the retry wait for durable writes."),
+        ranged(def("workers", STRATA_OPT_INT, "1",
+                   "Worker threads of the pipeline, each with its own Lua state."),
+               1, 64),
+    };
+  }();
+  return schema;
+}
+
+const std::vector<strata_option_def>& tier_host_schema() {
+  static const std::vector<strata_option_def> schema = {
+      ranged(def("breaker_failures", STRATA_OPT_INT, "5",
+                 "Consecutive failures that open the tier's circuit breaker."),
+             1, 100000),
+      def("breaker_open", STRATA_OPT_DURATION, "1s",
+          "How long the breaker stays open before it lets half-open probes through."),
+      ranged(def("breaker_probes", STRATA_OPT_INT, "1",
+                 "Successful half-open probes that close the breaker again."),
+             1, 1000),
+      def("timeout", STRATA_OPT_DURATION, "0",
+          "Deadline the host gives one batch on this tier. 0 relies on the module's own "
+          "timeout."),
+  };
+  return schema;
+}
+
+const std::vector<strata_option_def>& admin_schema() {
+  static const std::vector<strata_option_def> schema = {
+      def("enabled", STRATA_OPT_BOOL, "true",
+          "Serve /metrics and /healthz (only when `port` is set too)."),
+      def("listen", STRATA_OPT_STRING, "127.0.0.1",
+          "Address the admin HTTP listener binds; loopback by default."),
+      ranged(def("port", STRATA_OPT_INT, "0", "TCP port of the admin listener; 0 disables it."),
+             0, 65535),
+  };
+  return schema;
+}
+
+}  // namespace strata
