@@ -1,0 +1,153 @@
+#include "e2e_support.hpp"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "servers.hpp"
+
+namespace strata::test {
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) kill9();
+}
+
+bool ChildProcess::start(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    std::fprintf(stderr, "cannot exec %s\n", args[0]);
+    ::_exit(127);
+  }
+  pid_ = pid;
+  return true;
+}
+
+int ChildProcess::stop(int sig) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, sig);
+  int st = 0;
+  ::waitpid(pid_, &st, 0);
+  pid_ = -1;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return 128 + WTERMSIG(st);
+}
+
+void ChildProcess::kill9() { stop(SIGKILL); }
+
+bool ChildProcess::running() {
+  if (pid_ <= 0) return false;
+  int st;
+  if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+MockKafka::~MockKafka() { proc_.stop(); }
+
+bool MockKafka::start(const std::string& topic, int partitions, const std::string& workdir) {
+  const char* bin = std::getenv("STRATA_MOCK_KAFKA");
+  if (!bin) return false;
+  std::string bootstrap_file = workdir + "/bootstrap";
+  if (!proc_.start({bin, "--brokers", "1", "--topics", topic, "--partitions",
+                    std::to_string(partitions), "--bootstrap-file", bootstrap_file},
+                   workdir + "/mock-kafka.log"))
+    return false;
+  for (int i = 0; i < 200; ++i) {
+    std::string b = read_file(bootstrap_file);
+    while (!b.empty() && (b.back() == '\n' || b.back() == ' ')) b.pop_back();
+    if (!b.empty()) {
+      bootstrap_ = b;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+bool kcat_produce(const std::string& bootstrap, const std::string& topic,
+                  const std::string& file) {
+  int status = -1;
+  run_command("kcat -P -b " + bootstrap + " -t " + topic + " -K '|' -X linger.ms=20 " + file +
+                  " 2>&1",
+              &status);
+  return status == 0;
+}
+
+std::map<int32_t, PartitionProgress> group_progress(const std::string& bootstrap,
+                                                   const std::string& group,
+                                                   const std::string& topic, int partitions) {
+  std::map<int32_t, PartitionProgress> out;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) return out;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  if (rd_kafka_committed(rk, list, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < list->cnt; ++i) out[list->elems[i].partition].committed = list->elems[i].offset;
+  }
+  for (int p = 0; p < partitions; ++p) {
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10000) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+      out[p].high = hi;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
+                                              const std::string& group, const std::string& topic,
+                                              int partitions) {
+  int64_t committed = 0, end = 0;
+  for (auto& [p, pr] : group_progress(bootstrap, group, topic, partitions)) {
+    if (pr.committed > 0) committed += pr.committed;
+    if (pr.high > 0) end += pr.high;
+  }
+  return {committed, end};
+}
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/strata-e2e-XXXXXX";
+  char* d = ::mkdtemp(tmpl);
+  return d ? d : "/tmp";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+}  // namespace strata::test

@@ -1,0 +1,61 @@
+// End-to-end harness: the mock Kafka cluster as its own process (strata-mock-kafka), strata
+// itself as a child process, kcat as the producer, and Kafka's committed offsets read back
+// with librdkafka. Used by e2e_test.cpp together with tests/support/servers.hpp.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace strata::test {
+
+// A child process with its stderr (and stdout) in a log file.
+class ChildProcess {
+ public:
+  ~ChildProcess();
+  bool start(const std::vector<std::string>& argv, const std::string& log_path);
+  int stop(int sig = 15);  // signal and wait; returns the exit status (or 128+signal)
+  void kill9();
+  bool running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class MockKafka {
+ public:
+  ~MockKafka();
+  // Runs strata-mock-kafka ($STRATA_MOCK_KAFKA) with one topic; false if it did not come up.
+  bool start(const std::string& topic, int partitions, const std::string& workdir);
+  const std::string& bootstrap() const { return bootstrap_; }
+
+ private:
+  ChildProcess proc_;
+  std::string bootstrap_;
+};
+
+// Produces lines "KEY|VALUE" with kcat (a real, independent Kafka client).
+bool kcat_produce(const std::string& bootstrap, const std::string& topic, const std::string& file);
+
+// Committed offset and high watermark of every partition of `topic` for `group`.
+struct PartitionProgress {
+  int64_t committed = -1;
+  int64_t high = -1;
+};
+std::map<int32_t, PartitionProgress> group_progress(const std::string& bootstrap,
+                                                   const std::string& group,
+                                                   const std::string& topic, int partitions);
+// Sum of committed offsets (records known durable) and of high watermarks.
+std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
+                                              const std::string& group, const std::string& topic,
+                                              int partitions);
+
+std::string make_temp_dir();
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& text);
+
+}  // namespace strata::test
