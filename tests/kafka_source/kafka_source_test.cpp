@@ -1,0 +1,302 @@
+// kafka_source: records produced by kcat (an independent client) into strata-mock-kafka and
+// into the module's embedded mock come back with their coordinates; acked positions are
+// committed and nothing beyond them (at-least-once); group members split the partitions;
+// pause holds records until resume; the seed file loads. No test asserts a duration.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "kafka_test_util.hpp"
+
+using kafka_test::kcat_produce;
+using kafka_test::MockKafkaProcess;
+using kafka_test::Rec;
+using kafka_test::Source;
+using kafka_test::TempDir;
+
+namespace {
+
+// Short heartbeats so a second member's join is noticed quickly by the first.
+const char kFastGroup[] =
+    "rdkafka = { \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"300\" }\n";
+
+std::vector<std::pair<std::string, std::string>> numbered(const std::string& prefix, int n) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < n; ++i) out.emplace_back(prefix + "k" + std::to_string(i), "v" + std::to_string(i));
+  return out;
+}
+
+std::unique_ptr<Source> started(const std::string& body) {
+  std::string err;
+  auto src = Source::create(body, &err);
+  EXPECT_TRUE(src) << err;
+  if (!src) return nullptr;
+  EXPECT_TRUE(src->start(&err)) << err;
+  return src;
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Per partition: offsets must be exactly first..first+n-1.
+void expect_contiguous(const std::vector<Rec>& recs, const std::map<int32_t, int64_t>& first = {}) {
+  std::map<int32_t, std::vector<int64_t>> by_part;
+  for (const auto& r : recs) by_part[r.partition].push_back(r.offset);
+  for (auto& [p, offs] : by_part) {
+    std::sort(offs.begin(), offs.end());
+    int64_t base = first.count(p) ? first.at(p) : 0;
+    for (size_t i = 0; i < offs.size(); ++i)
+      EXPECT_EQ(offs[i], base + static_cast<int64_t>(i)) << "partition " << p;
+  }
+}
+
+}  // namespace
+
+TEST(KafkaSource, KcatRecordsInStandaloneMockComeBackWithCoordinates) {
+  MockKafkaProcess mock(1, "events", 4);
+  ASSERT_TRUE(mock.ok());
+  TempDir dir;
+  auto recs = numbered("", 200);
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "events", recs, dir.path()));
+
+  auto src = started("brokers = \"" + mock.bootstrap() +
+                     "\"\ntopics = [\"events\"]\ngroup_id = \"g-coords\"\nbatch_size = 64\n");
+  ASSERT_TRUE(src);
+  auto got = src->poll_until(200);
+  ASSERT_EQ(got.size(), 200u);
+  std::map<std::string, std::string> kv;
+  for (const auto& r : got) {
+    EXPECT_EQ(r.topic, "events");
+    EXPECT_TRUE(r.partition >= 0 && r.partition < 4) << r.partition;
+    EXPECT_GT(r.timestamp_ms, 0);
+    EXPECT_FALSE(r.key_null);
+    kv[r.key] = r.value;
+  }
+  expect_contiguous(got);
+  ASSERT_EQ(kv.size(), 200u);
+  for (const auto& [k, v] : recs) EXPECT_EQ(kv[k], v) << k;
+
+  // Everything delivered: lag settles at 0 and nothing more arrives.
+  std::vector<Rec> extra;
+  int64_t lag = -1;
+  for (int i = 0; i < 100 && lag != 0; ++i) {
+    src->poll_once(&extra);
+    lag = src->lag();
+  }
+  EXPECT_EQ(lag, 0);
+  EXPECT_TRUE(extra.empty());
+}
+
+TEST(KafkaSource, EmbeddedMockWritesBootstrapFileAndServesKcat) {
+  TempDir dir;
+  std::string boot_file = dir.file("bootstrap");
+  auto src = started("topics = [\"clicks\"]\nmock_partitions = 3\nbootstrap_file = \"" +
+                     boot_file + "\"\n");
+  ASSERT_TRUE(src);
+  std::string bootstrap = read_first_line(boot_file);
+  ASSERT_EQ(bootstrap.rfind("127.0.0.1:", 0), 0u) << bootstrap;
+  auto recs = numbered("e-", 60);
+  ASSERT_TRUE(kcat_produce(bootstrap, "clicks", recs, dir.path()));
+  auto got = src->poll_until(60);
+  ASSERT_EQ(got.size(), 60u);
+  std::set<std::string> keys;
+  for (const auto& r : got) {
+    EXPECT_EQ(r.topic, "clicks");
+    EXPECT_TRUE(r.partition >= 0 && r.partition < 3);
+    keys.insert(r.key);
+  }
+  EXPECT_EQ(keys.size(), 60u);
+  expect_contiguous(got);
+}
+
+TEST(KafkaSource, AckCommitsExactlyAckedPositionsAndRedeliversTheRest) {
+  MockKafkaProcess mock(1, "orders", 2);
+  ASSERT_TRUE(mock.ok());
+  TempDir dir;
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "orders", numbered("", 100), dir.path()));
+  const std::string body = "brokers = \"" + mock.bootstrap() +
+                           "\"\ntopics = [\"orders\"]\ngroup_id = \"g-ack\"\n"
+                           "commit_interval = \"100ms\"\n";
+
+  std::map<int32_t, int64_t> count, acked;
+  {
+    auto a = started(body);
+    ASSERT_TRUE(a);
+    auto got = a->poll_until(100);
+    ASSERT_EQ(got.size(), 100u);
+    for (const auto& r : got) count[r.partition]++;
+    std::vector<strata_position> pos;
+    for (const auto& [p, n] : count) {
+      acked[p] = n / 2;  // only the first half of every partition is "durable"
+      pos.push_back(strata_position{"orders", p, acked[p]});
+    }
+    pos.push_back(strata_position{"orders", 7, 3});  // not owned: ignored, not an error
+    EXPECT_EQ(a->ack(pos), STRATA_OK);
+    a->stop();
+  }
+  auto committed = kafka_test::committed_offsets(mock.bootstrap(), "g-ack", "orders", 2);
+  ASSERT_EQ(committed.size(), 2u);
+  for (const auto& [p, off] : acked) EXPECT_EQ(committed[p], off) << "partition " << p;
+
+  // A new member of the group starts at the committed positions: the un-acked half again.
+  size_t rest = 0;
+  for (const auto& [p, n] : count) rest += static_cast<size_t>(n - acked[p]);
+  auto b = started(body);
+  ASSERT_TRUE(b);
+  auto again = b->poll_until(rest);
+  for (int i = 0; i < 20; ++i) b->poll_once(&again);  // nothing beyond that may follow
+  ASSERT_EQ(again.size(), rest);
+  expect_contiguous(again, acked);
+}
+
+TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
+  MockKafkaProcess mock(1, "shared", 4);
+  ASSERT_TRUE(mock.ok());
+  TempDir dir;
+  const std::string body = "brokers = \"" + mock.bootstrap() +
+                           "\"\ntopics = [\"shared\"]\ngroup_id = \"g-split\"\n" + kFastGroup;
+  auto a = started(body);
+  auto b = started(body);
+  ASSERT_TRUE(a && b);
+
+  std::set<std::string> produced, seen;
+  bool split = false;
+  for (int round = 0; round < 12 && !split; ++round) {
+    auto recs = numbered("r" + std::to_string(round) + "-", 40);
+    ASSERT_TRUE(kcat_produce(mock.bootstrap(), "shared", recs, dir.path()));
+    for (const auto& kv : recs) produced.insert(kv.first);
+    std::set<int32_t> parts_a, parts_b;
+    size_t got_a = 0, got_b = 0;
+    for (int i = 0; i < 400 && !std::includes(seen.begin(), seen.end(), produced.begin(),
+                                               produced.end());
+         ++i) {
+      for (int m = 0; m < 2; ++m) {
+        Source& s = m == 0 ? *a : *b;
+        std::vector<Rec> got;
+        s.poll_once(&got, 1000, 50);
+        std::map<int32_t, int64_t> next;
+        for (const auto& r : got) {
+          seen.insert(r.key);
+          (m == 0 ? parts_a : parts_b).insert(r.partition);
+          (m == 0 ? got_a : got_b)++;
+          next[r.partition] = std::max(next[r.partition], r.offset + 1);
+        }
+        std::vector<strata_position> pos;
+        for (const auto& [p, o] : next) pos.push_back(strata_position{"shared", p, o});
+        if (!pos.empty()) s.ack(pos);
+      }
+    }
+    std::vector<int32_t> both;
+    std::set_intersection(parts_a.begin(), parts_a.end(), parts_b.begin(), parts_b.end(),
+                          std::back_inserter(both));
+    split = got_a > 0 && got_b > 0 && both.empty();
+  }
+  EXPECT_TRUE(split) << "the two members never shared the partitions between them";
+  for (const auto& k : produced) EXPECT_TRUE(seen.count(k)) << "never delivered: " << k;
+}
+
+TEST(KafkaSource, PauseHoldsRecordsUntilResume) {
+  MockKafkaProcess mock(1, "paced", 2);
+  ASSERT_TRUE(mock.ok());
+  TempDir dir;
+  auto src = started("brokers = \"" + mock.bootstrap() +
+                     "\"\ntopics = [\"paced\"]\ngroup_id = \"g-pause\"\n");
+  ASSERT_TRUE(src);
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "paced", numbered("before-", 10), dir.path()));
+  ASSERT_EQ(src->poll_until(10).size(), 10u);
+
+  src->pause();
+  src->pause();  // idempotent
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "paced", numbered("during-", 30), dir.path()));
+  std::vector<Rec> while_paused;
+  for (int i = 0; i < 40; ++i) src->poll_once(&while_paused);
+  EXPECT_TRUE(while_paused.empty()) << while_paused.size() << " records while paused";
+
+  src->resume();
+  auto after = src->poll_until(30);
+  for (int i = 0; i < 10; ++i) src->poll_once(&after);
+  ASSERT_EQ(after.size(), 30u);
+  for (const auto& r : after) EXPECT_EQ(r.key.rfind("during-", 0), 0u) << r.key;
+}
+
+TEST(KafkaSource, SeedFileLoadsJsonAndTabLines) {
+  TempDir dir;
+  std::string seed = dir.file("seed.jsonl");
+  {
+    std::ofstream f(seed);
+    f << "# users\n"
+      << "{\"topic\":\"seeded\",\"key\":\"user:1\",\"value\":{\"name\":\"Ann\",\"tags\":[\"a\",\"b\"]}}\n"
+      << "{\"key\": \"user:2\", \"value\": \"plain \\\"quoted\\\" \\u00e9\"}\n"
+      << "\n"
+      << "{\"key\":null,\"value\":\"no key\"}\n"
+      << "{\"key\":\"gone\",\"value\":null}\n"
+      << "user:3\tthree\n";
+  }
+  auto src = started("topics = [\"seeded\"]\nmock_partitions = 1\nseed_file = \"" + seed + "\"\n");
+  ASSERT_TRUE(src);
+  auto got = src->poll_until(5);
+  ASSERT_EQ(got.size(), 5u);
+  std::sort(got.begin(), got.end(), [](const Rec& x, const Rec& y) { return x.offset < y.offset; });
+  EXPECT_EQ(got[0].key, "user:1");
+  EXPECT_EQ(got[0].value, "{\"name\":\"Ann\",\"tags\":[\"a\",\"b\"]}");
+  EXPECT_EQ(got[1].value, "plain \"quoted\" \xc3\xa9");
+  EXPECT_TRUE(got[2].key_null);
+  EXPECT_EQ(got[2].value, "no key");
+  EXPECT_EQ(got[3].key, "gone");
+  EXPECT_TRUE(got[3].value_null);
+  EXPECT_EQ(got[4].key, "user:3");
+  EXPECT_EQ(got[4].value, "three");
+}
+
+TEST(KafkaSource, BadSeedLineFailsStartWithFileAndLine) {
+  TempDir dir;
+  std::string seed = dir.file("bad.jsonl");
+  {
+    std::ofstream f(seed);
+    f << "{\"key\":\"a\",\"value\":\"b\"}\n{\"key\":\"a\" \"value\":1}\n";
+  }
+  std::string err;
+  auto src = Source::create("topics = [\"t\"]\nseed_file = \"" + seed + "\"\n", &err);
+  EXPECT_FALSE(src);
+  EXPECT_NE(err.find(seed + ":2:"), std::string::npos) << err;
+}
+
+TEST(KafkaSource, OptionMistakesAreRefusedWithoutEchoingValues) {
+  std::string err;
+  EXPECT_FALSE(Source::create("topics = [\"t\"]\nrdkafka = { \"enable.auto.commit\" = \"false\" }\n",
+                              &err));
+  EXPECT_NE(err.find("rdkafka.enable.auto.commit"), std::string::npos) << err;
+
+  err.clear();
+  EXPECT_FALSE(Source::create(
+      "topics = [\"t\"]\nrdkafka = { \"security.protocol\" = \"hunter2-secret\" }\n", &err));
+  EXPECT_NE(err.find("rdkafka.security.protocol"), std::string::npos) << err;
+  EXPECT_EQ(err.find("hunter2"), std::string::npos) << err;
+
+  err.clear();
+  EXPECT_FALSE(Source::create("topics = [\"t\"]\nrdkafka = { \"no.such.property\" = \"1\" }\n",
+                              &err));
+  EXPECT_NE(err.find("unknown librdkafka property"), std::string::npos) << err;
+
+  err.clear();
+  EXPECT_FALSE(Source::create(
+      "brokers = \"127.0.0.1:9\"\ntopics = [\"t\"]\nseed_file = \"/tmp/x\"\n", &err));
+  EXPECT_NE(err.find("seed_file"), std::string::npos) << err;
+
+  err.clear();
+  EXPECT_FALSE(Source::create("brokers = \"mock:x\"\ntopics = [\"t\"]\n", &err));
+  EXPECT_NE(err.find("mock:N"), std::string::npos) << err;
+
+  err.clear();
+  EXPECT_FALSE(Source::create("brokers = \"mock\"\n", &err));  // topics is required
+  EXPECT_NE(err.find("topics"), std::string::npos) << err;
+}
