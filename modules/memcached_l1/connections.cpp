@@ -85,17 +85,15 @@ Memc make_handle(const Settings& s, const std::vector<ServerAddress>& servers, b
   if (!s.username.empty()) {
     // memcached only speaks SASL over the binary protocol.
     behave(h, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1, "binary_protocol");
-    if (memcached_failed(
-            memcached_set_sasl_auth_data(h, s.username.c_str(), s.password.c_str())))
+    if (memcached_failed(memcached_set_sasl_auth_data(h, s.username.c_str(), s.password.c_str())))
       throw strata::Error(STRATA_ERR_INVALID, "libmemcached refused the SASL credentials");
   }
   if (buffered) behave(h, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1, "buffer_requests");
   for (const auto& a : servers) {
-    memcached_return_t rc =
-        memcached_server_add_with_weight(h, a.host.c_str(), a.port, a.weight);
+    memcached_return_t rc = memcached_server_add_with_weight(h, a.host.c_str(), a.port, a.weight);
     if (memcached_failed(rc))
-      throw strata::Error(STRATA_ERR_INVALID, "cannot add server " + a.str() + ": " +
-                                                  memcached_last_error_message(h));
+      throw strata::Error(STRATA_ERR_INVALID,
+                          "cannot add server " + a.str() + ": " + memcached_last_error_message(h));
   }
   return m;
 }

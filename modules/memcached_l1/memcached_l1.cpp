@@ -22,6 +22,7 @@
 #include <strata/sdk.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,7 +34,7 @@
 
 namespace memcached_l1 {
 
-constexpr int64_t kMemcachedMaxKey = 250;       // KEY_MAX_LENGTH of the text protocol
+constexpr int64_t kMemcachedMaxKey = 250;        // KEY_MAX_LENGTH of the text protocol
 constexpr int64_t kRelativeExpiryMax = 2592000;  // 30 days: larger exptimes are unix times
 constexpr const char* kBarrierKey = "strata.l1.barrier";
 
@@ -76,6 +77,38 @@ std::string server_of(memcached_st* m, std::string_view key) {
   const memcached_instance_st* in = memcached_server_by_key(m, key.data(), key.size(), &rc);
   if (!in) return "(no server)";
   return std::string(memcached_server_name(in)) + ":" + std::to_string(memcached_server_port(in));
+}
+
+// libmemcached's last error without its "(0x55..) " handle prefix and " -> file.cc:123" suffix.
+std::string last_error(memcached_st* m) {
+  std::string e = memcached_last_error_message(m);
+  if (e.rfind("(0x", 0) == 0) {
+    size_t close = e.find(") ");
+    if (close != std::string::npos) e.erase(0, close + 2);
+  }
+  size_t arrow = e.find(" -> ");
+  if (arrow != std::string::npos) e.erase(arrow);
+  while (!e.empty() && (e.back() == ' ' || e.back() == ',')) e.pop_back();
+  return e;
+}
+
+// A get of a key that is never written, routed to `group_key`'s server. libmemcached first
+// reads every pending reply on that connection, so success also means every earlier buffered
+// request there was processed. Returns "" or why it failed.
+std::string barrier_get(memcached_st* m, const std::string& group_key) {
+  const char* k = kBarrierKey;
+  size_t klen = std::strlen(kBarrierKey);
+  memcached_return_t rc =
+      memcached_mget_by_key(m, group_key.data(), group_key.size(), &k, &klen, 1);
+  if (memcached_failed(rc)) return last_error(m);
+  memcached_result_st res;
+  memcached_result_create(m, &res);
+  memcached_return_t frc = MEMCACHED_SUCCESS;
+  while (memcached_fetch_result(m, &res, &frc)) {
+  }
+  memcached_result_free(&res);
+  if (frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND || frc == MEMCACHED_SUCCESS) return "";
+  return last_error(m);
 }
 
 strata_status status_of(memcached_return_t rc) {
@@ -154,8 +187,8 @@ class MemcachedL1 : public strata::TierModule {
     connections_ = size_t(o.integer("connections"));
     flushes_ = host_.counter("strata_memcached_write_flushes_total",
                              "pipelined SET rounds sent (one flush each)");
-    bad_keys_ = host_.counter("strata_memcached_rejected_total",
-                              "ops refused before sending", "reason=\"bad_key\"");
+    bad_keys_ = host_.counter("strata_memcached_rejected_total", "ops refused before sending",
+                              "reason=\"bad_key\"");
     too_large_ = host_.counter("strata_memcached_rejected_total", "ops refused before sending",
                                "reason=\"too_large\"");
   }
@@ -204,9 +237,10 @@ class MemcachedL1 : public strata::TierModule {
     std::string why;
     for (auto& p : probes_) {
       std::lock_guard<std::mutex> lock(probe_mu_);
-      memcached_return_t rc = memcached_version(p.handle.get());
-      if (memcached_success(rc)) return;
-      why += (why.empty() ? "" : "; ") + p.name + ": " + memcached_last_error_message(p.handle.get());
+      // memcached_version() answers from a cache once a version is known; a get really asks.
+      std::string e = barrier_get(p.handle.get(), kBarrierKey);
+      if (e.empty()) return;
+      why += (why.empty() ? "" : "; ") + p.name + ": " + e;
     }
     throw strata::Error(STRATA_ERR_UNAVAILABLE, "no memcached server answered (" + why + ")");
   }
@@ -291,6 +325,7 @@ class MemcachedL1 : public strata::TierModule {
 
   void run_single(Slot& slot, strata_tier_op& op, const std::string& key) {
     memcached_st* m = slot.direct.get();
+    std::string server = server_of(m, key);  // before: a failure may change the ring
     memcached_return_t rc;
     if (op.kind == STRATA_TIER_ADD) {
       rc = memcached_add(m, key.data(), key.size(), op.value.data, op.value.len,
@@ -303,7 +338,7 @@ class MemcachedL1 : public strata::TierModule {
       op.status = st;
       return;
     }
-    fail(op, st, server_of(m, key), memcached_last_error_message(m));
+    fail(op, st, server, last_error(m));
   }
 
   void run_sets(Slot& slot, strata_tier_op* ops, const std::vector<std::string>& keys,
@@ -317,11 +352,11 @@ class MemcachedL1 : public strata::TierModule {
     for (size_t idx : run) {
       strata_tier_op& op = ops[idx];
       const std::string& key = keys[idx];
-      memcached_return_t rc = memcached_set(m, key.data(), key.size(), op.value.data,
-                                            op.value.len, expiration(op.ttl_ms), op.flags);
-      std::string server = server_of(m, key);
+      std::string server = server_of(m, key);  // before: a failure may change the ring
+      memcached_return_t rc = memcached_set(m, key.data(), key.size(), op.value.data, op.value.len,
+                                            expiration(op.ttl_ms), op.flags);
       if (status_of(rc) != STRATA_OK) {
-        fail(op, status_of(rc), server, memcached_last_error_message(m));
+        fail(op, status_of(rc), server, last_error(m));
         continue;
       }
       Sent& s = by_server[server];
@@ -331,31 +366,13 @@ class MemcachedL1 : public strata::TierModule {
     if (by_server.empty()) return;
     flushes_.add();
     memcached_return_t frc = memcached_flush_buffers(m);
-    std::string flush_error = memcached_success(frc) ? "" : memcached_last_error_message(m);
+    std::string flush_error = memcached_success(frc) ? "" : last_error(m);
     for (auto& [server, sent] : by_server) {
-      std::string why = barrier(m, sent.group_key);
+      std::string why = barrier_get(m, sent.group_key);
       if (why.empty()) continue;  // the server answered after processing every set
       if (!flush_error.empty()) why += " (flush: " + flush_error + ")";
       for (size_t idx : sent.ops) fail(ops[idx], STRATA_ERR_UNAVAILABLE, server, why);
     }
-  }
-
-  // A get of a key that is never written, routed to `group_key`'s server. libmemcached first
-  // reads every pending reply on that connection, so success means all earlier buffered sets
-  // were processed. Returns "" or why it failed.
-  std::string barrier(memcached_st* m, const std::string& group_key) {
-    const char* k = kBarrierKey;
-    size_t klen = std::strlen(kBarrierKey);
-    memcached_return_t rc = memcached_mget_by_key(m, group_key.data(), group_key.size(), &k, &klen, 1);
-    if (memcached_failed(rc)) return memcached_last_error_message(m);
-    memcached_result_st res;
-    memcached_result_create(m, &res);
-    memcached_return_t frc = MEMCACHED_SUCCESS;
-    while (memcached_fetch_result(m, &res, &frc)) {
-    }
-    memcached_result_free(&res);
-    if (frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND || frc == MEMCACHED_SUCCESS) return "";
-    return memcached_last_error_message(m);
   }
 
   // One multi-get for the run. Keys missing from the answer are NOT_FOUND when their server
@@ -378,7 +395,8 @@ class MemcachedL1 : public strata::TierModule {
     std::unordered_map<std::string_view, bool> found;
     memcached_return_t rc = memcached_mget(m, kptr.data(), klen.data(), kptr.size());
     bool clean = memcached_success(rc);
-    if (memcached_success(rc) || rc == MEMCACHED_SOME_ERRORS) clean &= fetch_into(m, ops, want, found);
+    if (memcached_success(rc) || rc == MEMCACHED_SOME_ERRORS)
+      clean &= fetch_into(m, ops, want, found);
 
     // Misses grouped by server; a server with an error in this query is asked again.
     std::map<const memcached_instance_st*, std::vector<std::string_view>> missed;
@@ -391,9 +409,9 @@ class MemcachedL1 : public strata::TierModule {
       bool suspect = !clean || instance == nullptr ||
                      memcached_failed(memcached_server_error_return(instance));
       if (suspect) {
+        std::string server = server_of(m, mkeys.front());
         std::string why = reget(m, ops, want, found, mkeys);
         if (!why.empty()) {
-          std::string server = server_of(m, mkeys.front());
           for (auto key : mkeys)
             for (size_t idx : want[key]) fail(ops[idx], STRATA_ERR_UNAVAILABLE, server, why);
           continue;
@@ -438,10 +456,10 @@ class MemcachedL1 : public strata::TierModule {
       kptr.push_back(k.data());
       klen.push_back(k.size());
     }
-    memcached_return_t rc = memcached_mget_by_key(m, kptr[0], klen[0], kptr.data(), klen.data(),
-                                                  kptr.size());
-    if (memcached_failed(rc)) return memcached_last_error_message(m);
-    if (!fetch_into(m, ops, want, found)) return memcached_last_error_message(m);
+    memcached_return_t rc =
+        memcached_mget_by_key(m, kptr[0], klen[0], kptr.data(), klen.data(), kptr.size());
+    if (memcached_failed(rc)) return last_error(m);
+    if (!fetch_into(m, ops, want, found)) return last_error(m);
     return "";
   }
 
