@@ -45,6 +45,10 @@ constexpr strata_option_def kOptions[] = {
         .min(0),
 };
 
+// Payload bytes (keys + values) after which a pipelined round is sent even if it holds fewer
+// than pipeline_depth commands.
+constexpr size_t kRoundBytes = 8u << 20;
+
 // One pooled connection. `ctx` is null when not connected (never yet, or dropped).
 struct Slot {
   std::mutex mu;
@@ -60,8 +64,8 @@ struct Sent {
 
 // State of one execute() call.
 struct Call {
-  std::string lost;          // why the connection went away mid-batch
-  bool drop_after = false;   // an error reply said this connection is no longer usable
+  std::string lost;         // why the connection went away mid-batch
+  bool drop_after = false;  // an error reply said this connection is no longer usable
 };
 
 class RedisL2 final : public strata::TierModule {
@@ -83,8 +87,8 @@ class RedisL2 final : public strata::TierModule {
     slots_.resize(static_cast<size_t>(o.integer("connections")));
     for (auto& s : slots_) s = std::make_unique<Slot>();
 
-    reconnects_ = host_.counter("strata_redis_reconnects_total",
-                                "Connections re-established after a drop");
+    reconnects_ =
+        host_.counter("strata_redis_reconnects_total", "Connections re-established after a drop");
     connection_errors_ = host_.counter("strata_redis_connection_errors_total",
                                        "Failed connects and connections dropped after an error");
     noscript_reloads_ = host_.counter("strata_redis_noscript_reloads_total",
@@ -129,8 +133,8 @@ class RedisL2 final : public strata::TierModule {
       throw strata::Error(STRATA_ERR_UNAVAILABLE, err);
     SigpipeGuard guard;
     Call call;
-    for (size_t begin = 0; begin < n; begin += depth_) {
-      size_t end = std::min(n, begin + depth_);
+    for (size_t begin = 0, end; begin < n; begin = end) {
+      end = round_end(ops, begin, n);
       if (!s.ctx) {  // an earlier round lost the connection: the rest was not sent
         for (size_t i = begin; i < n; ++i)
           strata::set_op_error(ops[i], STRATA_ERR_UNAVAILABLE, call.lost + " (not sent)");
@@ -191,7 +195,8 @@ class RedisL2 final : public strata::TierModule {
     }
     if (s.ever_connected) reconnects_.add();
     s.ever_connected = true;
-    if (down_.exchange(false)) host_.info("redis " + link_.endpoint.display + " is reachable again");
+    if (down_.exchange(false))
+      host_.info("redis " + link_.endpoint.display + " is reachable again");
     return true;
   }
 
@@ -204,6 +209,17 @@ class RedisL2 final : public strata::TierModule {
   std::string sha() {
     std::lock_guard<std::mutex> lk(sha_mu_);
     return sha_;
+  }
+
+  // A round ends after pipeline_depth ops or once its payload passes kRoundBytes (at least one
+  // op), so a batch of large values does not build one huge output buffer.
+  size_t round_end(const strata_tier_op* ops, size_t begin, size_t n) const {
+    size_t end = begin, bytes = 0;
+    while (end < n && end - begin < depth_ && (end == begin || bytes < kRoundBytes)) {
+      bytes += ops[end].key.len + ops[end].value.len;
+      ++end;
+    }
+    return end;
   }
 
   int64_t value_ttl(const strata_tier_op& op) const {
@@ -269,8 +285,11 @@ class RedisL2 final : public strata::TierModule {
       version = std::to_string(op.version);
       ttl = std::to_string(t);
       vttl = std::to_string(set ? version_ttl(t) : tombstone_ttl_ms_);
-      argv = {"EVALSHA", script_sha, "2", key, vkey, set ? "set" : "del", version,
-              set ? value : std::string_view(), ttl, vttl};
+      argv = {"EVALSHA", script_sha,
+              "2",       key,
+              vkey,      set ? "set" : "del",
+              version,   set ? value : std::string_view(),
+              ttl,       vttl};
     }
     const char* args[10];
     size_t lens[10];
@@ -303,9 +322,9 @@ class RedisL2 final : public strata::TierModule {
         strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
       } else if (r->integer < 0) {
         not_stored_.add();
-        strata::set_op_error(op, STRATA_NOT_STORED,
-                             "version " + std::to_string(op.version) +
-                                 " is older than the stored version");
+        strata::set_op_error(
+            op, STRATA_NOT_STORED,
+            "version " + std::to_string(op.version) + " is older than the stored version");
       } else if (r->integer == 0) {
         strata::set_op_error(op, STRATA_NOT_FOUND, "no value to delete (tombstone written)");
       }
@@ -389,9 +408,9 @@ class RedisL2 final : public strata::TierModule {
           sha_ = fresh;
         }
         for (const Sent& x : pipeline(s, call, retry, false))
-          strata::set_op_error(*x.op, STRATA_ERR_UNAVAILABLE,
-                               "redis " + link_.endpoint.display +
-                                   ": NOSCRIPT again after reloading the script");
+          strata::set_op_error(
+              *x.op, STRATA_ERR_UNAVAILABLE,
+              "redis " + link_.endpoint.display + ": NOSCRIPT again after reloading the script");
       }
     }
     if (call.drop_after && s.ctx) drop(s, call.lost);

@@ -145,8 +145,8 @@ Endpoint parse_address(const std::string& text) {
     ep.has_db = true;
     ep.db = std::stoll(path);
   }
-  ep.display = "redis://" + (ep.has_username ? ep.username + "@" : std::string()) + ep.host +
-               ":" + std::to_string(ep.port) + (ep.has_db ? "/" + std::to_string(ep.db) : "");
+  ep.display = "redis://" + (ep.has_username ? ep.username + "@" : std::string()) + ep.host + ":" +
+               std::to_string(ep.port) + (ep.has_db ? "/" + std::to_string(ep.db) : "");
   return ep;
 }
 

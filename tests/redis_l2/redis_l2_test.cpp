@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <cstdlib>
 #include <string>
 #include <thread>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "config/config.hpp"
@@ -65,8 +65,9 @@ class Tier {
     Batch b;
     b.add(kind, key, value, version, ttl_ms);
     run(b);
-    if (out) *out = kind == STRATA_TIER_GET && b.results[0].has_value ? b.results[0].value
-                                                                        : b.ops[0].error;
+    if (out)
+      *out =
+          kind == STRATA_TIER_GET && b.results[0].has_value ? b.results[0].value : b.ops[0].error;
     return b.ops[0].status;
   }
   std::string get(const std::string& key) {
@@ -302,7 +303,7 @@ TEST_F(RedisL2Test, KilledServerIsUnavailableAndRestartResumesWrites) {
   EXPECT_EQ(tier->health(&msg), STRATA_ERR_UNAVAILABLE);
   EXPECT_NE(msg.find("connect failed"), std::string::npos) << msg;
 
-  ASSERT_TRUE(redis.start());  // same port, empty dataset
+  ASSERT_TRUE(redis.start());                                      // same port, empty dataset
   EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "v2", 2), STRATA_OK);  // the caller's retry
   EXPECT_EQ(redis.redis_cli("GET k"), "v2");
   EXPECT_EQ(tier->health(&msg), STRATA_OK) << msg;
@@ -362,15 +363,15 @@ TEST_F(RedisL2Test, AclUserAndUrlWithDb) {
   EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "alice-wrote", 1), STRATA_OK);
   EXPECT_EQ(redis.redis_cli("GET k"), "alice-wrote");
 
-  auto url = open("address = \"redis://alice:pw@127.0.0.1:" + std::to_string(redis.port()) +
-                  "/3\"\n");
+  auto url =
+      open("address = \"redis://alice:pw@127.0.0.1:" + std::to_string(redis.port()) + "/3\"\n");
   ASSERT_TRUE(url);
   EXPECT_EQ(url->one(STRATA_TIER_SET, "in3", "db3", 7), STRATA_OK);
   EXPECT_EQ(redis.redis_cli("-n 3 GET in3"), "db3");
   EXPECT_EQ(redis.redis_cli("-n 0 EXISTS in3"), "0");
 
-  auto bad = create("address = \"redis://alice:nope@127.0.0.1:" + std::to_string(redis.port()) +
-                    "\"\n");
+  auto bad =
+      create("address = \"redis://alice:nope@127.0.0.1:" + std::to_string(redis.port()) + "\"\n");
   ASSERT_TRUE(bad.ok());
   auto started = bad.value()->start();
   ASSERT_FALSE(started.ok());
@@ -409,7 +410,8 @@ TEST_F(RedisL2Test, BatchLargerThanPipelineDepthTakesSeveralRounds) {
   ASSERT_TRUE(tier);
   double before = metric("strata_redis_roundtrips_total");
   Batch sets;
-  for (int i = 0; i < 1050; ++i) sets.add(STRATA_TIER_SET, "k" + std::to_string(i), "v" + std::to_string(i), 1);
+  for (int i = 0; i < 1050; ++i)
+    sets.add(STRATA_TIER_SET, "k" + std::to_string(i), "v" + std::to_string(i), 1);
   ASSERT_EQ(tier->run(sets), STRATA_OK);
   for (auto& op : sets.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
   EXPECT_EQ(metric("strata_redis_roundtrips_total") - before, 11);
@@ -421,6 +423,22 @@ TEST_F(RedisL2Test, BatchLargerThanPipelineDepthTakesSeveralRounds) {
     ASSERT_EQ(gets.results[i].value, "v" + std::to_string(i));
   }
   EXPECT_EQ(redis.redis_cli("DBSIZE"), "2100");  // 1050 values + 1050 version keys
+}
+
+TEST_F(RedisL2Test, LargeValuesSplitRoundsByBytes) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier = open(addr(redis) + "connections = 1\n");
+  ASSERT_TRUE(tier);
+  const std::string big(5 << 20, 'x');
+  double before = metric("strata_redis_roundtrips_total");
+  Batch b;
+  for (int i = 0; i < 3; ++i) b.add(STRATA_TIER_SET, "big" + std::to_string(i), big, 1);
+  ASSERT_EQ(tier->run(b), STRATA_OK);
+  for (auto& op : b.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(metric("strata_redis_roundtrips_total") - before, 2);  // 8 MiB cap per round
+  EXPECT_EQ(tier->get("big2"), big);
+  EXPECT_EQ(redis.redis_cli("STRLEN big1"), std::to_string(big.size()));
 }
 
 TEST_F(RedisL2Test, ThousandVersionedSetsAreOnePipelinedRoundTrip) {
