@@ -92,6 +92,22 @@ TEST(Admin, HealthzReportsTheCallback) {
   EXPECT_EQ(body_of(r), "tiers.l2: breaker open\n");
 }
 
+TEST(Admin, HealthzBodyThatAlreadySaysOkIsKept) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, [] {
+                 return std::make_pair(true, std::string("ok\ntiers.l2 breaker=closed\n"));
+               }).ok());
+  EXPECT_EQ(body_of(get(s.port(), "/healthz")), "ok\ntiers.l2 breaker=closed\n");
+}
+
+TEST(Admin, UnhealthyWithoutBodySaysUnhealthy) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, [] { return std::make_pair(false, std::string()); }).ok());
+  std::string r = get(s.port(), "/healthz");
+  EXPECT_EQ(r.rfind("HTTP/1.1 503 ", 0), 0u) << r;
+  EXPECT_EQ(body_of(r), "unhealthy\n");
+}
+
 TEST(Admin, HealthzWithoutCallbackIsOk) {
   AdminServer s;
   ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());

@@ -202,7 +202,8 @@ std::string AdminServer::respond(const std::string& head) {
         h = {false, "health check failed"};
       }
     }
-    std::string body = h.first ? "ok\n" + h.second : h.second;
+    std::string body = h.second;
+    if (h.first && body.rfind("ok", 0) != 0) body = "ok\n" + body;
     if (body.empty()) body = "unhealthy\n";
     if (body.back() != '\n') body += '\n';
     return h.first ? http_response(200, "OK", "text/plain; charset=utf-8", body, head_only)

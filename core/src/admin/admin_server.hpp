@@ -14,8 +14,9 @@ namespace strata {
 
 class AdminServer {
  public:
-  // {healthy, detail}. Healthy: 200 "ok\n" followed by the detail; otherwise 503 with the
-  // detail as the body. Called on the admin thread, so it must be thread-safe.
+  // {healthy, body}. Healthy: 200 with the body (prefixed with "ok\n" unless it already
+  // starts with "ok"); otherwise 503 with the body ("unhealthy\n" when empty). Called on the
+  // admin thread, so it must be thread-safe.
   using HealthFn = std::function<std::pair<bool, std::string>()>;
 
   AdminServer() = default;
