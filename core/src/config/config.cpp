@@ -129,7 +129,7 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
   } catch (const toml::parse_error& e) {
     const auto& r = e.source();
     diags.add(SourcePos{path, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)},
-              "syntax error: " + std::string(e.description()));
+              "TOML syntax error: " + std::string(e.description()));
     return std::nullopt;
   }
   toml::table& doc = *cfg.doc;
