@@ -1,0 +1,349 @@
+#include "lua_hooks.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "sandbox.hpp"
+
+namespace strata::lua {
+namespace {
+
+// Values pinned on the state's stack for its whole life: reaching them is an index, not a
+// registry or global lookup, and interned field names are not re-hashed per record.
+enum Slot : int {
+  kHandler = SandboxedState::kHandlerSlot,  // 1
+  kJsonEncode,                              // strata.json.encode as it was before the script ran
+  kRecord,                                  // the record table, reused for every record
+  kNameTopic,
+  kNamePartition,
+  kNameOffset,
+  kNameKey,
+  kNameValue,
+  kNameTimestamp,
+  kNameHeaders,
+  kHookFirst,  // key, ttl, value, invalidate, version (nil when the script lacks one)
+  kPinned = kHookFirst + 4,
+};
+
+constexpr const char* kHookNames[] = {"key", "ttl", "value", "invalidate", "version"};
+constexpr int kKey = 0, kTtl = 1, kValue = 2, kInvalidate = 3, kVersion = 4;
+
+// __index of the record table: builds `headers` on first access (most scripts never read them)
+// and stores it raw, so later reads in the same record are plain table reads.
+int record_index(lua_State* L) {
+  auto* current = static_cast<const strata_record* const*>(lua_touserdata(L, lua_upvalueindex(1)));
+  const strata_record* rec = *current;
+  size_t len = 0;
+  const char* field = lua_tolstring(L, 2, &len);
+  if (rec == nullptr || field == nullptr || std::string_view(field, len) != "headers") return 0;
+  lua_createtable(L, 0, static_cast<int>(rec->header_count));
+  for (size_t i = 0; i < rec->header_count; ++i) {
+    const strata_header& h = rec->headers[i];
+    lua_pushlstring(L, h.key.data ? h.key.data : "", h.key.data ? h.key.len : 0);
+    lua_pushlstring(L, h.value.data ? h.value.data : "", h.value.data ? h.value.len : 0);
+    lua_rawset(L, -3);  // a repeated name: the last value wins
+  }
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+std::string type_error(const char* hook, lua_State* L, int idx, const char* expected) {
+  return std::string(hook) + " returned a " + luaL_typename(L, idx) + "; expected " + expected;
+}
+
+// A string or an array of strings at the top of the stack.
+bool collect_strings(lua_State* L, const char* hook, std::vector<std::string>& out,
+                     std::string& error) {
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t len = 0;
+    const char* s = lua_tolstring(L, -1, &len);
+    out.emplace_back(s, len);
+    return true;
+  }
+  if (lua_type(L, -1) != LUA_TTABLE) {
+    error = type_error(hook, L, -1, "a string, a table of strings or nil");
+    return false;
+  }
+  size_t n = lua_objlen(L, -1);
+  out.reserve(n);
+  for (size_t i = 1; i <= n; ++i) {
+    lua_rawgeti(L, -1, static_cast<int>(i));
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      error = std::string(hook) + " returned a table whose element [" + std::to_string(i) +
+              "] is a " + luaL_typename(L, -1) + "; expected strings";
+      lua_pop(L, 1);
+      return false;
+    }
+    size_t len = 0;
+    const char* s = lua_tolstring(L, -1, &len);
+    out.emplace_back(s, len);
+    lua_pop(L, 1);
+  }
+  return true;
+}
+
+bool read_version(lua_State* L, uint64_t& version, std::string& error) {
+  constexpr double kMaxExact = 9007199254740992.0;  // 2^53: larger doubles are not exact
+  if (lua_type(L, -1) == LUA_TNUMBER) {
+    double d = lua_tonumber(L, -1);
+    if (!(d >= 0) || d > kMaxExact || std::floor(d) != d) {
+      error = "version() returned " + std::string(lua_tostring(L, -1)) +
+              "; expected a non-negative integer (a decimal string above 2^53)";
+      return false;
+    }
+    version = static_cast<uint64_t>(d);
+    return true;
+  }
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t len = 0;
+    const char* s = lua_tolstring(L, -1, &len);
+    auto [end, ec] = std::from_chars(s, s + len, version);
+    if (len == 0 || ec != std::errc() || end != s + len) {
+      error = "version() returned \"" + std::string(s, len) +
+              "\"; expected a non-negative integer (decimal digits only)";
+      return false;
+    }
+    return true;
+  }
+  error = type_error("version()", L, -1, "a non-negative integer or nil");
+  return false;
+}
+
+}  // namespace
+
+void HookResult::clear() {
+  skip = false;
+  keys.clear();
+  has_ttl = false;
+  ttl_ms = -1;
+  has_value = false;
+  value.clear();
+  invalidate.clear();
+  has_version = false;
+  version = 0;
+}
+
+KeyHooks::KeyHooks() = default;
+KeyHooks::~KeyHooks() = default;
+
+Result<std::unique_ptr<KeyHooks>> KeyHooks::load(const ScriptSettings& s) {
+  const std::string where = "Lua script " + s.path;
+  std::ifstream file(s.path, std::ios::binary);
+  if (!file) return fail("cannot read " + where + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << file.rdbuf();
+  std::string source = text.str();
+  if (!source.empty() && source[0] == '\x1b') {
+    return fail(where + " is precompiled bytecode; only source text is accepted");
+  }
+  if (!source.empty() && source[0] == '#') source.insert(0, "--");  // shebang; keeps lines
+
+  auto state = SandboxedState::create(s.allow, s.instruction_budget, s.memory_limit_bytes,
+                                      s.instance);
+  if (!state) return fail(where + ": " + state.error());
+  std::unique_ptr<KeyHooks> hooks(new KeyHooks());
+  hooks->state_ = std::move(*state);
+  hooks->path_ = s.path;
+  lua_State* L = hooks->state_->L();
+
+  // Pin what the host needs before the script can change the globals.
+  lua_getglobal(L, "strata");
+  lua_getfield(L, -1, "json");
+  lua_getfield(L, -1, "encode");
+  lua_replace(L, kJsonEncode);
+  lua_settop(L, kJsonEncode);
+  lua_createtable(L, 0, 8);  // kRecord
+  lua_createtable(L, 0, 1);
+  lua_pushlightuserdata(L, &hooks->current_);
+  lua_pushcclosure(L, record_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  for (const char* name : {"topic", "partition", "offset", "key", "value", "timestamp", "headers"}) {
+    lua_pushstring(L, name);
+  }
+
+  std::string chunkname = "@" + s.path;
+  if (luaL_loadbuffer(L, source.data(), source.size(), chunkname.c_str()) != 0) {
+    return fail("Lua syntax error: " + std::string(lua_tostring(L, -1)));
+  }
+  std::string error;
+  if (!hooks->state_->call(0, 0, "the main chunk", error)) return fail(where + ": " + error);
+
+  for (int h = kKey; h <= kVersion; ++h) {
+    lua_getglobal(L, kHookNames[h]);
+    int type = lua_type(L, -1);
+    if (type != LUA_TFUNCTION && type != LUA_TNIL) {
+      return fail(where + ": global '" + kHookNames[h] + "' must be a function, not a " +
+                  luaL_typename(L, -1));
+    }
+    hooks->has_[h] = type == LUA_TFUNCTION;
+  }
+  if (!hooks->has_[kKey]) return fail(where + " defines no key(record) function");
+
+  lua_getglobal(L, "init");
+  if (lua_type(L, -1) == LUA_TFUNCTION) {
+    hooks->has_init_ = true;
+    lua_createtable(L, 0, static_cast<int>(s.config.size()));
+    for (const auto& [k, v] : s.config) {
+      lua_pushlstring(L, k.data(), k.size());
+      lua_pushlstring(L, v.data(), v.size());
+      lua_rawset(L, -3);
+    }
+    if (!hooks->state_->call(1, 2, "init()", error)) return fail(where + ": " + error);
+    if (lua_type(L, -2) == LUA_TBOOLEAN && !lua_toboolean(L, -2)) {
+      const char* why = lua_tostring(L, -1);
+      return fail(where + ": init() returned false" + (why ? std::string(": ") + why : ""));
+    }
+    lua_pop(L, 2);
+  } else if (!lua_isnil(L, -1)) {
+    return fail(where + ": global 'init' must be a function, not a " + luaL_typename(L, -1));
+  } else {
+    lua_pop(L, 1);
+  }
+  if (lua_gettop(L) != kPinned) return fail(where + ": internal error: Lua stack is unbalanced");
+  return hooks;
+}
+
+bool KeyHooks::has_hook(std::string_view name) const {
+  if (name == "init") return has_init_;
+  for (int h = kKey; h <= kVersion; ++h) {
+    if (name == kHookNames[h]) return has_[h];
+  }
+  return false;
+}
+
+void KeyHooks::fill_record(const strata_record& rec) {
+  lua_State* L = state_->L();
+  auto set_bytes = [L](int name, const char* data, size_t len) {
+    lua_pushvalue(L, name);
+    if (data != nullptr) {
+      lua_pushlstring(L, data, len);
+    } else {
+      lua_pushnil(L);
+    }
+    lua_rawset(L, kRecord);
+  };
+  auto set_number = [L](int name, double v) {
+    lua_pushvalue(L, name);
+    lua_pushnumber(L, v);
+    lua_rawset(L, kRecord);
+  };
+  set_bytes(kNameTopic, rec.topic, rec.topic ? std::strlen(rec.topic) : 0);
+  set_number(kNamePartition, rec.partition);
+  set_number(kNameOffset, static_cast<double>(rec.offset));
+  set_bytes(kNameKey, rec.key.data, rec.key.len);
+  set_bytes(kNameValue, rec.value.data, rec.value.len);
+  if (rec.timestamp_ms >= 0) {
+    set_number(kNameTimestamp, static_cast<double>(rec.timestamp_ms));
+  } else {
+    set_bytes(kNameTimestamp, nullptr, 0);
+  }
+  set_bytes(kNameHeaders, nullptr, 0);  // drop the previous record's lazily built headers
+}
+
+bool KeyHooks::call_hook(int fn_slot, const char* phase, std::string& error) {
+  lua_State* L = state_->L();
+  lua_pushvalue(L, fn_slot);
+  lua_pushvalue(L, kRecord);
+  return state_->call(1, 1, phase, error);
+}
+
+bool KeyHooks::run(const strata_record& rec, HookResult& out, std::string& error) {
+  lua_State* L = state_->L();
+  out.clear();
+  lua_checkstack(L, 8);
+  fill_record(rec);
+  current_ = &rec;
+  bool ok = run_hooks(out, error);
+  current_ = nullptr;
+  lua_settop(L, kPinned);
+  return ok;
+}
+
+bool KeyHooks::run_hooks(HookResult& out, std::string& error) {
+  lua_State* L = state_->L();
+  if (!call_hook(kHookFirst + kKey, "key()", error)) return false;
+  if (lua_isnil(L, -1)) {
+    out.skip = true;
+    return true;
+  }
+  if (!collect_strings(L, "key()", out.keys, error)) return false;
+  for (const auto& k : out.keys) {
+    if (k.empty()) {
+      error = "key() returned an empty key";
+      return false;
+    }
+  }
+  lua_pop(L, 1);
+  if (out.keys.empty()) {  // {} means the same as nil
+    out.skip = true;
+    return true;
+  }
+
+  if (has_[kTtl]) {
+    if (!call_hook(kHookFirst + kTtl, "ttl()", error)) return false;
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TNUMBER) {
+        error = type_error("ttl()", L, -1, "a number of seconds or nil");
+        return false;
+      }
+      double seconds = lua_tonumber(L, -1);
+      if (!(seconds >= 0) || seconds > 9.2e15) {  // also rejects NaN; 9.2e15 s fits in int64 ms
+        error = "ttl() returned " + std::string(lua_tostring(L, -1)) +
+                "; expected a non-negative number of seconds";
+        return false;
+      }
+      out.has_ttl = true;
+      out.ttl_ms = std::llround(seconds * 1000.0);
+      if (out.ttl_ms == 0 && seconds > 0) out.ttl_ms = 1;  // never turn "expire soon" into 0
+    }
+    lua_pop(L, 1);
+  }
+
+  if (has_[kValue]) {
+    if (!call_hook(kHookFirst + kValue, "value()", error)) return false;
+    int type = lua_type(L, -1);
+    if (type == LUA_TTABLE) {
+      lua_pushvalue(L, kJsonEncode);
+      lua_insert(L, -2);
+      if (!state_->call(1, 1, "value() JSON encoding", error)) return false;
+      type = LUA_TSTRING;
+    }
+    if (type == LUA_TSTRING) {
+      size_t len = 0;
+      const char* s = lua_tolstring(L, -1, &len);
+      out.has_value = true;
+      out.value.assign(s, len);
+    } else if (type != LUA_TNIL) {
+      error = type_error("value()", L, -1, "a string, a table (sent as JSON) or nil");
+      return false;
+    }
+    lua_pop(L, 1);
+  }
+
+  if (has_[kInvalidate]) {
+    if (!call_hook(kHookFirst + kInvalidate, "invalidate()", error)) return false;
+    if (!lua_isnil(L, -1) && !collect_strings(L, "invalidate()", out.invalidate, error)) {
+      return false;
+    }
+    lua_pop(L, 1);
+  }
+
+  if (has_[kVersion]) {
+    if (!call_hook(kHookFirst + kVersion, "version()", error)) return false;
+    if (!lua_isnil(L, -1)) {
+      if (!read_version(L, out.version, error)) return false;
+      out.has_version = true;
+    }
+    lua_pop(L, 1);
+  }
+  return true;
+}
+
+}  // namespace strata::lua

@@ -1,0 +1,68 @@
+// KeyHooks: the per-record Lua hooks of a pipeline (key, ttl, value, invalidate, version, init).
+// The pipeline creates one KeyHooks per worker thread from a script file and calls run() for
+// every record; scripts run sandboxed with an instruction budget (docs/scripting.md).
+#pragma once
+
+#include <strata/strata.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace strata::lua {
+
+struct ScriptSettings {
+  std::string path;                          // script file
+  std::vector<std::string> allow;            // subset of io, os, require, debug, ffi
+  int64_t instruction_budget = 1000000;      // per hook call; 0 = unlimited (and JIT on)
+  std::vector<std::pair<std::string, std::string>> config;  // passed to init(config) as a table
+  std::string instance;                      // for log lines, e.g. "pipelines.latest"
+  int64_t memory_limit_bytes = 128 << 20;    // per Lua state; 0 = unlimited
+};
+
+struct HookResult {
+  bool skip = false;                   // key() returned nil (record intentionally ignored)
+  std::vector<std::string> keys;       // key(): one string or a table of strings
+  bool has_ttl = false;
+  int64_t ttl_ms = -1;                 // ttl(): seconds (number, fractional ok) -> ms
+  bool has_value = false;
+  std::string value;                   // value(): string, or a table JSON-encoded
+  std::vector<std::string> invalidate; // invalidate(): string or table of strings
+  bool has_version = false;
+  uint64_t version = 0;                // version(): non-negative integer
+  void clear();
+};
+
+class SandboxedState;
+
+class KeyHooks {  // one per worker thread; not thread-safe
+ public:
+  static Result<std::unique_ptr<KeyHooks>> load(const ScriptSettings& s);
+  // false + `error` (reason with script:line) when a hook fails or the budget is exhausted.
+  // A failure affects only this record: the next run() starts from a clean call.
+  bool run(const strata_record& rec, HookResult& out, std::string& error);
+  bool has_hook(std::string_view name) const;
+  ~KeyHooks();
+
+  KeyHooks(const KeyHooks&) = delete;
+  KeyHooks& operator=(const KeyHooks&) = delete;
+
+ private:
+  KeyHooks();
+  bool call_hook(int fn_slot, const char* phase, std::string& error);
+  bool run_hooks(HookResult& out, std::string& error);
+  void fill_record(const strata_record& rec);
+
+  std::unique_ptr<SandboxedState> state_;
+  std::string path_;
+  const strata_record* current_ = nullptr;  // the record being run, for lazy headers
+  bool has_[5] = {};                         // key, ttl, value, invalidate, version
+  bool has_init_ = false;
+};
+
+}  // namespace strata::lua
