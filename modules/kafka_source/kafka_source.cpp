@@ -310,6 +310,12 @@ class KafkaSource final : public strata::SourceModule {
     set("enable.auto.commit", "true");         // ...and committed in the background
     set("auto.commit.interval.ms", std::to_string(opts.duration_ms("commit_interval")));
     set("client.id", "strata");
+    if (mock_brokers_ > 0) {
+      // The mock re-forms a group only session.timeout.ms - 1 s after a member left; keep a
+      // restart of the quickstart quick. rdkafka.* below may still override both.
+      set("session.timeout.ms", "6000");
+      set("heartbeat.interval.ms", "500");
+    }
     for (const auto& [key, value] : opts.table("rdkafka")) {
       for (const auto& r : kReservedProps)
         if (key == r[0])

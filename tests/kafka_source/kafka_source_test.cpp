@@ -21,7 +21,8 @@ using kafka_test::TempDir;
 
 namespace {
 
-// Short heartbeats so a second member's join is noticed quickly by the first.
+// Short sessions and heartbeats: the mock re-forms a group session.timeout.ms - 1 s after a
+// member leaves, and a second member's join is noticed at the first one's next heartbeat.
 const char kFastGroup[] =
     "rdkafka = { \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"300\" }\n";
 
@@ -125,7 +126,7 @@ TEST(KafkaSource, AckCommitsExactlyAckedPositionsAndRedeliversTheRest) {
   ASSERT_TRUE(kcat_produce(mock.bootstrap(), "orders", numbered("", 100), dir.path()));
   const std::string body = "brokers = \"" + mock.bootstrap() +
                            "\"\ntopics = [\"orders\"]\ngroup_id = \"g-ack\"\n"
-                           "commit_interval = \"100ms\"\n";
+                           "commit_interval = \"100ms\"\n" + kFastGroup;
 
   std::map<int32_t, int64_t> count, acked;
   {

@@ -10,8 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <toml++/toml.hpp>
+#include <toml++/toml.h>
 
+#include "common/log.hpp"
 #include "config/config.hpp"
 #include "loader/loader.hpp"
 #include "servers.hpp"
@@ -106,6 +107,8 @@ std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap,
 }
 
 const strata::LoadedModule& kafka_module() {
+  // KAFKA_TEST_DEBUG=1 shows the module's (and librdkafka's) debug lines.
+  if (std::getenv("KAFKA_TEST_DEBUG")) strata::log::set_level(STRATA_LOG_DEBUG);
   static strata::ModuleLoader* loader = [] {
     return new strata::ModuleLoader(strata::ModuleLoader::default_search_path(""));
   }();
@@ -124,7 +127,7 @@ std::unique_ptr<Source> Source::create(const std::string& toml_body, std::string
   const strata::LoadedModule& mod = kafka_module();
   toml::table tbl;
   try {
-    tbl = toml::parse(toml_body, "test.toml");
+    tbl = toml::parse(std::string_view(toml_body), std::string_view("test.toml"));
   } catch (const toml::parse_error& e) {
     *error = std::string("toml: ") + e.what();
     return nullptr;
