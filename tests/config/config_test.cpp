@@ -16,19 +16,19 @@ using testing_config::Parsed;
 
 // Lines 1-14; a test appends pipeline keys from line 16 on.
 const std::string kBase =
-    "[sources.events]\n"           // 1
-    "module = \"kafka\"\n"         // 2
-    "\n"                           // 3
-    "[tiers.l1]\n"                 // 4
-    "module = \"memcached\"\n"     // 5
-    "\n"                           // 6
-    "[tiers.l2]\n"                 // 7
-    "module = \"redis\"\n"         // 8
-    "\n"                           // 9
-    "[policies.wt]\n"              // 10
+    "[sources.events]\n"            // 1
+    "module = \"kafka\"\n"          // 2
+    "\n"                            // 3
+    "[tiers.l1]\n"                  // 4
+    "module = \"memcached\"\n"      // 5
+    "\n"                            // 6
+    "[tiers.l2]\n"                  // 7
+    "module = \"redis\"\n"          // 8
+    "\n"                            // 9
+    "[policies.wt]\n"               // 10
     "module = \"write_through\"\n"  // 11
-    "\n"                           // 12
-    "[pipelines.latest]\n";        // 13
+    "\n"                            // 12
+    "[pipelines.latest]\n";         // 13
 
 Parsed pipeline(const std::string& source_line, const std::string& tiers_line,
                 const std::string& rest = "") {
@@ -218,8 +218,9 @@ TEST(ConfigParse, SyntaxErrorReportsTomlppPositionAndDescription) {
 
 TEST(ConfigEnv, UnsetVariableIsAnErrorAtTheStringsPosition) {
   unsetenv("STRATA_TEST_UNSET_VAR");
-  Parsed p = parse("[tiers.l2]\nmodule = \"redis\"\npassword = \"${STRATA_TEST_UNSET_VAR}\"\n"
-                   "servers = [\"a\", \"x${STRATA_TEST_UNSET_VAR}\"]\n");
+  Parsed p = parse(
+      "[tiers.l2]\nmodule = \"redis\"\npassword = \"${STRATA_TEST_UNSET_VAR}\"\n"
+      "servers = [\"a\", \"x${STRATA_TEST_UNSET_VAR}\"]\n");
   ASSERT_TRUE(p.cfg);
   EXPECT_EQ(p.diags.str(),
             "t.toml:3:12: tiers.l2.password: environment variable 'STRATA_TEST_UNSET_VAR' is "
@@ -263,13 +264,13 @@ TEST(ConfigEnv, UnterminatedReference) {
 // Issue #2: one file with three mistakes gives three diagnostics, each at its own position.
 TEST(ConfigParse, Issue2AllErrorsAreReportedAtOnce) {
   Parsed p = parse(
-      "log_level = \"verbose\"\n"   // 1: not in enum
-      "[tiers.l1]\n"                // 2
-      "module = \"memcached\"\n"    // 3
-      "[pipelines.p]\n"             // 4
-      "source = \"nowhere\"\n"      // 5: dangling source
-      "tiers = [\"l1\"]\n"          // 6
-      "workers = 65\n");            // 7: above max
+      "log_level = \"verbose\"\n"  // 1: not in enum
+      "[tiers.l1]\n"               // 2
+      "module = \"memcached\"\n"   // 3
+      "[pipelines.p]\n"            // 4
+      "source = \"nowhere\"\n"     // 5: dangling source
+      "tiers = [\"l1\"]\n"         // 6
+      "workers = 65\n");           // 7: above max
   ASSERT_TRUE(p.cfg);
   ASSERT_EQ(p.diags.size(), 3u) << p.diags.str();
   EXPECT_EQ(p.diags.str(),
@@ -290,8 +291,9 @@ TEST(ConfigParse, Issue2AllErrorsAreReportedAtOnce) {
 
 TEST(ConfigFile, RelativePathsResolveAgainstTheConfigFolder) {
   Diagnostics d;
-  auto cfg = parse_config_text(kBase + "source = \"events\"\ntiers = [\"l1\"]\n"
-                                       "script = \"hooks/keys.lua\"\n",
+  auto cfg = parse_config_text(kBase +
+                                   "source = \"events\"\ntiers = [\"l1\"]\n"
+                                   "script = \"hooks/keys.lua\"\n",
                                "/etc/strata/strata.toml", d);
   ASSERT_TRUE(cfg);
   ASSERT_TRUE(d.empty()) << d.str();

@@ -90,8 +90,9 @@ TEST(ConfigOptions, OutOfRangeBelowMinimumInTheOptionsUnit) {
 }
 
 TEST(ConfigOptions, OutOfRangeAboveMaximumInTheOptionsUnit) {
-  Validated v = validate("servers = [\"a\"]\ntimeout = \"2m\"\nweight = 10.5\nport = 65536\n"
-                         "max_value = \"1GiB\"\n");
+  Validated v = validate(
+      "servers = [\"a\"]\ntimeout = \"2m\"\nweight = 10.5\nport = 65536\n"
+      "max_value = \"1GiB\"\n");
   EXPECT_FALSE(v.values);
   EXPECT_EQ(v.errors(),
             "t.toml:4:11: tiers.l1.timeout: 2m is above the maximum 1m\n"
@@ -174,8 +175,9 @@ TEST(ConfigOptions, ConfiguredValuesOverrideDefaults) {
 
 TEST(ConfigOptions, TableIsFlattenedToDottedStringPairs) {
   // An inline table cannot be extended by a later [section]: that is a TOML syntax error.
-  Parsed clash = parse("[tiers.l1]\nmodule = \"m\"\nbehaviors = { retries = 3 }\n"
-                       "[tiers.l1.behaviors.tcp]\nnodelay = true\n");
+  Parsed clash = parse(
+      "[tiers.l1]\nmodule = \"m\"\nbehaviors = { retries = 3 }\n"
+      "[tiers.l1.behaviors.tcp]\nnodelay = true\n");
   EXPECT_FALSE(clash.cfg);
   EXPECT_EQ(clash.diags.size(), 1u);
 
@@ -205,8 +207,9 @@ TEST(ConfigOptions, SecretValuesAreNeverEchoed) {
       strata::option("lease", STRATA_OPT_DURATION, "1s", "lease").secret(),
   };
   setenv("STRATA_TEST_SECRET", "hunter2-sekrit", 1);
-  Validated v = validate("mode = \"${STRATA_TEST_SECRET}\"\npin = 12\nlease = \"${STRATA_TEST_SECRET}\"\n",
-                         kSecretSchema, 3);
+  Validated v =
+      validate("mode = \"${STRATA_TEST_SECRET}\"\npin = 12\nlease = \"${STRATA_TEST_SECRET}\"\n",
+               kSecretSchema, 3);
   EXPECT_EQ(v.errors(),
             "t.toml:3:8: tiers.l1.mode: the value is not one of: plain, scram\n"
             "t.toml:4:7: tiers.l1.pin: the value is below the minimum 1000\n"
@@ -258,8 +261,7 @@ TEST(ConfigOptions, TierHostKeysHaveDefaultsBoundsAndStayOutOfModuleValues) {
 
   Validated bad = validate("servers = [\"a\"]\nbreaker_failures = 0\nbreaker_probes = 1001\n");
   EXPECT_FALSE(bad.values);
-  auto again = tier_host_options(*bad.p.cfg, *bad.p.cfg->find_instance("tiers", "l1"),
-                                 bad.p.diags);
+  auto again = tier_host_options(*bad.p.cfg, *bad.p.cfg->find_instance("tiers", "l1"), bad.p.diags);
   EXPECT_FALSE(again);
   // Both calls see the bad keys; each problem is reported once.
   EXPECT_EQ(bad.errors(),
@@ -301,8 +303,8 @@ TEST(ConfigUnits, DurationsInEveryUnit) {
   struct Case {
     const char* text;
     int64_t ms;
-  } cases[] = {{"0", 0},          {"250", 250},       {"250ms", 250},     {"5s", 5000},
-               {"1.5s", 1500},    {"5m", 300000},     {"1h", 3600000},    {"1d", 86400000},
+  } cases[] = {{"0", 0},           {"250", 250},   {"250ms", 250},  {"5s", 5000},
+               {"1.5s", 1500},     {"5m", 300000}, {"1h", 3600000}, {"1d", 86400000},
                {"1h30m", 5400000}, {" 2s ", 2000}};
   for (const Case& c : cases) {
     ASSERT_TRUE(parse_duration_ms(c.text, &ms)) << c.text;
@@ -321,10 +323,10 @@ TEST(ConfigUnits, SizesBinaryAndDecimal) {
   struct Case {
     const char* text;
     int64_t bytes;
-  } cases[] = {{"512", 512},          {"512B", 512},           {"64KiB", 65536},
-               {"1MiB", 1048576},     {"1GiB", 1073741824},    {"1KB", 1000},
-               {"1MB", 1000000},      {"1GB", 1000000000},     {"1.5KiB", 1536},
-               {"2 mib", 2097152},    {"1TiB", 1099511627776}};
+  } cases[] = {{"512", 512},       {"512B", 512},          {"64KiB", 65536},
+               {"1MiB", 1048576},  {"1GiB", 1073741824},   {"1KB", 1000},
+               {"1MB", 1000000},   {"1GB", 1000000000},    {"1.5KiB", 1536},
+               {"2 mib", 2097152}, {"1TiB", 1099511627776}};
   for (const Case& c : cases) {
     ASSERT_TRUE(parse_size_bytes(c.text, &b)) << c.text;
     EXPECT_EQ(b, c.bytes) << c.text;
@@ -385,8 +387,7 @@ TEST(ConfigDescribe, LongDescriptionsWrapAtOneHundredColumns) {
   d.description = words.c_str();
   std::string out = describe_schema(&d, 1);
   int lines = 0;
-  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos;
-       start = end + 1) {
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_LE(end - start, 100u);
     ++lines;
   }

@@ -20,17 +20,31 @@ using config_detail::join;
 using config_detail::pos_of;
 using config_detail::toml_type_name;
 
-const std::vector<std::string> kTopLevelKeys = {"modules_dir", "log_level", "admin",   "sources",
+const std::vector<std::string> kTopLevelKeys = {"modules_dir", "log_level", "admin",    "sources",
                                                 "tiers",       "policies",  "pipelines"};
 const std::vector<std::string> kInstanceCategories = {"sources", "tiers", "policies"};
 constexpr const char* kLogLevels[] = {"debug", "info", "warn", "error", nullptr};
 
 const std::vector<strata_option_def>& top_level_schema() {
   static const std::vector<strata_option_def> schema = [] {
-    strata_option_def level{sizeof(strata_option_def), "log_level", STRATA_OPT_ENUM, "info", 0,
-                            0.0, 0.0, kLogLevels, "Least severe level that is logged."};
-    strata_option_def dir{sizeof(strata_option_def), "modules_dir", STRATA_OPT_STRING, "", 0,
-                          0.0, 0.0, nullptr, "Extra folder searched for module .so files."};
+    strata_option_def level{sizeof(strata_option_def),
+                            "log_level",
+                            STRATA_OPT_ENUM,
+                            "info",
+                            0,
+                            0.0,
+                            0.0,
+                            kLogLevels,
+                            "Least severe level that is logged."};
+    strata_option_def dir{sizeof(strata_option_def),
+                          "modules_dir",
+                          STRATA_OPT_STRING,
+                          "",
+                          0,
+                          0.0,
+                          0.0,
+                          nullptr,
+                          "Extra folder searched for module .so files."};
     return std::vector<strata_option_def>{dir, level};
   }();
   return schema;
@@ -76,12 +90,14 @@ void parse_instances(const Config& cfg, const std::string& category, const toml:
     inst.table = section;
     const toml::node* module = section->get("module");
     if (!module) {
-      diags.add(inst.pos, full + ": missing required key 'module' (the name of the module that "
-                                 "runs this instance, e.g. module = \"memcached\")");
+      diags.add(inst.pos, full +
+                              ": missing required key 'module' (the name of the module that "
+                              "runs this instance, e.g. module = \"memcached\")");
     } else if (!module->is_string() || module->as_string()->get().empty()) {
-      diags.add(pos_of(*module, cfg.path),
-                full + ".module: expected a module name (a non-empty string), got " +
-                    (module->is_string() ? std::string("an empty string") : toml_type_name(*module)));
+      diags.add(
+          pos_of(*module, cfg.path),
+          full + ".module: expected a module name (a non-empty string), got " +
+              (module->is_string() ? std::string("an empty string") : toml_type_name(*module)));
     } else {
       inst.module = module->as_string()->get();
       inst.module_pos = pos_of(*module, cfg.path);
@@ -96,8 +112,8 @@ void parse_instances(const Config& cfg, const std::string& category, const toml:
 void parse_admin(Config& cfg, const toml::node& node, Diagnostics& diags) {
   const toml::table* t = node.as_table();
   if (!t) {
-    diags.add(pos_of(node, cfg.path), "admin: expected a table ([admin]), got " +
-                                          toml_type_name(node));
+    diags.add(pos_of(node, cfg.path),
+              "admin: expected a table ([admin]), got " + toml_type_name(node));
     return;
   }
   const auto& schema = admin_schema();
@@ -124,8 +140,8 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
   cfg.dir = std::filesystem::path(path).parent_path().string();
   if (cfg.dir.empty()) cfg.dir = ".";
   try {
-    cfg.doc = std::make_shared<toml::table>(
-        toml::parse(std::string_view(text), std::string_view(path)));
+    cfg.doc =
+        std::make_shared<toml::table>(toml::parse(std::string_view(text), std::string_view(path)));
   } catch (const toml::parse_error& e) {
     const auto& r = e.source();
     diags.add(SourcePos{path, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)},
@@ -148,7 +164,8 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
     cfg.log_level = values->str("log_level");
   }
   if (const toml::node* admin = doc.get("admin")) parse_admin(cfg, *admin, diags);
-  if (const toml::node* n = doc.get("sources")) parse_instances(cfg, "sources", *n, cfg.sources, diags);
+  if (const toml::node* n = doc.get("sources"))
+    parse_instances(cfg, "sources", *n, cfg.sources, diags);
   if (const toml::node* n = doc.get("tiers")) parse_instances(cfg, "tiers", *n, cfg.tiers, diags);
   if (const toml::node* n = doc.get("policies"))
     parse_instances(cfg, "policies", *n, cfg.policies, diags);
@@ -211,8 +228,8 @@ std::optional<ResolvedOptions> validate_instance(const Config& cfg, const Instan
       }
     }
   }
-  auto values = validate_table(*inst.table, cfg.path, inst.full_name(), options, count, extra,
-                               diags);
+  auto values =
+      validate_table(*inst.table, cfg.path, inst.full_name(), options, count, extra, diags);
   bool host_ok = config_detail::validate_table_impl(*inst.table, cfg.path, inst.full_name(),
                                                     host.data(), host.size(), {},
                                                     /*ignore_unknown=*/true, diags)
@@ -228,8 +245,8 @@ std::optional<ResolvedOptions> tier_host_options(const Config& cfg, const Instan
     return std::nullopt;
   }
   const auto& schema = tier_host_schema();
-  return config_detail::validate_table_impl(*inst.table, cfg.path, inst.full_name(),
-                                            schema.data(), schema.size(), {},
+  return config_detail::validate_table_impl(*inst.table, cfg.path, inst.full_name(), schema.data(),
+                                            schema.size(), {},
                                             /*ignore_unknown=*/true, diags);
 }
 

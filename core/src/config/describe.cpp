@@ -13,15 +13,24 @@ constexpr size_t kIndent = 4;
 
 const char* type_name(strata_option_type type) {
   switch (type) {
-    case STRATA_OPT_STRING: return "string";
-    case STRATA_OPT_INT: return "int";
-    case STRATA_OPT_BOOL: return "bool";
-    case STRATA_OPT_DOUBLE: return "double";
-    case STRATA_OPT_DURATION: return "duration";
-    case STRATA_OPT_SIZE: return "size";
-    case STRATA_OPT_STRING_LIST: return "string list";
-    case STRATA_OPT_ENUM: return "enum";
-    case STRATA_OPT_TABLE: return "table";
+    case STRATA_OPT_STRING:
+      return "string";
+    case STRATA_OPT_INT:
+      return "int";
+    case STRATA_OPT_BOOL:
+      return "bool";
+    case STRATA_OPT_DOUBLE:
+      return "double";
+    case STRATA_OPT_DURATION:
+      return "duration";
+    case STRATA_OPT_SIZE:
+      return "size";
+    case STRATA_OPT_STRING_LIST:
+      return "string list";
+    case STRATA_OPT_ENUM:
+      return "enum";
+    case STRATA_OPT_TABLE:
+      return "table";
   }
   return "?";
 }
@@ -32,9 +41,12 @@ std::string default_text(const strata_option_def& def) {
   std::string text = def.default_value;
   if (!text.empty()) return text;
   switch (def.type) {
-    case STRATA_OPT_STRING_LIST: return "[]";
-    case STRATA_OPT_TABLE: return "{}";
-    default: return "\"\"";
+    case STRATA_OPT_STRING_LIST:
+      return "[]";
+    case STRATA_OPT_TABLE:
+      return "{}";
+    default:
+      return "\"\"";
   }
 }
 

@@ -61,17 +61,24 @@ std::string quoted(const strata_option_def& def, const std::string& value) {
 
 const char* expected_text(strata_option_type type) {
   switch (type) {
-    case STRATA_OPT_STRING: return "a string";
-    case STRATA_OPT_INT: return "an integer";
-    case STRATA_OPT_BOOL: return "a boolean (true or false)";
-    case STRATA_OPT_DOUBLE: return "a number";
+    case STRATA_OPT_STRING:
+      return "a string";
+    case STRATA_OPT_INT:
+      return "an integer";
+    case STRATA_OPT_BOOL:
+      return "a boolean (true or false)";
+    case STRATA_OPT_DOUBLE:
+      return "a number";
     case STRATA_OPT_DURATION:
       return "a duration (\"250ms\", \"5s\", \"5m\", \"1h\", \"1d\" or an integer of milliseconds)";
     case STRATA_OPT_SIZE:
       return "a size (\"512\", \"64KiB\", \"1MiB\", \"1GiB\", \"1MB\" or an integer of bytes)";
-    case STRATA_OPT_STRING_LIST: return "an array of strings";
-    case STRATA_OPT_ENUM: return "a string";
-    case STRATA_OPT_TABLE: return "a table";
+    case STRATA_OPT_STRING_LIST:
+      return "an array of strings";
+    case STRATA_OPT_ENUM:
+      return "a string";
+    case STRATA_OPT_TABLE:
+      return "a table";
   }
   return "a known option type";
 }
@@ -117,7 +124,8 @@ void flatten(const toml::table& table, const std::string& prefix, const std::str
       std::vector<std::string> parts;
       for (const toml::node& e : *arr) {
         if (e.is_table() || e.is_array()) {
-          c.error(pos_of(e, c.file), p, "expected a scalar array element, got " + toml_type_name(e));
+          c.error(pos_of(e, c.file), p,
+                  "expected a scalar array element, got " + toml_type_name(e));
         } else {
           parts.push_back(scalar_text(e));
         }
@@ -174,8 +182,7 @@ void convert_value(const strata_option_def& def, const toml::node& node, const s
         const std::string& text = node.as_string()->get();
         bool ok = duration ? parse_duration_ms(text, &v.i) : parse_size_bytes(text, &v.i);
         if (!ok)
-          return c.error(pos, path,
-                         quoted(def, text) + " is not " + expected_text(def.type));
+          return c.error(pos, path, quoted(def, text) + " is not " + expected_text(def.type));
       } else {
         return wrong_type();
       }
@@ -223,14 +230,17 @@ bool convert_default(const strata_option_def& def, Slot& slot, strata_option_val
     return r.ec == std::errc() && r.ptr == text.data() + text.size() && !text.empty();
   };
   switch (def.type) {
-    case STRATA_OPT_STRING: slot.s = text; return true;
+    case STRATA_OPT_STRING:
+      slot.s = text;
+      return true;
     case STRATA_OPT_ENUM: {
       slot.s = text;
       for (const char* const* e = def.enum_values; e && *e; ++e)
         if (text == *e) return true;
       return def.enum_values == nullptr;
     }
-    case STRATA_OPT_INT: return whole(&v.i);
+    case STRATA_OPT_INT:
+      return whole(&v.i);
     case STRATA_OPT_DOUBLE: {
       char* end = nullptr;
       v.d = std::strtod(text.c_str(), &end);
@@ -239,9 +249,13 @@ bool convert_default(const strata_option_def& def, Slot& slot, strata_option_val
     case STRATA_OPT_BOOL:
       v.i = text == "true" ? 1 : 0;
       return text == "true" || text == "false";
-    case STRATA_OPT_DURATION: return parse_duration_ms(text, &v.i);
-    case STRATA_OPT_SIZE: return parse_size_bytes(text, &v.i);
-    case STRATA_OPT_STRING_LIST: slot.list = split_list(text); return true;
+    case STRATA_OPT_DURATION:
+      return parse_duration_ms(text, &v.i);
+    case STRATA_OPT_SIZE:
+      return parse_size_bytes(text, &v.i);
+    case STRATA_OPT_STRING_LIST:
+      slot.list = split_list(text);
+      return true;
     case STRATA_OPT_TABLE:
       for (const std::string& pair : split_list(text)) {
         size_t eq = pair.find('=');

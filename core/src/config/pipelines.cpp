@@ -44,8 +44,8 @@ void check_references(const Config& cfg, const toml::table& section, const std::
     std::string path = full + ".tiers[" + std::to_string(i) + "]";
     const std::string& name = e.as_string()->get();
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-      diags.add(pos_of(e, cfg.path), path + ": tier '" + name +
-                                         "' is listed twice; each tier may appear once");
+      diags.add(pos_of(e, cfg.path),
+                path + ": tier '" + name + "' is listed twice; each tier may appear once");
       continue;
     }
     seen.push_back(name);
@@ -58,9 +58,9 @@ void check_references(const Config& cfg, const toml::table& section, const std::
 void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
   const toml::table* all = node.as_table();
   if (!all) {
-    diags.add(pos_of(node, cfg.path),
-              "pipelines: expected a table of [pipelines.NAME] sections, got " +
-                  toml_type_name(node));
+    diags.add(
+        pos_of(node, cfg.path),
+        "pipelines: expected a table of [pipelines.NAME] sections, got " + toml_type_name(node));
     return;
   }
   const auto& schema = pipeline_schema();
@@ -68,15 +68,15 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
     std::string full = "pipelines." + std::string(key.str());
     const toml::table* section = child.as_table();
     if (!section) {
-      diags.add(pos_of(child, cfg.path),
-                full + ": expected a [" + full + "] section (a table), got " + toml_type_name(child));
+      diags.add(pos_of(child, cfg.path), full + ": expected a [" + full +
+                                             "] section (a table), got " + toml_type_name(child));
       continue;
     }
     PipelineConfig p;
     p.name = std::string(key.str());
     p.pos = pos_of(*section, cfg.path);
-    if (auto values = validate_table(*section, cfg.path, full, schema.data(), schema.size(), {},
-                                     diags)) {
+    if (auto values =
+            validate_table(*section, cfg.path, full, schema.data(), schema.size(), {}, diags)) {
       p.options = std::move(*values);
       p.source = p.options.str("source");
       p.tiers = p.options.list("tiers");

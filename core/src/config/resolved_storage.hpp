@@ -19,7 +19,7 @@ struct ResolvedOptions::Storage {
     std::vector<std::pair<std::string, std::string>> kv;
     std::vector<strata_kv> kv_ptrs;
   };
-  std::vector<Slot> slots;                 // one per schema option; never resized once filled
+  std::vector<Slot> slots;                  // one per schema option; never resized once filled
   std::vector<strata_option_value> values;  // values[i] describes slots[i]
 
   // Points every value at its slot's strings. Called once, after the slots are complete.

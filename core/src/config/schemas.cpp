@@ -9,8 +9,8 @@ constexpr const char* kLuaLibraries[] = {"io", "os", "require", "debug", "ffi", 
 
 strata_option_def def(const char* name, strata_option_type type, const char* default_value,
                       const char* description) {
-  return strata_option_def{sizeof(strata_option_def), name, type, default_value, 0, 0.0, 0.0,
-                           nullptr, description};
+  return strata_option_def{
+      sizeof(strata_option_def), name, type, default_value, 0, 0.0, 0.0, nullptr, description};
 }
 
 strata_option_def ranged(strata_option_def d, double lo, double hi) {
@@ -95,8 +95,8 @@ const std::vector<strata_option_def>& admin_schema() {
           "Serve /metrics and /healthz (only when `port` is set too)."),
       def("listen", STRATA_OPT_STRING, "127.0.0.1",
           "Address the admin HTTP listener binds; loopback by default."),
-      ranged(def("port", STRATA_OPT_INT, "0", "TCP port of the admin listener; 0 disables it."),
-             0, 65535),
+      ranged(def("port", STRATA_OPT_INT, "0", "TCP port of the admin listener; 0 disables it."), 0,
+             65535),
   };
   return schema;
 }

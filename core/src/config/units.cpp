@@ -16,8 +16,8 @@ struct Unit {
 };
 
 // Longest names first so "ms" is not read as "m" followed by garbage.
-constexpr Unit kDurationUnits[] = {{"ms", 1.0},       {"s", 1000.0},      {"m", 60000.0},
-                                   {"h", 3600000.0},  {"d", 86400000.0}};
+constexpr Unit kDurationUnits[] = {
+    {"ms", 1.0}, {"s", 1000.0}, {"m", 60000.0}, {"h", 3600000.0}, {"d", 86400000.0}};
 constexpr Unit kSizeUnits[] = {
     {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
     {"KB", 1e3},     {"MB", 1e6},        {"GB", 1e9},           {"TB", 1e12},
