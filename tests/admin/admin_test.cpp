@@ -80,8 +80,9 @@ TEST(Admin, HealthzReportsTheCallback) {
   std::atomic<bool> healthy{true};
   AdminServer s;
   ASSERT_TRUE(s.start("127.0.0.1", 0, [&] {
-                 return healthy.load() ? std::make_pair(true, std::string("pipelines: 1 running\n"))
-                                       : std::make_pair(false, std::string("tiers.l2: breaker open"));
+                 return healthy.load()
+                            ? std::make_pair(true, std::string("pipelines: 1 running\n"))
+                            : std::make_pair(false, std::string("tiers.l2: breaker open"));
                }).ok());
   std::string r = get(s.port(), "/healthz");
   EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
@@ -148,8 +149,9 @@ TEST(Admin, HeadHasHeadersButNoBody) {
 TEST(Admin, OversizedRequestIsRefused) {
   AdminServer s;
   ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
-  std::string big = "GET /metrics HTTP/1.1\r\nX-Fill: " +
-                    std::string(AdminServer::kMaxRequestBytes + 100, 'a') + "\r\n\r\n";
+  std::string big =
+      "GET /metrics HTTP/1.1\r\nX-Fill: " + std::string(AdminServer::kMaxRequestBytes + 100, 'a') +
+      "\r\n\r\n";
   std::string r = roundtrip(s.port(), big);
   EXPECT_EQ(r.rfind("HTTP/1.1 431 ", 0), 0u) << r.substr(0, 100);
   // The listener keeps serving afterwards.
@@ -185,8 +187,8 @@ TEST(Admin, StopEndsTheLoopEvenWithAnIdleClientConnected) {
   char c;
   EXPECT_LE(::recv(idle, &c, 1, 0), 0);  // the server dropped the connection
   ::close(idle);
-  EXPECT_EQ(connect_to(port), -1);  // nobody listens any more
-  s.stop();                         // idempotent
+  EXPECT_EQ(connect_to(port), -1);                     // nobody listens any more
+  s.stop();                                            // idempotent
   ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());  // and restartable
   EXPECT_EQ(get(s.port(), "/healthz").rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
 }

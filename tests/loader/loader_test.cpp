@@ -74,16 +74,17 @@ TEST(LoaderRefuses, NoEntrySymbol) {
   ModuleLoader loader({kFakes});
   auto r = loader.load("no_entry");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "module file \"" + fake("no_entry") +
-                           "\" has no entry symbol \"strata_module_entry\"");
+  EXPECT_EQ(r.error(),
+            "module file \"" + fake("no_entry") + "\" has no entry symbol \"strata_module_entry\"");
 }
 
 TEST(LoaderRefuses, OtherAbiMajor) {
   ModuleLoader loader({kFakes});
   auto r = loader.load("abi_major");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "module \"abi_major\" ABI version 2.0 is not binary compatible with host "
-                       "ABI 1.0");
+  EXPECT_EQ(r.error(),
+            "module \"abi_major\" ABI version 2.0 is not binary compatible with host "
+            "ABI 1.0");
 }
 
 TEST(LoaderRefuses, NewerAbiMinor) {
@@ -115,8 +116,8 @@ TEST(LoaderRefuses, NullKindHooks) {
   ModuleLoader loader({kFakes});
   auto r = loader.load("null_hooks");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(),
-            "module file \"" + fake("null_hooks") + "\" has an invalid descriptor: kind_hooks is NULL");
+  EXPECT_EQ(r.error(), "module file \"" + fake("null_hooks") +
+                           "\" has an invalid descriptor: kind_hooks is NULL");
 }
 
 TEST(LoaderRefuses, HooksStructTooSmall) {
@@ -125,7 +126,8 @@ TEST(LoaderRefuses, HooksStructTooSmall) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), "module file \"" + fake("small_hooks") +
                            "\" has an invalid descriptor: tier hooks struct_size is 8, expected "
-                           "at least " + std::to_string(sizeof(strata_tier_hooks)));
+                           "at least " +
+                           std::to_string(sizeof(strata_tier_hooks)));
 }
 
 TEST(LoaderRefuses, FileThatDeclaresAnotherName) {
@@ -148,8 +150,9 @@ TEST(LoaderRefuses, CreateFailureCarriesTheModulesMessage) {
   {
     auto inst = ModuleInstance::create(*m.value(), "tiers.l1", "latest", ResolvedOptions());
     ASSERT_FALSE(inst.ok());
-    EXPECT_EQ(inst.error(), "module \"create_fails\" create failed for tiers.l1: servers: cannot "
-                            "parse \"host:port:x\"");
+    EXPECT_EQ(inst.error(),
+              "module \"create_fails\" create failed for tiers.l1: servers: cannot "
+              "parse \"host:port:x\"");
   }
   auto after = counts(m.value());
   EXPECT_EQ(after[0], before[0] + 1);  // create was called
@@ -166,8 +169,9 @@ TEST(LoaderRefuses, StartFailureCarriesTheModulesMessageAndStillDestroys) {
     ASSERT_TRUE(inst.ok()) << inst.error();
     auto started = inst.value()->start();
     ASSERT_FALSE(started.ok());
-    EXPECT_EQ(started.error(), "module \"start_fails\" start failed for tiers.l2: connect "
-                               "127.0.0.1:1: Connection refused");
+    EXPECT_EQ(started.error(),
+              "module \"start_fails\" start failed for tiers.l2: connect "
+              "127.0.0.1:1: Connection refused");
   }
   auto after = counts(m.value());
   EXPECT_EQ(after[1], before[1] + 1);  // start
@@ -249,8 +253,9 @@ TEST(Loader, OptionCountMismatchIsRefusedBeforeCreate) {
   auto before = counts(m.value());
   auto inst = ModuleInstance::create(*m.value(), "tiers.good", "", std::move(*opts));
   ASSERT_FALSE(inst.ok());
-  EXPECT_EQ(inst.error(), "module \"good\" create failed for tiers.good: the host resolved 1 "
-                          "option values, the module declares 0");
+  EXPECT_EQ(inst.error(),
+            "module \"good\" create failed for tiers.good: the host resolved 1 "
+            "option values, the module declares 0");
   EXPECT_EQ(counts(m.value())[0], before[0]);  // create() never ran
 }
 
@@ -282,8 +287,8 @@ TEST(LoaderSearch, NotFoundListsEveryFolder) {
   ModuleLoader loader({"/nonexistent/a", kFakes, "/nonexistent/b"});
   auto r = loader.load("nope");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "module \"nope\" not found in: /nonexistent/a, " + kFakes +
-                           ", /nonexistent/b");
+  EXPECT_EQ(r.error(),
+            "module \"nope\" not found in: /nonexistent/a, " + kFakes + ", /nonexistent/b");
 }
 
 TEST(LoaderSearch, FirstFolderWins) {
@@ -324,10 +329,13 @@ TEST(LoaderSearch, DiscoverListsLoadableModulesAndReportsTheRest) {
   EXPECT_EQ(found[0]->path, first.path() + "/good.so");
   EXPECT_STREQ(found[1]->name(), "dup");
   ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[0], "module \"abi_major\" ABI version 2.0 is not binary compatible with host "
-                       "ABI 1.0");
-  EXPECT_EQ(errors[1].rfind("module file \"" + first.path() + "/not_elf.so\" is not a loadable "
-                            "object: ", 0),
+  EXPECT_EQ(errors[0],
+            "module \"abi_major\" ABI version 2.0 is not binary compatible with host "
+            "ABI 1.0");
+  EXPECT_EQ(errors[1].rfind("module file \"" + first.path() +
+                                "/not_elf.so\" is not a loadable "
+                                "object: ",
+                            0),
             0u)
       << errors[1];
 }
@@ -349,13 +357,13 @@ TEST(HostApi, TableIsComplete) {
 TEST(HostApi, MetricAddsTheInstanceLabel) {
   strata_instance_ctx ctx{"tiers.l1", "latest"};
   const strata_host_api* h = host_api();
-  strata_metric* m = h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_test_total", "Test.",
-                               "op=\"get\"");
+  strata_metric* m =
+      h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_test_total", "Test.", "op=\"get\"");
   ASSERT_NE(m, nullptr);
   h->metric_add(m, 2);
-  EXPECT_EQ(h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_test_total", "Test.",
-                      "op=\"get\""),
-            m);
+  EXPECT_EQ(
+      h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_test_total", "Test.", "op=\"get\""),
+      m);
   Series* s = MetricsRegistry::global().find("strata_hostapi_test_total",
                                              "instance=\"tiers.l1\",op=\"get\"");
   ASSERT_NE(s, nullptr);

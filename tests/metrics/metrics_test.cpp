@@ -51,11 +51,11 @@ TEST(Metrics, HistogramBucketsAreCumulativeAndInclusive) {
   auto b = h->bucket_counts();
   ASSERT_EQ(b.size(), MetricsRegistry::latency_buckets().size() + 1);
   EXPECT_EQ(b[0], 1u);
-  EXPECT_EQ(b[1], 1u);  // 0.0001
-  EXPECT_EQ(b[2], 1u);  // 0.00025
-  EXPECT_EQ(b[3], 2u);  // 0.0005
-  EXPECT_EQ(b[16], 2u); // 10
-  EXPECT_EQ(b[17], 3u); // +Inf
+  EXPECT_EQ(b[1], 1u);   // 0.0001
+  EXPECT_EQ(b[2], 1u);   // 0.00025
+  EXPECT_EQ(b[3], 2u);   // 0.0005
+  EXPECT_EQ(b[16], 2u);  // 10
+  EXPECT_EQ(b[17], 3u);  // +Inf
   EXPECT_EQ(h->count(), 3u);
   EXPECT_DOUBLE_EQ(h->value(), 0.00005 + 0.0003 + 20);
 }

@@ -42,11 +42,11 @@ void close_fd(int& fd) {
 AdminServer::~AdminServer() { stop(); }
 
 Result<void> AdminServer::start(const std::string& listen, int port, HealthFn health) {
-  if (thread_.joinable()) return fail("admin listener is already running on port " +
-                                      std::to_string(port_));
+  if (thread_.joinable())
+    return fail("admin listener is already running on port " + std::to_string(port_));
   std::string where = listen + ":" + std::to_string(port);
-  if (port < 0 || port > 65535) return fail("admin listener port " + std::to_string(port) +
-                                            " is out of range 0..65535");
+  if (port < 0 || port > 65535)
+    return fail("admin listener port " + std::to_string(port) + " is out of range 0..65535");
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -54,8 +54,8 @@ Result<void> AdminServer::start(const std::string& listen, int port, HealthFn he
   addrinfo* res = nullptr;
   int gai = ::getaddrinfo(listen.empty() ? nullptr : listen.c_str(), std::to_string(port).c_str(),
                           &hints, &res);
-  if (gai != 0) return fail("admin listener cannot resolve \"" + listen + "\": " +
-                            gai_strerror(gai));
+  if (gai != 0)
+    return fail("admin listener cannot resolve \"" + listen + "\": " + gai_strerror(gai));
   std::string last_error = "no usable address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -78,9 +78,8 @@ Result<void> AdminServer::start(const std::string& listen, int port, HealthFn he
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = bound.ss_family == AF_INET6
-              ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-              : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  port_ = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   if (::pipe2(wake_fds_, O_CLOEXEC | O_NONBLOCK) != 0) {
     std::string err = std::strerror(errno);
     close_fd(listen_fd_);
@@ -147,8 +146,7 @@ void AdminServer::serve(int fd) {
       linger_close(fd);
       return;
     }
-    if (head.find("\r\n\r\n") != std::string::npos || head.find("\n\n") != std::string::npos)
-      break;
+    if (head.find("\r\n\r\n") != std::string::npos || head.find("\n\n") != std::string::npos) break;
     pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
     int n = ::poll(fds, 2, kClientTimeoutMs);
     if (n < 0 && errno == EINTR) continue;
@@ -164,8 +162,8 @@ void AdminServer::serve(int fd) {
     int n = ::poll(fds, 2, kClientTimeoutMs);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0 || fds[1].revents) return;
-    ssize_t sent = ::send(fd, response.data() + off, response.size() - off,
-                          MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t sent =
+        ::send(fd, response.data() + off, response.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (sent <= 0) return;
     off += static_cast<size_t>(sent);

@@ -21,10 +21,14 @@ void host_log(strata_instance_ctx* ctx, strata_log_level level, const char* mess
 std::string label_value(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -45,18 +49,26 @@ strata_metric* host_metric(strata_instance_ctx* ctx, strata_metric_type type, co
                            const char* help, const char* labels) {
   MetricType t;
   switch (type) {
-    case STRATA_METRIC_COUNTER: t = MetricType::Counter; break;
-    case STRATA_METRIC_GAUGE: t = MetricType::Gauge; break;
-    case STRATA_METRIC_HISTOGRAM: t = MetricType::Histogram; break;
+    case STRATA_METRIC_COUNTER:
+      t = MetricType::Counter;
+      break;
+    case STRATA_METRIC_GAUGE:
+      t = MetricType::Gauge;
+      break;
+    case STRATA_METRIC_HISTOGRAM:
+      t = MetricType::Histogram;
+      break;
     default:
-      host_log(ctx, STRATA_LOG_WARN, ("metric \"" + std::string(name ? name : "") +
-                                      "\" has unknown type " + std::to_string(type) +
-                                      "; updates are ignored").c_str());
+      host_log(ctx, STRATA_LOG_WARN,
+               ("metric \"" + std::string(name ? name : "") + "\" has unknown type " +
+                std::to_string(type) + "; updates are ignored")
+                   .c_str());
       return nullptr;
   }
   if (!name || !*name) return nullptr;
   try {
-    Series* s = MetricsRegistry::global().get(t, name, help ? help : "", series_labels(ctx, labels));
+    Series* s =
+        MetricsRegistry::global().get(t, name, help ? help : "", series_labels(ctx, labels));
     return reinterpret_cast<strata_metric*>(s);
   } catch (const std::exception& e) {
     host_log(ctx, STRATA_LOG_WARN, (std::string(e.what()) + "; updates are ignored").c_str());
@@ -92,8 +104,10 @@ void host_op_set_value(strata_tier_op* op, const char* data, size_t len) {
   if (!op || !op->host_result) return;
   auto* result = static_cast<OpResult*>(op->host_result);
   try {
-    if (data) result->value.assign(data, len);
-    else result->value.clear();
+    if (data)
+      result->value.assign(data, len);
+    else
+      result->value.clear();
     result->has_value = true;
   } catch (...) {
     // Out of memory: leave the result empty; the caller sees has_value == false.
@@ -105,9 +119,18 @@ const char* host_instance_name(strata_instance_ctx* ctx) {
 }
 
 const strata_host_api kHostApi = {
-    sizeof(strata_host_api), STRATA_ABI_MAJOR,   STRATA_ABI_MINOR,  host_log,
-    host_metric,             host_metric_add,    host_metric_set,   host_metric_observe,
-    host_now_unix_ms,        host_monotonic_ns,  host_op_set_value, host_instance_name,
+    sizeof(strata_host_api),
+    STRATA_ABI_MAJOR,
+    STRATA_ABI_MINOR,
+    host_log,
+    host_metric,
+    host_metric_add,
+    host_metric_set,
+    host_metric_observe,
+    host_now_unix_ms,
+    host_monotonic_ns,
+    host_op_set_value,
+    host_instance_name,
 };
 
 }  // namespace

@@ -24,7 +24,8 @@ std::string abi(uint32_t major, uint32_t minor) {
 std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Two paths name the same module file when they resolve to the same file.
@@ -66,8 +67,7 @@ std::string descriptor_problem(const strata_module_descriptor* d) {
       return "option " + std::to_string(i) + " has no name";
   }
   if (d->kind == STRATA_KIND_FRONT) return "kind 4 (front) is not supported by this host yet";
-  if (d->kind != STRATA_KIND_SOURCE && d->kind != STRATA_KIND_TIER &&
-      d->kind != STRATA_KIND_POLICY)
+  if (d->kind != STRATA_KIND_SOURCE && d->kind != STRATA_KIND_TIER && d->kind != STRATA_KIND_POLICY)
     return "kind " + std::to_string(static_cast<int>(d->kind)) + " is unknown";
   if (!d->kind_hooks) return "kind_hooks is NULL";
   auto too_small = [](const char* what, size_t got, size_t want) {
@@ -108,8 +108,7 @@ std::string hook_message(const strata_error& err, int rc) {
 std::vector<std::string> ModuleLoader::default_search_path(const std::string& config_modules_dir) {
   std::vector<std::string> path;
   auto add = [&path](const std::string& dir) {
-    if (!dir.empty() && std::find(path.begin(), path.end(), dir) == path.end())
-      path.push_back(dir);
+    if (!dir.empty() && std::find(path.begin(), path.end(), dir) == path.end()) path.push_back(dir);
   };
   add(config_modules_dir);
   if (const char* env = std::getenv("STRATA_MODULES_PATH")) {
@@ -144,8 +143,9 @@ Result<const LoadedModule*> ModuleLoader::load(const std::string& name_or_path) 
     std::error_code ec;
     if (fs::is_regular_file(candidate, ec)) return load_file(candidate, name_or_path);
   }
-  return fail("module " + in_quotes(name_or_path) + " not found in: " +
-              (search_path_.empty() ? std::string("(empty search path)") : join(search_path_, ", ")));
+  return fail(
+      "module " + in_quotes(name_or_path) + " not found in: " +
+      (search_path_.empty() ? std::string("(empty search path)") : join(search_path_, ", ")));
 }
 
 Result<const LoadedModule*> ModuleLoader::load_file(const std::string& path,
@@ -160,8 +160,8 @@ Result<const LoadedModule*> ModuleLoader::load_file(const std::string& path,
   void* handle = ::dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = ::dlerror();
-    return fail("module file " + in_quotes(path) + " is not a loadable object: " +
-                (why ? why : "unknown error"));
+    return fail("module file " + in_quotes(path) +
+                " is not a loadable object: " + (why ? why : "unknown error"));
   }
   for (const auto& m : loaded_) {
     if (m->handle == handle) {  // the same file under another name (hard link)
@@ -182,8 +182,8 @@ Result<const LoadedModule*> ModuleLoader::load_file(const std::string& path,
   auto entry = reinterpret_cast<strata_module_entry_fn>(sym);
   const strata_module_descriptor* d = entry();
   if (!d)
-    return refuse("module file " + in_quotes(path) + " has an invalid descriptor: " +
-                  STRATA_MODULE_ENTRY_SYMBOL + "() returned NULL");
+    return refuse("module file " + in_quotes(path) +
+                  " has an invalid descriptor: " + STRATA_MODULE_ENTRY_SYMBOL + "() returned NULL");
 
   // Version first: a different major may lay out everything after abi_minor differently.
   std::string name = name_for_messages(d, path);
@@ -201,7 +201,8 @@ Result<const LoadedModule*> ModuleLoader::load_file(const std::string& path,
                   ", not " + in_quotes(expected_name));
   for (const auto& m : loaded_)
     if (std::strcmp(m->name(), d->name) == 0)
-      return refuse("module " + in_quotes(d->name) + " is already loaded from " + in_quotes(m->path));
+      return refuse("module " + in_quotes(d->name) + " is already loaded from " +
+                    in_quotes(m->path));
 
   auto mod = std::make_unique<LoadedModule>();
   mod->path = path;
@@ -251,15 +252,16 @@ Result<std::unique_ptr<ModuleInstance>> ModuleInstance::create(const LoadedModul
   inst->ctx_->instance = std::move(instance_name);
   inst->ctx_->pipeline = std::move(pipeline);
   inst->options_ = std::make_unique<ResolvedOptions>(std::move(options));
-  std::string prefix = "module " + in_quotes(d->name) + " create failed for " + inst->ctx_->instance;
+  std::string prefix =
+      "module " + in_quotes(d->name) + " create failed for " + inst->ctx_->instance;
   // The module indexes values[i] for every option it declares: never hand it a short array.
   if (inst->options_->size() != d->option_count)
     return fail(prefix + ": the host resolved " + std::to_string(inst->options_->size()) +
                 " option values, the module declares " + std::to_string(d->option_count));
   strata_error err{};
   void* handle = nullptr;
-  int rc = d->create(host_api(), inst->ctx_.get(), inst->options_->values(),
-                     inst->options_->size(), &handle, &err);
+  int rc = d->create(host_api(), inst->ctx_.get(), inst->options_->values(), inst->options_->size(),
+                     &handle, &err);
   if (rc != STRATA_OK) return fail(prefix + ": " + hook_message(err, rc));
   inst->inst_ = handle;
   inst->created_ = true;
@@ -301,8 +303,9 @@ const strata_source_hooks* ModuleInstance::source() const {
 }
 
 const strata_tier_hooks* ModuleInstance::tier() const {
-  return desc()->kind == STRATA_KIND_TIER ? static_cast<const strata_tier_hooks*>(desc()->kind_hooks)
-                                          : nullptr;
+  return desc()->kind == STRATA_KIND_TIER
+             ? static_cast<const strata_tier_hooks*>(desc()->kind_hooks)
+             : nullptr;
 }
 
 const strata_policy_hooks* ModuleInstance::policy() const {

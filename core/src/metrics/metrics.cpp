@@ -13,16 +13,20 @@ namespace {
 // Doubles live in atomic<uint64_t> as their bit pattern so add() can CAS without a lock.
 void atomic_add_double(std::atomic<uint64_t>& bits, double delta) {
   uint64_t old = bits.load(std::memory_order_relaxed);
-  while (!bits.compare_exchange_weak(old, std::bit_cast<uint64_t>(std::bit_cast<double>(old) + delta),
+  while (!bits.compare_exchange_weak(old,
+                                     std::bit_cast<uint64_t>(std::bit_cast<double>(old) + delta),
                                      std::memory_order_relaxed)) {
   }
 }
 
 const char* type_name(MetricType t) {
   switch (t) {
-    case MetricType::Counter: return "counter";
-    case MetricType::Gauge: return "gauge";
-    case MetricType::Histogram: return "histogram";
+    case MetricType::Counter:
+      return "counter";
+    case MetricType::Gauge:
+      return "gauge";
+    case MetricType::Histogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -47,9 +51,12 @@ std::string format_number(double v) {
 std::string escape_help(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
