@@ -4,11 +4,11 @@
 #include <gtest/gtest.h>
 #include <libmemcached-1.0/memcached.h>
 
+#include <toml++/toml.h>
 #include <atomic>
 #include <chrono>
 #include <optional>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "chain/tier.hpp"
 #include "chain/tier_chain.hpp"
@@ -118,8 +118,7 @@ class ChainIntegrationTest : public ::testing::Test {
     BreakerSettings breaker{2, 200, 1};  // short, so recovery is quick
     l1_ = std::make_unique<Tier>(*l1_instance_, breaker);
     l2_ = std::make_unique<Tier>(*l2_instance_, breaker);
-    chain_ = std::make_unique<TierChain>(std::vector<Tier*>{l1_.get(), l2_.get()},
-                                         ChainSettings{});
+    chain_ = std::make_unique<TierChain>(std::vector<Tier*>{l1_.get(), l2_.get()}, ChainSettings{});
   }
 
   void TearDown() override {

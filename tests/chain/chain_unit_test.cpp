@@ -3,10 +3,10 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <toml++/toml.h>
 #include <atomic>
 #include <chrono>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "chain/breaker.hpp"
 #include "chain/tier.hpp"
@@ -220,8 +220,8 @@ class ChainTest : public ::testing::Test {
     l1_ = make_fake("fake_volatile_tier", "tiers.l1_" + suffix, breaker);
     l2_ = make_fake("fake_durable_tier", "tiers.l2_" + suffix, breaker);
     ASSERT_TRUE(l1_.tier && l2_.tier);
-    chain_ = std::make_unique<TierChain>(std::vector<Tier*>{l1_.tier.get(), l2_.tier.get()},
-                                         settings);
+    chain_ =
+        std::make_unique<TierChain>(std::vector<Tier*>{l1_.tier.get(), l2_.tier.get()}, settings);
   }
 
   double metric(const char* name, const FakeTier& t) {
@@ -462,8 +462,7 @@ TEST_F(ChainTest, OlderVersionDoesNotRollBackEitherTier) {
 
 TEST_F(ChainTest, TierExecuteRunsBatchesAndPointsResults) {
   l2_.put("a", "1");
-  std::vector<strata_tier_op> ops = {make_op(STRATA_TIER_GET, "a"),
-                                     make_op(STRATA_TIER_GET, "b"),
+  std::vector<strata_tier_op> ops = {make_op(STRATA_TIER_GET, "a"), make_op(STRATA_TIER_GET, "b"),
                                      make_op(STRATA_TIER_SET, "c", "3", 0, 1)};
   std::vector<OpResult> results;
   ASSERT_TRUE(l2_.tier->execute(ops, results));

@@ -76,12 +76,12 @@ Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
                         "Operations that failed, incl. those refused by the breaker", labels);
   refills_ = reg.counter("strata_tier_refills_total",
                          "Read-path refills (ADD) that the tier stored", labels);
-  latency_ = reg.histogram("strata_tier_latency_seconds", "Time of one batch in the tier module",
-                           labels);
+  latency_ =
+      reg.histogram("strata_tier_latency_seconds", "Time of one batch in the tier module", labels);
   breaker_state_ = reg.gauge("strata_tier_breaker_state",
                              "Circuit breaker: 0 closed, 1 open, 2 half-open", labels);
-  breaker_opens_ = reg.counter("strata_tier_breaker_opens_total",
-                               "Times the circuit breaker opened", labels);
+  breaker_opens_ =
+      reg.counter("strata_tier_breaker_opens_total", "Times the circuit breaker opened", labels);
   breaker_state_->set(0);
   breaker_.set_listener([this](CircuitBreaker::State from, CircuitBreaker::State to) {
     on_breaker_change(from, to);
@@ -111,7 +111,8 @@ void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State t
 }
 
 void Tier::refuse(std::vector<strata_tier_op>& ops) {
-  const std::string msg = name() + ": circuit breaker open after repeated failures; next probe in " +
+  const std::string msg = name() +
+                          ": circuit breaker open after repeated failures; next probe in " +
                           std::to_string(breaker_.retry_in_ms()) + " ms";
   for (auto& op : ops) set_op_error(op, STRATA_ERR_BREAKER_OPEN, msg);
   errors_->add(static_cast<double>(ops.size()));

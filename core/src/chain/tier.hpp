@@ -55,9 +55,8 @@ class Tier {
 };
 
 // A GET/SET/ADD/DELETE op with the input fields filled; `key` and `value` must outlive it.
-strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key,
-                       std::string_view value = {}, int64_t ttl_ms = 0, uint64_t version = 0,
-                       uint32_t flags = 0);
+strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key, std::string_view value = {},
+                       int64_t ttl_ms = 0, uint64_t version = 0, uint32_t flags = 0);
 
 // "GET", "SET", ... for messages.
 const char* op_kind_name(strata_tier_op_kind kind);

@@ -104,7 +104,8 @@ GetResult TierChain::read_through(std::string_view key) {
   }
 
   if (durable_missed) {
-    if (settings_.neg_ttl_ms > 0) refill(missed, key, {}, STRATA_ITEM_NEGATIVE, settings_.neg_ttl_ms);
+    if (settings_.neg_ttl_ms > 0)
+      refill(missed, key, {}, STRATA_ITEM_NEGATIVE, settings_.neg_ttl_ms);
     return result;  // NOT_FOUND
   }
   if (missed.empty() && !first_error.empty()) {

@@ -73,8 +73,8 @@ class FakeTier : public strata::TierModule {
           op.status = STRATA_NOT_STORED;
           break;
         }
-        items_[key] = Item{std::string(op.value.data, op.value.len), op.flags, op.ttl_ms,
-                           op.version};
+        items_[key] =
+            Item{std::string(op.value.data, op.value.len), op.flags, op.ttl_ms, op.version};
         op.status = STRATA_OK;
         break;
       case STRATA_TIER_DELETE:

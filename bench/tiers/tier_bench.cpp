@@ -1,0 +1,224 @@
+// bench/tiers: what the tier chain costs over the bare clients, as ratios from one run on one
+// machine (it starts its own memcached and redis-server on free loopback ports).
+//   (1) an L1-hit get through TierChain (memcached_l1) vs a raw libmemcached memcached_get of
+//       the same key on the same server, one caller each;
+//   (2) pipelined batches of N versioned sets through redis_l2's Tier::execute vs
+//       `redis-benchmark -p PORT -P N -t set -n 100000 -q` (also with -c 1: one connection,
+//       like the single caller here), plus unversioned sets to show what the version guard
+//       (a Lua script per key) costs.
+// Usage: bench_tiers [gets] [batch]   (defaults 50000 and 100)
+#include <libmemcached-1.0/memcached.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "chain/tier.hpp"
+#include "chain/tier_chain.hpp"
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "loader/loader.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using strata::test::ServerProcess;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::unique_ptr<strata::ModuleInstance> start_instance(strata::ModuleLoader& loader,
+                                                       const std::string& module,
+                                                       const std::string& instance,
+                                                       const toml::table& options) {
+  auto mod = loader.load(module);
+  if (!mod.ok()) {
+    std::fprintf(stderr, "bench_tiers: %s\n", mod.error().c_str());
+    return nullptr;
+  }
+  const strata::LoadedModule* m = mod.value();
+  strata::Diagnostics diags;
+  auto opts = strata::validate_table(options, "bench_tiers", instance, m->desc->options,
+                                     m->desc->option_count, {}, diags);
+  if (!opts) {
+    std::fprintf(stderr, "bench_tiers: %s", diags.str().c_str());
+    return nullptr;
+  }
+  auto inst = strata::ModuleInstance::create(*m, instance, "", std::move(*opts));
+  if (!inst.ok()) {
+    std::fprintf(stderr, "bench_tiers: %s\n", inst.error().c_str());
+    return nullptr;
+  }
+  auto started = inst.value()->start();
+  if (!started.ok()) {
+    std::fprintf(stderr, "bench_tiers: %s\n", started.error().c_str());
+    return nullptr;
+  }
+  return std::move(inst.value());
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// "SET: 123456.78 requests per second, p50=..." -> 123456.78
+double redis_benchmark(int port, int pipeline, int clients) {
+  std::string cmd = "redis-benchmark -p " + std::to_string(port) + " -P " +
+                    std::to_string(pipeline) + " -t set -n 100000 -q";
+  if (clients > 0) cmd += " -c " + std::to_string(clients);
+  std::string out = strata::test::run_command(cmd + " 2>/dev/null");
+  size_t at = out.rfind("SET: ");
+  if (at == std::string::npos) return -1;
+  return std::atof(out.c_str() + at + 5);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long gets = argc > 1 ? std::atol(argv[1]) : 50000;
+  int batch = argc > 2 ? std::atoi(argv[2]) : 100;
+  strata::log::set_level(STRATA_LOG_WARN);
+
+  ServerProcess memcached(ServerProcess::Kind::Memcached);
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  if (!memcached.start() || !redis.start()) return 1;
+
+  std::vector<std::string> path = strata::ModuleLoader::default_search_path("");
+  path.insert(path.begin(), STRATA_BENCH_MODULES_DIR);
+  strata::ModuleLoader loader(path);
+  auto l1_inst = start_instance(loader, "memcached_l1", "tiers.l1",
+                                toml::table{{"servers", toml::array{memcached.address()}}});
+  auto l2_inst =
+      start_instance(loader, "redis_l2", "tiers.l2",
+                     toml::table{{"address", redis.address()}, {"command_timeout", "5s"}});
+  if (!l1_inst || !l2_inst) return 1;
+  strata::Tier l1(*l1_inst, {});
+  strata::Tier l2(*l2_inst, {});
+  strata::TierChain chain({&l1, &l2}, {});
+
+  // ---- (1) L1-hit get --------------------------------------------------------------------
+  const std::string key = "bench:user:42";
+  const std::string value(100, 'v');
+  if (!chain.set(key, value).ok()) return 1;
+
+  memcached_st* raw = memcached_create(nullptr);
+  memcached_server_add(raw, "127.0.0.1", static_cast<in_port_t>(memcached.port()));
+
+  auto chain_get = [&](long) {
+    strata::GetResult r = chain.get(key);
+    return r.status == STRATA_OK && r.tier == "tiers.l1" && r.value.size() == value.size();
+  };
+  auto raw_get = [&](long) {
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    char* v = memcached_get(raw, key.data(), key.size(), &len, &flags, &rc);
+    bool ok = v && len == value.size();
+    free(v);
+    return ok;
+  };
+  // Where the difference goes: the tier alone, without the chain around it.
+  std::vector<strata_tier_op> get_ops(1);
+  std::vector<strata::OpResult> get_results;
+  auto tier_get = [&](long) {
+    get_ops[0] = strata::make_op(STRATA_TIER_GET, key);
+    return l1.execute(get_ops, get_results) && get_ops[0].status == STRATA_OK;
+  };
+  for (long i = 0; i < gets / 10; ++i)  // warm up connections and caches
+    if (!chain_get(i) || !raw_get(i) || !tier_get(i)) return 1;
+  // The machine is shared and noisy: interleave the three clients call by call and compare
+  // median latencies, so a burst of noise hits all of them alike.
+  std::vector<std::function<bool(long)>> clients = {chain_get, raw_get, tier_get};
+  std::vector<std::vector<double>> lat(clients.size());
+  for (auto& l : lat) l.reserve(gets);
+  for (long i = 0; i < gets; ++i) {
+    for (size_t c = 0; c < clients.size(); ++c) {
+      size_t which = (c + i) % clients.size();
+      auto t0 = Clock::now();
+      if (!clients[which](i)) {
+        std::fprintf(stderr, "bench_tiers: a get failed\n");
+        return 1;
+      }
+      lat[which].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+  memcached_free(raw);
+  // Rates from the median latency of one call.
+  double chain_hit = 1 / median(lat[0]), raw_hit = 1 / median(lat[1]);
+  double tier_hit = 1 / median(lat[2]);
+  if (chain_hit <= 0 || raw_hit <= 0) {
+    std::fprintf(stderr, "bench_tiers: a get failed\n");
+    return 1;
+  }
+
+  // ---- (2) pipelined sets ----------------------------------------------------------------
+  const long total_sets = 100000;
+  const std::string small_value = "xxx";  // redis-benchmark's default -d 3
+  std::vector<std::string> keys(batch);
+  for (int i = 0; i < batch; ++i) keys[i] = "bench:set:" + std::to_string(i);
+  std::vector<strata_tier_op> ops(batch);
+  std::vector<strata::OpResult> results;
+  uint64_t version = 1;
+  auto run_sets = [&](bool versioned) {
+    long rounds = total_sets / batch;
+    auto t0 = Clock::now();
+    for (long r = 0; r < rounds; ++r) {
+      ++version;
+      for (int i = 0; i < batch; ++i)
+        ops[i] = strata::make_op(STRATA_TIER_SET, keys[i], small_value, 0, versioned ? version : 0);
+      if (!l2.execute(ops, results)) return -1.0;
+      for (auto& op : ops)
+        if (op.status != STRATA_OK) return -1.0;
+    }
+    return static_cast<double>(rounds * batch) / seconds_since(t0);
+  };
+  run_sets(true);  // warm up (script load, connections)
+  // Alternate the four measurements over a few rounds and keep the medians (noise, again).
+  std::vector<double> v_rates, p_rates, rb_rates, rb1_rates;
+  for (int round = 0; round < 3; ++round) {
+    v_rates.push_back(run_sets(true));
+    p_rates.push_back(run_sets(false));
+    rb_rates.push_back(redis_benchmark(redis.port(), batch, 0));
+    rb1_rates.push_back(redis_benchmark(redis.port(), batch, 1));
+  }
+  double versioned_sets = median(v_rates), plain_sets = median(p_rates);
+  double rb_default = median(rb_rates), rb_one = median(rb1_rates);
+  if (*std::min_element(v_rates.begin(), v_rates.end()) <= 0 ||
+      *std::min_element(p_rates.begin(), p_rates.end()) <= 0) {
+    std::fprintf(stderr, "bench_tiers: a set failed\n");
+    return 1;
+  }
+
+  std::printf("bench_tiers (memcached %s, redis %s; %ld gets, batches of %d)\n",
+              memcached.address().c_str(), redis.address().c_str(), gets, batch);
+  std::printf("(1) L1-hit get, one caller, interleaved call by call; median latency\n");
+  std::printf("    TierChain::get (memcached_l1)      %10.0f gets/s  %7.1f us/get\n", chain_hit,
+              1e6 / chain_hit);
+  std::printf("    raw libmemcached memcached_get     %10.0f gets/s  %7.1f us/get\n", raw_hit,
+              1e6 / raw_hit);
+  std::printf("    ratio chain/raw                    %10.2f\n", chain_hit / raw_hit);
+  std::printf("    breakdown: Tier::execute GET alone %10.0f gets/s  %7.1f us/get\n", tier_hit,
+              1e6 / tier_hit);
+  std::printf("(2) pipelined sets, batches of %d, one caller; median of 3 rounds\n", batch);
+  std::printf("    Tier::execute redis_l2, versioned  %10.0f sets/s\n", versioned_sets);
+  std::printf("    Tier::execute redis_l2, plain      %10.0f sets/s\n", plain_sets);
+  std::printf("    redis-benchmark -P %d -t set (50 clients) %10.0f sets/s\n", batch, rb_default);
+  std::printf("    redis-benchmark -P %d -t set -c 1        %10.0f sets/s\n", batch, rb_one);
+  if (rb_default > 0 && rb_one > 0) {
+    std::printf("    ratio versioned/redis-benchmark    %10.2f (50 clients)  %.2f (-c 1)\n",
+                versioned_sets / rb_default, versioned_sets / rb_one);
+    std::printf("    ratio plain/redis-benchmark        %10.2f (50 clients)  %.2f (-c 1)\n",
+                plain_sets / rb_default, plain_sets / rb_one);
+  } else {
+    std::printf("    redis-benchmark did not run (is it installed?)\n");
+  }
+  return 0;
+}
