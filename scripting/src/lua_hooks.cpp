@@ -7,51 +7,24 @@
 #include <fstream>
 #include <sstream>
 
+#include "record_view.hpp"
 #include "sandbox.hpp"
 
 namespace strata::lua {
 namespace {
 
 // Values pinned on the state's stack for its whole life: reaching them is an index, not a
-// registry or global lookup, and interned field names are not re-hashed per record.
+// registry or global lookup.
 enum Slot : int {
   kHandler = SandboxedState::kHandlerSlot,  // 1
   kJsonEncode,                              // strata.json.encode as it was before the script ran
   kRecord,                                  // the record table, reused for every record
-  kNameTopic,
-  kNamePartition,
-  kNameOffset,
-  kNameKey,
-  kNameValue,
-  kNameTimestamp,
-  kNameHeaders,
   kHookFirst,  // key, ttl, value, invalidate, version (nil when the script lacks one)
   kPinned = kHookFirst + 4,
 };
 
 constexpr const char* kHookNames[] = {"key", "ttl", "value", "invalidate", "version"};
 constexpr int kKey = 0, kTtl = 1, kValue = 2, kInvalidate = 3, kVersion = 4;
-
-// __index of the record table: builds `headers` on first access (most scripts never read them)
-// and stores it raw, so later reads in the same record are plain table reads.
-int record_index(lua_State* L) {
-  auto* current = static_cast<const strata_record* const*>(lua_touserdata(L, lua_upvalueindex(1)));
-  const strata_record* rec = *current;
-  size_t len = 0;
-  const char* field = lua_tolstring(L, 2, &len);
-  if (rec == nullptr || field == nullptr || std::string_view(field, len) != "headers") return 0;
-  lua_createtable(L, 0, static_cast<int>(rec->header_count));
-  for (size_t i = 0; i < rec->header_count; ++i) {
-    const strata_header& h = rec->headers[i];
-    lua_pushlstring(L, h.key.data ? h.key.data : "", h.key.data ? h.key.len : 0);
-    lua_pushlstring(L, h.value.data ? h.value.data : "", h.value.data ? h.value.len : 0);
-    lua_rawset(L, -3);  // a repeated name: the last value wins
-  }
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, 1);
-  return 1;
-}
 
 std::string type_error(const char* hook, lua_State* L, int idx, const char* expected) {
   return std::string(hook) + " returned a " + luaL_typename(L, idx) + "; expected " + expected;
@@ -158,15 +131,8 @@ Result<std::unique_ptr<KeyHooks>> KeyHooks::load(const ScriptSettings& s) {
   lua_getfield(L, -1, "encode");
   lua_replace(L, kJsonEncode);
   lua_settop(L, kJsonEncode);
-  lua_createtable(L, 0, 8);  // kRecord
-  lua_createtable(L, 0, 1);
-  lua_pushlightuserdata(L, &hooks->current_);
-  lua_pushcclosure(L, record_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_setmetatable(L, -2);
-  for (const char* name : {"topic", "partition", "offset", "key", "value", "timestamp", "headers"}) {
-    lua_pushstring(L, name);
-  }
+  hooks->view_ = std::make_unique<RecordView>();
+  push_record_table(L, hooks->view_.get());  // kRecord
 
   std::string chunkname = "@" + s.path;
   if (luaL_loadbuffer(L, source.data(), source.size(), chunkname.c_str()) != 0) {
@@ -218,35 +184,6 @@ bool KeyHooks::has_hook(std::string_view name) const {
   return false;
 }
 
-void KeyHooks::fill_record(const strata_record& rec) {
-  lua_State* L = state_->L();
-  auto set_bytes = [L](int name, const char* data, size_t len) {
-    lua_pushvalue(L, name);
-    if (data != nullptr) {
-      lua_pushlstring(L, data, len);
-    } else {
-      lua_pushnil(L);
-    }
-    lua_rawset(L, kRecord);
-  };
-  auto set_number = [L](int name, double v) {
-    lua_pushvalue(L, name);
-    lua_pushnumber(L, v);
-    lua_rawset(L, kRecord);
-  };
-  set_bytes(kNameTopic, rec.topic, rec.topic ? std::strlen(rec.topic) : 0);
-  set_number(kNamePartition, rec.partition);
-  set_number(kNameOffset, static_cast<double>(rec.offset));
-  set_bytes(kNameKey, rec.key.data, rec.key.len);
-  set_bytes(kNameValue, rec.value.data, rec.value.len);
-  if (rec.timestamp_ms >= 0) {
-    set_number(kNameTimestamp, static_cast<double>(rec.timestamp_ms));
-  } else {
-    set_bytes(kNameTimestamp, nullptr, 0);
-  }
-  set_bytes(kNameHeaders, nullptr, 0);  // drop the previous record's lazily built headers
-}
-
 bool KeyHooks::call_hook(int fn_slot, const char* phase, std::string& error) {
   lua_State* L = state_->L();
   lua_pushvalue(L, fn_slot);
@@ -258,10 +195,9 @@ bool KeyHooks::run(const strata_record& rec, HookResult& out, std::string& error
   lua_State* L = state_->L();
   out.clear();
   lua_checkstack(L, 8);
-  fill_record(rec);
-  current_ = &rec;
+  begin_record(L, kRecord, view_.get(), &rec);
   bool ok = run_hooks(out, error);
-  current_ = nullptr;
+  view_->current = nullptr;
   lua_settop(L, kPinned);
   return ok;
 }

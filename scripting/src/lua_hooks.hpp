@@ -39,6 +39,7 @@ struct HookResult {
 };
 
 class SandboxedState;
+struct RecordView;
 
 class KeyHooks {  // one per worker thread; not thread-safe
  public:
@@ -56,11 +57,10 @@ class KeyHooks {  // one per worker thread; not thread-safe
   KeyHooks();
   bool call_hook(int fn_slot, const char* phase, std::string& error);
   bool run_hooks(HookResult& out, std::string& error);
-  void fill_record(const strata_record& rec);
 
+  std::unique_ptr<RecordView> view_;  // what the record table reads; outlives state_
   std::unique_ptr<SandboxedState> state_;
   std::string path_;
-  const strata_record* current_ = nullptr;  // the record being run, for lazy headers
   bool has_[5] = {};                         // key, ttl, value, invalidate, version
   bool has_init_ = false;
 };

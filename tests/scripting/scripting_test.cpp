@@ -164,6 +164,25 @@ end)");
   EXPECT_EQ(run_ok(*h, rec).keys, std::vector<std::string>{"nil,nil,nil,nil"});
 }
 
+TEST_F(ScriptingTest, RecordIsReadOnlyAndFreshPerRecord) {
+  auto h = must_load(R"(
+local last
+function key(r)
+  if r.key == 'write' then r.extra = 'x' end
+  if r.key == 'meta' then return tostring(getmetatable(r)) end
+  local seen = last and (tostring(last.key) .. '/' .. tostring(last == r)) or 'first'
+  last = r
+  return r.key .. ':' .. tostring(r.value) .. ':' .. seen
+end)");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_ok(*h, record("a", "1")).keys, std::vector<std::string>{"a:1:first"});
+  // The table is reused: a record kept in a global is the current record on the next run.
+  EXPECT_EQ(run_ok(*h, record("b", nullptr)).keys, std::vector<std::string>{"b:nil:b/true"});
+  EXPECT_NE(run_error(*h, record("write")).find("the record is read-only"), std::string::npos);
+  EXPECT_EQ(run_ok(*h, record("meta")).keys, std::vector<std::string>{"false"});
+  EXPECT_EQ(run_ok(*h, record("c", "3")).keys, std::vector<std::string>{"c:3:c/true"});
+}
+
 // ---- ttl(), value(), invalidate(), version() ---------------------------------------------------
 
 TEST_F(ScriptingTest, TtlSecondsToMilliseconds) {

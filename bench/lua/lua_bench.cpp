@@ -1,0 +1,137 @@
+// bench_lua: what a Lua hook costs per record. Compares KeyHooks::run() for an identity key()
+// and for a typical JSON-decoding keys.lua with a plain C++ function that builds the same
+// result, with the instruction budget on (JIT off, count hook) and off (JIT on).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "lua_hooks.hpp"
+
+namespace {
+
+using strata::lua::HookResult;
+using strata::lua::KeyHooks;
+using strata::lua::ScriptSettings;
+
+constexpr const char* kIdentity = "function key(r) return r.key end\n";
+
+// The reference job's keys.lua: the value is a JSON document, the key comes from its id.
+constexpr const char* kJsonKeys = R"(
+function key(r)
+  local doc = strata.json.decode(r.value)
+  return "user:" .. doc.id
+end
+function ttl(r) return 3600 end
+function value(r) return r.value end
+)";
+
+// Distinct records so that string interning and caches see realistic variety.
+struct Records {
+  std::vector<std::string> keys, values;
+  std::vector<strata_record> recs;
+  explicit Records(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      std::string id = std::to_string(1000000 + i * 7919);
+      keys.push_back(id);
+      values.push_back(R"({"id": )" + id + R"(, "name": "User )" + id +
+                       R"(", "email": "user)" + id + R"(@example.com", "plan": "pro",)" +
+                       R"( "updated_at": 1700000000123, "tags": ["a", "b", "c"], "score": 12.5})");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      strata_record r{};
+      r.struct_size = sizeof r;
+      r.topic = "users";
+      r.partition = static_cast<int32_t>(i % 12);
+      r.offset = static_cast<int64_t>(i);
+      r.key = {keys[i].data(), keys[i].size()};
+      r.value = {values[i].data(), values[i].size()};
+      r.timestamp_ms = 1700000000123;
+      recs.push_back(r);
+    }
+  }
+};
+
+const Records& records() {
+  static Records r(1024);
+  return r;
+}
+
+std::unique_ptr<KeyHooks> load(const char* source, int64_t budget) {
+  char path[] = "/tmp/strata-bench-lua-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return nullptr;
+  close(fd);
+  std::ofstream(path) << source;
+  ScriptSettings s;
+  s.path = path;
+  s.instance = "bench";
+  s.instruction_budget = budget;
+  auto hooks = KeyHooks::load(s);
+  std::remove(path);
+  if (!hooks) {
+    std::fprintf(stderr, "load failed: %s\n", hooks.error().c_str());
+    return nullptr;
+  }
+  return std::move(*hooks);
+}
+
+// What the JSON script does, without Lua (and without parsing: the record key is the id).
+void BM_CppBaseline(benchmark::State& state) {
+  const auto& recs = records().recs;
+  HookResult out;
+  size_t i = 0;
+  for (auto _ : state) {
+    const strata_record& r = recs[i++ & 1023];
+    out.clear();
+    std::string key = "user:";
+    key.append(r.key.data, r.key.len);
+    out.keys.push_back(std::move(key));
+    out.has_ttl = true;
+    out.ttl_ms = 3600 * 1000;
+    out.has_value = true;
+    out.value.assign(r.value.data, r.value.len);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_CppBaseline);
+
+void run_script(benchmark::State& state, const char* source) {
+  auto hooks = load(source, state.range(0));
+  if (!hooks) {
+    state.SkipWithError("load failed");
+    return;
+  }
+  const auto& recs = records().recs;
+  HookResult out;
+  std::string error;
+  size_t i = 0;
+  for (auto _ : state) {
+    if (!hooks->run(recs[i++ & 1023], out, error)) {
+      state.SkipWithError(error.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(out);
+  }
+}
+
+// range(0): the instruction budget; 0 turns it off (and lets the JIT compile).
+void BM_LuaIdentityKey(benchmark::State& state) { run_script(state, kIdentity); }
+BENCHMARK(BM_LuaIdentityKey)->ArgName("budget")->Arg(1000000)->Arg(0);
+
+void BM_LuaJsonKeys(benchmark::State& state) { run_script(state, kJsonKeys); }
+BENCHMARK(BM_LuaJsonKeys)->ArgName("budget")->Arg(1000000)->Arg(0);
+
+// One-off cost per worker thread (and per reload): a new sandboxed state running the script.
+void BM_LoadState(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(load(kJsonKeys, 1000000));
+}
+BENCHMARK(BM_LoadState)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

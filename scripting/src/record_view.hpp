@@ -1,0 +1,23 @@
+// The `record` table every hook receives: an empty, read-only table whose metatable reads the
+// fields of the strata_record being run. Used by KeyHooks (lua_hooks.cpp), one per Lua state.
+#pragma once
+
+#include <strata/strata.h>
+
+#include <lua.hpp>
+
+namespace strata::lua {
+
+struct RecordView {
+  const strata_record* current = nullptr;  // only set during KeyHooks::run()
+  unsigned cached = 0;  // fields stored raw in the table during this record (bits)
+};
+
+// Pushes a new record table bound to `view`, which must outlive the Lua state.
+void push_record_table(lua_State* L, RecordView* view);
+
+// Binds the table at stack index `record` to `rec`, dropping what the previous record cached.
+// Costs nothing per field unless the previous record's key, value or headers were read.
+void begin_record(lua_State* L, int record, RecordView* view, const strata_record* rec);
+
+}  // namespace strata::lua
