@@ -54,6 +54,7 @@ struct Slot {
   std::mutex mu;
   Context ctx;
   bool ever_connected = false;
+  uint64_t epoch = 0;  // RedisL2::epoch_ when connected
 };
 
 // One command of a round: the op it answers and how to read the reply.
@@ -109,7 +110,7 @@ class RedisL2 final : public strata::TierModule {
       bool config_error = false;
       if (!connect(*s, &err, &config_error)) {
         if (config_error) throw strata::Error(STRATA_ERR_INVALID, err);
-        host_.warn(err + "; will reconnect on first use");
+        host_.info("redis " + link_.endpoint.display + " not reachable yet; will connect on use");
         return;
       }
     }
@@ -127,10 +128,7 @@ class RedisL2 final : public strata::TierModule {
   void execute(strata_tier_op* ops, size_t n) override {
     std::unique_lock<std::mutex> lk;
     Slot& s = acquire(&lk);
-    std::string err;
-    bool config_error = false;
-    if (!s.ctx && !connect(s, &err, &config_error))
-      throw strata::Error(STRATA_ERR_UNAVAILABLE, err);
+    ensure_connected(s);
     SigpipeGuard guard;
     Call call;
     for (size_t begin = 0, end; begin < n; begin = end) {
@@ -147,11 +145,9 @@ class RedisL2 final : public strata::TierModule {
   void health() override {
     std::unique_lock<std::mutex> lk;
     Slot& s = acquire(&lk);
-    std::string err;
-    bool config_error = false;
-    if (!s.ctx && !connect(s, &err, &config_error))
-      throw strata::Error(STRATA_ERR_UNAVAILABLE, err);
+    ensure_connected(s);
     SigpipeGuard guard;
+    std::string err;
     Reply r(static_cast<redisReply*>(redisCommand(s.ctx.get(), "PING")));
     if (!r) {
       err = io_error(s.ctx.get(), link_);
@@ -179,6 +175,16 @@ class RedisL2 final : public strata::TierModule {
     return *slots_[start];
   }
 
+  // A connection opened before another one failed is replaced too: after a server restart
+  // every pooled connection is dead, and only the first caller should pay for finding out.
+  void ensure_connected(Slot& s) {
+    if (s.ctx && s.epoch != epoch_.load(std::memory_order_acquire)) s.ctx.reset();
+    std::string err;
+    bool config_error = false;
+    if (!s.ctx && !connect(s, &err, &config_error))
+      throw strata::Error(STRATA_ERR_UNAVAILABLE, err);
+  }
+
   bool connect(Slot& s, std::string* err, bool* config_error) {
     Opened o = open_link(link_);
     if (!o.ctx) {
@@ -189,6 +195,7 @@ class RedisL2 final : public strata::TierModule {
       return false;
     }
     s.ctx = std::move(o.ctx);
+    s.epoch = epoch_.load(std::memory_order_acquire);
     {
       std::lock_guard<std::mutex> lk(sha_mu_);
       sha_ = o.script_sha;
@@ -202,6 +209,7 @@ class RedisL2 final : public strata::TierModule {
 
   void drop(Slot& s, const std::string& why) {
     s.ctx.reset();
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
     connection_errors_.add();
     if (!down_.exchange(true)) host_.warn(why + "; connection dropped, will reconnect");
   }
@@ -425,6 +433,7 @@ class RedisL2 final : public strata::TierModule {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<size_t> next_{0};
   std::atomic<bool> down_{false};
+  std::atomic<uint64_t> epoch_{0};  // bumped on every dropped connection
   std::mutex sha_mu_;
   std::string sha_;
 
