@@ -1,7 +1,7 @@
 // Dead-letter destination of a pipeline: records whose hook failed, whose key a tier refused or
 // whose value is too large are written here with the reason, counted, and never stop the
 // pipeline. Opened by the runtime from a pipeline's dead_letter_* settings; written from worker
-// threads. Line format: dead_letter_json.hpp; user docs: docs/dead-letter section of the config.
+// threads. Line format: dead_letter_json.hpp; user docs: docs/configuration.md (dead_letter_*).
 #pragma once
 
 #include <strata/strata.h>
