@@ -38,8 +38,8 @@ struct Records {
     for (size_t i = 0; i < n; ++i) {
       std::string id = std::to_string(1000000 + i * 7919);
       keys.push_back(id);
-      values.push_back(R"({"id": )" + id + R"(, "name": "User )" + id +
-                       R"(", "email": "user)" + id + R"(@example.com", "plan": "pro",)" +
+      values.push_back(R"({"id": )" + id + R"(, "name": "User )" + id + R"(", "email": "user)" +
+                       id + R"(@example.com", "plan": "pro",)" +
                        R"( "updated_at": 1700000000123, "tags": ["a", "b", "c"], "score": 12.5})");
     }
     for (size_t i = 0; i < n; ++i) {

@@ -117,8 +117,8 @@ Result<std::unique_ptr<KeyHooks>> KeyHooks::load(const ScriptSettings& s) {
   }
   if (!source.empty() && source[0] == '#') source.insert(0, "--");  // shebang; keeps lines
 
-  auto state = SandboxedState::create(s.allow, s.instruction_budget, s.memory_limit_bytes,
-                                      s.instance);
+  auto state =
+      SandboxedState::create(s.allow, s.instruction_budget, s.memory_limit_bytes, s.instance);
   if (!state) return fail(where + ": " + state.error());
   std::unique_ptr<KeyHooks> hooks(new KeyHooks());
   hooks->state_ = std::move(*state);

@@ -17,24 +17,24 @@
 namespace strata::lua {
 
 struct ScriptSettings {
-  std::string path;                          // script file
-  std::vector<std::string> allow;            // subset of io, os, require, debug, ffi
-  int64_t instruction_budget = 1000000;      // per hook call; 0 = unlimited (and JIT on)
+  std::string path;                      // script file
+  std::vector<std::string> allow;        // subset of io, os, require, debug, ffi
+  int64_t instruction_budget = 1000000;  // per hook call; 0 = unlimited (and JIT on)
   std::vector<std::pair<std::string, std::string>> config;  // passed to init(config) as a table
-  std::string instance;                      // for log lines, e.g. "pipelines.latest"
-  int64_t memory_limit_bytes = 128 << 20;    // per Lua state; 0 = unlimited
+  std::string instance;                    // for log lines, e.g. "pipelines.latest"
+  int64_t memory_limit_bytes = 128 << 20;  // per Lua state; 0 = unlimited
 };
 
 struct HookResult {
-  bool skip = false;                   // key() returned nil (record intentionally ignored)
-  std::vector<std::string> keys;       // key(): one string or a table of strings
+  bool skip = false;              // key() returned nil (record intentionally ignored)
+  std::vector<std::string> keys;  // key(): one string or a table of strings
   bool has_ttl = false;
-  int64_t ttl_ms = -1;                 // ttl(): seconds (number, fractional ok) -> ms
+  int64_t ttl_ms = -1;  // ttl(): seconds (number, fractional ok) -> ms
   bool has_value = false;
-  std::string value;                   // value(): string, or a table JSON-encoded
-  std::vector<std::string> invalidate; // invalidate(): string or table of strings
+  std::string value;                    // value(): string, or a table JSON-encoded
+  std::vector<std::string> invalidate;  // invalidate(): string or table of strings
   bool has_version = false;
-  uint64_t version = 0;                // version(): non-negative integer
+  uint64_t version = 0;  // version(): non-negative integer
   void clear();
 };
 
@@ -61,7 +61,7 @@ class KeyHooks {  // one per worker thread; not thread-safe
   std::unique_ptr<RecordView> view_;  // what the record table reads; outlives state_
   std::unique_ptr<SandboxedState> state_;
   std::string path_;
-  bool has_[5] = {};                         // key, ttl, value, invalidate, version
+  bool has_[5] = {};  // key, ttl, value, invalidate, version
   bool has_init_ = false;
 };
 

@@ -20,12 +20,12 @@ struct StateContext {
   int64_t memory_used = 0;
   bool memory_exceeded = false;
   bool enforce_memory = false;  // only inside call(): host pushes outside must not fail
-  int64_t budget = 0;        // instructions per call; 0 = unlimited
-  int64_t remaining = 0;     // instructions left in the current call
-  int armed = 0;             // count the hook was last armed with
+  int64_t budget = 0;           // instructions per call; 0 = unlimited
+  int64_t remaining = 0;        // instructions left in the current call
+  int armed = 0;                // count the hook was last armed with
   bool budget_exhausted = false;
-  const char* phase = "";    // "key()", "the main chunk", ... for messages
-  std::string instance;      // for strata.log / print
+  const char* phase = "";  // "key()", "the main chunk", ... for messages
+  std::string instance;    // for strata.log / print
 };
 
 class SandboxedState {

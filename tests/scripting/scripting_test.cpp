@@ -143,8 +143,7 @@ end)");
   rec.headers = headers;
   rec.header_count = 2;
   auto out = run_ok(*h, rec);
-  EXPECT_EQ(out.keys,
-            std::vector<std::string>{"orders|3|42|k1|v1|1700000000123|abc|empty"});
+  EXPECT_EQ(out.keys, std::vector<std::string>{"orders|3|42|k1|v1|1700000000123|abc|empty"});
 }
 
 TEST_F(ScriptingTest, AbsentKeyValueTimestampAreNilAndHeadersDoNotLeak) {
@@ -225,9 +224,9 @@ end)");
   out = run_ok(*h, record("table"));
   EXPECT_TRUE(out.has_value);
   // Key order of a Lua table is unspecified: compare after decoding in a second state.
-  auto check = must_load(
-      "local j = strata.json.decode(" + std::string("[==[") + out.value + "]==])\n" +
-      "function key(r) return j.id .. ':' .. j.tags[1] .. j.tags[2] end");
+  auto check =
+      must_load("local j = strata.json.decode(" + std::string("[==[") + out.value + "]==])\n" +
+                "function key(r) return j.id .. ':' .. j.tags[1] .. j.tags[2] end");
   ASSERT_TRUE(check);
   EXPECT_EQ(run_ok(*check, record()).keys, std::vector<std::string>{"7:xy"});
   EXPECT_FALSE(run_ok(*h, record("none")).has_value);
@@ -375,9 +374,9 @@ function key(r)
   return 'user:' .. again.id
 end)");
   ASSERT_TRUE(h);
-  auto out = run_ok(
-      *h, record("k", R"({"id": 17, "name": "Zo\u00eb \"q\"", "n": 12.5, "list": [1,2,3],)"
-                      R"( "nothing": null})"));
+  auto out =
+      run_ok(*h, record("k", R"({"id": 17, "name": "Zo\u00eb \"q\"", "n": 12.5, "list": [1,2,3],)"
+                             R"( "nothing": null})"));
   EXPECT_EQ(out.keys, std::vector<std::string>{"user:17"});
 }
 
@@ -452,6 +451,9 @@ function key(r)
   assert(loadstring('return 1')() == 1)
   local f, err = loadstring(string.dump(function() end))
   assert(f == nil and err:find('wrong mode'), err)
+  assert(collectgarbage('count') > 0)
+  local ok, cg = pcall(collectgarbage, 'stop')
+  assert(not ok and cg:find('not allowed'), cg)
   return 'ok'
 end)");
   ASSERT_TRUE(keep);
@@ -463,8 +465,9 @@ TEST_F(ScriptingTest, SandboxAllowsListedLibraries) {
     const char* lib;
     const char* expect;
   };
-  for (Case c : {Case{"io", "io"}, Case{"os", "os"}, Case{"require", "require,package,dofile,loadfile"},
-                 Case{"debug", "debug"}, Case{"ffi", "ffi"}}) {
+  for (Case c :
+       {Case{"io", "io"}, Case{"os", "os"}, Case{"require", "require,package,dofile,loadfile"},
+        Case{"debug", "debug"}, Case{"ffi", "ffi"}}) {
     ScriptSettings s;
     s.allow = {c.lib};
     auto h = must_load(kProbe, s);
@@ -492,9 +495,10 @@ TEST_F(ScriptingTest, SandboxAllowsListedLibraries) {
 TEST_F(ScriptingTest, BudgetStopsWhileTrue) {
   ScriptSettings s;
   s.instruction_budget = 100000;
-  auto h = must_load("function key(r)\n  if r.key == 'spin' then\n    while true do end\n  end\n"
-                     "  return r.key\nend",
-                     s);
+  auto h = must_load(
+      "function key(r)\n  if r.key == 'spin' then\n    while true do end\n  end\n"
+      "  return r.key\nend",
+      s);
   ASSERT_TRUE(h);
   EXPECT_EQ(run_error(*h, record("spin")),
             "instruction budget of 100000 exhausted in key() at " + dir_ + "/keys.lua:3");
@@ -518,9 +522,9 @@ end)",
   ASSERT_TRUE(h);
   for (int i = 0; i < 50; ++i) run_ok(*h, record("warm", "10000"));  // 500k hot iterations
   std::string error = run_error(*h, record("spin", "1e300"));
-  EXPECT_NE(error.find("instruction budget of 2000000 exhausted in key() at " + dir_ +
-                       "/keys.lua:5"),
-            std::string::npos)
+  EXPECT_NE(
+      error.find("instruction budget of 2000000 exhausted in key() at " + dir_ + "/keys.lua:5"),
+      std::string::npos)
       << error;
   EXPECT_EQ(run_ok(*h, record("after", "3")).keys, std::vector<std::string>{"after"});
 }
@@ -584,8 +588,8 @@ TEST_F(ScriptingTest, BudgetIsPerCall) {
   ScriptSettings s;
   s.instruction_budget = 20000;
   // ~4 instructions per iteration: 3000 iterations fit once, not twice.
-  auto h = must_load(
-      "function key(r) local x = 0 for i = 1, 3000 do x = x + i end return r.key end", s);
+  auto h =
+      must_load("function key(r) local x = 0 for i = 1, 3000 do x = x + i end return r.key end", s);
   ASSERT_TRUE(h);
   for (int i = 0; i < 20; ++i) run_ok(*h, record());
 }
