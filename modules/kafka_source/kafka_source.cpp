@@ -122,19 +122,18 @@ class KafkaSource final : public strata::SourceModule {
       outstanding_.clear();
     }
     if (rk_) rd_kafka_destroy(rk_);
-    if (conf_) rd_kafka_conf_destroy(conf_);
     mock_.stop();
   }
 
   void start() override {
     if (mock_brokers_ > 0) start_mock();
     char errstr[512];
-    if (rd_kafka_conf_set(conf_, "bootstrap.servers", bootstraps_.c_str(), errstr,
+    if (rd_kafka_conf_set(conf_.get(), "bootstrap.servers", bootstraps_.c_str(), errstr,
                           sizeof errstr) != RD_KAFKA_CONF_OK)
       throw strata::Error(std::string("brokers: ") + errstr);
-    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_, errstr, sizeof errstr);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_.get(), errstr, sizeof errstr);
     if (!rk_) throw strata::Error(STRATA_ERR_INVALID, std::string("consumer: ") + errstr);
-    conf_ = nullptr;  // owned by rk_ now
+    conf_.release();  // owned by rk_ now
     rd_kafka_poll_set_consumer(rk_);  // callbacks (errors, rebalances) are served by poll()
     rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(
         static_cast<int>(topics_.size()));
@@ -298,10 +297,10 @@ class KafkaSource final : public strata::SourceModule {
 
   // Everything but bootstrap.servers (known only at start() for the mock).
   void build_conf(const strata::Options& opts) {
-    conf_ = rd_kafka_conf_new();
+    conf_.reset(rd_kafka_conf_new());
     auto set = [&](const char* key, const std::string& value) {
       char errstr[512];
-      if (rd_kafka_conf_set(conf_, key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+      if (rd_kafka_conf_set(conf_.get(), key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
         throw strata::Error(std::string(key) + ": " + errstr);
     };
     set("group.id", group_);
@@ -325,17 +324,17 @@ class KafkaSource final : public strata::SourceModule {
                        : std::string(" is fixed by kafka_source (at-least-once commits)")));
       char errstr[512];
       rd_kafka_conf_res_t res =
-          rd_kafka_conf_set(conf_, key.c_str(), value.c_str(), errstr, sizeof errstr);
+          rd_kafka_conf_set(conf_.get(), key.c_str(), value.c_str(), errstr, sizeof errstr);
       // librdkafka's message may quote the value; a value may be a secret, so never repeat it.
       if (res == RD_KAFKA_CONF_UNKNOWN)
         throw strata::Error("rdkafka." + key + ": unknown librdkafka property");
       if (res != RD_KAFKA_CONF_OK)
         throw strata::Error("rdkafka." + key + ": invalid value for this librdkafka property");
     }
-    rd_kafka_conf_set_opaque(conf_, this);
-    rd_kafka_conf_set_rebalance_cb(conf_, &KafkaSource::on_rebalance);
-    rd_kafka_conf_set_error_cb(conf_, &KafkaSource::on_error);
-    rd_kafka_conf_set_log_cb(conf_, &KafkaSource::on_log);
+    rd_kafka_conf_set_opaque(conf_.get(), this);
+    rd_kafka_conf_set_rebalance_cb(conf_.get(), &KafkaSource::on_rebalance);
+    rd_kafka_conf_set_error_cb(conf_.get(), &KafkaSource::on_error);
+    rd_kafka_conf_set_log_cb(conf_.get(), &KafkaSource::on_log);
   }
 
   void start_mock() {
@@ -584,7 +583,9 @@ class KafkaSource final : public strata::SourceModule {
   std::vector<SeedRecord> seed_;
 
   EmbeddedMock mock_;
-  rd_kafka_conf_t* conf_ = nullptr;  // until start() hands it to rd_kafka_new
+  // Until start() hands it to rd_kafka_new; freed here if the constructor throws.
+  std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)> conf_{nullptr,
+                                                                     rd_kafka_conf_destroy};
   rd_kafka_t* rk_ = nullptr;
   bool closed_ = false;
   std::atomic<uint64_t> revokes_{0};  // bumped by the revoke callback
