@@ -126,6 +126,18 @@ BENCHMARK(BM_LuaIdentityKey)->ArgName("budget")->Arg(1000000)->Arg(0);
 void BM_LuaJsonKeys(benchmark::State& state) { run_script(state, kJsonKeys); }
 BENCHMARK(BM_LuaJsonKeys)->ArgName("budget")->Arg(1000000)->Arg(0);
 
+// ~5000 VM instructions of arithmetic: shows what the budget costs a busy script (interpreter
+// plus a count hook) against the JIT.
+constexpr const char* kBusy = R"(
+function key(r)
+  local h = 0
+  for i = 1, 1000 do h = (h * 31 + i) % 1000003 end
+  return r.key .. ":" .. h
+end
+)";
+void BM_LuaBusyKey(benchmark::State& state) { run_script(state, kBusy); }
+BENCHMARK(BM_LuaBusyKey)->ArgName("budget")->Arg(1000000)->Arg(0);
+
 // One-off cost per worker thread (and per reload): a new sandboxed state running the script.
 void BM_LoadState(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(load(kJsonKeys, 1000000));
