@@ -16,6 +16,13 @@ std::string describe_failure(const Tier& tier, const strata_tier_op& op) {
   return tier.name() + ": " + op_kind_name(op.kind) + " failed: " + msg;
 }
 
+// The same without the tier's name, for log lines (the logger prefixes the instance).
+std::string failure_for_log(const Tier& tier, const strata_tier_op& op) {
+  std::string msg = describe_failure(tier, op);
+  const std::string prefix = tier.name() + ": ";
+  return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
+}
+
 }  // namespace
 
 TierChain::TierChain(std::vector<Tier*> tiers, ChainSettings s)
@@ -128,7 +135,7 @@ void TierChain::refill(const std::vector<Tier*>& tiers, std::string_view key,
       tier->count_refill();
     } else if (ops[0].status != STRATA_NOT_STORED) {
       log::write(STRATA_LOG_DEBUG, tier->name(), {},
-                 "refill failed: " + describe_failure(*tier, ops[0]));
+                 "refill failed: " + failure_for_log(*tier, ops[0]));
     }
   }
 }
@@ -170,9 +177,9 @@ Result<void> TierChain::set(std::string_view key, std::string_view value, int64_
       continue;
     }
     // Counted by the tier's error metric; L1 is volatile, so this is not the caller's failure.
-    std::string msg = describe_failure(*tier, ops[0]);
-    log::write(STRATA_LOG_WARN, tier->name(), {}, "volatile tier not updated: " + msg);
-    if (volatile_error.empty()) volatile_error = msg;
+    log::write(STRATA_LOG_WARN, tier->name(), {},
+               "volatile tier not updated: " + failure_for_log(*tier, ops[0]));
+    if (volatile_error.empty()) volatile_error = describe_failure(*tier, ops[0]);
     if (ops[0].status == STRATA_ERR_TOO_LARGE) {
       // An older value may still sit there; drop it rather than serve it.
       ops[0] = make_op(STRATA_TIER_DELETE, key);
@@ -212,10 +219,10 @@ Result<void> TierChain::del(std::string_view key, uint64_t version) {
       any_volatile_ok = true;
       continue;
     }
-    std::string msg = describe_failure(*tier, ops[0]);
-    log::write(STRATA_LOG_WARN, tier->name(), {},
-               "volatile tier may keep the deleted key until its TTL: " + msg);
-    if (volatile_error.empty()) volatile_error = msg;
+    log::write(
+        STRATA_LOG_WARN, tier->name(), {},
+        "volatile tier may keep the deleted key until its TTL: " + failure_for_log(*tier, ops[0]));
+    if (volatile_error.empty()) volatile_error = describe_failure(*tier, ops[0]);
   }
   if (!any_durable && !any_volatile_ok && !volatile_error.empty()) return fail(volatile_error);
   return {};
