@@ -31,7 +31,9 @@ int cache(const Args& a) {
   Diagnostics diags;
   auto cfg = parse_config(a.config, diags);
   std::unique_ptr<Runtime> rt;
-  if (cfg) rt = Runtime::build(*cfg, Runtime::Mode::Cache, diags);
+  if (cfg)
+    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), Runtime::Mode::Cache,
+                        diags);
   if (!diags.empty() || !rt) {
     std::fputs(diags.str().c_str(), stderr);
     return 1;
@@ -55,13 +57,15 @@ int cache(const Args& a) {
     }
     if (g.status == STRATA_NOT_FOUND) {
       std::fprintf(stderr, "strata cache: key '%s' not found%s%s\n", key.c_str(),
-                   g.tier.empty() ? "" : " (negative entry in ", g.tier.empty() ? "" : (g.tier + ")").c_str());
+                   g.tier.empty() ? "" : " (negative entry in ",
+                   g.tier.empty() ? "" : (g.tier + ")").c_str());
       return 1;
     }
     std::fprintf(stderr, "strata cache: get '%s' failed: %s\n", key.c_str(), g.error.c_str());
     return 1;
   }
-  Result<void> r = op == "set" ? chain.value()->set(key, a.words[2], ttl_ms) : chain.value()->del(key);
+  Result<void> r =
+      op == "set" ? chain.value()->set(key, a.words[2], ttl_ms) : chain.value()->del(key);
   if (!r) {
     std::fprintf(stderr, "strata cache: %s '%s' failed: %s\n", op.c_str(), key.c_str(),
                  r.error().c_str());

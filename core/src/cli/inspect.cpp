@@ -13,10 +13,14 @@ namespace {
 
 const char* kind_name(strata_module_kind k) {
   switch (k) {
-    case STRATA_KIND_SOURCE: return "source";
-    case STRATA_KIND_TIER: return "tier";
-    case STRATA_KIND_POLICY: return "policy";
-    case STRATA_KIND_FRONT: return "front";
+    case STRATA_KIND_SOURCE:
+      return "source";
+    case STRATA_KIND_TIER:
+      return "tier";
+    case STRATA_KIND_POLICY:
+      return "policy";
+    case STRATA_KIND_FRONT:
+      return "front";
   }
   return "?";
 }
@@ -39,17 +43,20 @@ int check(const Args& a) {
   Diagnostics diags;
   auto cfg = parse_config(a.config, diags);
   std::unique_ptr<Runtime> rt;
-  if (cfg) rt = Runtime::build(*cfg, Runtime::Mode::Check, diags);
+  if (cfg)
+    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), Runtime::Mode::Check,
+                        diags);
   if (!diags.empty() || !rt) {
     std::fputs(diags.str().c_str(), stderr);
     std::fprintf(stderr, "strata: configuration %s is invalid (%zu error%s)\n", a.config.c_str(),
                  diags.size(), diags.size() == 1 ? "" : "s");
     return 1;
   }
+  const Config& c = rt->config();
   std::printf("strata: configuration %s is valid (%zu pipeline%s, %zu source%s, %zu tier%s)\n",
-              a.config.c_str(), cfg->pipelines.size(), cfg->pipelines.size() == 1 ? "" : "s",
-              cfg->sources.size(), cfg->sources.size() == 1 ? "" : "s", cfg->tiers.size(),
-              cfg->tiers.size() == 1 ? "" : "s");
+              a.config.c_str(), c.pipelines.size(), c.pipelines.size() == 1 ? "" : "s",
+              c.sources.size(), c.sources.size() == 1 ? "" : "s", c.tiers.size(),
+              c.tiers.size() == 1 ? "" : "s");
   return 0;
 }
 
@@ -60,7 +67,8 @@ int modules(const Args& a) {
   std::printf("%-16s %-7s %-9s %s\n", "NAME", "KIND", "VERSION", "DESCRIPTION");
   for (const LoadedModule* m : found)
     std::printf("%-16s %-7s %-9s %s\n", m->desc->name, kind_name(m->desc->kind),
-                m->desc->version ? m->desc->version : "", m->desc->description ? m->desc->description : "");
+                m->desc->version ? m->desc->version : "",
+                m->desc->description ? m->desc->description : "");
   for (auto& e : errors) std::fprintf(stderr, "strata: %s\n", e.c_str());
   std::string path;
   for (auto& p : loader.search_path()) path += (path.empty() ? "" : ":") + p;
@@ -76,7 +84,8 @@ int describe(const Args& a) {
   const std::string& what = a.words[0];
   if (what == "pipeline" || what == "tier") {
     const auto& schema = what == "pipeline" ? pipeline_schema() : tier_host_schema();
-    std::printf("[%s.NAME] keys the host reads%s:\n\n%s", what == "pipeline" ? "pipelines" : "tiers",
+    std::printf("[%s.NAME] keys the host reads%s:\n\n%s",
+                what == "pipeline" ? "pipelines" : "tiers",
                 what == "tier" ? " in every tier section, besides the module's own" : "",
                 describe_schema(schema.data(), schema.size()).c_str());
     return 0;

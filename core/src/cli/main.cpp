@@ -65,11 +65,16 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string w = argv[i];
     bool ok = true;
-    if (w == "-c" || w == "--config") ok = take_value(argc, argv, i, a.config);
-    else if (w == "--pipeline") ok = take_value(argc, argv, i, a.pipeline);
-    else if (w == "--modules-dir") ok = take_value(argc, argv, i, a.modules_dir);
-    else if (w == "--exit-when-idle") ok = take_value(argc, argv, i, a.exit_when_idle);
-    else if (w == "--ttl") ok = take_value(argc, argv, i, a.ttl);
+    if (w == "-c" || w == "--config")
+      ok = take_value(argc, argv, i, a.config);
+    else if (w == "--pipeline")
+      ok = take_value(argc, argv, i, a.pipeline);
+    else if (w == "--modules-dir")
+      ok = take_value(argc, argv, i, a.modules_dir);
+    else if (w == "--exit-when-idle")
+      ok = take_value(argc, argv, i, a.exit_when_idle);
+    else if (w == "--ttl")
+      ok = take_value(argc, argv, i, a.ttl);
     else if (w == "-h" || w == "--help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -22,7 +22,7 @@ std::unique_ptr<Runtime> load(const std::string& path, Runtime::Mode mode, std::
   if (cfg) {
     strata_log_level lvl;
     if (log::parse_level(cfg->log_level, &lvl)) log::set_level(lvl);
-    rt = Runtime::build(*cfg, mode, diags);
+    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), mode, diags);
   }
   if (!diags.empty() || !rt) {
     *errors = diags.str();
@@ -96,7 +96,7 @@ int run(const Args& a) {
         continue;
       }
       std::lock_guard<std::mutex> lock(rt_mu);
-      Config previous = rt->config();
+      auto previous = rt->shared_config();
       rt->stop();
       rt.reset();
       if (auto r = next->start(); !r) {

@@ -90,17 +90,19 @@ Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vecto
   for (Tier* t : tiers_) policy_tiers_.push_back({t->name().c_str(), t->flags()});
   auto& reg = MetricsRegistry::global();
   std::string l = "pipeline=\"" + settings_.name + "\"";
-  metrics_->records = reg.counter("strata_pipeline_records_total", "Records taken from the source", l);
+  metrics_->records =
+      reg.counter("strata_pipeline_records_total", "Records taken from the source", l);
   metrics_->batches = reg.counter("strata_pipeline_batches_total", "Batches processed", l);
-  metrics_->batch_size = reg.gauge("strata_pipeline_last_batch_size", "Records in the last batch", l);
+  metrics_->batch_size =
+      reg.gauge("strata_pipeline_last_batch_size", "Records in the last batch", l);
   metrics_->dead_letters =
       reg.counter("strata_pipeline_dead_letters_total", "Records sent to the dead letters", l);
   metrics_->invalidations =
       reg.counter("strata_pipeline_invalidations_total", "Keys invalidated by hooks", l);
   metrics_->retries =
       reg.counter("strata_pipeline_durable_retries_total", "Retried durable write rounds", l);
-  metrics_->e2e = reg.histogram("strata_pipeline_end_to_end_seconds",
-                                "Record timestamp to durable ack", l);
+  metrics_->e2e =
+      reg.histogram("strata_pipeline_end_to_end_seconds", "Record timestamp to durable ack", l);
   metrics_->lag = reg.gauge("strata_pipeline_consumer_lag", "Records not yet consumed", l);
   metrics_->paused = reg.gauge("strata_pipeline_paused", "1 while the source is paused", l);
   for (Tier* t : tiers_) {
@@ -360,7 +362,8 @@ bool Pipeline::write_durable(Batch& b) {
       source_->source()->resume(source_->handle());
       stats_.paused = false;
       metrics_->paused->set(0);
-      log::write(STRATA_LOG_INFO, tier->name(), settings_.name, "durable tier back, source resumed");
+      log::write(STRATA_LOG_INFO, tier->name(), settings_.name,
+                 "durable tier back, source resumed");
     }
   }
   return true;
@@ -417,7 +420,8 @@ void Pipeline::write_volatile(Batch& b) {
       }
     }
     if (!cleanup_keys.empty()) {
-      for (auto& key : cleanup_keys) cleanup.push_back(make_op(STRATA_TIER_DELETE, key, nullptr, 0, 0));
+      for (auto& key : cleanup_keys)
+        cleanup.push_back(make_op(STRATA_TIER_DELETE, key, nullptr, 0, 0));
       tier->execute(cleanup, results);
     }
   }

@@ -17,7 +17,9 @@ std::unique_ptr<Cache> Cache::open(const std::string& config_path, const std::st
   Diagnostics diags;
   auto cfg = parse_config(config_path, diags);
   std::unique_ptr<Runtime> rt;
-  if (cfg) rt = Runtime::build(*cfg, Runtime::Mode::Cache, diags);
+  if (cfg)
+    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), Runtime::Mode::Cache,
+                        diags);
   if (!diags.empty() || !rt) {
     if (error) *error = diags.str();
     return nullptr;

@@ -12,10 +12,14 @@ namespace {
 
 const char* kind_name(strata_module_kind k) {
   switch (k) {
-    case STRATA_KIND_SOURCE: return "source";
-    case STRATA_KIND_TIER: return "tier";
-    case STRATA_KIND_POLICY: return "policy";
-    case STRATA_KIND_FRONT: return "front";
+    case STRATA_KIND_SOURCE:
+      return "source";
+    case STRATA_KIND_TIER:
+      return "tier";
+    case STRATA_KIND_POLICY:
+      return "policy";
+    case STRATA_KIND_FRONT:
+      return "front";
   }
   return "unknown";
 }
@@ -37,7 +41,8 @@ int64_t mono_ms() {
 
 }  // namespace
 
-Runtime::Runtime(const Config& cfg, Mode mode) : cfg_(cfg), mode_(mode) {}
+Runtime::Runtime(std::shared_ptr<const Config> cfg, Mode mode)
+    : cfg_ptr_(std::move(cfg)), cfg_(*cfg_ptr_), mode_(mode) {}
 
 Runtime::~Runtime() {
   stop();
@@ -51,9 +56,11 @@ Runtime::~Runtime() {
   loader_.reset();
 }
 
-std::unique_ptr<Runtime> Runtime::build(const Config& cfg, Mode mode, Diagnostics& diags) {
-  std::unique_ptr<Runtime> rt(new Runtime(cfg, mode));
-  rt->loader_ = std::make_unique<ModuleLoader>(ModuleLoader::default_search_path(cfg.modules_dir));
+std::unique_ptr<Runtime> Runtime::build(std::shared_ptr<const Config> cfg, Mode mode,
+                                        Diagnostics& diags) {
+  std::unique_ptr<Runtime> rt(new Runtime(std::move(cfg), mode));
+  rt->loader_ =
+      std::make_unique<ModuleLoader>(ModuleLoader::default_search_path(rt->cfg_.modules_dir));
   if (!rt->build_instances(diags)) return nullptr;
   if (!rt->build_pipelines(diags)) return nullptr;
   return rt;
@@ -122,12 +129,12 @@ bool Runtime::build_instances(Diagnostics& diags) {
       diags.add({cfg_.path, 0, 0}, std::string("default policy: ") + loaded.error());
     } else {
       toml::table empty;
-      auto opts = validate_table(empty, cfg_.path, kDefaultPolicyInstance,
-                                 loaded.value()->desc->options, loaded.value()->desc->option_count,
-                                 {}, diags);
+      auto opts =
+          validate_table(empty, cfg_.path, kDefaultPolicyInstance, loaded.value()->desc->options,
+                         loaded.value()->desc->option_count, {}, diags);
       if (opts) {
-        auto inst = ModuleInstance::create(*loaded.value(), kDefaultPolicyInstance, "",
-                                           std::move(*opts));
+        auto inst =
+            ModuleInstance::create(*loaded.value(), kDefaultPolicyInstance, "", std::move(*opts));
         if (!inst)
           diags.add({cfg_.path, 0, 0}, inst.error());
         else {

@@ -29,7 +29,8 @@ class Runtime {
 
   // Every problem goes to `diags` (FILE:LINE:COL where a position is known); returns nullptr
   // when there was any.
-  static std::unique_ptr<Runtime> build(const Config& cfg, Mode mode, Diagnostics& diags);
+  static std::unique_ptr<Runtime> build(std::shared_ptr<const Config> cfg, Mode mode,
+                                        Diagnostics& diags);
   ~Runtime();
 
   // Starts tiers and policies, then (Run) sources and pipelines.
@@ -45,15 +46,17 @@ class Runtime {
   // True when every pipeline has had no record for idle_ms and knows of no lag.
   bool idle(int64_t idle_ms) const;
   std::string summary() const;
-  const Config& config() const { return cfg_; }
+  const Config& config() const { return *cfg_ptr_; }
+  std::shared_ptr<const Config> shared_config() const { return cfg_ptr_; }
 
  private:
-  Runtime(const Config& cfg, Mode mode);
+  Runtime(std::shared_ptr<const Config> cfg, Mode mode);
   bool build_instances(Diagnostics& diags);
   bool build_pipelines(Diagnostics& diags);
   ModuleInstance* instance(const std::string& full_name);
 
-  Config cfg_;
+  std::shared_ptr<const Config> cfg_ptr_;
+  const Config& cfg_;
   Mode mode_;
   // Declared in construction order; destroyed in reverse: pipelines before the chains and
   // tiers they use, instances before the loader that dlclose()s their code.
