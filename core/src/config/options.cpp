@@ -137,7 +137,8 @@ void flatten(const toml::table& table, const std::string& prefix, const std::str
   }
 }
 
-// Converts a configured value; false (with diagnostics) when it does not fit the definition.
+// Converts a configured value into `slot`/`v`; a value that does not fit the definition is
+// reported through `c` (which marks the table as failed).
 void convert_value(const strata_option_def& def, const toml::node& node, const std::string& path,
                    Slot& slot, strata_option_value& v, Checker& c) {
   SourcePos pos = pos_of(node, c.file);
