@@ -172,12 +172,12 @@ TEST(DeadLetterSink, ConcurrentWritersNeverInterleaveLines) {
   const std::string path = dir.file("dead.jsonl");
   auto sink = DeadLetterSink::open({path, "", "", "p"});
   ASSERT_TRUE(sink.ok()) << sink.error();
-  constexpr int kThreads = 4, kPerThread = 300;
+  constexpr int kThreads = 4, kPerThread = 200;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       // Large values make the kernel more likely to split a write if lines were not guarded.
-      OwnedRecord r("key-" + std::to_string(t), std::string(20000, static_cast<char>('a' + t)), 0);
+      OwnedRecord r("key-" + std::to_string(t), std::string(6000, static_cast<char>('a' + t)), 0);
       for (int i = 0; i < kPerThread; ++i) {
         r.rec.offset = i;
         (*sink)->write(r.rec, "concurrent");
@@ -192,7 +192,7 @@ TEST(DeadLetterSink, ConcurrentWritersNeverInterleaveLines) {
     auto v = mini_json::parse(line);
     const std::string key = mini_json::base64_decode(v["key_b64"].str);
     const std::string value = mini_json::base64_decode(v["value_b64"].str);
-    ASSERT_EQ(value, std::string(20000, static_cast<char>('a' + (key.back() - '0'))));
+    ASSERT_EQ(value, std::string(6000, static_cast<char>('a' + (key.back() - '0'))));
   }
 }
 
