@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "common/log.hpp"
 #include "sandbox.hpp"
@@ -115,8 +116,14 @@ void open_strata_library(lua_State* L) {
   lua_newtable(L);  // strata
 
   lua_newtable(L);  // strata.json
-  lua_pushcfunction(L, luaopen_cjson);
-  lua_call(L, 0, 1);
+  {
+    // luaopen_cjson writes process globals (fpconv's locale probe): worker threads load their
+    // states concurrently, so open it under a lock.
+    static std::mutex cjson_open;
+    std::lock_guard<std::mutex> lock(cjson_open);
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+  }
   for (const char* name : {"decode", "encode", "null"}) {
     lua_getfield(L, -1, name);
     lua_setfield(L, -3, name);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "stdlib.hpp"
@@ -615,6 +616,48 @@ end)",
   EXPECT_NE(grow.find("memory limit of 8388608 bytes exceeded in key()"), std::string::npos)
       << grow;
   EXPECT_EQ(run_ok(*h, record("small")).keys, std::vector<std::string>{"small"});
+}
+
+// ---- one state per worker thread --------------------------------------------------------------
+
+TEST_F(ScriptingTest, IndependentStatesRunInParallelThreads) {
+  std::string path = write(R"(
+local count = 0
+function key(r)
+  count = count + 1
+  return strata.hash(r.key) .. ':' .. strata.json.decode(r.value).n .. ':' .. count
+end)");
+  std::vector<std::string> failures(2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      ScriptSettings s;
+      s.path = path;
+      auto hooks = KeyHooks::load(s);
+      if (!hooks) {
+        failures[t] = hooks.error();
+        return;
+      }
+      HookResult out;
+      std::string error;
+      for (int i = 1; i <= 2000; ++i) {
+        std::string value = "{\"n\": " + std::to_string(i) + "}";
+        strata_record rec = record("abc", value.c_str());
+        if (!(*hooks)->run(rec, out, error)) {
+          failures[t] = error;
+          return;
+        }
+        std::string want = "44bc2cf5ad770999:" + std::to_string(i) + ":" + std::to_string(i);
+        if (out.keys != std::vector<std::string>{want}) {
+          failures[t] = "got " + (out.keys.empty() ? std::string("nothing") : out.keys[0]);
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures[0], "");
+  EXPECT_EQ(failures[1], "");
 }
 
 }  // namespace
