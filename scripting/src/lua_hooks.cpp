@@ -202,12 +202,23 @@ bool KeyHooks::run(const strata_record& rec, HookResult& out, std::string& error
   return ok;
 }
 
+bool KeyHooks::run_invalidate(HookResult& out, std::string& error) {
+  if (!has_[kInvalidate]) return true;
+  lua_State* L = state_->L();
+  if (!call_hook(kHookFirst + kInvalidate, "invalidate()", error)) return false;
+  if (!lua_isnil(L, -1) && !collect_strings(L, "invalidate()", out.invalidate, error)) {
+    return false;
+  }
+  lua_pop(L, 1);
+  return true;
+}
+
 bool KeyHooks::run_hooks(HookResult& out, std::string& error) {
   lua_State* L = state_->L();
   if (!call_hook(kHookFirst + kKey, "key()", error)) return false;
   if (lua_isnil(L, -1)) {
     out.skip = true;
-    return true;
+    return run_invalidate(out, error);  // a skipped record may still invalidate (deletes)
   }
   if (!collect_strings(L, "key()", out.keys, error)) return false;
   for (const auto& k : out.keys) {
@@ -219,7 +230,7 @@ bool KeyHooks::run_hooks(HookResult& out, std::string& error) {
   lua_pop(L, 1);
   if (out.keys.empty()) {  // {} means the same as nil
     out.skip = true;
-    return true;
+    return run_invalidate(out, error);
   }
 
   if (has_[kTtl]) {
@@ -263,13 +274,7 @@ bool KeyHooks::run_hooks(HookResult& out, std::string& error) {
     lua_pop(L, 1);
   }
 
-  if (has_[kInvalidate]) {
-    if (!call_hook(kHookFirst + kInvalidate, "invalidate()", error)) return false;
-    if (!lua_isnil(L, -1) && !collect_strings(L, "invalidate()", out.invalidate, error)) {
-      return false;
-    }
-    lua_pop(L, 1);
-  }
+  if (!run_invalidate(out, error)) return false;
 
   if (has_[kVersion]) {
     if (!call_hook(kHookFirst + kVersion, "version()", error)) return false;

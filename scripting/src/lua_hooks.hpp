@@ -57,6 +57,7 @@ class KeyHooks {  // one per worker thread; not thread-safe
   KeyHooks();
   bool call_hook(int fn_slot, const char* phase, std::string& error);
   bool run_hooks(HookResult& out, std::string& error);
+  bool run_invalidate(HookResult& out, std::string& error);
 
   std::unique_ptr<RecordView> view_;  // what the record table reads; outlives state_
   std::unique_ptr<SandboxedState> state_;

@@ -98,14 +98,17 @@ TEST_F(ScriptingTest, TableOfKeys) {
   EXPECT_EQ(out.keys, (std::vector<std::string>{"a:k1", "b:k1"}));
 }
 
-TEST_F(ScriptingTest, NilKeySkipsAndRunsNoOtherHook) {
+TEST_F(ScriptingTest, NilKeySkipsAndRunsOnlyInvalidate) {
   auto h = must_load(
       "function key(r) if r.key == 'drop' then return nil end return r.key end\n"
-      "function ttl(r) error('must not run') end");
+      "function ttl(r) error('must not run') end\n"
+      "function invalidate(r) return 'list:' .. r.key end");
   ASSERT_TRUE(h);
   auto out = run_ok(*h, record("drop"));
   EXPECT_TRUE(out.skip);
   EXPECT_TRUE(out.keys.empty());
+  EXPECT_EQ(out.invalidate, std::vector<std::string>{"list:drop"});
+  EXPECT_FALSE(out.has_ttl);
   std::string error = run_error(*h, record("keep"));
   EXPECT_NE(error.find("must not run"), std::string::npos) << error;
 }
