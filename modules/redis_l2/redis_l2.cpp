@@ -296,7 +296,7 @@ class RedisL2 final : public strata::TierModule {
       argv = {"EVALSHA", script_sha,
               "2",       key,
               vkey,      set ? "set" : "del",
-              version,   set ? value : std::string_view(),
+              version,   set ? value : std::string_view(""),
               ttl,       vttl};
     }
     const char* args[10];

@@ -50,9 +50,9 @@ struct Batch {
   }
 };
 
-class Tier {
+class TierHandle {
  public:
-  explicit Tier(std::unique_ptr<ModuleInstance> inst) : inst_(std::move(inst)) {}
+  explicit TierHandle(std::unique_ptr<ModuleInstance> inst) : inst_(std::move(inst)) {}
   int run(Batch& b, std::string* err_out = nullptr) {
     strata_error err{};
     int rc = inst_->tier()->execute(inst_->handle(), b.prepare(), b.ops.size(), &err);
@@ -109,13 +109,13 @@ class RedisL2Test : public ::testing::Test {
     return ModuleInstance::create(*module_, "tiers." + name_, "", std::move(*opts));
   }
   // Created and started; fails the test otherwise.
-  std::unique_ptr<Tier> open(const std::string& toml_text) {
+  std::unique_ptr<TierHandle> open(const std::string& toml_text) {
     auto inst = create(toml_text);
     EXPECT_TRUE(inst.ok()) << inst.error();
     if (!inst.ok()) return nullptr;
     auto started = inst.value()->start();
     EXPECT_TRUE(started.ok()) << started.error();
-    return std::make_unique<Tier>(std::move(inst.value()));
+    return std::make_unique<TierHandle>(std::move(inst.value()));
   }
   std::string addr(const ServerProcess& r) { return "address = \"" + r.address() + "\"\n"; }
 
