@@ -69,7 +69,9 @@ echo "items in memcached (L1): $items"
 dead=$(wc -l <"$STRATA_DEAD_LETTERS" 2>/dev/null || echo 0)
 echo "dead letters:            $dead (in $STRATA_DEAD_LETTERS)"
 if [ "$dead" -gt 0 ]; then
-  sed -E 's/.*"offset":([0-9]+).*"reason":"([^"]*)".*/  offset \1: \2/' "$STRATA_DEAD_LETTERS" | head -3
+  echo "  by reason:"
+  sed -E 's/.*"reason":"([^"]*)".*/\1/' "$STRATA_DEAD_LETTERS" | sed -E 's/at character [0-9]+/.../' \
+    | sort | uniq -c | sed 's/^/  /'
 fi
 
 echo

@@ -227,11 +227,19 @@ class MemcachedL1 : public strata::TierModule {
       } else if (kind == STRATA_TIER_GET) {
         run_gets(*lease, ops, keys, run);
       } else {
-        run_sets(*lease, ops, keys, run);
+        // libmemcached asserts (instead of failing) when it purges replies of a long buffered
+        // run mid-command; bounded runs keep each flush well inside its limits.
+        for (size_t k = 0; k < run.size(); k += kMaxSetRun) {
+          std::vector<size_t> part(run.begin() + k,
+                                   run.begin() + std::min(run.size(), k + kMaxSetRun));
+          run_sets(*lease, ops, keys, part);
+        }
       }
       i = j;
     }
   }
+
+  static constexpr size_t kMaxSetRun = 200;
 
   void health() override {
     std::string why;

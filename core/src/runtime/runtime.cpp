@@ -276,6 +276,8 @@ bool Runtime::idle(int64_t idle_ms) const {
     const auto& s = p->stats();
     if (now - s.last_record_mono_ms.load() < idle_ms) return false;
     if (s.lag.load() > 0) return false;
+    // Lag unknown (no partition assigned yet): idle only once something was consumed.
+    if (s.lag.load() < 0 && s.records.load() == 0) return false;
   }
   return true;
 }
