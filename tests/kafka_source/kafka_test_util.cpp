@@ -33,10 +33,7 @@ TempDir::~TempDir() {
 
 MockKafkaProcess::MockKafkaProcess(int brokers, const std::string& topics, int partitions) {
   const char* bin = std::getenv("STRATA_MOCK_KAFKA");
-  if (!bin) {
-    std::fprintf(stderr, "STRATA_MOCK_KAFKA is not set\n");
-    return;
-  }
+  if (!bin) bin = STRATA_MOCK_KAFKA_PATH;
   int fds[2];
   if (pipe(fds) != 0) return;
   pid_ = fork();

@@ -33,7 +33,8 @@ class TempDir {
   std::string path_;
 };
 
-// strata-mock-kafka as a child process ($STRATA_MOCK_KAFKA); stopped with SIGTERM.
+// strata-mock-kafka as a child process ($STRATA_MOCK_KAFKA, else the one built with the test);
+// stopped with SIGTERM.
 class MockKafkaProcess {
  public:
   MockKafkaProcess(int brokers, const std::string& topics, int partitions);
