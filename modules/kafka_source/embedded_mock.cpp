@@ -47,10 +47,14 @@ struct JsonCursor {
     for (int k = 0; k < 4; ++k) {
       char c = s[i++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else throw std::runtime_error("bad \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        throw std::runtime_error("bad \\u escape");
     }
     return v;
   }
@@ -68,12 +72,26 @@ struct JsonCursor {
       if (i >= s.size()) throw std::runtime_error("unterminated string");
       char e = s[i++];
       switch (e) {
-        case '"': case '\\': case '/': out += e; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+          out += e;
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp = hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
@@ -84,7 +102,8 @@ struct JsonCursor {
           append_utf8(out, cp);
           break;
         }
-        default: throw std::runtime_error("bad escape");
+        default:
+          throw std::runtime_error("bad escape");
       }
     }
   }
@@ -193,7 +212,8 @@ std::vector<SeedRecord> parse_seed_file(const std::string& path, const std::stri
         out.push_back(parse_json_line(line, default_topic));
       } else {
         size_t tab = line.find('\t');
-        if (tab == std::string::npos) throw std::runtime_error("expected KEY<TAB>VALUE or a JSON object");
+        if (tab == std::string::npos)
+          throw std::runtime_error("expected KEY<TAB>VALUE or a JSON object");
         SeedRecord rec;
         rec.topic = default_topic;
         rec.key = line.substr(0, tab);
@@ -227,8 +247,8 @@ void EmbeddedMock::start(int brokers, const std::vector<std::string>& topics, in
   for (const auto& t : topics) {
     rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster_, t.c_str(), partitions, 1);
     if (err)
-      throw strata::Error(STRATA_ERR_INTERNAL,
-                          "mock cluster: cannot create topic \"" + t + "\": " + rd_kafka_err2str(err));
+      throw strata::Error(STRATA_ERR_INTERNAL, "mock cluster: cannot create topic \"" + t +
+                                                   "\": " + rd_kafka_err2str(err));
   }
   bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
 }
@@ -271,7 +291,8 @@ void EmbeddedMock::produce(const std::vector<SeedRecord>& records) {
   // flush() serves the delivery reports: every record is acked (or failed) when it returns.
   rd_kafka_resp_err_t ferr = rd_kafka_flush(producer, 30000);
   if (failure.empty() && ferr) failure = std::string("flush: ") + rd_kafka_err2str(ferr);
-  if (failure.empty() && !delivery_failure.empty()) failure = "delivery failed: " + delivery_failure;
+  if (failure.empty() && !delivery_failure.empty())
+    failure = "delivery failed: " + delivery_failure;
   rd_kafka_destroy(producer);
   if (!failure.empty()) throw strata::Error(STRATA_ERR_UNAVAILABLE, "seed_file: " + failure);
 }

@@ -25,11 +25,13 @@ namespace {
 constexpr const char* kStartValues[] = {"earliest", "latest", nullptr};
 
 // Properties with a dedicated option, or that would break at-least-once if overridden.
-constexpr const char* kReservedProps[][2] = {
-    {"bootstrap.servers", "brokers"},         {"metadata.broker.list", "brokers"},
-    {"group.id", "group_id"},                 {"auto.offset.reset", "start"},
-    {"enable.auto.offset.store", ""},         {"enable.auto.commit", ""},
-    {"auto.commit.interval.ms", "commit_interval"}};
+constexpr const char* kReservedProps[][2] = {{"bootstrap.servers", "brokers"},
+                                             {"metadata.broker.list", "brokers"},
+                                             {"group.id", "group_id"},
+                                             {"auto.offset.reset", "start"},
+                                             {"enable.auto.offset.store", ""},
+                                             {"enable.auto.commit", ""},
+                                             {"auto.commit.interval.ms", "commit_interval"}};
 
 using PartitionKey = std::pair<std::string, int32_t>;
 
@@ -133,10 +135,10 @@ class KafkaSource final : public strata::SourceModule {
       throw strata::Error(std::string("brokers: ") + errstr);
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_.get(), errstr, sizeof errstr);
     if (!rk_) throw strata::Error(STRATA_ERR_INVALID, std::string("consumer: ") + errstr);
-    conf_.release();  // owned by rk_ now
+    conf_.release();                  // owned by rk_ now
     rd_kafka_poll_set_consumer(rk_);  // callbacks (errors, rebalances) are served by poll()
-    rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(
-        static_cast<int>(topics_.size()));
+    rd_kafka_topic_partition_list_t* subs =
+        rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
     for (const auto& t : topics_)
       rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, subs);
@@ -234,8 +236,8 @@ class KafkaSource final : public strata::SourceModule {
     rd_kafka_topic_partition_list_t* list =
         rd_kafka_topic_partition_list_new(static_cast<int>(count));
     for (size_t i = 0; i < count; ++i)
-      rd_kafka_topic_partition_list_add(list, positions[i].topic, positions[i].partition)
-          ->offset = positions[i].next_offset;
+      rd_kafka_topic_partition_list_add(list, positions[i].topic, positions[i].partition)->offset =
+          positions[i].next_offset;
     // librdkafka 2.x refuses (per partition, RD_KAFKA_RESP_ERR__STATE) offsets of partitions
     // that are not assigned: exactly the "ignore what we no longer own" rule.
     rd_kafka_offsets_store(rk_, list);
@@ -261,8 +263,7 @@ class KafkaSource final : public strata::SourceModule {
     for (const auto& [tp, own] : owned_) {
       int64_t lo = -1, hi = -1;
       // Cached: the high watermark comes with every fetch response; no broker round trip.
-      if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &lo, &hi) ||
-          hi < 0)
+      if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &lo, &hi) || hi < 0)
         continue;
       int64_t pos = own.delivered >= 0 ? own.delivered : (lo >= 0 && lo == hi ? hi : -1);
       if (pos < 0) continue;
@@ -300,7 +301,8 @@ class KafkaSource final : public strata::SourceModule {
     conf_.reset(rd_kafka_conf_new());
     auto set = [&](const char* key, const std::string& value) {
       char errstr[512];
-      if (rd_kafka_conf_set(conf_.get(), key, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+      if (rd_kafka_conf_set(conf_.get(), key, value.c_str(), errstr, sizeof errstr) !=
+          RD_KAFKA_CONF_OK)
         throw strata::Error(std::string(key) + ": " + errstr);
     };
     set("group.id", group_);
@@ -538,8 +540,8 @@ class KafkaSource final : public strata::SourceModule {
         const char* name;
         const void* val;
         size_t size;
-        for (size_t h = 0; rd_kafka_header_get_all(hdrs[i], h, &name, &val, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t h = 0;
+             rd_kafka_header_get_all(hdrs[i], h, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
              ++h)
           batch.headers.push_back(strata_header{strata_bytes{name, std::strlen(name)},
                                                 strata_bytes{static_cast<const char*>(val), size}});

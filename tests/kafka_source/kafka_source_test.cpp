@@ -28,7 +28,8 @@ const char kFastGroup[] =
 
 std::vector<std::pair<std::string, std::string>> numbered(const std::string& prefix, int n) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (int i = 0; i < n; ++i) out.emplace_back(prefix + "k" + std::to_string(i), "v" + std::to_string(i));
+  for (int i = 0; i < n; ++i)
+    out.emplace_back(prefix + "k" + std::to_string(i), "v" + std::to_string(i));
   return out;
 }
 
@@ -100,8 +101,8 @@ TEST(KafkaSource, KcatRecordsInStandaloneMockComeBackWithCoordinates) {
 TEST(KafkaSource, EmbeddedMockWritesBootstrapFileAndServesKcat) {
   TempDir dir;
   std::string boot_file = dir.file("bootstrap");
-  auto src = started("topics = [\"clicks\"]\nmock_partitions = 3\nbootstrap_file = \"" +
-                     boot_file + "\"\n");
+  auto src = started("topics = [\"clicks\"]\nmock_partitions = 3\nbootstrap_file = \"" + boot_file +
+                     "\"\n");
   ASSERT_TRUE(src);
   std::string bootstrap = read_first_line(boot_file);
   ASSERT_EQ(bootstrap.rfind("127.0.0.1:", 0), 0u) << bootstrap;
@@ -126,7 +127,8 @@ TEST(KafkaSource, AckCommitsExactlyAckedPositionsAndRedeliversTheRest) {
   ASSERT_TRUE(kcat_produce(mock.bootstrap(), "orders", numbered("", 100), dir.path()));
   const std::string body = "brokers = \"" + mock.bootstrap() +
                            "\"\ntopics = [\"orders\"]\ngroup_id = \"g-ack\"\n"
-                           "commit_interval = \"100ms\"\n" + kFastGroup;
+                           "commit_interval = \"100ms\"\n" +
+                           kFastGroup;
 
   std::map<int32_t, int64_t> count, acked;
   {
@@ -177,8 +179,8 @@ TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
     for (const auto& kv : recs) produced.insert(kv.first);
     std::set<int32_t> parts_a, parts_b;
     size_t got_a = 0, got_b = 0;
-    for (int i = 0; i < 400 && !std::includes(seen.begin(), seen.end(), produced.begin(),
-                                               produced.end());
+    for (int i = 0;
+         i < 400 && !std::includes(seen.begin(), seen.end(), produced.begin(), produced.end());
          ++i) {
       for (int m = 0; m < 2; ++m) {
         Source& s = m == 0 ? *a : *b;
@@ -235,7 +237,8 @@ TEST(KafkaSource, SeedFileLoadsJsonAndTabLines) {
   {
     std::ofstream f(seed);
     f << "# users\n"
-      << "{\"topic\":\"seeded\",\"key\":\"user:1\",\"value\":{\"name\":\"Ann\",\"tags\":[\"a\",\"b\"]}}\n"
+      << "{\"topic\":\"seeded\",\"key\":\"user:1\",\"value\":{\"name\":\"Ann\",\"tags\":[\"a\","
+         "\"b\"]}}\n"
       << "{\"key\": \"user:2\", \"value\": \"plain \\\"quoted\\\" \\u00e9\"}\n"
       << "\n"
       << "{\"key\":null,\"value\":\"no key\"}\n"
@@ -273,8 +276,8 @@ TEST(KafkaSource, BadSeedLineFailsStartWithFileAndLine) {
 
 TEST(KafkaSource, OptionMistakesAreRefusedWithoutEchoingValues) {
   std::string err;
-  EXPECT_FALSE(Source::create("topics = [\"t\"]\nrdkafka = { \"enable.auto.commit\" = \"false\" }\n",
-                              &err));
+  EXPECT_FALSE(
+      Source::create("topics = [\"t\"]\nrdkafka = { \"enable.auto.commit\" = \"false\" }\n", &err));
   EXPECT_NE(err.find("rdkafka.enable.auto.commit"), std::string::npos) << err;
 
   err.clear();
@@ -284,8 +287,8 @@ TEST(KafkaSource, OptionMistakesAreRefusedWithoutEchoingValues) {
   EXPECT_EQ(err.find("hunter2"), std::string::npos) << err;
 
   err.clear();
-  EXPECT_FALSE(Source::create("topics = [\"t\"]\nrdkafka = { \"no.such.property\" = \"1\" }\n",
-                              &err));
+  EXPECT_FALSE(
+      Source::create("topics = [\"t\"]\nrdkafka = { \"no.such.property\" = \"1\" }\n", &err));
   EXPECT_NE(err.find("unknown librdkafka property"), std::string::npos) << err;
 
   err.clear();

@@ -6,11 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <toml++/toml.h>
 
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -79,9 +79,8 @@ bool kcat_produce(const std::string& bootstrap, const std::string& topic,
   return status == 0;
 }
 
-std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap,
-                                             const std::string& group, const std::string& topic,
-                                             int partitions) {
+std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                             const std::string& topic, int partitions) {
   std::map<int32_t, int64_t> out;
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

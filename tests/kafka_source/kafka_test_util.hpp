@@ -53,9 +53,8 @@ bool kcat_produce(const std::string& bootstrap, const std::string& topic,
                   const std::string& scratch_dir);
 
 // Committed offsets of `group` for partitions 0..partitions-1 (-1001 = none committed).
-std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap,
-                                             const std::string& group, const std::string& topic,
-                                             int partitions);
+std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                             const std::string& topic, int partitions);
 
 struct Rec {
   std::string topic;

@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::fprintf(stderr, "strata-mock-kafka: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fprintf(stderr, "strata-mock-kafka: %s, shutting down\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
   rd_kafka_mock_cluster_destroy(cluster);
   rd_kafka_destroy(owner);
   return 0;
