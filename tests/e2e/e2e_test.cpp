@@ -38,8 +38,13 @@ int64_t seq_of(const std::string& value) {
   return std::strtoll(value.c_str() + p + 6, nullptr, 10);
 }
 
-class Pipeline : public ::testing::Test {
+class EndToEnd : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    setenv("STRATA_BIN", STRATA_E2E_BIN, 0);
+    setenv("STRATA_MOCK_KAFKA", STRATA_E2E_MOCK_KAFKA, 0);
+    setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
+  }
   void SetUp() override {
     dir_ = make_temp_dir();
     ASSERT_NE(std::getenv("STRATA_BIN"), nullptr);
@@ -56,6 +61,9 @@ class Pipeline : public ::testing::Test {
                          kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
                          "\"]\ngroup_id = \"" + group +
                          "\"\nbatch_size = 2000\nmax_wait = \"20ms\"\ncommit_interval = \"200ms\"\n"
+                         // The mock re-forms a group only after a session timeout.
+                         "rdkafka = { \"session.timeout.ms\" = \"6000\", "
+                         "\"heartbeat.interval.ms\" = \"500\" }\n"
                          "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
                          memcached_.address() + "\"]\n" + extra_l1 +
                          "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
@@ -149,7 +157,7 @@ class Pipeline : public ::testing::Test {
   int files_ = 0;
 };
 
-TEST_F(Pipeline, HundredThousandRecordsEndAtHighestSequenceAndCommitToTheEnd) {
+TEST_F(EndToEnd, HundredThousandRecordsEndAtHighestSequenceAndCommitToTheEnd) {
   ASSERT_TRUE(produce(records(100000, 2000, 1)));
   ChildProcess strata;
   ASSERT_TRUE(start_strata(strata, config("g1"), "strata.log"));
@@ -160,7 +168,7 @@ TEST_F(Pipeline, HundredThousandRecordsEndAtHighestSequenceAndCommitToTheEnd) {
       << read_file(dir_ + "/strata.log");
 }
 
-TEST_F(Pipeline, KillNineMidStreamThenRestartLosesNothing) {
+TEST_F(EndToEnd, KillNineMidStreamThenRestartLosesNothing) {
   ASSERT_TRUE(produce(records(100000, 2000, 2)));
   std::string cfg = config("g2");
   ChildProcess first;
@@ -185,7 +193,7 @@ TEST_F(Pipeline, KillNineMidStreamThenRestartLosesNothing) {
               static_cast<long long>(redelivered));
 }
 
-TEST_F(Pipeline, RedisStoppedMidStreamPausesAndResumesWithoutLoss) {
+TEST_F(EndToEnd, RedisStoppedMidStreamPausesAndResumesWithoutLoss) {
   ASSERT_TRUE(produce(records(60000, 1000, 3)));
   ChildProcess strata;
   ASSERT_TRUE(start_strata(strata, config("g3"), "strata.log"));
@@ -208,7 +216,7 @@ TEST_F(Pipeline, RedisStoppedMidStreamPausesAndResumesWithoutLoss) {
   expect_latest_everywhere();
 }
 
-TEST_F(Pipeline, SecondProcessJoinsTheGroupSharesPartitionsAndLosesNothing) {
+TEST_F(EndToEnd, SecondProcessJoinsTheGroupSharesPartitionsAndLosesNothing) {
   ASSERT_TRUE(produce(records(50000, 2000, 5)));
   std::string cfg = config("g4");
   ChildProcess a, b;
@@ -229,7 +237,7 @@ TEST_F(Pipeline, SecondProcessJoinsTheGroupSharesPartitionsAndLosesNothing) {
       << "the second process never got a partition";
 }
 
-TEST_F(Pipeline, BadRecordsAreDeadLetteredWithReasonsWhileTheRestFlows) {
+TEST_F(EndToEnd, BadRecordsAreDeadLetteredWithReasonsWhileTheRestFlows) {
   std::string lines = records(2000, 100, 7);
   lines += "bad1|{not json\n";
   lines += "bad2|{\"k\":\"x\",\"fail\":true}\n";

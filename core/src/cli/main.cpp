@@ -1,4 +1,6 @@
 // strata: the host binary. `strata run|check|modules|describe|cache`, like nginx's -t for check.
+#include <signal.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -47,6 +49,8 @@ bool take_value(int argc, char** argv, int& i, std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer closing a socket must be an error value in the module that wrote, not a dead process.
+  ::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;
