@@ -1,6 +1,9 @@
 #include "e2e_support.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -130,6 +133,40 @@ std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
     if (pr.high > 0) end += pr.high;
   }
   return {committed, end};
+}
+
+std::string http_get(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+double metric_value(const std::string& text, const std::string& metric) {
+  size_t p = 0;
+  while ((p = text.find(metric, p)) != std::string::npos) {
+    size_t after = p + metric.size();
+    bool line_start = p == 0 || text[p - 1] == '\n';
+    if (line_start && after < text.size() && (text[after] == ' ' || text[after] == '{')) {
+      size_t eol = text.find('\n', after);
+      size_t value = text.rfind(' ', eol) + 1;  // the sample's value ends the line
+      return std::strtod(text.c_str() + value, nullptr);
+    }
+    p = after;
+  }
+  return -1;
 }
 
 std::string make_temp_dir() {

@@ -54,6 +54,11 @@ std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
                                               const std::string& group, const std::string& topic,
                                               int partitions);
 
+// GET http://127.0.0.1:PORT/PATH; "" on failure.
+std::string http_get(int port, const std::string& path);
+// The value of the first sample of `metric` in Prometheus text, -1 if absent.
+double metric_value(const std::string& text, const std::string& metric);
+
 std::string make_temp_dir();
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text);
