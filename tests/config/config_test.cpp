@@ -82,28 +82,28 @@ TEST(ConfigParse, PipelineAndTopLevelDefaultsApplied) {
   EXPECT_EQ(o.str("dead_letter_topic"), "");
   EXPECT_EQ(o.integer("retry_backoff"), 100);
   EXPECT_EQ(o.integer("retry_backoff_max"), 5000);
-  EXPECT_EQ(o.integer("workers"), 1);
+  EXPECT_EQ(o.integer("lua_memory"), 128 << 20);
   EXPECT_TRUE(o.is_set("source"));
-  EXPECT_FALSE(o.is_set("workers"));
+  EXPECT_FALSE(o.is_set("lua_memory"));
 }
 
 TEST(ConfigParse, PipelineOptionsAreValidated) {
   Parsed p = pipeline("source = \"events\"", "tiers = [\"l1\"]",
-                      "lua_allow = [\"io\", \"sockets\"]\nlua_budget = 10\nneg_ttl = \"2s\"\n"
-                      "workers = 8\nretry_backoff = \"1 minute\"\n");
+                      "lua_allow = [\"io\", \"sockets\"]\nlua_budget = -5\nneg_ttl = \"2s\"\n"
+                      "lua_memory = \"8MiB\"\nretry_backoff = \"1 minute\"\n");
   EXPECT_EQ(p.diags.str(),
             "t.toml:16:20: pipelines.latest.lua_allow[1]: 'sockets' is not one of: io, os, "
             "require, debug, ffi\n"
-            "t.toml:17:14: pipelines.latest.lua_budget: 10 is below the minimum 1000\n"
+            "t.toml:17:14: pipelines.latest.lua_budget: -5 is below the minimum 0\n"
             "t.toml:20:17: pipelines.latest.retry_backoff: '1 minute' is not a duration "
             "(\"250ms\", \"5s\", \"5m\", \"1h\", \"1d\" or an integer of milliseconds)\n");
   Parsed ok = pipeline("source = \"events\"", "tiers = [\"l1\"]",
-                       "lua_allow = [\"os\"]\nneg_ttl = \"2s\"\nworkers = 8\n");
+                       "lua_allow = [\"os\"]\nneg_ttl = \"2s\"\nlua_memory = \"8MiB\"\n");
   ASSERT_TRUE(ok.diags.empty()) << ok.diags.str();
   const ResolvedOptions& o = ok.cfg->pipelines.at(0).options;
   EXPECT_EQ(o.list("lua_allow"), (std::vector<std::string>{"os"}));
   EXPECT_EQ(o.integer("neg_ttl"), 2000);
-  EXPECT_EQ(o.integer("workers"), 8);
+  EXPECT_EQ(o.integer("lua_memory"), 8 << 20);
 }
 
 TEST(ConfigParse, DanglingTierListsDefinedTiers) {
@@ -151,7 +151,7 @@ TEST(ConfigParse, EmptyTierList) {
 }
 
 TEST(ConfigParse, MissingPipelineKeysPointAtTheHeader) {
-  Parsed p = parse(kBase + "workers = 2\n");
+  Parsed p = parse(kBase + "lua_memory = \"1MiB\"\n");
   EXPECT_EQ(p.diags.str(),
             "t.toml:13:1: pipelines.latest: missing required option 'source' (a string: Name "
             "of the [sources.NAME] instance that feeds this pipeline.)\n"
@@ -270,14 +270,14 @@ TEST(ConfigParse, Issue2AllErrorsAreReportedAtOnce) {
       "[pipelines.p]\n"            // 4
       "source = \"nowhere\"\n"     // 5: dangling source
       "tiers = [\"l1\"]\n"         // 6
-      "workers = 65\n");           // 7: above max
+      "lua_budget = -1\n");        // 7: below min
   ASSERT_TRUE(p.cfg);
   ASSERT_EQ(p.diags.size(), 3u) << p.diags.str();
   EXPECT_EQ(p.diags.str(),
             "t.toml:1:13: log_level: 'verbose' is not one of: debug, info, warn, error\n"
             "t.toml:5:10: pipelines.p.source: source 'nowhere' is not defined; no "
             "[sources.NAME] sections are defined\n"
-            "t.toml:7:11: pipelines.p.workers: 65 is above the maximum 64\n");
+            "t.toml:7:14: pipelines.p.lua_budget: -1 is below the minimum 0\n");
 
   // Module options add to the same list: parse errors and option errors together.
   Diagnostics& d = p.diags;

@@ -248,16 +248,12 @@ TEST(ConfigOptions, TierHostKeysHaveDefaultsBoundsAndStayOutOfModuleValues) {
   EXPECT_EQ(host->integer("breaker_open"), 30000);
   EXPECT_TRUE(host->is_set("breaker_open"));
   EXPECT_EQ(host->integer("breaker_probes"), 1);
-  EXPECT_EQ(host->integer("timeout"), 0);  // 0 = rely on the module's own timeout
+  EXPECT_EQ(host->find("timeout"), nullptr);  // tiers bound their calls with their own timeouts
 
-  // The module declares `timeout` itself: the key is the module's, and the host reads it too.
+  // The module declares `timeout` itself: the key is the module's.
   Validated both = validate("servers = [\"a\"]\ntimeout = \"250ms\"\n");
   ASSERT_TRUE(both.values) << both.errors();
   EXPECT_EQ(both.values->integer("timeout"), 250);
-  auto both_host =
-      tier_host_options(*both.p.cfg, *both.p.cfg->find_instance("tiers", "l1"), both.p.diags);
-  ASSERT_TRUE(both_host);
-  EXPECT_EQ(both_host->integer("timeout"), 250);
 
   Validated bad = validate("servers = [\"a\"]\nbreaker_failures = 0\nbreaker_probes = 1001\n");
   EXPECT_FALSE(bad.values);
@@ -284,7 +280,7 @@ TEST(ConfigOptions, ResolvedValuesDoNotMoveWithTheObject) {
 }
 
 TEST(ConfigOptions, ValidateTableWorksOnAnyTable) {
-  toml::table t = toml::parse(std::string_view("workers = 0\n"), std::string_view("x.toml"));
+  toml::table t = toml::parse(std::string_view("lua_budget = -1\n"), std::string_view("x.toml"));
   Diagnostics d;
   const auto& schema = pipeline_schema();
   auto r = validate_table(t, "x.toml", "pipelines.p", schema.data(), schema.size(), {}, d);
@@ -295,7 +291,7 @@ TEST(ConfigOptions, ValidateTableWorksOnAnyTable) {
             "x.toml:1:1: pipelines.p: missing required option 'tiers' (an array of strings: "
             "Names of [tiers.NAME] instances in read order, L1 first. Non-empty, no "
             "duplicates.)\n"
-            "x.toml:1:11: pipelines.p.workers: 0 is below the minimum 1\n");
+            "x.toml:1:14: pipelines.p.lua_budget: -1 is below the minimum 0\n");
 }
 
 TEST(ConfigUnits, DurationsInEveryUnit) {
@@ -343,12 +339,14 @@ TEST(ConfigDescribe, PrintsEveryColumnFromTheSchemaOnly) {
   std::string out = describe_schema(schema.data(), schema.size());
   EXPECT_EQ(out.rfind("NAME               TYPE         DEFAULT\n", 0), 0u) << out;
   EXPECT_NE(out.find("\nsource             string       required\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("\nworkers            int          1\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("    Range: 1 .. 64\n"), std::string::npos);
+  EXPECT_NE(out.find("\nlua_memory         size         128MiB\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\nretry_backoff_max  duration     5s\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\nlua_allow          string list  []\n"), std::string::npos) << out;
   EXPECT_NE(out.find("    Each one of: io, os, require, debug, ffi\n"), std::string::npos);
-  EXPECT_NE(out.find("    Range: >= 1000\n"), std::string::npos);
+  EXPECT_NE(out.find("    Range: >= 0\n"), std::string::npos);
+  const auto& tier = tier_host_schema();
+  EXPECT_NE(describe_schema(tier.data(), tier.size()).find("    Range: 1 .. 100000\n"),
+            std::string::npos);
   for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1)
     EXPECT_LE(end - start, 100u) << out.substr(start, end - start);
 }

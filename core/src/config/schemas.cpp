@@ -50,8 +50,9 @@ const std::vector<strata_option_def>& pipeline_schema() {
         lua_allow,
         at_least(def("lua_budget", STRATA_OPT_INT, "1000000",
                      "Instruction budget for one hook call; a script that exceeds it fails for "
-                     "that record only."),
-                 1000),
+                     "that record only. 0 removes the budget and lets the JIT compile the "
+                     "script (trusted scripts only)."),
+                 0),
         def("neg_ttl", STRATA_OPT_DURATION, "0",
             "TTL of the negative entry written to L1 after a miss in every tier. 0 disables "
             "negative caching."),
@@ -64,9 +65,9 @@ const std::vector<strata_option_def>& pipeline_schema() {
             "First wait before retrying a failed durable write; doubles on each retry."),
         def("retry_backoff_max", STRATA_OPT_DURATION, "5s",
             "Upper bound of the retry wait for durable writes."),
-        ranged(def("workers", STRATA_OPT_INT, "1",
-                   "Worker threads of the pipeline, each with its own Lua state."),
-               1, 64),
+        def("lua_memory", STRATA_OPT_SIZE, "128MiB",
+            "Memory cap of the script's Lua state; a record whose hooks exceed it fails alone. "
+            "0 removes the cap."),
     };
   }();
   return schema;
@@ -82,9 +83,6 @@ const std::vector<strata_option_def>& tier_host_schema() {
       ranged(def("breaker_probes", STRATA_OPT_INT, "1",
                  "Successful half-open probes that close the breaker again."),
              1, 1000),
-      def("timeout", STRATA_OPT_DURATION, "0",
-          "Deadline the host gives one batch on this tier. 0 relies on the module's own "
-          "timeout."),
   };
   return schema;
 }

@@ -165,6 +165,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     script.path = pc.script;
     script.allow = pc.options.list("lua_allow");
     script.instruction_budget = pc.options.integer("lua_budget");
+    script.memory_limit_bytes = pc.options.integer("lua_memory");
     script.instance = "pipelines." + pc.name;
     script.config = {{"pipeline", pc.name}};
     if (mode_ == Mode::Check) {
