@@ -1,0 +1,107 @@
+// `strata cache get|set|del` and the embedding example (examples/embed) against real memcached
+// and redis-server: reads answer from L1, fall through to L2 and refill L1; writes reach both.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "cli_support.hpp"
+#include "servers.hpp"
+
+namespace strata::cli_test {
+namespace {
+
+using strata::test::ServerProcess;
+
+class Cache : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    ASSERT_TRUE(memcached_.start());
+    ASSERT_TRUE(redis_.start());
+    path_ = dir_ + "/strata.toml";
+    write_file(path_, "log_level = \"warn\"\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+                      "brokers = \"mock\"\ntopics = [\"events\"]\n\n[tiers.l1]\n"
+                      "module = \"memcached_l1\"\nservers = [\"" +
+                          memcached_.address() + "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\n"
+                          "address = \"" + redis_.address() +
+                          "\"\n\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n");
+  }
+  void TearDown() override { remove_tree(dir_); }
+
+  Outcome cache(const std::vector<std::string>& words) {
+    std::vector<std::string> args{"cache", words[0], "-c", path_};
+    args.insert(args.end(), words.begin() + 1, words.end());
+    return strata(args);
+  }
+  std::string memcached(const std::string& cmd) {
+    return memcached_command(memcached_.port(), cmd);
+  }
+
+  ServerProcess memcached_{ServerProcess::Kind::Memcached};
+  ServerProcess redis_{ServerProcess::Kind::Redis};
+  std::string dir_, path_;
+};
+
+TEST_F(Cache, SetGetFallThroughRefillAndDelete) {
+  Outcome set = cache({"set", "greeting", "hello world"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  // Written to both tiers, readable by plain clients.
+  EXPECT_EQ(redis_.redis_cli("GET greeting"), "hello world");
+  EXPECT_NE(memcached("get greeting").find("\r\nhello world\r\nEND"), std::string::npos);
+
+  Outcome g1 = cache({"get", "greeting"});
+  EXPECT_EQ(g1.exit_code, 0) << g1.err;
+  EXPECT_EQ(g1.out, "hello world\n");
+  EXPECT_NE(g1.err.find("(from tiers.l1)"), std::string::npos) << g1.err;
+
+  // Gone from memcached: the read falls through to Redis and refills memcached.
+  ASSERT_EQ(memcached("delete greeting"), "DELETED\r\n");
+  Outcome g2 = cache({"get", "greeting"});
+  EXPECT_EQ(g2.exit_code, 0) << g2.err;
+  EXPECT_EQ(g2.out, "hello world\n");
+  EXPECT_NE(g2.err.find("(from tiers.l2)"), std::string::npos) << g2.err;
+  EXPECT_NE(memcached("get greeting").find("\r\nhello world\r\nEND"), std::string::npos);
+  Outcome g3 = cache({"get", "greeting"});
+  EXPECT_EQ(g3.out, "hello world\n");
+  EXPECT_NE(g3.err.find("(from tiers.l1)"), std::string::npos) << g3.err;
+
+  Outcome del = cache({"del", "greeting"});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_EQ(redis_.redis_cli("EXISTS greeting"), "0");
+  EXPECT_EQ(memcached("get greeting"), "END\r\n");
+  Outcome g4 = cache({"get", "greeting"});
+  EXPECT_EQ(g4.exit_code, 1);
+  EXPECT_EQ(g4.out, "");
+  EXPECT_NE(g4.err.find("key 'greeting' not found"), std::string::npos) << g4.err;
+}
+
+TEST_F(Cache, MissingKeyAndUsageErrors) {
+  Outcome g = cache({"get", "never-set"});
+  EXPECT_EQ(g.exit_code, 1);
+  EXPECT_NE(g.err.find("key 'never-set' not found"), std::string::npos) << g.err;
+  EXPECT_EQ(cache({"set", "k"}).exit_code, 2);  // set needs a value
+  EXPECT_EQ(cache({"get", "k", "extra"}).exit_code, 2);
+  EXPECT_EQ(cache({"put", "k"}).exit_code, 2);
+  EXPECT_EQ(strata({"cache", "get", "k"}).exit_code, 2);  // no -c
+}
+
+TEST_F(Cache, EmbedExampleWritesAndReadsFromL1) {
+  Outcome o = run({embed_bin(), path_, "embedded", "v-42"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "embedded = v-42 (from tiers.l1)\nembedded = v-42 (from tiers.l1)\n") << o.err;
+  EXPECT_EQ(redis_.redis_cli("GET embedded"), "v-42");
+
+  // Read-only use after L1 lost the key: first read from Redis, second from the refilled L1.
+  ASSERT_EQ(memcached("delete embedded"), "DELETED\r\n");
+  Outcome r = run({embed_bin(), path_, "embedded"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "embedded = v-42 (from tiers.l2)\nembedded = v-42 (from tiers.l1)\n") << r.err;
+
+  Outcome missing = run({embed_bin(), path_, "not-there"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "not-there: not found\n");
+}
+
+}  // namespace
+}  // namespace strata::cli_test

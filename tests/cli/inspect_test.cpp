@@ -1,0 +1,156 @@
+// `strata modules`, `strata describe`, `--version`, `--help` and usage errors. describe is shown
+// to come from the module's schema alone with cli_probe.so, built twice from one source with two
+// different descriptions (tests/cli/CMakeLists.txt).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+#include <sstream>
+
+#include "cli_support.hpp"
+
+namespace strata::cli_test {
+namespace {
+
+class Inspect : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
+};
+
+// The line of `text` that starts with `first_word` and a space ("" if none).
+std::string line_starting(const std::string& text, const std::string& first_word) {
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind(first_word + " ", 0) == 0) return l;
+  return "";
+}
+
+TEST_F(Inspect, ModulesListsEveryBuiltModuleWithKindAndVersion) {
+  Outcome o = strata({"modules"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("NAME"), std::string::npos) << o.out;
+  const std::pair<const char*, const char*> expected[] = {
+      {"kafka_source", "source"}, {"memcached_l1", "tier"},    {"redis_l2", "tier"},
+      {"write_through", "policy"}, {"write_around", "policy"}, {"l2_only", "policy"}};
+  for (auto& [name, kind] : expected) {
+    std::string line = line_starting(o.out, name);
+    ASSERT_FALSE(line.empty()) << name << " not listed:\n" << o.out << o.err;
+    std::smatch m;
+    std::string pattern = std::string("^") + name + " +" + kind + " +[0-9]+\\.[0-9]+\\.[0-9]+ +\\S";
+    EXPECT_TRUE(std::regex_search(line, m, std::regex(pattern)))
+        << "'" << line << "' does not match " << pattern;
+  }
+  EXPECT_NE(o.err.find("(searched: " + modules_dir()), std::string::npos) << o.err;
+}
+
+TEST_F(Inspect, DescribeMemcachedPrintsEveryOption) {
+  Outcome o = strata({"describe", "memcached_l1"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out.rfind("memcached_l1 ", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find("(tier module, ABI "), std::string::npos) << o.out;
+  const std::pair<const char*, const char*> options[] = {
+      {"servers", "string list"}, {"ketama", "bool"},          {"connect_timeout", "duration"},
+      {"io_timeout", "duration"}, {"ttl", "duration"},         {"key_prefix", "string"},
+      {"max_value_size", "size"}, {"eject_failed", "bool"},    {"server_failure_limit", "int"},
+      {"retry_timeout", "duration"}, {"username", "string"},   {"password", "string"},
+      {"connections", "int"}};
+  for (auto& [name, type] : options) {
+    std::string line = line_starting(o.out, name);
+    EXPECT_NE(line.find(std::string(" ") + type + " "), std::string::npos)
+        << name << " (" << type << ") not described:\n" << o.out;
+  }
+  EXPECT_NE(line_starting(o.out, "password").find("(secret)"), std::string::npos) << o.out;
+}
+
+TEST_F(Inspect, DescribeComesFromTheModuleSchema) {
+  // Build a: found through --modules-dir.
+  Outcome a = strata({"describe", "cli_probe", "--modules-dir", probe_modules_dir("a")});
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out.rfind("cli_probe 3.1.4 (policy module, ABI ", 0), 0u) << a.out;
+  EXPECT_NE(a.out.find("probe build alpha: counts nothing"), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("level of the alpha probe"), std::string::npos) << a.out;
+  EXPECT_EQ(a.out.find("beta"), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("file: " + probe_modules_dir("a") + "/cli_probe.so"), std::string::npos)
+      << a.out;
+  // Build b: found through $STRATA_MODULES_PATH.
+  Outcome b = strata({"describe", "cli_probe"},
+                     {{"STRATA_MODULES_PATH", probe_modules_dir("b") + ":" + modules_dir()}});
+  EXPECT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(b.out.find("probe build beta: also counts nothing"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("level of the beta probe"), std::string::npos) << b.out;
+  EXPECT_EQ(b.out.find("alpha"), std::string::npos) << b.out;
+
+  for (const Outcome* o : {&a, &b}) {
+    EXPECT_NE(line_starting(o->out, "probe_level").find(" int "), std::string::npos) << o->out;
+    EXPECT_NE(line_starting(o->out, "probe_level").find(" 7"), std::string::npos) << o->out;
+    EXPECT_NE(o->out.find("Range: 1 .. 99"), std::string::npos) << o->out;
+    EXPECT_NE(o->out.find("One of: red, green"), std::string::npos) << o->out;
+    // A secret's default is never printed.
+    EXPECT_NE(line_starting(o->out, "probe_token").find("(secret)"), std::string::npos) << o->out;
+    EXPECT_EQ(o->out.find("tok-DEFAULT"), std::string::npos) << o->out;
+    EXPECT_EQ(o->err.find("tok-DEFAULT"), std::string::npos) << o->err;
+  }
+
+  // `strata modules` shows the description of the build it finds first.
+  Outcome m = strata({"modules", "--modules-dir", probe_modules_dir("b")});
+  EXPECT_NE(line_starting(m.out, "cli_probe").find("probe build beta: also counts nothing"),
+            std::string::npos)
+      << m.out;
+}
+
+TEST_F(Inspect, DescribePipelineAndTierPrintTheHostKeys) {
+  Outcome p = strata({"describe", "pipeline"});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(p.out.rfind("[pipelines.NAME]", 0), 0u) << p.out;
+  for (const char* key : {"source", "tiers", "policy", "script", "lua_allow", "lua_budget",
+                          "neg_ttl", "dead_letter_file", "dead_letter_topic", "retry_backoff",
+                          "retry_backoff_max", "lua_memory"})
+    EXPECT_FALSE(line_starting(p.out, key).empty()) << key << " missing:\n" << p.out;
+
+  Outcome t = strata({"describe", "tier"});
+  EXPECT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(t.out.rfind("[tiers.NAME]", 0), 0u) << t.out;
+  for (const char* key : {"breaker_failures", "breaker_open", "breaker_probes"})
+    EXPECT_FALSE(line_starting(t.out, key).empty()) << key << " missing:\n" << t.out;
+}
+
+TEST_F(Inspect, DescribeUnknownModuleFails) {
+  Outcome o = strata({"describe", "no_such_module"});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find("module \"no_such_module\" not found in: " + modules_dir()),
+            std::string::npos)
+      << o.err;
+}
+
+TEST_F(Inspect, VersionAndHelpExitZero) {
+  for (const char* flag : {"--version", "-V"}) {
+    Outcome o = strata({flag});
+    EXPECT_EQ(o.exit_code, 0) << flag;
+    EXPECT_TRUE(std::regex_search(o.out, std::regex("^strata [0-9]+\\.[0-9]+\\.[0-9]+ \\(module "
+                                                    "ABI [0-9]+\\.[0-9]+\\)\n$")))
+        << o.out;
+  }
+  for (const char* flag : {"--help", "-h"}) {
+    Outcome o = strata({flag});
+    EXPECT_EQ(o.exit_code, 0) << flag;
+    EXPECT_EQ(o.out.rfind("usage: strata <command>", 0), 0u) << o.out;
+    for (const char* cmd : {"  run -c FILE", "  check -c FILE", "  modules", "  describe MODULE",
+                            "  cache get|set|del"})
+      EXPECT_NE(o.out.find(cmd), std::string::npos) << cmd << " missing:\n" << o.out;
+  }
+}
+
+TEST_F(Inspect, UsageErrorsExitTwo) {
+  Outcome unknown = strata({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
+  EXPECT_EQ(strata({}).exit_code, 2);
+  Outcome option = strata({"check", "--frob"});
+  EXPECT_EQ(option.exit_code, 2);
+  EXPECT_NE(option.err.find("unknown option '--frob'"), std::string::npos) << option.err;
+  EXPECT_EQ(strata({"check"}).exit_code, 2);  // -c is required
+  EXPECT_EQ(strata({"check", "-c"}).exit_code, 2);  // -c needs a value
+}
+
+}  // namespace
+}  // namespace strata::cli_test

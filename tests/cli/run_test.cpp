@@ -1,0 +1,199 @@
+// `strata run`: SIGHUP reload (a bad file is rejected with its FILE:LINE:COL error and the
+// running configuration keeps working; a good one replaces it), SIGTERM (exit 0, summary), and
+// the admin listener (/metrics, /healthz). Real memcached and redis-server; Kafka is
+// strata-mock-kafka (its own process, records produced with kcat) or the embedded mock.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "cli_support.hpp"
+#include "servers.hpp"
+
+namespace strata::cli_test {
+namespace {
+
+using strata::test::ServerProcess;
+
+class Run : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    ASSERT_TRUE(memcached_.start());
+    ASSERT_TRUE(redis_.start());
+    admin_port_ = strata::test::free_port();
+  }
+  void TearDown() override {
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "--- strata stderr ---\n%s\n--- strata stdout ---\n%s\n",
+                   read_file(dir_ + "/strata.err").c_str(),
+                   read_file(dir_ + "/strata.out").c_str());
+    }
+    strata_.stop(SIGKILL, 10000);
+    mock_.stop(SIGTERM, 10000);
+    remove_tree(dir_);
+  }
+
+  // strata-mock-kafka with one topic; its bootstrap address from --bootstrap-file.
+  bool start_mock_kafka() {
+    std::string file = dir_ + "/bootstrap";
+    if (!mock_.start({mock_kafka_bin(), "--brokers", "1", "--topics", "events", "--partitions",
+                      "2", "--bootstrap-file", file},
+                     dir_ + "/mock.out", dir_ + "/mock.err"))
+      return false;
+    return wait_until(
+        [&] {
+          std::string b = read_file(file);
+          while (!b.empty() && (b.back() == '\n' || b.back() == ' ')) b.pop_back();
+          bootstrap_ = b;
+          return !b.empty();
+        },
+        20000);
+  }
+
+  std::string tiers_and_admin() const {
+    return "log_level = \"info\"\n\n[admin]\nport = " + std::to_string(admin_port_) +
+           "\n\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" + memcached_.address() +
+           "\"]\n@L1@\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
+           "\"\n\n";
+  }
+
+  // The reload test's configuration: source over strata-mock-kafka, pipeline p.
+  std::string reload_config(const std::string& script, const std::string& dead_letters,
+                            const std::string& l1_extra = "") const {
+    std::string t = tiers_and_admin();
+    t.replace(t.find("@L1@"), 4, l1_extra);
+    return t + "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"" + bootstrap_ +
+           "\"\ntopics = [\"events\"]\ngroup_id = \"cli-reload\"\nmax_wait = \"20ms\"\n"
+           "commit_interval = \"200ms\"\n"
+           // The mock re-forms a group only after a session timeout: keep it short.
+           "rdkafka = { \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"500\" }\n"
+           "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\nscript = \"" +
+           script + "\"\ndead_letter_file = \"" + dead_letters + "\"\n";
+  }
+
+  bool start_strata() {
+    return strata_.start({strata_bin(), "run", "-c", path_}, dir_ + "/strata.out",
+                         dir_ + "/strata.err");
+  }
+  std::string log() const { return read_file(dir_ + "/strata.err"); }
+  bool log_has(const std::string& s, int timeout_ms) const {
+    return wait_until([&] { return log().find(s) != std::string::npos; }, timeout_ms);
+  }
+  bool healthy() const {
+    HttpReply r = http_get(admin_port_, "/healthz");
+    return r.status == 200 && r.body.rfind("ok", 0) == 0;
+  }
+  // Produces "KEY|VALUE" lines with kcat.
+  void produce(const std::string& lines) {
+    static int n = 0;
+    std::string file = dir_ + "/produce-" + std::to_string(++n) + ".txt";
+    write_file(file, lines);
+    int status = -1;
+    std::string out = strata::test::run_command("kcat -P -b " + bootstrap_ +
+                                                " -t events -K '|' -l " + file + " 2>&1",
+                                                &status);
+    ASSERT_EQ(status, 0) << "kcat: " << out;
+  }
+  bool redis_has(const std::string& key, const std::string& value, int timeout_ms) const {
+    return wait_until([&] { return redis_.redis_cli("GET " + key) == value; }, timeout_ms);
+  }
+
+  ServerProcess memcached_{ServerProcess::Kind::Memcached};
+  ServerProcess redis_{ServerProcess::Kind::Redis};
+  Background mock_, strata_;
+  std::string dir_, path_, bootstrap_;
+  int admin_port_ = 0;
+};
+
+TEST_F(Run, SighupRejectsABadFileAppliesAGoodOneAndSigtermExitsCleanly) {
+  ASSERT_TRUE(start_mock_kafka()) << read_file(dir_ + "/mock.err");
+  write_file(dir_ + "/keys1.lua", "function key(r) return \"one:\" .. r.key end\n");
+  write_file(dir_ + "/keys2.lua",
+             "function key(r)\n"
+             "  if r.value == \"poison\" then error(\"poison record\") end\n"
+             "  return \"two:\" .. r.key\n"
+             "end\n");
+  path_ = dir_ + "/strata.toml";
+  write_file(path_, reload_config("keys1.lua", "dead1.jsonl"));
+  ASSERT_TRUE(start_strata());
+  ASSERT_TRUE(wait_until([&] { return healthy(); }, 30000)) << "no healthy admin listener";
+  produce("a1|v1\n");
+  ASSERT_TRUE(redis_has("one:a1", "v1", 45000)) << "first record not processed";
+
+  // (a) An invalid file: rejected with its position, the running configuration stays.
+  std::string bad = reload_config("keys2.lua", "dead2.jsonl", "sevrers = [\"x:1\"]\n");
+  write_file(path_, bad);
+  strata_.signal(SIGHUP);
+  std::string where = path_ + ":" + line_col(bad, "sevrers") + ": tiers.l1.sevrers: unknown option";
+  ASSERT_TRUE(log_has("reload rejected", 20000)) << log();
+  EXPECT_TRUE(log_has(where, 5000)) << "expected '" << where << "' in:\n" << log();
+  EXPECT_TRUE(strata_.running());
+  EXPECT_TRUE(healthy());
+  produce("a2|v2\n");
+  EXPECT_TRUE(redis_has("one:a2", "v2", 45000)) << "old configuration stopped processing";
+
+  // (b) A valid, changed file: new script and dead-letter file take effect.
+  write_file(path_, reload_config("keys2.lua", "dead2.jsonl"));
+  strata_.signal(SIGHUP);
+  ASSERT_TRUE(log_has("configuration reloaded", 30000)) << log();
+  produce("b1|w1\nb2|poison\n");
+  EXPECT_TRUE(redis_has("two:b1", "w1", 60000)) << "record after the reload not processed";
+  EXPECT_TRUE(wait_until(
+      [&] { return read_file(dir_ + "/dead2.jsonl").find("poison record") != std::string::npos; },
+      30000))
+      << "no dead letter in the new dead_letter_file";
+  EXPECT_EQ(redis_.redis_cli("EXISTS one:b1"), "0") << "old script still running";
+  EXPECT_TRUE(healthy());
+
+  // (c) SIGTERM: graceful stop, exit 0, the summary on stdout.
+  int rc = strata_.stop(SIGTERM, 30000);
+  EXPECT_EQ(rc, 0);
+  std::string out = read_file(dir_ + "/strata.out");
+  EXPECT_NE(out.find("pipeline p: records="), std::string::npos) << out;
+  EXPECT_NE(out.find("dead_letters=1"), std::string::npos) << out;
+}
+
+TEST_F(Run, AdminServesMetricsAndHealth) {
+  write_file(dir_ + "/seed.tsv", "u1\tv1\nu2\tv2\nu3\tv3\n");
+  std::string t = tiers_and_admin();
+  t.replace(t.find("@L1@"), 4, "");
+  path_ = dir_ + "/strata.toml";
+  write_file(path_, t + "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
+                        "topics = [\"events\"]\nmock_partitions = 2\nseed_file = \"" +
+                        dir_ + "/seed.tsv\"\n\n[pipelines.p]\nsource = \"events\"\n"
+                        "tiers = [\"l1\", \"l2\"]\n");
+  ASSERT_TRUE(start_strata());
+  ASSERT_TRUE(redis_has("u3", "v3", 45000)) << "seeded records not processed";
+
+  std::string metrics;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        HttpReply r = http_get(admin_port_, "/metrics");
+        metrics = r.body;
+        return r.status == 200 &&
+               metrics.find("strata_pipeline_records_total{pipeline=\"p\"} 3\n") !=
+                   std::string::npos;
+      },
+      20000))
+      << metrics;
+  EXPECT_NE(metrics.find("# TYPE strata_pipeline_records_total counter"), std::string::npos);
+  EXPECT_NE(metrics.find("strata_tier_latency_seconds_count{tier=\"tiers.l2\"}"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("instance=\"tiers.l1\""), std::string::npos) << metrics;
+
+  HttpReply h = http_get(admin_port_, "/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body.rfind("ok\n", 0), 0u) << h.body;
+  EXPECT_NE(h.body.find("tiers.l2 breaker=closed"), std::string::npos) << h.body;
+  EXPECT_EQ(http_get(admin_port_, "/nope").status, 404);
+
+  EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
+  EXPECT_NE(read_file(dir_ + "/strata.out").find("pipeline p: records=3 "), std::string::npos)
+      << read_file(dir_ + "/strata.out");
+}
+
+}  // namespace
+}  // namespace strata::cli_test
