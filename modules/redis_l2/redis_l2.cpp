@@ -1,7 +1,8 @@
 // redis_l2: the durable, versioned L2 tier on Redis (hiredis 0.14, blocking API).
 // A pool of connections, each behind its own mutex, serves concurrent execute() calls; a batch
 // is pipelined in rounds of at most `pipeline_depth` commands. Versioned SET/DELETE go through
-// a Lua script (EVALSHA) that refuses to replace a newer version; see docs/redis_l2.md.
+// a Lua script (EVALSHA) that refuses to replace a newer version, one call per run of up to
+// `versioned_batch` consecutive versioned ops; see docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "redis_commands.hpp"
 #include "redis_link.hpp"
 
 namespace redis_l2 {
@@ -43,6 +45,11 @@ constexpr strata_option_def kOptions[] = {
                    "how long a versioned delete (or an expired versioned value) remembers its "
                    "version so an older replay cannot resurrect it; 0 = forever")
         .min(0),
+    strata::option("versioned_batch", STRATA_OPT_INT, "100",
+                   "max consecutive versioned writes sent as one EVALSHA (a call also stops "
+                   "taking ops at 1 MiB of values); 1 = one script call per op, required on "
+                   "Redis Cluster (a batched call spans hash slots)")
+        .range(1, 1000),
 };
 
 // Payload bytes (keys + values) after which a pipelined round is sent even if it holds fewer
@@ -57,16 +64,12 @@ struct Slot {
   uint64_t epoch = 0;  // RedisL2::epoch_ when connected
 };
 
-// One command of a round: the op it answers and how to read the reply.
-struct Sent {
-  strata_tier_op* op;
-  bool versioned;
-};
-
 // State of one execute() call.
 struct Call {
-  std::string lost;         // why the connection went away mid-batch
-  bool drop_after = false;  // an error reply said this connection is no longer usable
+  std::vector<strata_tier_op*> members;  // ops that need Redis, in batch order
+  std::vector<Command> cmds;             // their commands, in batch order
+  std::string lost;                      // why the connection went away mid-batch
+  bool drop_after = false;               // an error reply said this connection is no longer usable
 };
 
 class RedisL2 final : public strata::TierModule {
@@ -81,9 +84,10 @@ class RedisL2 final : public strata::TierModule {
     link_.db = ep.has_db ? ep.db : o.integer("db");
     link_.connect_timeout_ms = static_cast<int>(o.duration_ms("connect_timeout"));
     link_.command_timeout_ms = static_cast<int>(o.duration_ms("command_timeout"));
-    default_ttl_ms_ = o.duration_ms("ttl");
-    tombstone_ttl_ms_ = o.duration_ms("tombstone_ttl");
-    prefix_ = o.str("key_prefix");
+    enc_.default_ttl_ms = o.duration_ms("ttl");
+    enc_.tombstone_ttl_ms = o.duration_ms("tombstone_ttl");
+    enc_.prefix = o.str("key_prefix");
+    enc_.script_batch = static_cast<size_t>(o.integer("versioned_batch"));
     depth_ = static_cast<size_t>(o.integer("pipeline_depth"));
     slots_.resize(static_cast<size_t>(o.integer("connections")));
     for (auto& s : slots_) s = std::make_unique<Slot>();
@@ -131,14 +135,15 @@ class RedisL2 final : public strata::TierModule {
     ensure_connected(s);
     SigpipeGuard guard;
     Call call;
-    for (size_t begin = 0, end; begin < n; begin = end) {
-      end = round_end(ops, begin, n);
+    call.cmds = plan_commands(enc_, ops, n, &call.members);
+    for (size_t begin = 0, end; begin < call.cmds.size(); begin = end) {
+      end = round_end(call.cmds, begin);
       if (!s.ctx) {  // an earlier round lost the connection: the rest was not sent
-        for (size_t i = begin; i < n; ++i)
-          strata::set_op_error(ops[i], STRATA_ERR_UNAVAILABLE, call.lost + " (not sent)");
+        for (size_t i = begin; i < call.cmds.size(); ++i)
+          fail_all(call, call.cmds[i], STRATA_ERR_UNAVAILABLE, call.lost + " (not sent)");
         return;
       }
-      round(s, call, ops + begin, end - begin);
+      round(s, call, begin, end);
     }
   }
 
@@ -219,139 +224,83 @@ class RedisL2 final : public strata::TierModule {
     return sha_;
   }
 
-  // A round ends after pipeline_depth ops or once its payload passes kRoundBytes (at least one
-  // op), so a batch of large values does not build one huge output buffer.
-  size_t round_end(const strata_tier_op* ops, size_t begin, size_t n) const {
+  // A round ends after pipeline_depth commands or once its payload passes kRoundBytes (at least
+  // one command), so a batch of large values does not build one huge output buffer.
+  size_t round_end(const std::vector<Command>& cmds, size_t begin) const {
     size_t end = begin, bytes = 0;
-    while (end < n && end - begin < depth_ && (end == begin || bytes < kRoundBytes)) {
-      bytes += ops[end].key.len + ops[end].value.len;
+    while (end < cmds.size() && end - begin < depth_ && (end == begin || bytes < kRoundBytes)) {
+      bytes += cmds[end].bytes;
       ++end;
     }
     return end;
   }
 
-  int64_t value_ttl(const strata_tier_op& op) const {
-    if (op.ttl_ms < 0) return 0;
-    return op.ttl_ms == 0 ? default_ttl_ms_ : op.ttl_ms;
+  void fail_all(Call& call, const Command& cmd, strata_status st, const std::string& msg) {
+    for (size_t i = 0; i < cmd.count; ++i)
+      strata::set_op_error(*call.members[cmd.first + i], st, msg);
   }
 
-  // The version key lives as long as the value plus tombstone_ttl, so an expired value is
-  // protected like a deleted one; without a value TTL (or tombstone_ttl 0) it does not expire.
-  int64_t version_ttl(int64_t value_ttl) const {
-    if (value_ttl == 0 || tombstone_ttl_ms_ == 0) return 0;
-    return value_ttl > INT64_MAX - tombstone_ttl_ms_ ? 0 : value_ttl + tombstone_ttl_ms_;
+  // An error reply for `op`; remembers a reply that retires the connection.
+  void fail(Call& call, strata_tier_op& op, std::string_view msg) {
+    bool drop_conn = false;
+    strata_status st = classify_error_reply(msg, &drop_conn);
+    strata::set_op_error(op, st, "redis " + link_.endpoint.display + ": " + std::string(msg));
+    if (drop_conn && !call.drop_after) {
+      call.drop_after = true;
+      call.lost = op.error;
+    }
   }
 
-  // Appends the command for `op`; false when the op was answered locally (bad key/kind).
-  bool append(redisContext* c, strata_tier_op& op, const std::string& script_sha, bool* versioned) {
-    op.status = STRATA_OK;
-    op.error[0] = '\0';
-    op.result_flags = 0;
-    if (op.key.len == 0 || op.key.data == nullptr) {
-      strata::set_op_error(op, STRATA_ERR_BAD_KEY, "empty key");
-      return false;
+  // Status of one versioned op from its element of the script's reply.
+  void versioned_result(Call& call, strata_tier_op& op, const redisReply* r) {
+    if (r->type == REDIS_REPLY_ERROR) {
+      fail(call, op, std::string_view(r->str, r->len));
+    } else if (r->type != REDIS_REPLY_INTEGER) {
+      strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
+    } else if (r->integer < 0) {
+      not_stored_.add();
+      strata::set_op_error(
+          op, STRATA_NOT_STORED,
+          "version " + std::to_string(op.version) + " is older than the stored version");
+    } else if (r->integer == 0) {
+      strata::set_op_error(op, STRATA_NOT_FOUND, "no value to delete (tombstone written)");
     }
-    std::string key = prefix_;
-    key.append(op.key.data, op.key.len);
-    std::string_view value(op.value.data ? op.value.data : "", op.value.data ? op.value.len : 0);
-    std::vector<std::string_view> argv;
-    std::string ttl, vkey, version, vttl;
-    *versioned = false;
-    switch (op.kind) {
-      case STRATA_TIER_GET:
-        argv = {"GET", key};
-        break;
-      case STRATA_TIER_ADD:
-      case STRATA_TIER_SET:
-        if (op.kind == STRATA_TIER_SET && op.version != 0) {
-          *versioned = true;
-          break;
-        }
-        argv = {"SET", key, value};
-        if (op.kind == STRATA_TIER_ADD) argv.push_back("NX");
-        if (int64_t t = value_ttl(op); t > 0) {
-          ttl = std::to_string(t);
-          argv.push_back("PX");
-          argv.push_back(ttl);
-        }
-        break;
-      case STRATA_TIER_DELETE:
-        if (op.version != 0) {
-          *versioned = true;
-          break;
-        }
-        argv = {"DEL", key};
-        break;
-      default:
-        strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
-        return false;
-    }
-    if (*versioned) {
-      bool set = op.kind == STRATA_TIER_SET;
-      int64_t t = set ? value_ttl(op) : 0;
-      vkey = version_key(key);
-      version = std::to_string(op.version);
-      ttl = std::to_string(t);
-      vttl = std::to_string(set ? version_ttl(t) : tombstone_ttl_ms_);
-      argv = {"EVALSHA", script_sha,
-              "2",       key,
-              vkey,      set ? "set" : "del",
-              version,   set ? value : std::string_view(""),
-              ttl,       vttl};
-    }
-    const char* args[10];
-    size_t lens[10];
-    for (size_t i = 0; i < argv.size(); ++i) {
-      args[i] = argv[i].data();
-      lens[i] = argv[i].size();
-    }
-    // Fails only on out-of-memory; hiredis then flags the context, caught when reading.
-    redisAppendCommandArgv(c, static_cast<int>(argv.size()), args, lens);
-    return true;
   }
 
-  // Sets op's status from its reply. Returns true for NOSCRIPT (the op must be retried).
-  bool interpret(Call& call, const Sent& sent, const redisReply* r) {
-    strata_tier_op& op = *sent.op;
+  // Sets the statuses of cmd's ops from its reply. Returns true for NOSCRIPT (the command must
+  // be retried; none of its ops ran).
+  bool interpret(Call& call, const Command& cmd, const redisReply* r) {
+    strata_tier_op& first = *call.members[cmd.first];
     if (r->type == REDIS_REPLY_ERROR) {
       std::string_view msg(r->str, r->len);
-      if (sent.versioned && msg.substr(0, 8) == "NOSCRIPT") return true;
-      bool drop_conn = false;
-      strata_status st = classify_error_reply(msg, &drop_conn);
-      strata::set_op_error(op, st, "redis " + link_.endpoint.display + ": " + std::string(msg));
-      if (drop_conn && !call.drop_after) {
-        call.drop_after = true;
-        call.lost = op.error;
-      }
+      if (cmd.versioned && msg.substr(0, 8) == "NOSCRIPT") return true;
+      for (size_t i = 0; i < cmd.count; ++i) fail(call, *call.members[cmd.first + i], msg);
       return false;
     }
-    if (sent.versioned) {
-      if (r->type != REDIS_REPLY_INTEGER) {
-        strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
-      } else if (r->integer < 0) {
-        not_stored_.add();
-        strata::set_op_error(
-            op, STRATA_NOT_STORED,
-            "version " + std::to_string(op.version) + " is older than the stored version");
-      } else if (r->integer == 0) {
-        strata::set_op_error(op, STRATA_NOT_FOUND, "no value to delete (tombstone written)");
+    if (cmd.versioned) {
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != cmd.count) {
+        fail_all(call, cmd, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
+        return false;
       }
+      for (size_t i = 0; i < cmd.count; ++i)
+        versioned_result(call, *call.members[cmd.first + i], r->element[i]);
       return false;
     }
-    switch (op.kind) {
+    switch (first.kind) {
       case STRATA_TIER_GET:
         if (r->type == REDIS_REPLY_STRING)
-          host_.set_value(op, r->str, r->len);
+          host_.set_value(first, r->str, r->len);
         else if (r->type == REDIS_REPLY_NIL)
-          op.status = STRATA_NOT_FOUND;
+          first.status = STRATA_NOT_FOUND;
         else
-          strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to GET");
+          strata::set_op_error(first, STRATA_ERR_INTERNAL, "unexpected reply to GET");
         break;
       case STRATA_TIER_ADD:
-        if (r->type == REDIS_REPLY_NIL) strata::set_op_error(op, STRATA_NOT_STORED, "key exists");
+        if (r->type == REDIS_REPLY_NIL)
+          strata::set_op_error(first, STRATA_NOT_STORED, "key exists");
         break;
       case STRATA_TIER_DELETE:
-        if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) op.status = STRATA_NOT_FOUND;
+        if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) first.status = STRATA_NOT_FOUND;
         break;
       default:
         break;
@@ -359,53 +308,47 @@ class RedisL2 final : public strata::TierModule {
     return false;
   }
 
-  // Sends `sent` as one pipeline and reads every reply. Ops whose replies were not read get
-  // ERR_UNAVAILABLE and the connection is dropped. Returns the ops that got NOSCRIPT.
-  std::vector<Sent> pipeline(Slot& s, Call& call, const std::vector<Sent>& sent, bool appended) {
-    std::vector<Sent> noscript;
-    if (sent.empty()) return noscript;
+  // Sends the commands `idx` (indices into call.cmds) as one pipeline and reads every reply.
+  // Ops whose replies were not read get ERR_UNAVAILABLE and the connection is dropped. Returns
+  // the commands that got NOSCRIPT.
+  std::vector<size_t> pipeline(Slot& s, Call& call, const std::vector<size_t>& idx) {
+    std::vector<size_t> noscript;
+    if (idx.empty()) return noscript;
     redisContext* c = s.ctx.get();
-    if (!appended) {
-      std::string script = sha();
-      bool versioned;
-      for (const Sent& x : sent) append(c, *x.op, script, &versioned);
-    }
+    std::string script = sha();
+    for (size_t i : idx) append_command(c, enc_, call.cmds[i], call.members.data(), script);
     roundtrips_.add();
-    commands_.add(static_cast<double>(sent.size()));
-    for (size_t i = 0; i < sent.size(); ++i) {
+    commands_.add(static_cast<double>(idx.size()));
+    for (size_t n = 0; n < idx.size(); ++n) {
       void* raw = nullptr;
       if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
         call.lost = io_error(c, link_);
-        for (size_t j = i; j < sent.size(); ++j)
-          strata::set_op_error(*sent[j].op, STRATA_ERR_UNAVAILABLE,
-                               call.lost + " (reply not read)");
+        for (size_t j = n; j < idx.size(); ++j)
+          fail_all(call, call.cmds[idx[j]], STRATA_ERR_UNAVAILABLE,
+                   call.lost + " (reply not read)");
         drop(s, call.lost);
         return {};
       }
       Reply r(static_cast<redisReply*>(raw));
-      if (interpret(call, sent[i], r.get())) noscript.push_back(sent[i]);
+      if (interpret(call, call.cmds[idx[n]], r.get())) noscript.push_back(idx[n]);
     }
     return noscript;
   }
 
-  // One round: up to pipeline_depth ops on one connection, plus a NOSCRIPT retry.
-  void round(Slot& s, Call& call, strata_tier_op* ops, size_t n) {
-    std::vector<Sent> sent;
-    sent.reserve(n);
-    std::string script = sha();
-    for (size_t i = 0; i < n; ++i) {
-      bool versioned = false;
-      if (append(s.ctx.get(), ops[i], script, &versioned)) sent.push_back({&ops[i], versioned});
-    }
-    std::vector<Sent> retry = pipeline(s, call, sent, true);
+  // One round: commands [begin, end) on one connection, plus a NOSCRIPT retry.
+  void round(Slot& s, Call& call, size_t begin, size_t end) {
+    std::vector<size_t> idx;
+    idx.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) idx.push_back(i);
+    std::vector<size_t> retry = pipeline(s, call, idx);
     if (!retry.empty() && s.ctx) {
       // The script cache was flushed (SCRIPT FLUSH, or a failover to a replica without it):
-      // load it again and replay exactly the ops that were refused; nothing else ran for them.
+      // load it again and replay exactly the calls that were refused; none of their ops ran.
       noscript_reloads_.add();
       std::string err;
       std::string fresh = load_script(s.ctx.get(), link_, &err);
       if (fresh.empty()) {
-        for (const Sent& x : retry) strata::set_op_error(*x.op, STRATA_ERR_UNAVAILABLE, err);
+        for (size_t i : retry) fail_all(call, call.cmds[i], STRATA_ERR_UNAVAILABLE, err);
         if (s.ctx->err) {
           call.lost = err;
           drop(s, err);
@@ -415,9 +358,9 @@ class RedisL2 final : public strata::TierModule {
           std::lock_guard<std::mutex> lk(sha_mu_);
           sha_ = fresh;
         }
-        for (const Sent& x : pipeline(s, call, retry, false))
-          strata::set_op_error(
-              *x.op, STRATA_ERR_UNAVAILABLE,
+        for (size_t i : pipeline(s, call, retry))
+          fail_all(
+              call, call.cmds[i], STRATA_ERR_UNAVAILABLE,
               "redis " + link_.endpoint.display + ": NOSCRIPT again after reloading the script");
       }
     }
@@ -426,9 +369,7 @@ class RedisL2 final : public strata::TierModule {
 
   strata::Host host_;
   LinkSettings link_;
-  int64_t default_ttl_ms_ = 0;
-  int64_t tombstone_ttl_ms_ = 0;
-  std::string prefix_;
+  Encoding enc_;
   size_t depth_ = 1000;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<size_t> next_{0};

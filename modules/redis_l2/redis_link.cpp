@@ -12,35 +12,100 @@
 
 namespace redis_l2 {
 
-// KEYS[1] value key, KEYS[2] version key.
-// ARGV[1] "set" | "del", ARGV[2] version (decimal, no leading zeros), ARGV[3] value (set),
-// ARGV[4] value TTL ms (0 = none), ARGV[5] version key TTL ms (0 = none).
-// Returns -1 when a newer version is stored (nothing changed), 1 when applied (del: a value
-// was removed), 0 when a del found no value (the tombstone is still written).
+// One call applies a run of versioned writes in order (a run of one is the unbatched path).
+// Op i (1-based): KEYS[2i-1] value key, KEYS[2i] version key; ARGV[5i-4] "s" (set) | "d"
+// (delete), ARGV[5i-3] version (decimal, no leading zeros), ARGV[5i-2] value (set),
+// ARGV[5i-1] value TTL ms (0 = none), ARGV[5i] version key TTL ms (0 = none).
+// Returns one element per op: -1 when a newer version is stored (nothing changed), 1 when
+// applied (delete: a value was removed), 0 when a delete found no value (the tombstone is still
+// written), or an error reply for that op.
 // Versions are uint64: Lua numbers are doubles, so they are compared as decimal strings
 // (longer is larger; same length compares bytewise) to stay exact above 2^53.
+// Cost: every redis.call costs about a microsecond, so the script reads all version keys with
+// one MGET, keeps the versions it writes in `cur` (later ops of the same key see them), and
+// queues sets without TTL into one MSET (value and version key together) that it flushes before
+// any other write, so writes still happen in op order. Sets with a TTL and deletes are single
+// SET/DEL calls. MGET answers nil for a key of another type where GET fails with WRONGTYPE:
+// the (rare) missing keys are checked with EXISTS/TYPE so such an op still gets WRONGTYPE.
+// A write fails for every op after it in the call as well (OOM, READONLY, MISCONF refuse all
+// writes of a script once the first one is refused), so once one fails, every later op that
+// is not refused as older gets that error and nothing more is written.
 const char* const kVersionedWriteScript = R"lua(
-local cur = redis.call('GET', KEYS[2])
-local v = ARGV[2]
-if cur and (#cur > #v or (#cur == #v and cur > v)) then return -1 end
-local result = 1
-if ARGV[1] == 'set' then
-  local ttl = tonumber(ARGV[4])
-  if ttl > 0 then
-    redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
-  else
-    redis.call('SET', KEYS[1], ARGV[3])
+local n = #KEYS / 2
+local vks = {}
+for i = 1, n do vks[i] = KEYS[2 * i] end
+local got = redis.call('MGET', unpack(vks))
+local cur, absent = {}, {}
+for i = 1, n do
+  cur[vks[i]] = got[i]
+  if not got[i] then absent[#absent + 1] = vks[i] end
+end
+if #absent > 0 and redis.call('EXISTS', unpack(absent)) > 0 then
+  for _, vk in ipairs(absent) do
+    if redis.call('TYPE', vk).ok ~= 'none' then
+      cur[vk] = {err = 'WRONGTYPE Operation against a key holding the wrong kind of value'}
+    end
   end
-else
-  result = redis.call('DEL', KEYS[1])
 end
-local vttl = tonumber(ARGV[5])
-if vttl > 0 then
-  redis.call('SET', KEYS[2], v, 'PX', vttl)
-else
-  redis.call('SET', KEYS[2], v)
+local out, queue, queued, failed = {}, {}, {}, nil
+local function flush()
+  if #queue == 0 then return end
+  local r = redis.pcall('MSET', unpack(queue))
+  if r.err then
+    failed = r
+    for _, j in ipairs(queued) do out[j] = r end
+  end
+  queue, queued = {}, {}
 end
-return result
+for i = 1, n do
+  local k, vk, a = KEYS[2 * i - 1], vks[i], 5 * i - 5
+  local v, c = ARGV[a + 2], cur[vk]
+  if type(c) == 'table' then
+    out[i] = c
+  elseif c and (#c > #v or (#c == #v and c > v)) then
+    out[i] = -1
+  elseif failed then
+    out[i] = failed
+  else
+    local set, ttl, vttl = ARGV[a + 1] == 's', tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+    if set and ttl == 0 and vttl == 0 then
+      local q = #queue
+      queue[q + 1], queue[q + 2], queue[q + 3], queue[q + 4] = k, ARGV[a + 3], vk, v
+      queued[#queued + 1] = i
+      out[i], cur[vk] = 1, v
+    else
+      flush()
+      local r = failed
+      if not r then
+        if not set then
+          r = redis.pcall('DEL', k)
+        elseif ttl > 0 then
+          r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ttl)
+        else
+          r = redis.pcall('SET', k, ARGV[a + 3])
+        end
+        if set and not r.err then r = 1 end
+      end
+      if type(r) == 'table' then
+        failed, out[i] = r, r
+      else
+        local w
+        if vttl > 0 then
+          w = redis.pcall('SET', vk, v, 'PX', vttl)
+        else
+          w = redis.pcall('SET', vk, v)
+        end
+        if w.err then
+          failed, out[i] = w, w
+        else
+          out[i], cur[vk] = r, v
+        end
+      end
+    end
+  end
+end
+flush()
+return out
 )lua";
 
 namespace {

@@ -69,7 +69,8 @@ std::string load_script(redisContext* c, const LinkSettings& s, std::string* err
 // Message for an I/O failure on `c` (timeouts are named as such).
 std::string io_error(const redisContext* c, const LinkSettings& s);
 
-// The versioned-write script (KEYS: value key, version key; see the .cpp for ARGV).
+// The versioned-write script: a run of ops per call, two KEYS and five ARGV per op (see the
+// .cpp), one reply element per op.
 extern const char* const kVersionedWriteScript;
 
 // Companion key holding the version of `value_key`, in the same Redis Cluster hash slot:

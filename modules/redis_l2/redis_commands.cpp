@@ -1,0 +1,146 @@
+// Command encoding for redis_l2: see redis_commands.hpp.
+#include "redis_commands.hpp"
+
+#include <strata/sdk.hpp>
+#include <string_view>
+
+#include "redis_link.hpp"
+
+namespace redis_l2 {
+namespace {
+
+int64_t value_ttl(const Encoding& e, const strata_tier_op& op) {
+  if (op.ttl_ms < 0) return 0;
+  return op.ttl_ms == 0 ? e.default_ttl_ms : op.ttl_ms;
+}
+
+// The version key lives as long as the value plus tombstone_ttl, so an expired value is
+// protected like a deleted one; without a value TTL (or tombstone_ttl 0) it does not expire.
+int64_t version_ttl(const Encoding& e, int64_t value_ttl) {
+  if (value_ttl == 0 || e.tombstone_ttl_ms == 0) return 0;
+  return value_ttl > INT64_MAX - e.tombstone_ttl_ms ? 0 : value_ttl + e.tombstone_ttl_ms;
+}
+
+std::string_view value_of(const strata_tier_op& op) {
+  return op.value.data ? std::string_view(op.value.data, op.value.len) : std::string_view();
+}
+
+// Argument list of one command; `own` keeps the strings built for it (reserved up front by the
+// caller so that no string moves while arguments point into it).
+struct Args {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  std::vector<std::string> own;
+
+  void add(std::string_view a) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  void add_owned(std::string s) { add(own.emplace_back(std::move(s))); }
+  void send(redisContext* c) {
+    redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+};
+
+void append_plain(redisContext* c, const Encoding& e, const strata_tier_op& op) {
+  std::string key = e.prefix;
+  key.append(op.key.data, op.key.len);
+  Args a;
+  a.own.reserve(1);
+  a.add(op.kind == STRATA_TIER_GET ? "GET" : op.kind == STRATA_TIER_DELETE ? "DEL" : "SET");
+  a.add(key);
+  if (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD) {
+    a.add(value_of(op));
+    if (op.kind == STRATA_TIER_ADD) a.add("NX");
+    if (int64_t t = value_ttl(e, op); t > 0) {
+      a.add("PX");
+      a.add_owned(std::to_string(t));
+    }
+  }
+  a.send(c);
+}
+
+// EVALSHA sha 2n  k1 vk1 .. kn vkn  kind1 version1 value1 ttl1 vttl1 ..  (kVersionedWriteScript)
+void append_script(redisContext* c, const Encoding& e, const Command& cmd,
+                   strata_tier_op* const* members, const std::string& script_sha) {
+  Args a;
+  a.argv.reserve(3 + 7 * cmd.count);
+  a.lens.reserve(3 + 7 * cmd.count);
+  a.own.reserve(1 + 5 * cmd.count);
+  a.add("EVALSHA");
+  a.add(script_sha);
+  a.add_owned(std::to_string(2 * cmd.count));
+  for (size_t i = 0; i < cmd.count; ++i) {
+    const strata_tier_op& op = *members[cmd.first + i];
+    std::string key = e.prefix;
+    key.append(op.key.data, op.key.len);
+    std::string vkey = version_key(key);
+    a.add_owned(std::move(key));
+    a.add_owned(std::move(vkey));
+  }
+  for (size_t i = 0; i < cmd.count; ++i) {
+    const strata_tier_op& op = *members[cmd.first + i];
+    bool set = op.kind == STRATA_TIER_SET;
+    int64_t t = set ? value_ttl(e, op) : 0;
+    int64_t vt = set ? version_ttl(e, t) : e.tombstone_ttl_ms;
+    a.add(set ? "s" : "d");
+    a.add_owned(std::to_string(op.version));
+    a.add(set ? value_of(op) : std::string_view());
+    if (t > 0)
+      a.add_owned(std::to_string(t));
+    else
+      a.add("0");
+    if (vt > 0)
+      a.add_owned(std::to_string(vt));
+    else
+      a.add("0");
+  }
+  a.send(c);
+}
+
+}  // namespace
+
+std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_t n,
+                                   std::vector<strata_tier_op*>* members) {
+  std::vector<Command> cmds;
+  members->reserve(n);
+  bool run_open = false;  // the last command is an EVALSHA that may take the next op
+  for (size_t i = 0; i < n; ++i) {
+    strata_tier_op& op = ops[i];
+    op.status = STRATA_OK;
+    op.error[0] = '\0';
+    op.result_flags = 0;
+    if (op.key.len == 0 || op.key.data == nullptr) {
+      strata::set_op_error(op, STRATA_ERR_BAD_KEY, "empty key");
+      continue;
+    }
+    if (op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_SET && op.kind != STRATA_TIER_ADD &&
+        op.kind != STRATA_TIER_DELETE) {
+      strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
+      continue;
+    }
+    size_t bytes = op.key.len + value_of(op).size();
+    bool versioned = is_versioned(op);
+    // An op answered locally above does not end a run: it sends nothing, so order is kept.
+    if (versioned && run_open && cmds.back().count < e.script_batch &&
+        cmds.back().bytes + bytes <= kScriptBytes) {
+      ++cmds.back().count;
+      cmds.back().bytes += bytes;
+    } else {
+      cmds.push_back(Command{members->size(), 1, versioned, bytes});
+    }
+    run_open = versioned;
+    members->push_back(&op);
+  }
+  return cmds;
+}
+
+void append_command(redisContext* c, const Encoding& e, const Command& cmd,
+                    strata_tier_op* const* members, const std::string& script_sha) {
+  if (cmd.versioned)
+    append_script(c, e, cmd, members, script_sha);
+  else
+    append_plain(c, e, *members[cmd.first]);
+}
+
+}  // namespace redis_l2

@@ -1,0 +1,49 @@
+// How redis_l2 turns a batch of tier ops into Redis commands: plain GET/SET/DEL for unversioned
+// ops, and one EVALSHA of kVersionedWriteScript per run of consecutive versioned writes.
+// Used by redis_l2.cpp, which pipelines the commands and reads their replies.
+#pragma once
+
+#include <hiredis/hiredis.h>
+#include <strata/strata.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace redis_l2 {
+
+// Payload bytes (values) after which an EVALSHA of versioned writes takes no further op, so one
+// script call stays short on the server (it blocks every other client while it runs).
+constexpr size_t kScriptBytes = 1u << 20;
+
+// One command of a batch: a plain command answering one op, or one EVALSHA answering `count`
+// consecutive versioned ops. Its ops are members[first .. first + count) of the batch's plan.
+struct Command {
+  size_t first = 0, count = 0;
+  bool versioned = false;
+  size_t bytes = 0;  // keys + values, for the round and script size limits
+};
+
+// What shapes the commands (from the module's options).
+struct Encoding {
+  std::string prefix;
+  int64_t default_ttl_ms = 0;
+  int64_t tombstone_ttl_ms = 0;
+  size_t script_batch = 100;  // max versioned ops per EVALSHA
+};
+
+inline bool is_versioned(const strata_tier_op& op) {
+  return op.version != 0 && (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE);
+}
+
+// Resets every op's status, answers the ops that cannot be sent (empty key, unknown kind) and
+// groups the rest, in batch order, into commands; `members` receives the ops that need Redis.
+std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_t n,
+                                   std::vector<strata_tier_op*>* members);
+
+// Appends `cmd` to the pipeline of `c` (redisAppendCommandArgv: binary-safe; it fails only on
+// out-of-memory, which hiredis flags on the context and the reply read then reports).
+void append_command(redisContext* c, const Encoding& e, const Command& cmd,
+                    strata_tier_op* const* members, const std::string& script_sha);
+
+}  // namespace redis_l2
