@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -407,15 +408,25 @@ TEST_F(RedisL2Test, BadAddressIsRefusedAtCreate) {
 TEST_F(RedisL2Test, BatchLargerThanPipelineDepthTakesSeveralRounds) {
   ServerProcess redis(ServerProcess::Kind::Redis);
   ASSERT_TRUE(redis.start());
-  auto tier = open(addr(redis) + "pipeline_depth = 100\nconnections = 1\n");
+  auto tier = open(addr(redis) + "pipeline_depth = 100\nconnections = 1\nversioned_batch = 5\n");
   ASSERT_TRUE(tier);
   double before = metric("strata_redis_roundtrips_total");
+  Batch plain;  // one command per op: 1050 commands
+  for (int i = 0; i < 1050; ++i)
+    plain.add(STRATA_TIER_SET, "k" + std::to_string(i), "p" + std::to_string(i));
+  ASSERT_EQ(tier->run(plain), STRATA_OK);
+  for (auto& op : plain.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(metric("strata_redis_roundtrips_total") - before, 11);
+  // Versioned sets: 5 per EVALSHA, so 210 commands in 3 rounds of at most 100.
+  before = metric("strata_redis_roundtrips_total");
+  long long evalsha_before = evalsha_calls(redis);
   Batch sets;
   for (int i = 0; i < 1050; ++i)
     sets.add(STRATA_TIER_SET, "k" + std::to_string(i), "v" + std::to_string(i), 1);
   ASSERT_EQ(tier->run(sets), STRATA_OK);
   for (auto& op : sets.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
-  EXPECT_EQ(metric("strata_redis_roundtrips_total") - before, 11);
+  EXPECT_EQ(metric("strata_redis_roundtrips_total") - before, 3);
+  EXPECT_EQ(evalsha_calls(redis) - evalsha_before, 210);
   Batch gets;
   for (int i = 0; i < 1050; ++i) gets.add(STRATA_TIER_GET, "k" + std::to_string(i));
   ASSERT_EQ(tier->run(gets), STRATA_OK);
@@ -453,8 +464,20 @@ TEST_F(RedisL2Test, ThousandVersionedSetsAreOnePipelinedRoundTrip) {
   for (int i = 0; i < 1000; ++i) b.add(STRATA_TIER_SET, "p" + std::to_string(i), "x", 100 + i);
   ASSERT_EQ(tier->run(b), STRATA_OK);
   for (auto& op : b.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
-  EXPECT_EQ(evalsha_calls(redis) - evalsha_before, 1000);
+  // versioned_batch = 100: ten script calls, pipelined in one round trip.
+  EXPECT_EQ(evalsha_calls(redis) - evalsha_before, 10);
   EXPECT_EQ(metric("strata_redis_roundtrips_total") - trips_before, 1);
+  EXPECT_EQ(redis.redis_cli("GET '{p999}:strata-ver'"), "1099");
+
+  // versioned_batch = 1: one script call per op, still one round trip.
+  name_ += "_single";
+  auto single = open(addr(redis) + "versioned_batch = 1\nkey_prefix = \"one:\"\n");
+  ASSERT_TRUE(single);
+  evalsha_before = evalsha_calls(redis);
+  ASSERT_EQ(single->run(b), STRATA_OK);
+  for (auto& op : b.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(evalsha_calls(redis) - evalsha_before, 1000);
+  EXPECT_EQ(metric("strata_redis_roundtrips_total"), 1);
 }
 
 TEST_F(RedisL2Test, ConcurrentCallersShareThePool) {
@@ -479,6 +502,241 @@ TEST_F(RedisL2Test, ConcurrentCallersShareThePool) {
   for (auto& th : threads) th.join();
   for (int t = 0; t < 4; ++t) EXPECT_EQ(failures[t], 0);
   EXPECT_EQ(tier->get("t2:7"), "49");
+}
+
+// What the versioned-write semantics say each op of a batch gets, applied one op at a time:
+// older -> NOT_STORED (nothing changes), equal or newer -> applied, a delete leaves a
+// tombstone version and says NOT_FOUND when there was no value.
+struct Model {
+  struct Item {
+    bool has_value = false;
+    std::string value;
+    uint64_t version = 0;  // 0: no companion key
+  };
+  std::map<std::string, Item> items;
+
+  strata_status apply(const strata_tier_op& op, const std::string& key, const std::string& value,
+                      std::string* got) {
+    if (key.empty()) return STRATA_ERR_BAD_KEY;
+    Item& it = items[key];
+    switch (op.kind) {
+      case STRATA_TIER_GET:
+        *got = it.value;
+        return it.has_value ? STRATA_OK : STRATA_NOT_FOUND;
+      case STRATA_TIER_SET:
+        if (op.version != 0 && it.version > op.version) return STRATA_NOT_STORED;
+        if (op.version != 0) it.version = op.version;
+        it.has_value = true;
+        it.value = value;
+        return STRATA_OK;
+      default: {  // versioned DELETE
+        if (it.version > op.version) return STRATA_NOT_STORED;
+        it.version = op.version;
+        bool had = it.has_value;
+        it.has_value = false;
+        it.value.clear();
+        return had ? STRATA_OK : STRATA_NOT_FOUND;
+      }
+    }
+  }
+};
+
+// A mixed batch (versioned sets and deletes, older / equal / newer versions on a few keys, TTLs,
+// plain GETs and SETs that end a run, an empty key) gives every op the same status whether the
+// script takes 1, 7 or 100 ops per call, and the status the one-op-at-a-time semantics say.
+TEST_F(RedisL2Test, BatchedScriptCallsGiveTheSameStatusesAsOneCallPerOp) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  const std::vector<int> sizes = {1, 7, 100};
+  std::vector<std::unique_ptr<TierHandle>> tiers;
+  const std::string base = name_;
+  for (int size : sizes) {
+    name_ = base + std::to_string(size);
+    tiers.push_back(open(addr(redis) +
+                         "tombstone_ttl = \"10m\"\nversioned_batch = " + std::to_string(size) +
+                         "\nkey_prefix = \"b" + std::to_string(size) + ":\"\n"));
+    ASSERT_TRUE(tiers.back());
+  }
+  Batch b;
+  Model model;
+  std::vector<strata_status> expected;
+  std::vector<std::string> expected_get;
+  uint32_t seed = 12345;
+  auto rnd = [&](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % n;
+  };
+  for (int i = 0; i < 600; ++i) {
+    std::string key = "m" + std::to_string(rnd(6));
+    uint32_t pick = rnd(100);
+    uint64_t version = 1 + rnd(40);
+    int64_t ttl = std::vector<int64_t>{0, -1, 600000}[rnd(3)];
+    std::string value = "v" + std::to_string(i);
+    if (pick < 55)
+      b.add(STRATA_TIER_SET, key, value, version, ttl);
+    else if (pick < 80)
+      b.add(STRATA_TIER_DELETE, key, "", version);
+    else if (pick < 92)
+      b.add(STRATA_TIER_GET, key);
+    else if (pick < 96)
+      b.add(STRATA_TIER_SET, key, value, 0, ttl);  // plain: no version check, companion kept
+    else
+      b.add(STRATA_TIER_SET, "", value, version);
+    std::string got;
+    expected.push_back(model.apply(b.ops.back(), b.keys.back(), b.values.back(), &got));
+    expected_get.push_back(got);
+  }
+  for (size_t t = 0; t < tiers.size(); ++t) {
+    ASSERT_EQ(tiers[t]->run(b), STRATA_OK);
+    for (size_t i = 0; i < b.ops.size(); ++i) {
+      ASSERT_EQ(b.ops[i].status, expected[i])
+          << "versioned_batch " << sizes[t] << ", op " << i << ": " << b.ops[i].error;
+      if (b.ops[i].kind == STRATA_TIER_GET && expected[i] == STRATA_OK) {
+        ASSERT_EQ(b.results[i].value, expected_get[i]) << i;
+      }
+    }
+  }
+  // Same stored state (values, versions, which keys expire) under every prefix.
+  for (auto& [key, item] : model.items) {
+    if (key.empty()) continue;
+    for (int size : sizes) {
+      std::string k = "b" + std::to_string(size) + ":" + key, vk = "{" + k + "}:strata-ver";
+      EXPECT_EQ(redis.redis_cli("GET " + k), item.has_value ? item.value : "") << k;
+      EXPECT_EQ(redis.redis_cli("GET '" + vk + "'"), std::to_string(item.version)) << vk;
+      auto pttl = [&](const std::string& x) {
+        return std::atoll(redis.redis_cli("PTTL '" + x + "'").c_str());
+      };
+      std::string ref = "b1:" + key;
+      EXPECT_EQ(pttl(k) > 0, pttl(ref) > 0) << k;
+      EXPECT_EQ(pttl(vk) > 0, pttl("{" + ref + "}:strata-ver") > 0) << vk;
+    }
+  }
+  name_ = base + "100";
+  EXPECT_GT(metric("strata_redis_version_rejects_total"), 0);
+}
+
+// A call boundary between two ops of one key: the second call sees what the first wrote.
+TEST_F(RedisL2Test, CallBoundaryBetweenTwoOpsOfOneKey) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier = open(addr(redis) + "versioned_batch = 3\n");
+  ASSERT_TRUE(tier);
+  long long evalsha_before = evalsha_calls(redis);
+  Batch b;
+  b.add(STRATA_TIER_SET, "a", "a1", 1);
+  b.add(STRATA_TIER_SET, "k", "k10", 10);
+  b.add(STRATA_TIER_SET, "k", "k12", 12, 600000);  // last op of the first call
+  b.add(STRATA_TIER_SET, "k", "k11", 11);          // first op of the second: older
+  b.add(STRATA_TIER_DELETE, "k", "", 12);          // equal: applied
+  b.add(STRATA_TIER_SET, "k", "k12", 12);          // equal again: rewrites
+  b.add(STRATA_TIER_DELETE, "k", "", 13);          // third call
+  ASSERT_EQ(tier->run(b), STRATA_OK);
+  std::vector<strata_status> want = {STRATA_OK, STRATA_OK, STRATA_OK, STRATA_NOT_STORED,
+                                     STRATA_OK, STRATA_OK, STRATA_OK};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(b.ops[i].status, want[i]) << i;
+  EXPECT_EQ(evalsha_calls(redis) - evalsha_before, 3);
+  EXPECT_EQ(redis.redis_cli("EXISTS k"), "0");
+  EXPECT_EQ(redis.redis_cli("GET '{k}:strata-ver'"), "13");
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "k12", 12), STRATA_NOT_STORED);  // tombstone
+}
+
+// A companion key of the wrong type fails only its own ops; the others of the call proceed.
+TEST_F(RedisL2Test, WrongTypeFailsOnlyItsOpInsideABatchedCall) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier = open(addr(redis));
+  ASSERT_TRUE(tier);
+  redis.redis_cli("RPUSH '{bad}:strata-ver' 1");
+  Batch b;
+  b.add(STRATA_TIER_SET, "x", "x1", 1);
+  b.add(STRATA_TIER_SET, "bad", "b", 1);
+  b.add(STRATA_TIER_DELETE, "bad", "", 2);
+  b.add(STRATA_TIER_SET, "y", "y1", 1);
+  ASSERT_EQ(tier->run(b), STRATA_OK);
+  EXPECT_EQ(b.ops[0].status, STRATA_OK);
+  EXPECT_EQ(b.ops[1].status, STRATA_ERR_INVALID) << b.ops[1].error;
+  EXPECT_NE(std::string(b.ops[1].error).find("WRONGTYPE"), std::string::npos) << b.ops[1].error;
+  EXPECT_EQ(b.ops[2].status, STRATA_ERR_INVALID);
+  EXPECT_EQ(b.ops[3].status, STRATA_OK);
+  EXPECT_EQ(redis.redis_cli("EXISTS bad"), "0");
+  EXPECT_EQ(redis.redis_cli("GET y"), "y1");
+}
+
+// NOSCRIPT for a batched run spread over several calls and rounds: the refused calls are
+// replayed once in order after one reload, the plain op between them ran once.
+TEST_F(RedisL2Test, NoscriptInABatchedRunReplaysTheRefusedCalls) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier = open(addr(redis) + "connections = 1\nversioned_batch = 4\npipeline_depth = 3\n");
+  ASSERT_TRUE(tier);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "v5", 5), STRATA_OK);
+  EXPECT_EQ(redis.redis_cli("SCRIPT FLUSH"), "OK");
+  Batch b;
+  for (int i = 0; i < 6; ++i) b.add(STRATA_TIER_SET, "r" + std::to_string(i), "x", 1);
+  b.add(STRATA_TIER_SET, "k", "v4", 4);  // 7th op: second call, older
+  b.add(STRATA_TIER_SET, "k", "v6", 6);
+  b.add(STRATA_TIER_GET, "r0");  // plain op between two runs
+  for (int i = 0; i < 10; ++i) b.add(STRATA_TIER_SET, "k", "v" + std::to_string(7 + i), 7 + i);
+  ASSERT_EQ(tier->run(b), STRATA_OK);
+  // Round 1 = call(r0..r3), call(r4 r5 k:4 k:6), GET r0; round 2 = the three calls after it.
+  // The GET ran before the replay of the refused calls (documented), so r0 was not there yet.
+  for (size_t i = 0; i < b.ops.size(); ++i) {
+    strata_status want = i == 6 ? STRATA_NOT_STORED : i == 8 ? STRATA_NOT_FOUND : STRATA_OK;
+    EXPECT_EQ(b.ops[i].status, want) << i << " " << b.ops[i].error;
+  }
+  EXPECT_EQ(tier->get("k"), "v16");
+  EXPECT_EQ(tier->get("r5"), "x");
+  EXPECT_EQ(metric("strata_redis_noscript_reloads_total"), 1);
+}
+
+// A pause that blocks writes mid-batch: answered calls keep their statuses, every op of a call
+// whose reply was not read is ERR_UNAVAILABLE, and the retry applies them exactly once.
+TEST_F(RedisL2Test, TimeoutMidBatchedRunKeepsAnsweredStatuses) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier =
+      open(addr(redis) + "connections = 1\ncommand_timeout = \"200ms\"\nversioned_batch = 2\n");
+  ASSERT_TRUE(tier);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "a", "1"), STRATA_OK);
+  EXPECT_EQ(redis.redis_cli("CLIENT PAUSE 3000 WRITE"), "OK");
+  Batch b;
+  b.add(STRATA_TIER_GET, "a");
+  b.add(STRATA_TIER_GET, "missing");
+  for (int i = 0; i < 5; ++i) b.add(STRATA_TIER_SET, "c", "c" + std::to_string(i), 1 + i);
+  b.add(STRATA_TIER_GET, "a");
+  tier->run(b);
+  EXPECT_EQ(b.ops[0].status, STRATA_OK);
+  EXPECT_EQ(b.results[0].value, "1");
+  EXPECT_EQ(b.ops[1].status, STRATA_NOT_FOUND);
+  for (size_t i = 2; i < b.ops.size(); ++i) {
+    EXPECT_EQ(b.ops[i].status, STRATA_ERR_UNAVAILABLE) << i;
+    EXPECT_NE(std::string(b.ops[i].error).find("timed out"), std::string::npos) << b.ops[i].error;
+  }
+  EXPECT_EQ(redis.redis_cli("CLIENT UNPAUSE"), "OK");
+  Batch retry;
+  for (int i = 0; i < 5; ++i) retry.add(STRATA_TIER_SET, "c", "c" + std::to_string(i), 1 + i);
+  ASSERT_EQ(tier->run(retry), STRATA_OK);
+  for (auto& op : retry.ops) EXPECT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(tier->get("c"), "c4");
+}
+
+// A server killed before a batch of several calls: every op is ERR_UNAVAILABLE, none is lost
+// silently, and after the restart the same batch applies.
+TEST_F(RedisL2Test, KilledServerFailsEveryOpOfABatchedRun) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier = open(addr(redis) + "connections = 1\nversioned_batch = 3\n");
+  ASSERT_TRUE(tier);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "v1", 1), STRATA_OK);
+  redis.kill();
+  Batch b;
+  for (int i = 0; i < 10; ++i) b.add(STRATA_TIER_SET, "k" + std::to_string(i), "x", 2);
+  tier->run(b);
+  for (auto& op : b.ops) EXPECT_EQ(op.status, STRATA_ERR_UNAVAILABLE) << op.error;
+  ASSERT_TRUE(redis.start());
+  ASSERT_EQ(tier->run(b), STRATA_OK);
+  for (auto& op : b.ops) EXPECT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(redis.redis_cli("GET '{k9}:strata-ver'"), "2");
 }
 
 }  // namespace
