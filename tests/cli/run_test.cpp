@@ -182,6 +182,9 @@ TEST_F(Run, AdminServesMetricsAndHealth) {
   EXPECT_NE(metrics.find("strata_tier_latency_seconds_count{tier=\"tiers.l2\"}"),
             std::string::npos)
       << metrics;
+  EXPECT_NE(metrics.find("strata_pipeline_keys_written_total{pipeline=\"p\",tier=\"tiers.l2\"} 3\n"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("instance=\"tiers.l1\""), std::string::npos) << metrics;
 
   HttpReply h = http_get(admin_port_, "/healthz");
