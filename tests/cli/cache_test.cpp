@@ -12,7 +12,7 @@ namespace {
 
 using strata::test::ServerProcess;
 
-class Cache : public ::testing::Test {
+class CliCache : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
   void SetUp() override {
@@ -43,7 +43,7 @@ class Cache : public ::testing::Test {
   std::string dir_, path_;
 };
 
-TEST_F(Cache, SetGetFallThroughRefillAndDelete) {
+TEST_F(CliCache, SetGetFallThroughRefillAndDelete) {
   Outcome set = cache({"set", "greeting", "hello world"});
   ASSERT_EQ(set.exit_code, 0) << set.err;
   // Written to both tiers, readable by plain clients.
@@ -76,7 +76,7 @@ TEST_F(Cache, SetGetFallThroughRefillAndDelete) {
   EXPECT_NE(g4.err.find("key 'greeting' not found"), std::string::npos) << g4.err;
 }
 
-TEST_F(Cache, MissingKeyAndUsageErrors) {
+TEST_F(CliCache, MissingKeyAndUsageErrors) {
   Outcome g = cache({"get", "never-set"});
   EXPECT_EQ(g.exit_code, 1);
   EXPECT_NE(g.err.find("key 'never-set' not found"), std::string::npos) << g.err;
@@ -86,7 +86,7 @@ TEST_F(Cache, MissingKeyAndUsageErrors) {
   EXPECT_EQ(strata({"cache", "get", "k"}).exit_code, 2);  // no -c
 }
 
-TEST_F(Cache, EmbedExampleWritesAndReadsFromL1) {
+TEST_F(CliCache, EmbedExampleWritesAndReadsFromL1) {
   Outcome o = run({embed_bin(), path_, "embedded", "v-42"});
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_EQ(o.out, "embedded = v-42 (from tiers.l1)\nembedded = v-42 (from tiers.l1)\n") << o.err;

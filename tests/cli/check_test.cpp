@@ -60,7 +60,7 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-class Check : public ::testing::Test {
+class CliCheck : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
   void SetUp() override {
@@ -87,7 +87,7 @@ class Check : public ::testing::Test {
   std::string dir_, path_, text_;
 };
 
-TEST_F(Check, ValidConfigurationPasses) {
+TEST_F(CliCheck, ValidConfigurationPasses) {
   Outcome o = check(config_text());
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("strata: configuration " + path_ +
@@ -96,7 +96,7 @@ TEST_F(Check, ValidConfigurationPasses) {
       << o.out << o.err;
 }
 
-TEST_F(Check, UnknownOptionNamesPositionAllowedOptionsAndSuggestion) {
+TEST_F(CliCheck, UnknownOptionNamesPositionAllowedOptionsAndSuggestion) {
   Outcome o = check(config_text("sevrers = [\"127.0.0.1:11212\"]\n"));
   EXPECT_EQ(o.exit_code, 1);
   std::string expected = at("sevrers") + "tiers.l1.sevrers: unknown option (did you mean 'servers'?)";
@@ -115,7 +115,7 @@ TEST_F(Check, UnknownOptionNamesPositionAllowedOptionsAndSuggestion) {
   EXPECT_NE(o.err.find("is invalid (1 error)"), std::string::npos) << o.err;
 }
 
-TEST_F(Check, MissingModuleNamesEveryFolderSearched) {
+TEST_F(CliCheck, MissingModuleNamesEveryFolderSearched) {
   std::string extra = dir_ + "/extra-modules";
   ASSERT_EQ(std::system(("mkdir -p '" + extra + "' '" + dir_ + "/own-modules'").c_str()), 0);
   Outcome o = check("modules_dir = \"own-modules\"\n" + config_text("", "no_such_module"),
@@ -129,7 +129,7 @@ TEST_F(Check, MissingModuleNamesEveryFolderSearched) {
   EXPECT_NE(o.err.find("lib/strata/modules"), std::string::npos) << o.err;  // install prefix
 }
 
-TEST_F(Check, ThreeErrorsGiveThreeLines) {
+TEST_F(CliCheck, ThreeErrorsGiveThreeLines) {
   std::string text = config_text("sevrers = [\"x:1\"]\n");
   text = replace_all(text, "address = \"127.0.0.1:6379\"", "address = \"127.0.0.1:6379\"\ndb = -1");
   text = replace_all(text, "policy = \"wt\"", "policy = \"wt\"\nlua_budget = \"lots\"");
@@ -149,7 +149,7 @@ TEST_F(Check, ThreeErrorsGiveThreeLines) {
   EXPECT_NE(o.err.find("is invalid (3 errors)"), std::string::npos) << o.err;
 }
 
-TEST_F(Check, EachKindOfErrorAtItsPosition) {
+TEST_F(CliCheck, EachKindOfErrorAtItsPosition) {
   ::unsetenv("STRATA_CLI_TEST_UNSET_VAR");
   std::string text = R"([sources.events]
 module = "kafka_source"
@@ -195,7 +195,7 @@ tiers = ["l1", "l3"]
   EXPECT_NE(o.err.find("is invalid (6 errors)"), std::string::npos) << o.err;
 }
 
-TEST_F(Check, LuaSyntaxErrorNamesScriptAndLine) {
+TEST_F(CliCheck, LuaSyntaxErrorNamesScriptAndLine) {
   Outcome o = check(config_text("", "redis_l2", "bad.lua"));
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_EQ(o.err.rfind(path_ + ":", 0), 0u) << o.err;  // FILE:LINE:COL first
@@ -205,7 +205,7 @@ TEST_F(Check, LuaSyntaxErrorNamesScriptAndLine) {
 }
 
 // "Every error in one run": a script error must not hide behind an option error elsewhere.
-TEST_F(Check, LuaSyntaxErrorReportedTogetherWithOptionErrors) {
+TEST_F(CliCheck, LuaSyntaxErrorReportedTogetherWithOptionErrors) {
   Outcome o = check(config_text("sevrers = [\"x:1\"]\n", "redis_l2", "bad.lua"));
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("tiers.l1.sevrers: unknown option"), std::string::npos) << o.err;

@@ -11,7 +11,7 @@
 namespace strata::cli_test {
 namespace {
 
-class Inspect : public ::testing::Test {
+class CliInspect : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
 };
@@ -49,7 +49,7 @@ std::string line_starting(const std::string& text, const std::string& first_word
   return "";
 }
 
-TEST_F(Inspect, ModulesListsEveryBuiltModuleWithKindAndVersion) {
+TEST_F(CliInspect, ModulesListsEveryBuiltModuleWithKindAndVersion) {
   Outcome o = strata({"modules"});
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("NAME"), std::string::npos) << o.out;
@@ -67,7 +67,7 @@ TEST_F(Inspect, ModulesListsEveryBuiltModuleWithKindAndVersion) {
   EXPECT_NE(o.err.find("(searched: " + modules_dir()), std::string::npos) << o.err;
 }
 
-TEST_F(Inspect, DescribeMemcachedPrintsEveryOption) {
+TEST_F(CliInspect, DescribeMemcachedPrintsEveryOption) {
   Outcome o = strata({"describe", "memcached_l1"});
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_EQ(o.out.rfind("memcached_l1 ", 0), 0u) << o.out;
@@ -86,7 +86,7 @@ TEST_F(Inspect, DescribeMemcachedPrintsEveryOption) {
   EXPECT_NE(line_starting(o.out, "password").find("(secret)"), std::string::npos) << o.out;
 }
 
-TEST_F(Inspect, DescribeComesFromTheModuleSchema) {
+TEST_F(CliInspect, DescribeComesFromTheModuleSchema) {
   // Build a: found through --modules-dir.
   Outcome a = strata({"describe", "cli_probe", "--modules-dir", probe_modules_dir("a")});
   EXPECT_EQ(a.exit_code, 0) << a.err;
@@ -122,7 +122,7 @@ TEST_F(Inspect, DescribeComesFromTheModuleSchema) {
       << m.out;
 }
 
-TEST_F(Inspect, DescribePipelineAndTierPrintTheHostKeys) {
+TEST_F(CliInspect, DescribePipelineAndTierPrintTheHostKeys) {
   Outcome p = strata({"describe", "pipeline"});
   EXPECT_EQ(p.exit_code, 0) << p.err;
   EXPECT_EQ(p.out.rfind("[pipelines.NAME]", 0), 0u) << p.out;
@@ -138,7 +138,7 @@ TEST_F(Inspect, DescribePipelineAndTierPrintTheHostKeys) {
     EXPECT_FALSE(line_starting(t.out, key).empty()) << key << " missing:\n" << t.out;
 }
 
-TEST_F(Inspect, DescribeUnknownModuleFails) {
+TEST_F(CliInspect, DescribeUnknownModuleFails) {
   Outcome o = strata({"describe", "no_such_module"});
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("module \"no_such_module\" not found in: " + modules_dir()),
@@ -146,7 +146,7 @@ TEST_F(Inspect, DescribeUnknownModuleFails) {
       << o.err;
 }
 
-TEST_F(Inspect, VersionAndHelpExitZero) {
+TEST_F(CliInspect, VersionAndHelpExitZero) {
   for (const char* flag : {"--version", "-V"}) {
     Outcome o = strata({flag});
     EXPECT_EQ(o.exit_code, 0) << flag;
@@ -169,7 +169,7 @@ TEST_F(Inspect, VersionAndHelpExitZero) {
   }
 }
 
-TEST_F(Inspect, UsageErrorsExitTwo) {
+TEST_F(CliInspect, UsageErrorsExitTwo) {
   Outcome unknown = strata({"frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;

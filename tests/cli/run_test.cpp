@@ -15,7 +15,7 @@ namespace {
 
 using strata::test::ServerProcess;
 
-class Run : public ::testing::Test {
+class CliRun : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ::setenv("STRATA_MODULES_PATH", modules_dir().c_str(), 1); }
   void SetUp() override {
@@ -107,7 +107,7 @@ class Run : public ::testing::Test {
   int admin_port_ = 0;
 };
 
-TEST_F(Run, SighupRejectsABadFileAppliesAGoodOneAndSigtermExitsCleanly) {
+TEST_F(CliRun, SighupRejectsABadFileAppliesAGoodOneAndSigtermExitsCleanly) {
   ASSERT_TRUE(start_mock_kafka()) << read_file(dir_ + "/mock.err");
   write_file(dir_ + "/keys1.lua", "function key(r) return \"one:\" .. r.key end\n");
   write_file(dir_ + "/keys2.lua",
@@ -155,7 +155,7 @@ TEST_F(Run, SighupRejectsABadFileAppliesAGoodOneAndSigtermExitsCleanly) {
   EXPECT_NE(out.find("dead_letters=1"), std::string::npos) << out;
 }
 
-TEST_F(Run, AdminServesMetricsAndHealth) {
+TEST_F(CliRun, AdminServesMetricsAndHealth) {
   write_file(dir_ + "/seed.tsv", "u1\tv1\nu2\tv2\nu3\tv3\n");
   std::string t = tiers_and_admin();
   t.replace(t.find("@L1@"), 4, "");
@@ -196,6 +196,39 @@ TEST_F(Run, AdminServesMetricsAndHealth) {
   EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
   EXPECT_NE(read_file(dir_ + "/strata.out").find("pipeline p: records=3 "), std::string::npos)
       << read_file(dir_ + "/strata.out");
+}
+
+// A rejected reload must leave everything as it was, the log level included: the second SIGHUP's
+// "received SIGHUP" (info) line must still be logged after a bad file asked for log_level=error.
+TEST_F(CliRun, RejectedReloadKeepsTheLogLevel) {
+  std::string t = tiers_and_admin();
+  t.replace(t.find("@L1@"), 4, "");
+  std::string good = t + "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
+                         "topics = [\"events\"]\nmock_partitions = 1\n\n[pipelines.p]\n"
+                         "source = \"events\"\ntiers = [\"l1\", \"l2\"]\n";
+  std::string bad = good;
+  bad.replace(bad.find("log_level = \"info\""), 18, "log_level = \"error\"");
+  bad.replace(bad.find("module = \"memcached_l1\"\n"), 24, "module = \"memcached_l1\"\nsevrers = []\n");
+  ASSERT_NE(bad.find("log_level = \"error\""), std::string::npos);
+  ASSERT_NE(bad.find("sevrers"), std::string::npos);
+  path_ = dir_ + "/strata.toml";
+  write_file(path_, good);
+  ASSERT_TRUE(start_strata());
+  ASSERT_TRUE(log_has("strata running", 30000)) << log();
+
+  write_file(path_, bad);
+  strata_.signal(SIGHUP);
+  ASSERT_TRUE(log_has("reload rejected", 20000)) << log();
+  write_file(path_, good);
+  strata_.signal(SIGHUP);
+  ASSERT_TRUE(log_has("configuration reloaded", 30000)) << log();
+  std::string l = log();
+  size_t count = 0;
+  for (size_t p = l.find("received SIGHUP"); p != std::string::npos;
+       p = l.find("received SIGHUP", p + 1))
+    ++count;
+  EXPECT_EQ(count, 2u) << "the rejected file's log_level was applied:\n" << l;
+  EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
 }
 
 }  // namespace

@@ -19,12 +19,14 @@ std::unique_ptr<Runtime> load(const std::string& path, Runtime::Mode mode, std::
   Diagnostics diags;
   auto cfg = parse_config(path, diags);
   std::unique_ptr<Runtime> rt;
+  const strata_log_level previous_level = log::level();
   if (cfg) {
     strata_log_level lvl;
     if (log::parse_level(cfg->log_level, &lvl)) log::set_level(lvl);
     rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), mode, diags);
   }
   if (!diags.empty() || !rt) {
+    log::set_level(previous_level);  // a rejected reload leaves everything as it was
     *errors = diags.str();
     return nullptr;
   }
