@@ -5,7 +5,9 @@
 //   (2) pipelined batches of N versioned sets through redis_l2's Tier::execute vs
 //       `redis-benchmark -p PORT -P N -t set -n 100000 -q` (also with -c 1: one connection,
 //       like the single caller here), plus unversioned sets to show what the version guard
-//       (a Lua script per key) costs.
+//       (a Lua script per run of versioned ops) costs. The machine is shared and noisy, so it
+//       also prints the redis-server CPU time per set (INFO cpu), which client load moves
+//       much less: that is the cost the version guard adds on the server.
 // Usage: bench_tiers [gets] [batch]   (defaults 50000 and 100)
 #include <libmemcached-1.0/memcached.h>
 
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -80,6 +83,17 @@ double redis_benchmark(int port, int pipeline, int clients) {
   return std::atof(out.c_str() + at + 5);
 }
 
+// CPU seconds the redis-server process used so far (INFO cpu: user + sys, main thread and
+// background threads): covers reading, parsing and replying too, not only command execution.
+double server_cpu_seconds(const ServerProcess& redis) {
+  std::string info = redis.redis_cli("INFO cpu");
+  auto field = [&](const char* name) {
+    size_t at = info.find(name);
+    return at == std::string::npos ? 0.0 : std::atof(info.c_str() + at + std::strlen(name));
+  };
+  return field("used_cpu_user:") + field("used_cpu_sys:");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,9 +110,11 @@ int main(int argc, char** argv) {
   strata::ModuleLoader loader(path);
   auto l1_inst = start_instance(loader, "memcached_l1", "tiers.l1",
                                 toml::table{{"servers", toml::array{memcached.address()}}});
-  auto l2_inst =
-      start_instance(loader, "redis_l2", "tiers.l2",
-                     toml::table{{"address", redis.address()}, {"command_timeout", "5s"}});
+  toml::table l2_options{{"address", redis.address()}, {"command_timeout", "5s"}};
+  // For A/B runs of redis_l2's script batching (its default is 100 ops per EVALSHA).
+  if (const char* vb = std::getenv("STRATA_BENCH_VERSIONED_BATCH"))
+    l2_options.insert("versioned_batch", std::atoll(vb));
+  auto l2_inst = start_instance(loader, "redis_l2", "tiers.l2", l2_options);
   if (!l1_inst || !l2_inst) return 1;
   strata::Tier l1(*l1_inst, {});
   strata::Tier l2(*l2_inst, {});
@@ -167,8 +183,10 @@ int main(int argc, char** argv) {
   std::vector<strata_tier_op> ops(batch);
   std::vector<strata::OpResult> results;
   uint64_t version = 1;
+  std::vector<double> v_server_us, p_server_us;  // server time per set
   auto run_sets = [&](bool versioned) {
     long rounds = total_sets / batch;
+    double cpu0 = server_cpu_seconds(redis);
     auto t0 = Clock::now();
     for (long r = 0; r < rounds; ++r) {
       ++version;
@@ -178,9 +196,13 @@ int main(int argc, char** argv) {
       for (auto& op : ops)
         if (op.status != STRATA_OK) return -1.0;
     }
-    return static_cast<double>(rounds * batch) / seconds_since(t0);
+    double rate = static_cast<double>(rounds * batch) / seconds_since(t0);
+    double us = (server_cpu_seconds(redis) - cpu0) * 1e6;
+    (versioned ? v_server_us : p_server_us).push_back(us / static_cast<double>(rounds * batch));
+    return rate;
   };
   run_sets(true);  // warm up (script load, connections)
+  v_server_us.clear();
   // Alternate the four measurements over a few rounds and keep the medians (noise, again).
   std::vector<double> v_rates, p_rates, rb_rates, rb1_rates;
   for (int round = 0; round < 3; ++round) {
@@ -210,6 +232,8 @@ int main(int argc, char** argv) {
   std::printf("(2) pipelined sets, batches of %d, one caller; median of 3 rounds\n", batch);
   std::printf("    Tier::execute redis_l2, versioned  %10.0f sets/s\n", versioned_sets);
   std::printf("    Tier::execute redis_l2, plain      %10.0f sets/s\n", plain_sets);
+  std::printf("    redis-server CPU per versioned set %10.2f us\n", median(v_server_us));
+  std::printf("    redis-server CPU per plain set     %10.2f us\n", median(p_server_us));
   std::printf("    redis-benchmark -P %d -t set (50 clients) %10.0f sets/s\n", batch, rb_default);
   std::printf("    redis-benchmark -P %d -t set -c 1        %10.0f sets/s\n", batch, rb_one);
   if (rb_default > 0 && rb_one > 0) {
