@@ -86,6 +86,44 @@ TEST_F(CliCache, MissingKeyAndUsageErrors) {
   EXPECT_EQ(strata({"cache", "get", "k"}).exit_code, 2);  // no -c
 }
 
+TEST_F(CliCache, PipelineChoiceAndBadTtl) {
+  // A second pipeline over Redis alone: `cache` must be told which one to use.
+  write_file(path_, read_file(path_) + "\n[pipelines.durable]\nsource = \"events\"\n"
+                                       "tiers = [\"l2\"]\n");
+  Outcome ambiguous = cache({"get", "k"});
+  EXPECT_EQ(ambiguous.exit_code, 1);
+  EXPECT_NE(ambiguous.err.find("choose one with --pipeline (durable, p)"), std::string::npos)
+      << ambiguous.err;
+  Outcome unknown = cache({"get", "--pipeline", "nope", "k"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no pipeline named 'nope'"), std::string::npos) << unknown.err;
+
+  ASSERT_EQ(cache({"set", "--pipeline", "durable", "only-l2", "x"}).exit_code, 0);
+  EXPECT_EQ(memcached("get only-l2"), "END\r\n");  // not in the L1 of the other pipeline
+  Outcome g = cache({"get", "--pipeline", "durable", "only-l2"});
+  EXPECT_EQ(g.out, "x\n");
+  EXPECT_NE(g.err.find("(from tiers.l2)"), std::string::npos) << g.err;
+
+  EXPECT_EQ(cache({"set", "--ttl", "soon", "k", "v"}).exit_code, 2);
+}
+
+// A key written with --ttl must not be served after that TTL, even when L1 lost it (eviction)
+// and a read refilled L1 from Redis in between: the refill must not outlive the Redis entry.
+TEST_F(CliCache, TtlHoldsAcrossAnL1Refill) {
+  ASSERT_EQ(cache({"set", "--ttl", "2s", "short", "lived"}).exit_code, 0);
+  std::string pttl = redis_.redis_cli("PTTL short");
+  ASSERT_GT(std::atoll(pttl.c_str()), 0) << "no TTL in Redis: " << pttl;
+  ASSERT_EQ(memcached("delete short"), "DELETED\r\n");  // L1 evicted it
+  Outcome refill = cache({"get", "short"});
+  if (refill.exit_code == 0) {  // (unless the machine was slow enough for Redis to expire it)
+    EXPECT_NE(refill.err.find("(from tiers.l2)"), std::string::npos) << refill.err;
+  }
+  ASSERT_TRUE(wait_until([&] { return redis_.redis_cli("EXISTS short") == "0"; }, 20000))
+      << "Redis never expired the key";
+  Outcome after = cache({"get", "short"});
+  EXPECT_EQ(after.exit_code, 1) << "served after its TTL: " << after.out << after.err;
+}
+
 TEST_F(CliCache, EmbedExampleWritesAndReadsFromL1) {
   Outcome o = run({embed_bin(), path_, "embedded", "v-42"});
   EXPECT_EQ(o.exit_code, 0) << o.err;
@@ -101,6 +139,15 @@ TEST_F(CliCache, EmbedExampleWritesAndReadsFromL1) {
   Outcome missing = run({embed_bin(), path_, "not-there"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.out, "not-there: not found\n");
+
+  // A bad configuration: the program gets the FILE:LINE:COL errors.
+  std::string bad = dir_ + "/bad.toml";
+  write_file(bad, "log_levle = \"info\"\n");
+  Outcome b = run({embed_bin(), bad, "k"});
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_NE(b.err.find(bad + ":1:1: log_levle: unknown top-level key (did you mean 'log_level'?)"),
+            std::string::npos)
+      << b.err;
 }
 
 }  // namespace

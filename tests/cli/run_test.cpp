@@ -198,6 +198,31 @@ TEST_F(CliRun, AdminServesMetricsAndHealth) {
       << read_file(dir_ + "/strata.out");
 }
 
+TEST_F(CliRun, RefusesToStartOnABadFileOrATakenAdminPort) {
+  path_ = dir_ + "/strata.toml";
+  std::string t = tiers_and_admin();
+  t.replace(t.find("@L1@"), 4, "sevrers = []\n");
+  write_file(path_, t);
+  Outcome bad = run({strata_bin(), "run", "-c", path_});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(path_ + ":" + line_col(t, "sevrers") + ": tiers.l1.sevrers"),
+            std::string::npos)
+      << bad.err;
+
+  // The admin port is Redis's: taken.
+  t = "log_level = \"warn\"\n[admin]\nport = " + std::to_string(redis_.port()) +
+      "\n[sources.events]\nmodule = \"kafka_source\"\ntopics = [\"events\"]\n"
+      "[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
+      "\"\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l2\"]\n";
+  write_file(path_, t);
+  Outcome taken = run({strata_bin(), "run", "-c", path_});
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_NE(taken.err.find("cannot bind 127.0.0.1:" + std::to_string(redis_.port()) +
+                           ": Address already in use"),
+            std::string::npos)
+      << taken.err;
+}
+
 // A rejected reload must leave everything as it was, the log level included: the second SIGHUP's
 // "received SIGHUP" (info) line must still be logged after a bad file asked for log_level=error.
 TEST_F(CliRun, RejectedReloadKeepsTheLogLevel) {
