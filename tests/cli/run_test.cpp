@@ -223,6 +223,38 @@ TEST_F(CliRun, RefusesToStartOnABadFileOrATakenAdminPort) {
       << taken.err;
 }
 
+// Editing the script in place with a syntax error and sending SIGHUP must be a rejected reload:
+// the running pipelines (with the script they compiled) keep going.
+TEST_F(CliRun, SighupWithABrokenScriptKeepsRunning) {
+  std::string t = tiers_and_admin();
+  t.replace(t.find("@L1@"), 4, "");
+  path_ = dir_ + "/strata.toml";
+  write_file(path_, t + "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
+                        "topics = [\"events\"]\nmock_partitions = 1\n\n[pipelines.p]\n"
+                        "source = \"events\"\ntiers = [\"l1\", \"l2\"]\nscript = \"keys.lua\"\n");
+  write_file(dir_ + "/keys.lua", "function key(r) return \"k:\" .. r.key end\n");
+  ASSERT_TRUE(start_strata());
+  ASSERT_TRUE(wait_until([&] { return healthy(); }, 30000)) << "no healthy admin listener";
+
+  write_file(dir_ + "/keys.lua", "function key(r)\n  return \"k:\" ..\nend\n");
+  strata_.signal(SIGHUP);
+  // Whatever the outcome, it is logged: rejected, reloaded, or failed to start.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::string l = log();
+        return l.find("reload rejected") != std::string::npos ||
+               l.find("configuration reloaded") != std::string::npos ||
+               l.find("reload failed") != std::string::npos || !strata_.running();
+      },
+      30000))
+      << log();
+  EXPECT_TRUE(log_has("keys.lua:3:", 5000)) << "the script error is not named:\n" << log();
+  EXPECT_NE(log().find("reload rejected"), std::string::npos) << log();
+  ASSERT_TRUE(strata_.running()) << "strata exited after a SIGHUP with a broken script";
+  EXPECT_TRUE(healthy());
+  EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
+}
+
 // A rejected reload must leave everything as it was, the log level included: the second SIGHUP's
 // "received SIGHUP" (info) line must still be logged after a bad file asked for log_level=error.
 TEST_F(CliRun, RejectedReloadKeepsTheLogLevel) {
