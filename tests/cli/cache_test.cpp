@@ -20,12 +20,15 @@ class CliCache : public ::testing::Test {
     ASSERT_TRUE(memcached_.start());
     ASSERT_TRUE(redis_.start());
     path_ = dir_ + "/strata.toml";
-    write_file(path_, "log_level = \"warn\"\n\n[sources.events]\nmodule = \"kafka_source\"\n"
-                      "brokers = \"mock\"\ntopics = [\"events\"]\n\n[tiers.l1]\n"
-                      "module = \"memcached_l1\"\nservers = [\"" +
-                          memcached_.address() + "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\n"
-                          "address = \"" + redis_.address() +
-                          "\"\n\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n");
+    write_file(path_,
+               "log_level = \"warn\"\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+               "brokers = \"mock\"\ntopics = [\"events\"]\n\n[tiers.l1]\n"
+               "module = \"memcached_l1\"\nservers = [\"" +
+                   memcached_.address() +
+                   "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\n"
+                   "address = \"" +
+                   redis_.address() +
+                   "\"\n\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n");
   }
   void TearDown() override { remove_tree(dir_); }
 
@@ -88,8 +91,9 @@ TEST_F(CliCache, MissingKeyAndUsageErrors) {
 
 TEST_F(CliCache, PipelineChoiceAndBadTtl) {
   // A second pipeline over Redis alone: `cache` must be told which one to use.
-  write_file(path_, read_file(path_) + "\n[pipelines.durable]\nsource = \"events\"\n"
-                                       "tiers = [\"l2\"]\n");
+  write_file(path_, read_file(path_) +
+                        "\n[pipelines.durable]\nsource = \"events\"\n"
+                        "tiers = [\"l2\"]\n");
   Outcome ambiguous = cache({"get", "k"});
   EXPECT_EQ(ambiguous.exit_code, 1);
   EXPECT_NE(ambiguous.err.find("choose one with --pipeline (durable, p)"), std::string::npos)

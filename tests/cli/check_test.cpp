@@ -47,7 +47,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 }
 
 std::string config_text(const std::string& l1_extra = "", const std::string& l2_module = "redis_l2",
-                         const std::string& script = "keys.lua") {
+                        const std::string& script = "keys.lua") {
   std::string t = replace_all(kTemplate, "@L1@", l1_extra);
   t = replace_all(t, "@L2MOD@", l2_module);
   return replace_all(t, "@SCRIPT@", script);
@@ -90,26 +90,27 @@ class CliCheck : public ::testing::Test {
 TEST_F(CliCheck, ValidConfigurationPasses) {
   Outcome o = check(config_text());
   EXPECT_EQ(o.exit_code, 0) << o.err;
-  EXPECT_NE(o.out.find("strata: configuration " + path_ +
-                       " is valid (1 pipeline, 1 source, 2 tiers)"),
-            std::string::npos)
+  EXPECT_NE(
+      o.out.find("strata: configuration " + path_ + " is valid (1 pipeline, 1 source, 2 tiers)"),
+      std::string::npos)
       << o.out << o.err;
 }
 
 TEST_F(CliCheck, UnknownOptionNamesPositionAllowedOptionsAndSuggestion) {
   Outcome o = check(config_text("sevrers = [\"127.0.0.1:11212\"]\n"));
   EXPECT_EQ(o.exit_code, 1);
-  std::string expected = at("sevrers") + "tiers.l1.sevrers: unknown option (did you mean 'servers'?)";
+  std::string expected =
+      at("sevrers") + "tiers.l1.sevrers: unknown option (did you mean 'servers'?)";
   EXPECT_NE(o.err.find(expected), std::string::npos) << "expected: " << expected << "\ngot:\n"
-                                                      << o.err;
+                                                     << o.err;
   size_t allowed = o.err.find("allowed: ");
   ASSERT_NE(allowed, std::string::npos) << o.err;
   std::string list = o.err.substr(allowed, o.err.find('\n', allowed) - allowed);
   // memcached_l1's own options, then the tier host keys.
-  for (const char* name : {"servers", "ketama", "connect_timeout", "io_timeout", "ttl",
-                           "key_prefix", "max_value_size", "eject_failed", "server_failure_limit",
-                           "retry_timeout", "username", "password", "connections", "module",
-                           "breaker_failures", "breaker_open", "breaker_probes"})
+  for (const char* name :
+       {"servers", "ketama", "connect_timeout", "io_timeout", "ttl", "key_prefix", "max_value_size",
+        "eject_failed", "server_failure_limit", "retry_timeout", "username", "password",
+        "connections", "module", "breaker_failures", "breaker_open", "breaker_probes"})
     EXPECT_NE(list.find(std::string(" ") + name), std::string::npos)
         << name << " missing from: " << list;
   EXPECT_NE(o.err.find("is invalid (1 error)"), std::string::npos) << o.err;
@@ -125,7 +126,7 @@ TEST_F(CliCheck, MissingModuleNamesEveryFolderSearched) {
                          "tiers.l2: module \"no_such_module\" not found in: " + dir_ +
                          "/own-modules, " + extra + ", " + modules_dir() + ", ";
   EXPECT_NE(o.err.find(expected), std::string::npos) << "expected: " << expected << "\ngot:\n"
-                                                      << o.err;
+                                                     << o.err;
   EXPECT_NE(o.err.find("lib/strata/modules"), std::string::npos) << o.err;  // install prefix
 }
 

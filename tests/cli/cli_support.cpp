@@ -249,8 +249,8 @@ std::string memcached_command(int port, const std::string& command) {
     ssize_t n;
     // A reply ends with a line that is one of the terminal answers.
     auto done = [&] {
-      for (const char* end : {"END\r\n", "DELETED\r\n", "NOT_FOUND\r\n", "STORED\r\n",
-                              "NOT_STORED\r\n", "ERROR\r\n"})
+      for (const char* end :
+           {"END\r\n", "DELETED\r\n", "NOT_FOUND\r\n", "STORED\r\n", "NOT_STORED\r\n", "ERROR\r\n"})
         if (reply.size() >= std::strlen(end) &&
             reply.compare(reply.size() - std::strlen(end), std::strlen(end), end) == 0)
           return true;

@@ -54,7 +54,7 @@ TEST_F(CliInspect, ModulesListsEveryBuiltModuleWithKindAndVersion) {
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("NAME"), std::string::npos) << o.out;
   const std::pair<const char*, const char*> expected[] = {
-      {"kafka_source", "source"}, {"memcached_l1", "tier"},    {"redis_l2", "tier"},
+      {"kafka_source", "source"},  {"memcached_l1", "tier"},   {"redis_l2", "tier"},
       {"write_through", "policy"}, {"write_around", "policy"}, {"l2_only", "policy"}};
   for (auto& [name, kind] : expected) {
     std::string line = line_starting(o.out, name);
@@ -73,15 +73,16 @@ TEST_F(CliInspect, DescribeMemcachedPrintsEveryOption) {
   EXPECT_EQ(o.out.rfind("memcached_l1 ", 0), 0u) << o.out;
   EXPECT_NE(o.out.find("(tier module, ABI "), std::string::npos) << o.out;
   const std::pair<const char*, const char*> options[] = {
-      {"servers", "string list"}, {"ketama", "bool"},          {"connect_timeout", "duration"},
-      {"io_timeout", "duration"}, {"ttl", "duration"},         {"key_prefix", "string"},
-      {"max_value_size", "size"}, {"eject_failed", "bool"},    {"server_failure_limit", "int"},
+      {"servers", "string list"},    {"ketama", "bool"},       {"connect_timeout", "duration"},
+      {"io_timeout", "duration"},    {"ttl", "duration"},      {"key_prefix", "string"},
+      {"max_value_size", "size"},    {"eject_failed", "bool"}, {"server_failure_limit", "int"},
       {"retry_timeout", "duration"}, {"username", "string"},   {"password", "string"},
       {"connections", "int"}};
   for (auto& [name, type] : options) {
     std::string line = line_starting(o.out, name);
     EXPECT_NE(line.find(std::string(" ") + type + " "), std::string::npos)
-        << name << " (" << type << ") not described:\n" << o.out;
+        << name << " (" << type << ") not described:\n"
+        << o.out;
   }
   EXPECT_NE(line_starting(o.out, "password").find("(secret)"), std::string::npos) << o.out;
 }
@@ -177,7 +178,7 @@ TEST_F(CliInspect, UsageErrorsExitTwo) {
   Outcome option = strata({"check", "--frob"});
   EXPECT_EQ(option.exit_code, 2);
   EXPECT_NE(option.err.find("unknown option '--frob'"), std::string::npos) << option.err;
-  EXPECT_EQ(strata({"check"}).exit_code, 2);  // -c is required
+  EXPECT_EQ(strata({"check"}).exit_code, 2);        // -c is required
   EXPECT_EQ(strata({"check", "-c"}).exit_code, 2);  // -c needs a value
 }
 

@@ -38,8 +38,8 @@ class CliRun : public ::testing::Test {
   // strata-mock-kafka with one topic; its bootstrap address from --bootstrap-file.
   bool start_mock_kafka() {
     std::string file = dir_ + "/bootstrap";
-    if (!mock_.start({mock_kafka_bin(), "--brokers", "1", "--topics", "events", "--partitions",
-                      "2", "--bootstrap-file", file},
+    if (!mock_.start({mock_kafka_bin(), "--brokers", "1", "--topics", "events", "--partitions", "2",
+                      "--bootstrap-file", file},
                      dir_ + "/mock.out", dir_ + "/mock.err"))
       return false;
     return wait_until(
@@ -91,9 +91,8 @@ class CliRun : public ::testing::Test {
     std::string file = dir_ + "/produce-" + std::to_string(++n) + ".txt";
     write_file(file, lines);
     int status = -1;
-    std::string out = strata::test::run_command("kcat -P -b " + bootstrap_ +
-                                                " -t events -K '|' -l " + file + " 2>&1",
-                                                &status);
+    std::string out = strata::test::run_command(
+        "kcat -P -b " + bootstrap_ + " -t events -K '|' -l " + file + " 2>&1", &status);
     ASSERT_EQ(status, 0) << "kcat: " << out;
   }
   bool redis_has(const std::string& key, const std::string& value, int timeout_ms) const {
@@ -160,9 +159,11 @@ TEST_F(CliRun, AdminServesMetricsAndHealth) {
   std::string t = tiers_and_admin();
   t.replace(t.find("@L1@"), 4, "");
   path_ = dir_ + "/strata.toml";
-  write_file(path_, t + "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
+  write_file(path_, t +
+                        "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
                         "topics = [\"events\"]\nmock_partitions = 2\nseed_file = \"" +
-                        dir_ + "/seed.tsv\"\n\n[pipelines.p]\nsource = \"events\"\n"
+                        dir_ +
+                        "/seed.tsv\"\n\n[pipelines.p]\nsource = \"events\"\n"
                         "tiers = [\"l1\", \"l2\"]\n");
   ASSERT_TRUE(start_strata());
   ASSERT_TRUE(redis_has("u3", "v3", 45000)) << "seeded records not processed";
@@ -179,11 +180,11 @@ TEST_F(CliRun, AdminServesMetricsAndHealth) {
       20000))
       << metrics;
   EXPECT_NE(metrics.find("# TYPE strata_pipeline_records_total counter"), std::string::npos);
-  EXPECT_NE(metrics.find("strata_tier_latency_seconds_count{tier=\"tiers.l2\"}"),
-            std::string::npos)
+  EXPECT_NE(metrics.find("strata_tier_latency_seconds_count{tier=\"tiers.l2\"}"), std::string::npos)
       << metrics;
-  EXPECT_NE(metrics.find("strata_pipeline_keys_written_total{pipeline=\"p\",tier=\"tiers.l2\"} 3\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("strata_pipeline_keys_written_total{pipeline=\"p\",tier=\"tiers.l2\"} 3\n"),
+      std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("instance=\"tiers.l1\""), std::string::npos) << metrics;
 
@@ -212,8 +213,8 @@ TEST_F(CliRun, RefusesToStartOnABadFileOrATakenAdminPort) {
   // The admin port is Redis's: taken.
   t = "log_level = \"warn\"\n[admin]\nport = " + std::to_string(redis_.port()) +
       "\n[sources.events]\nmodule = \"kafka_source\"\ntopics = [\"events\"]\n"
-      "[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
-      "\"\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l2\"]\n";
+      "[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
+      redis_.address() + "\"\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l2\"]\n";
   write_file(path_, t);
   Outcome taken = run({strata_bin(), "run", "-c", path_});
   EXPECT_EQ(taken.exit_code, 1);
@@ -260,12 +261,14 @@ TEST_F(CliRun, SighupWithABrokenScriptKeepsRunning) {
 TEST_F(CliRun, RejectedReloadKeepsTheLogLevel) {
   std::string t = tiers_and_admin();
   t.replace(t.find("@L1@"), 4, "");
-  std::string good = t + "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
-                         "topics = [\"events\"]\nmock_partitions = 1\n\n[pipelines.p]\n"
-                         "source = \"events\"\ntiers = [\"l1\", \"l2\"]\n";
+  std::string good = t +
+                     "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
+                     "topics = [\"events\"]\nmock_partitions = 1\n\n[pipelines.p]\n"
+                     "source = \"events\"\ntiers = [\"l1\", \"l2\"]\n";
   std::string bad = good;
   bad.replace(bad.find("log_level = \"info\""), 18, "log_level = \"error\"");
-  bad.replace(bad.find("module = \"memcached_l1\"\n"), 24, "module = \"memcached_l1\"\nsevrers = []\n");
+  bad.replace(bad.find("module = \"memcached_l1\"\n"), 24,
+              "module = \"memcached_l1\"\nsevrers = []\n");
   ASSERT_NE(bad.find("log_level = \"error\""), std::string::npos);
   ASSERT_NE(bad.find("sevrers"), std::string::npos);
   path_ = dir_ + "/strata.toml";
