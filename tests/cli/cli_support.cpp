@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -127,6 +128,9 @@ Outcome run(const std::vector<std::string>& argv, const Env& env, int timeout_ms
   o.out = read_file(dir + "/out");
   o.err = read_file(dir + "/err");
   remove_tree(dir);
+  // Under -DSTRATA_SANITIZE=ON the children are instrumented too: their reports are failures.
+  EXPECT_EQ(o.err.find("Sanitizer"), std::string::npos) << argv[0] << ":\n" << o.err;
+  EXPECT_EQ(o.err.find("runtime error:"), std::string::npos) << argv[0] << ":\n" << o.err;
   return o;
 }
 

@@ -25,12 +25,15 @@ class CliRun : public ::testing::Test {
     admin_port_ = strata::test::free_port();
   }
   void TearDown() override {
+    strata_.stop(SIGKILL, 10000);
+    std::string err = read_file(dir_ + "/strata.err");
+    EXPECT_EQ(err.find("Sanitizer"), std::string::npos);
+    EXPECT_EQ(err.find("runtime error:"), std::string::npos);
     if (::testing::Test::HasFailure()) {
       std::fprintf(stderr, "--- strata stderr ---\n%s\n--- strata stdout ---\n%s\n",
                    read_file(dir_ + "/strata.err").c_str(),
                    read_file(dir_ + "/strata.out").c_str());
     }
-    strata_.stop(SIGKILL, 10000);
     mock_.stop(SIGTERM, 10000);
     remove_tree(dir_);
   }
