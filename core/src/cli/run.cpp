@@ -60,24 +60,25 @@ int run(const Args& a) {
     std::fputs(errors.c_str(), stderr);
     return 1;
   }
-  if (auto r = rt->start(); !r) {
-    std::fprintf(stderr, "strata: %s\n", r.error().c_str());
-    return 1;
-  }
   std::mutex rt_mu;  // the admin thread reads health while SIGHUP may swap the runtime
   AdminServer admin;
   const AdminConfig& ac = rt->config().admin;
   if (ac.enabled && ac.port > 0) {
+    // Bound before anything is consumed: a taken port must not start a pipeline first.
     auto r = admin.start(ac.listen, ac.port, [&]() {
       std::lock_guard<std::mutex> lock(rt_mu);
-      return rt->health();
+      return rt ? rt->health() : std::make_pair(false, std::string("restarting\n"));
     });
     if (!r) {
-      std::fprintf(stderr, "strata: admin listener: %s\n", r.error().c_str());
+      std::fprintf(stderr, "strata: %s\n", r.error().c_str());
       return 1;
     }
     log::info("admin listener on http://" + ac.listen + ":" + std::to_string(admin.port()) +
               " (/metrics, /healthz)");
+  }
+  if (auto r = rt->start(); !r) {
+    std::fprintf(stderr, "strata: %s\n", r.error().c_str());
+    return 1;
   }
   log::info("strata running " + a.config);
 
@@ -107,8 +108,14 @@ int run(const Args& a) {
         next.reset();
         Diagnostics d;
         rt = Runtime::build(previous, Runtime::Mode::Run, d);
-        if (!rt || !rt->start()) {
-          log::error("could not restart the previous configuration:\n" + d.str());
+        std::string failure = d.str();
+        if (rt) {
+          if (auto again = rt->start(); !again) failure = again.error();
+          else failure.clear();
+        }
+        if (!rt || !failure.empty()) {
+          log::error("could not restart the previous configuration: " + failure);
+          rt.reset();
           return 1;
         }
         continue;

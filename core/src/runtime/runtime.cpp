@@ -61,9 +61,10 @@ std::unique_ptr<Runtime> Runtime::build(std::shared_ptr<const Config> cfg, Mode 
   std::unique_ptr<Runtime> rt(new Runtime(std::move(cfg), mode));
   rt->loader_ =
       std::make_unique<ModuleLoader>(ModuleLoader::default_search_path(rt->cfg_.modules_dir));
-  if (!rt->build_instances(diags)) return nullptr;
-  if (!rt->build_pipelines(diags)) return nullptr;
-  return rt;
+  // Both steps run even when the first failed, so one check reports every error at once.
+  bool ok = rt->build_instances(diags);
+  ok = rt->build_pipelines(diags) && ok;
+  return ok ? std::move(rt) : nullptr;
 }
 
 ModuleInstance* Runtime::instance(const std::string& full_name) {
@@ -150,17 +151,6 @@ bool Runtime::build_instances(Diagnostics& diags) {
 bool Runtime::build_pipelines(Diagnostics& diags) {
   size_t before = diags.size();
   for (const PipelineConfig& pc : cfg_.pipelines) {
-    std::vector<Tier*> tiers;
-    for (auto& t : pc.tiers) {
-      auto it = tiers_.find("tiers." + t);
-      if (it != tiers_.end()) tiers.push_back(it->second.get());
-    }
-    if (tiers.size() != pc.tiers.size()) continue;  // already reported by the config
-    ChainSettings cs;
-    cs.neg_ttl_ms = pc.options.integer("neg_ttl");
-    chains_[pc.name] = std::make_unique<TierChain>(tiers, cs);
-    if (mode_ == Mode::Cache) continue;
-
     lua::ScriptSettings script;
     script.path = pc.script;
     script.allow = pc.options.list("lua_allow");
@@ -168,13 +158,23 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     script.memory_limit_bytes = pc.options.integer("lua_memory");
     script.instance = "pipelines." + pc.name;
     script.config = {{"pipeline", pc.name}};
-    if (mode_ == Mode::Check) {
-      if (!script.path.empty()) {
-        auto hooks = lua::KeyHooks::load(script);
-        if (!hooks) diags.add(pc.pos, "pipelines." + pc.name + ": " + hooks.error());
-      }
-      continue;
+    // Compile the script now, in check and run alike: a broken script must fail the build (and
+    // so a SIGHUP reload) before anything running is stopped.
+    if (mode_ != Mode::Cache && !script.path.empty()) {
+      auto hooks = lua::KeyHooks::load(script);
+      if (!hooks) diags.add(pc.pos, "pipelines." + pc.name + ": " + hooks.error());
     }
+
+    std::vector<Tier*> tiers;
+    for (auto& t : pc.tiers) {
+      auto it = tiers_.find("tiers." + t);
+      if (it != tiers_.end()) tiers.push_back(it->second.get());
+    }
+    if (tiers.size() != pc.tiers.size()) continue;  // already reported
+    ChainSettings cs;
+    cs.neg_ttl_ms = pc.options.integer("neg_ttl");
+    chains_[pc.name] = std::make_unique<TierChain>(tiers, cs);
+    if (mode_ != Mode::Run) continue;
 
     DeadLetterSink* sink = nullptr;
     DeadLetterSettings dls;
