@@ -226,7 +226,9 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
         pin.struct_size = sizeof pin;
         pin.record = &rec;
         pin.key = {key.data(), key.size()};
-        pin.value = {b.values[r].data(), b.values[r].size()};
+        // A tombstone is a null value (strata.h): the policy decides what deleting means.
+        pin.value = tombstone ? strata_bytes{nullptr, 0}
+                              : strata_bytes{b.values[r].data(), b.values[r].size()};
         pin.hook_ttl_ms = hr.has_ttl ? hr.ttl_ms : -1;
         pin.tiers = policy_tiers_.data();
         pin.tier_count = policy_tiers_.size();
