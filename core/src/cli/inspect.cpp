@@ -11,20 +11,6 @@
 namespace strata::cli {
 namespace {
 
-const char* kind_name(strata_module_kind k) {
-  switch (k) {
-    case STRATA_KIND_SOURCE:
-      return "source";
-    case STRATA_KIND_TIER:
-      return "tier";
-    case STRATA_KIND_POLICY:
-      return "policy";
-    case STRATA_KIND_FRONT:
-      return "front";
-  }
-  return "?";
-}
-
 // modules_dir from --modules-dir, else from the config's `modules_dir` when -c is given.
 std::string modules_dir(const Args& a) {
   if (!a.modules_dir.empty() || a.config.empty()) return a.modules_dir;

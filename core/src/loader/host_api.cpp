@@ -137,4 +137,14 @@ const strata_host_api kHostApi = {
 
 const strata_host_api* host_api() { return &kHostApi; }
 
+const char* kind_name(strata_module_kind kind) {
+  switch (kind) {
+    case STRATA_KIND_SOURCE: return "source";
+    case STRATA_KIND_TIER: return "tier";
+    case STRATA_KIND_POLICY: return "policy";
+    case STRATA_KIND_FRONT: return "front";
+  }
+  return "unknown";
+}
+
 }  // namespace strata

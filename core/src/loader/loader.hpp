@@ -22,6 +22,9 @@ struct LoadedModule {
   const char* name() const { return desc->name; }
 };
 
+// "source", "tier", "policy", "front" (for messages and `strata modules`).
+const char* kind_name(strata_module_kind kind);
+
 // The host function table given to every module (log/metrics/clock/op_set_value).
 const strata_host_api* host_api();
 

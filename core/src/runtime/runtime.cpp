@@ -10,20 +10,6 @@
 namespace strata {
 namespace {
 
-const char* kind_name(strata_module_kind k) {
-  switch (k) {
-    case STRATA_KIND_SOURCE:
-      return "source";
-    case STRATA_KIND_TIER:
-      return "tier";
-    case STRATA_KIND_POLICY:
-      return "policy";
-    case STRATA_KIND_FRONT:
-      return "front";
-  }
-  return "unknown";
-}
-
 strata_module_kind expected_kind(const std::string& category) {
   if (category == "sources") return STRATA_KIND_SOURCE;
   if (category == "tiers") return STRATA_KIND_TIER;
