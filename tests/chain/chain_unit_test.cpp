@@ -132,6 +132,7 @@ struct FakeControl {
   uint64_t (*last_seq)(void*, int);
   void (*gate)(void*, int);
   int (*waiting)(void*);
+  int (*set_remaining_ttl)(void*, const char*, int64_t);
 
   template <typename F>
   static void bind(void* handle, const char* name, F*& fn) {
@@ -147,6 +148,7 @@ struct FakeControl {
     bind(handle, "fake_tier_last_seq", last_seq);
     bind(handle, "fake_tier_gate", gate);
     bind(handle, "fake_tier_waiting", waiting);
+    bind(handle, "fake_tier_set_remaining_ttl", set_remaining_ttl);
   }
 };
 
@@ -161,6 +163,10 @@ struct FakeTier {
   void down(bool d) const { ctl.set_down(inst(), d ? 1 : 0); }
   void put(const char* k, const char* v, uint32_t flags = 0, uint64_t version = 0) const {
     ctl.put(inst(), k, v, flags, version);
+  }
+  // What a GET of `key` reports as its remaining TTL (strata_tier_op.result_ttl_ms).
+  void remaining_ttl(const char* k, int64_t ms) const {
+    ASSERT_EQ(ctl.set_remaining_ttl(inst(), k, ms), 1) << k;
   }
   // Value of `key`, or nullopt.
   std::optional<std::string> lookup(const char* key, uint32_t* flags = nullptr,
@@ -214,10 +220,11 @@ class ChainTest : public ::testing::Test {
   void SetUp() override { build({}); }
 
   // Rebuilds both tiers and the chain (fresh fakes, fresh metric labels).
-  void build(ChainSettings settings, BreakerSettings breaker = {2, 60000, 1}) {
+  void build(ChainSettings settings, BreakerSettings breaker = {2, 60000, 1},
+             const std::string& l1_module = "fake_volatile_tier") {
     chain_.reset();
     const std::string suffix = unique_suffix();
-    l1_ = make_fake("fake_volatile_tier", "tiers.l1_" + suffix, breaker);
+    l1_ = make_fake(l1_module, "tiers.l1_" + suffix, breaker);
     l2_ = make_fake("fake_durable_tier", "tiers.l2_" + suffix, breaker);
     ASSERT_TRUE(l1_.tier && l2_.tier);
     chain_ =
@@ -271,6 +278,66 @@ TEST_F(ChainTest, MissReadsThroughAndRefillsL1WithAddAndDefaultTtl) {
   EXPECT_EQ(metric("strata_tier_refills_total", l1_), 1);
   EXPECT_EQ(metric("strata_tier_misses_total", l1_), 1);
   EXPECT_EQ(metric("strata_tier_hits_total", l2_), 1);
+}
+
+// A value that expires in L2 must not outlive that in L1: the refill's TTL ends 2 s (the
+// rounding and clock tick of second-resolution tiers such as memcached) before L2's.
+TEST_F(ChainTest, RefillTtlEndsBeforeTheDurableCopyExpires) {
+  l2_.put("k", "short");
+  l2_.remaining_ttl("k", 9500);
+  EXPECT_EQ(chain_->get("k").value, "short");
+  int64_t ttl = 0;
+  EXPECT_EQ(l1_.lookup("k", nullptr, &ttl), "short");
+  EXPECT_EQ(ttl, 7500);
+}
+
+TEST_F(ChainTest, NoRefillForAValueAboutToExpire) {
+  l2_.put("k", "dying");
+  l2_.remaining_ttl("k", 2000);
+  GetResult r = chain_->get("k");
+  EXPECT_EQ(r.status, STRATA_OK);
+  EXPECT_EQ(r.value, "dying");
+  EXPECT_EQ(r.tier, l2_.tier->name());
+  EXPECT_EQ(l1_.count(STRATA_TIER_ADD), 0);
+  EXPECT_FALSE(l1_.lookup("k"));
+  // The next read goes to L2 again (which expires it in time).
+  EXPECT_EQ(chain_->get("k").tier, l2_.tier->name());
+  EXPECT_EQ(l2_.count(STRATA_TIER_GET), 2);
+}
+
+TEST_F(ChainTest, NoExpiryInL2RefillsWithTheDefaultTtl) {
+  l2_.put("k", "forever");
+  l2_.remaining_ttl("k", -1);
+  EXPECT_EQ(chain_->get("k").value, "forever");
+  int64_t ttl = -5;
+  EXPECT_EQ(l1_.lookup("k", nullptr, &ttl), "forever");
+  EXPECT_EQ(ttl, 0);
+}
+
+// A tier module built for ABI 1.0 knows the smaller strata_tier_op: the Tier hands it packed
+// 1.0-sized ops, and batches of several ops still line up.
+TEST_F(ChainTest, Abi10ModuleGetsOpsOfItsOwnSize) {
+  build({}, {2, 60000, 1}, "fake_volatile_tier_abi10");
+  l1_.put("a", "1");
+  l1_.put("b", "2");
+  std::vector<std::string> keys = {"a", "b", "c"};
+  std::vector<strata_tier_op> ops;
+  for (const auto& k : keys) ops.push_back(make_op(STRATA_TIER_GET, k));
+  std::vector<OpResult> results;
+  EXPECT_TRUE(l1_.tier->execute(ops, results));
+  EXPECT_EQ(ops[0].status, STRATA_OK);
+  EXPECT_EQ(results[0].value, "1");
+  EXPECT_EQ(ops[1].status, STRATA_OK);
+  EXPECT_EQ(results[1].value, "2");
+  EXPECT_EQ(ops[2].status, STRATA_NOT_FOUND);
+  for (const auto& op : ops) {
+    EXPECT_EQ(op.struct_size, sizeof(strata_tier_op));
+    EXPECT_EQ(op.result_ttl_ms, 0);
+  }
+  // And the read path works through it.
+  l2_.put("k", "v");
+  EXPECT_EQ(chain_->get("k").tier, l2_.tier->name());
+  EXPECT_EQ(chain_->get("k").tier, l1_.tier->name());
 }
 
 TEST_F(ChainTest, LateRefillDoesNotOverwriteNewerWrite) {

@@ -84,14 +84,25 @@ TEST(LoaderRefuses, OtherAbiMajor) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(),
             "module \"abi_major\" ABI version 2.0 is not binary compatible with host "
-            "ABI 1.0");
+            "ABI 1." +
+                std::to_string(STRATA_ABI_MINOR));
 }
 
 TEST(LoaderRefuses, NewerAbiMinor) {
   ModuleLoader loader({kFakes});
   auto r = loader.load("abi_minor");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "module \"abi_minor\" needs ABI 1.3, newer than host ABI 1.0");
+  const std::string host_minor = std::to_string(STRATA_ABI_MINOR);
+  EXPECT_EQ(r.error(), "module \"abi_minor\" needs ABI 1." + std::to_string(STRATA_ABI_MINOR + 3) +
+                           ", newer than host ABI 1." + host_minor);
+}
+
+// A module built against ABI 1.0 (before strata_tier_op.result_ttl_ms) still loads.
+TEST(LoaderAccepts, OlderAbiMinor) {
+  ModuleLoader loader({kFakes});
+  auto r = loader.load("abi_older_minor");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.value()->desc->abi_minor, 0u);
 }
 
 TEST(LoaderRefuses, DuplicateModuleName) {
@@ -331,7 +342,8 @@ TEST(LoaderSearch, DiscoverListsLoadableModulesAndReportsTheRest) {
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0],
             "module \"abi_major\" ABI version 2.0 is not binary compatible with host "
-            "ABI 1.0");
+            "ABI 1." +
+                std::to_string(STRATA_ABI_MINOR));
   EXPECT_EQ(errors[1].rfind("module file \"" + first.path() +
                                 "/not_elf.so\" is not a loadable "
                                 "object: ",

@@ -7,6 +7,7 @@
 
 #include <strata/strata.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -45,6 +46,13 @@ inline void set_error(strata_error* err, std::string_view msg) {
 inline void set_op_error(strata_tier_op& op, strata_status status, std::string_view msg) {
   op.status = status;
   copy_message(op.error, sizeof op.error, msg);
+}
+
+// GET: reports the item's remaining TTL (ms; -1 = no expiry; 0 = unknown). A no-op when the
+// host predates ABI 1.1 and its op has no room for it.
+inline void set_result_ttl(strata_tier_op& op, int64_t ms) {
+  if (op.struct_size >= offsetof(strata_tier_op, result_ttl_ms) + sizeof op.result_ttl_ms)
+    op.result_ttl_ms = ms;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 #define STRATA_ABI_MAJOR 1
-#define STRATA_ABI_MINOR 0
+#define STRATA_ABI_MINOR 1 /* 1.1: strata_tier_op.result_ttl_ms */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -254,6 +254,10 @@ struct strata_tier_op {
   uint32_t result_flags; /* GET: the item's flags */
   char error[160];       /* a message when status is an error */
   void* host_result;     /* host-private: target of op_set_value() */
+  /* ABI 1.1. GET: remaining TTL of the item in ms; -1 = no expiry; 0 = unknown (the tier
+   * cannot tell). The host sets it to 0 before execute(). A module must write it only when
+   * `struct_size` covers it (a 1.0 host passes a smaller op): use strata::set_result_ttl(). */
+  int64_t result_ttl_ms;
 };
 
 enum strata_tier_flags {

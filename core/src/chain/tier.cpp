@@ -1,6 +1,7 @@
 #include "chain/tier.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <string_view>
 
@@ -17,6 +18,11 @@ void set_op_error(strata_tier_op& op, strata_status status, std::string_view msg
   std::memcpy(op.error, msg.data(), n);
   op.error[n] = '\0';
 }
+
+// A module built for ABI 1.0 steps through an ops array with the 1.0 size of strata_tier_op,
+// which ended at host_result (result_ttl_ms came in 1.1). Such a module gets a packed copy.
+constexpr size_t kOpSize_1_0 = offsetof(strata_tier_op, result_ttl_ms);
+static_assert(kOpSize_1_0 % alignof(strata_tier_op) == 0, "1.0 ops would be misaligned");
 
 // Failures that say the tier is unusable (as opposed to "this key is bad").
 bool is_availability_failure(int status) {
@@ -67,6 +73,8 @@ const char* op_kind_name(strata_tier_op_kind kind) {
 
 Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
     : instance_(instance), hooks_(instance.tier()), breaker_(breaker) {
+  const strata_module_descriptor* d = instance.desc();
+  legacy_ops_ = d && d->abi_major == 1 && d->abi_minor == 0;
   auto& reg = MetricsRegistry::global();
   const std::string labels = "tier=\"" + instance.name() + "\"";
   hits_ = reg.counter("strata_tier_hits_total", "GETs that found an item (incl. negative entries)",
@@ -110,6 +118,21 @@ void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State t
   }
 }
 
+int Tier::execute_1_0(std::vector<strata_tier_op>& ops, strata_error* err) {
+  std::vector<unsigned char> packed(ops.size() * kOpSize_1_0);  // new[]: aligned for the op
+  for (size_t i = 0; i < ops.size(); ++i) {
+    ops[i].struct_size = kOpSize_1_0;
+    std::memcpy(packed.data() + i * kOpSize_1_0, &ops[i], kOpSize_1_0);
+  }
+  int rc = hooks_->execute(instance_.handle(), reinterpret_cast<strata_tier_op*>(packed.data()),
+                           ops.size(), err);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    std::memcpy(&ops[i], packed.data() + i * kOpSize_1_0, kOpSize_1_0);
+    ops[i].struct_size = sizeof(strata_tier_op);
+  }
+  return rc;
+}
+
 void Tier::refuse(std::vector<strata_tier_op>& ops) {
   const std::string msg = name() +
                           ": circuit breaker open after repeated failures; next probe in " +
@@ -126,6 +149,7 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
     ops[i].result_flags = 0;
     ops[i].error[0] = '\0';
     ops[i].host_result = &results[i];
+    ops[i].result_ttl_ms = 0;
   }
   if (ops.empty()) return true;
   if (!hooks_ || !hooks_->execute) {
@@ -140,7 +164,8 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
 
   strata_error err{};
   auto t0 = std::chrono::steady_clock::now();
-  int rc = hooks_->execute(instance_.handle(), ops.data(), ops.size(), &err);
+  int rc = legacy_ops_ ? execute_1_0(ops, &err)
+                       : hooks_->execute(instance_.handle(), ops.data(), ops.size(), &err);
   latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   if (rc != STRATA_OK) {

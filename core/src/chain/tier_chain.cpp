@@ -23,6 +23,19 @@ std::string failure_for_log(const Tier& tier, const strata_tier_op& op) {
   return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
 }
 
+// How much sooner than the durable tier's copy a refilled volatile copy must expire. Volatile
+// tiers such as memcached count TTLs in whole seconds (memcached_l1 rounds up) on a clock that
+// ticks once a second, so their copy can outlive the requested TTL by up to ~2 s.
+constexpr int64_t kRefillTtlMarginMs = 2000;
+
+// The TTL a refill gets for a value that the durable tier says expires in `remaining_ms`
+// (strata_tier_op.result_ttl_ms). 0 = the volatile tier's default (no expiry or unknown);
+// -1 = do not refill (the value expires too soon for a copy to expire before it).
+int64_t refill_ttl(int64_t remaining_ms) {
+  if (remaining_ms <= 0) return 0;
+  return remaining_ms > kRefillTtlMarginMs ? remaining_ms - kRefillTtlMarginMs : -1;
+}
+
 }  // namespace
 
 TierChain::TierChain(std::vector<Tier*> tiers, ChainSettings s)
@@ -84,8 +97,10 @@ GetResult TierChain::read_through(std::string_view key) {
       }
       result.status = STRATA_OK;
       result.value = std::move(results[0].value);
-      // Every volatile tier before this one that missed gets the value, with its own TTL.
-      refill(missed, key, result.value, op.result_flags, 0);
+      // Every volatile tier before this one that missed gets the value: with its own default
+      // TTL, or, when the value expires here sooner, a TTL that ends before it does here.
+      int64_t ttl = refill_ttl(op.result_ttl_ms);
+      if (ttl >= 0) refill(missed, key, result.value, op.result_flags, ttl);
       if (!tier->durable()) result.stale = durable_degraded();
       return result;
     }

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,6 +25,7 @@ struct Item {
   uint32_t flags = 0;
   int64_t ttl_ms = 0;
   uint64_t version = 0;
+  int64_t remaining_ttl_ms = 0;  // what a GET reports as result_ttl_ms (0 = unknown)
 };
 
 class FakeTier : public strata::TierModule {
@@ -58,6 +61,7 @@ class FakeTier : public strata::TierModule {
         } else {
           host_.set_value(op, it->second.value.data(), it->second.value.size());
           op.result_flags = it->second.flags;
+          strata::set_result_ttl(op, it->second.remaining_ttl_ms);
           op.status = STRATA_OK;
         }
         break;
@@ -121,7 +125,52 @@ FakeTier* self(void* inst) {
 
 }  // namespace
 
+#ifndef FAKE_TIER_ABI10
 STRATA_MODULE(FakeTier, FAKE_TIER_NAME, "0.0.1", "counting in-memory tier for tests", kOptions)
+#else
+// Poses as a module built for ABI 1.0, whose strata_tier_op ended at host_result: it walks the
+// ops array with that stride and never sees result_ttl_ms.
+#define strata_module_entry fake_tier_inner_entry
+STRATA_MODULE(FakeTier, FAKE_TIER_NAME, "0.0.1", "counting in-memory tier for tests", kOptions)
+#undef strata_module_entry
+
+namespace {
+constexpr size_t kOpSize_1_0 = offsetof(strata_tier_op, result_ttl_ms);
+
+int execute_1_0(void* inst, strata_tier_op* ops, size_t n, strata_error* err) {
+  auto* base = reinterpret_cast<unsigned char*>(ops);
+  const auto* inner = static_cast<const strata_tier_hooks*>(fake_tier_inner_entry()->kind_hooks);
+  for (size_t i = 0; i < n; ++i) {
+    strata_tier_op op{};
+    std::memcpy(&op, base + i * kOpSize_1_0, kOpSize_1_0);
+    if (op.struct_size != kOpSize_1_0) {
+      strata::set_error(err, "op " + std::to_string(i) + " is not a 1.0 op");
+      return STRATA_ERR_INVALID;
+    }
+    int rc = inner->execute(inst, &op, 1, err);
+    std::memcpy(base + i * kOpSize_1_0, &op, kOpSize_1_0);
+    if (rc != STRATA_OK) return rc;
+  }
+  return STRATA_OK;
+}
+}  // namespace
+
+extern "C" STRATA_EXPORT const strata_module_descriptor* strata_module_entry(void) {
+  static const strata_tier_hooks hooks = [] {
+    strata_tier_hooks h =
+        *static_cast<const strata_tier_hooks*>(fake_tier_inner_entry()->kind_hooks);
+    h.execute = execute_1_0;
+    return h;
+  }();
+  static const strata_module_descriptor d = [] {
+    strata_module_descriptor x = *fake_tier_inner_entry();
+    x.abi_minor = 0;
+    x.kind_hooks = &hooks;
+    return x;
+  }();
+  return &d;
+}
+#endif
 
 extern "C" {
 
@@ -137,6 +186,15 @@ STRATA_EXPORT void fake_tier_put(void* inst, const char* key, const char* value,
                                  uint64_t version) {
   std::lock_guard lock(self(inst)->mu_);
   self(inst)->items_[key] = Item{value, flags, 0, version};
+}
+
+// The remaining TTL a GET of `key` reports (strata_tier_op.result_ttl_ms); 0 when absent.
+STRATA_EXPORT int fake_tier_set_remaining_ttl(void* inst, const char* key, int64_t ms) {
+  std::lock_guard lock(self(inst)->mu_);
+  auto it = self(inst)->items_.find(key);
+  if (it == self(inst)->items_.end()) return 0;
+  it->second.remaining_ttl_ms = ms;
+  return 1;
 }
 
 // 1 and the item's fields when present, else 0. `value` gets at most cap-1 bytes + NUL.
