@@ -67,6 +67,7 @@ struct Pipeline::Batch {
     uint64_t version;
     std::vector<strata_policy_decision> decisions;  // per tier
     bool durable_refused = false;  // a newer version is stored: do not touch volatile tiers
+    bool durable_failed = false;   // a durable tier refused it for good: volatile tiers untouched
   };
   struct Invalidation {
     size_t record;
@@ -161,20 +162,21 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
   }
 }
 
-void Pipeline::dead_letter(const strata_record& rec, const std::string& reason) {
+bool Pipeline::dead_letter(const strata_record& rec, const std::string& reason) {
   stats_.dead_letters++;
   metrics_->dead_letters->add(1);
   log::write(STRATA_LOG_WARN, {}, settings_.name,
              "dead letter " + std::string(rec.topic ? rec.topic : "") + "/" +
                  std::to_string(rec.partition) + "@" + std::to_string(rec.offset) + ": " + reason);
-  if (!dead_letters_) return;
+  if (!dead_letters_) return true;
   // A dead letter that cannot be stored must not be lost either: retry like a durable write.
   int64_t backoff = settings_.retry_backoff_ms;
   while (!dead_letters_->write(rec, reason)) {
-    if (stopping_) return;
+    if (stopping_) return false;  // not stored: the batch must not be acked
     wait_backoff(backoff);
     backoff = std::min(backoff * 2, settings_.retry_backoff_max_ms);
   }
+  return true;
 }
 
 void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
@@ -259,10 +261,7 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   write_volatile(b);
 
   for (size_t r = 0; r < n; ++r)
-    if (!b.dead[r].empty()) dead_letter(in.records[r], b.dead[r]);
-  if (stopping_ && dead_letters_ == nullptr) {
-    // nothing special: dead letters without a sink are logged and counted
-  }
+    if (!b.dead[r].empty() && !dead_letter(in.records[r], b.dead[r])) return;
   int64_t now = unix_ms();
   for (size_t r = 0; r < n; ++r)
     if (in.records[r].timestamp_ms > 0)
@@ -334,6 +333,7 @@ bool Pipeline::write_durable(Batch& b) {
           size_t r = o < b.writes.size() ? b.writes[o].record
                                          : b.invalidations[o - b.writes.size()].record;
           if (b.dead[r].empty()) b.dead[r] = tier->name() + ": " + op.error;
+          if (o < b.writes.size()) b.writes[o].durable_failed = true;
         }
       }
       pending.swap(again);
@@ -354,7 +354,11 @@ bool Pipeline::write_durable(Batch& b) {
         log::write(STRATA_LOG_WARN, tier->name(), settings_.name,
                    "stopping with " + std::to_string(pending.size()) +
                        " durable writes unacknowledged; their records will be redelivered");
-        if (paused) source_->source()->resume(source_->handle());
+        if (paused) {
+          source_->source()->resume(source_->handle());
+          stats_.paused = false;
+          metrics_->paused->set(0);
+        }
         return false;
       }
       wait_backoff(backoff);
@@ -379,12 +383,13 @@ void Pipeline::write_volatile(Batch& b) {
     std::vector<size_t> owner;
     for (size_t i = 0; i < b.writes.size(); ++i) {
       auto& w = b.writes[i];
-      if (!b.dead[w.record].empty()) continue;
+      if (w.durable_failed) continue;  // the durable tier still holds what L1 may hold
       const auto& d = w.decisions[t];
       if (d.action == STRATA_ACTION_SKIP) continue;
       // Only set a volatile tier when the durable tier accepted this version; otherwise drop
-      // the volatile copy so the next read refills the newer value from the durable tier.
-      if (d.action == STRATA_ACTION_SET && !w.durable_refused)
+      // the volatile copy so the next read refills the newer value from the durable tier. A
+      // dead record's other keys were written durably: drop their older volatile copies.
+      if (d.action == STRATA_ACTION_SET && !w.durable_refused && b.dead[w.record].empty())
         ops.push_back(make_op(STRATA_TIER_SET, w.key, w.value, d.ttl_ms, 0));
       else
         ops.push_back(make_op(STRATA_TIER_DELETE, w.key, nullptr, 0, 0));

@@ -69,7 +69,7 @@ class Pipeline {
   void process(const strata_record_batch& batch, lua::KeyHooks* hooks);
   bool write_durable(Batch& b);
   void write_volatile(Batch& b);
-  void dead_letter(const strata_record& rec, const std::string& reason);
+  bool dead_letter(const strata_record& rec, const std::string& reason);  // false: not stored
   void ack(const strata_record_batch& batch);
   void wait_backoff(int64_t ms);
 
