@@ -58,6 +58,12 @@ void append_plain(redisContext* c, const Encoding& e, const strata_tier_op& op) 
     }
   }
   a.send(c);
+  if (op.kind == STRATA_TIER_GET) {
+    Args t;
+    t.add("PTTL");
+    t.add(key);
+    t.send(c);
+  }
 }
 
 // EVALSHA sha 2n  k1 vk1 .. kn vkn  kind1 version1 value1 ttl1 vttl1 ..  (kVersionedWriteScript)
@@ -110,6 +116,7 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
     op.status = STRATA_OK;
     op.error[0] = '\0';
     op.result_flags = 0;
+    strata::set_result_ttl(op, 0);
     if (op.key.len == 0 || op.key.data == nullptr) {
       strata::set_op_error(op, STRATA_ERR_BAD_KEY, "empty key");
       continue;
@@ -133,6 +140,12 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
     members->push_back(&op);
   }
   return cmds;
+}
+
+int64_t remaining_ttl(const redisReply* pttl) {
+  if (!pttl || pttl->type != REDIS_REPLY_INTEGER) return 0;
+  if (pttl->integer == -1) return -1;
+  return pttl->integer > 0 ? pttl->integer : 1;
 }
 
 void append_command(redisContext* c, const Encoding& e, const Command& cmd,

@@ -1,6 +1,6 @@
-// How redis_l2 turns a batch of tier ops into Redis commands: plain GET/SET/DEL for unversioned
-// ops, and one EVALSHA of kVersionedWriteScript per run of consecutive versioned writes.
-// Used by redis_l2.cpp, which pipelines the commands and reads their replies.
+// How redis_l2 turns a batch of tier ops into Redis commands: plain GET(+PTTL)/SET/DEL for
+// unversioned ops, and one EVALSHA of kVersionedWriteScript per run of consecutive versioned
+// writes. Used by redis_l2.cpp, which pipelines the commands and reads their replies.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -35,6 +35,17 @@ struct Encoding {
 inline bool is_versioned(const strata_tier_op& op) {
   return op.version != 0 && (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE);
 }
+
+// A plain GET is sent as GET + PTTL in the same pipeline (two replies), so the op also reports
+// the value's remaining TTL (strata_tier_op.result_ttl_ms) without another round trip.
+inline size_t reply_count(const Command& cmd, strata_tier_op* const* members) {
+  return !cmd.versioned && members[cmd.first]->kind == STRATA_TIER_GET ? 2 : 1;
+}
+
+// The remaining TTL of a GET's value from its PTTL reply: ms left (at least 1), -1 = no expiry,
+// 0 = unknown (no integer reply). -2 (the key vanished between the GET and the PTTL) is 1:
+// the value we read has no time left.
+int64_t remaining_ttl(const redisReply* pttl);
 
 // Resets every op's status, answers the ops that cannot be sent (empty key, unknown kind) and
 // groups the rest, in batch order, into commands; `members` receives the ops that need Redis.

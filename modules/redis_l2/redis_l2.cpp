@@ -269,7 +269,7 @@ class RedisL2 final : public strata::TierModule {
 
   // Sets the statuses of cmd's ops from its reply. Returns true for NOSCRIPT (the command must
   // be retried; none of its ops ran).
-  bool interpret(Call& call, const Command& cmd, const redisReply* r) {
+  bool interpret(Call& call, const Command& cmd, const redisReply* r, const redisReply* pttl) {
     strata_tier_op& first = *call.members[cmd.first];
     if (r->type == REDIS_REPLY_ERROR) {
       std::string_view msg(r->str, r->len);
@@ -288,12 +288,14 @@ class RedisL2 final : public strata::TierModule {
     }
     switch (first.kind) {
       case STRATA_TIER_GET:
-        if (r->type == REDIS_REPLY_STRING)
+        if (r->type == REDIS_REPLY_STRING) {
           host_.set_value(first, r->str, r->len);
-        else if (r->type == REDIS_REPLY_NIL)
+          strata::set_result_ttl(first, remaining_ttl(pttl));
+        } else if (r->type == REDIS_REPLY_NIL) {
           first.status = STRATA_NOT_FOUND;
-        else
+        } else {
           strata::set_op_error(first, STRATA_ERR_INTERNAL, "unexpected reply to GET");
+        }
         break;
       case STRATA_TIER_ADD:
         if (r->type == REDIS_REPLY_NIL)
@@ -316,21 +318,30 @@ class RedisL2 final : public strata::TierModule {
     if (idx.empty()) return noscript;
     redisContext* c = s.ctx.get();
     std::string script = sha();
-    for (size_t i : idx) append_command(c, enc_, call.cmds[i], call.members.data(), script);
+    size_t sent = 0;
+    for (size_t i : idx) {
+      append_command(c, enc_, call.cmds[i], call.members.data(), script);
+      sent += reply_count(call.cmds[i], call.members.data());
+    }
     roundtrips_.add();
-    commands_.add(static_cast<double>(idx.size()));
+    commands_.add(static_cast<double>(sent));
     for (size_t n = 0; n < idx.size(); ++n) {
-      void* raw = nullptr;
-      if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
-        call.lost = io_error(c, link_);
-        for (size_t j = n; j < idx.size(); ++j)
-          fail_all(call, call.cmds[idx[j]], STRATA_ERR_UNAVAILABLE,
-                   call.lost + " (reply not read)");
-        drop(s, call.lost);
-        return {};
+      const Command& cmd = call.cmds[idx[n]];
+      Reply r[2];
+      size_t want = reply_count(cmd, call.members.data());
+      for (size_t k = 0; k < want; ++k) {
+        void* raw = nullptr;
+        if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+          call.lost = io_error(c, link_);
+          for (size_t j = n; j < idx.size(); ++j)
+            fail_all(call, call.cmds[idx[j]], STRATA_ERR_UNAVAILABLE,
+                     call.lost + " (reply not read)");
+          drop(s, call.lost);
+          return {};
+        }
+        r[k].reset(static_cast<redisReply*>(raw));
       }
-      Reply r(static_cast<redisReply*>(raw));
-      if (interpret(call, call.cmds[idx[n]], r.get())) noscript.push_back(idx[n]);
+      if (interpret(call, cmd, r[0].get(), r[1].get())) noscript.push_back(idx[n]);
     }
     return noscript;
   }

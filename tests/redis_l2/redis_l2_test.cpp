@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+#include <cstddef>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -258,6 +259,48 @@ TEST_F(RedisL2Test, TtlsOfValueAndCompanionKey) {
   EXPECT_GT(pttl("{v}:strata-ver"), 3600000);
   EXPECT_EQ(tier->one(STRATA_TIER_ADD, "added", "x", 0, 7000), STRATA_OK);
   EXPECT_LE(pttl("added"), 7000);
+}
+
+// A GET also reports the value's remaining TTL (PTTL in the same pipeline, no extra round).
+TEST_F(RedisL2Test, GetReportsTheRemainingTtl) {
+  ServerProcess redis(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(redis.start());
+  auto tier = open(addr(redis) + "connections = 1\n");
+  ASSERT_TRUE(tier);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "short", "x", 0, 60000), STRATA_OK);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "forever", "x", 0, -1), STRATA_OK);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "versioned", "x", 7, 30000), STRATA_OK);
+  double rounds = metric("strata_redis_roundtrips_total");
+  Batch b;
+  b.add(STRATA_TIER_GET, "short");
+  b.add(STRATA_TIER_GET, "forever");
+  b.add(STRATA_TIER_GET, "missing");
+  b.add(STRATA_TIER_GET, "versioned");
+  for (auto& op : b.ops) op.result_ttl_ms = 12345;  // must be reset by the module
+  ASSERT_EQ(tier->run(b), STRATA_OK);
+  EXPECT_EQ(metric("strata_redis_roundtrips_total") - rounds, 1);
+  EXPECT_EQ(b.ops[0].status, STRATA_OK);
+  EXPECT_EQ(b.results[0].value, "x");
+  EXPECT_GT(b.ops[0].result_ttl_ms, 0);
+  EXPECT_LE(b.ops[0].result_ttl_ms, 60000);
+  EXPECT_EQ(b.ops[1].status, STRATA_OK);
+  EXPECT_EQ(b.ops[1].result_ttl_ms, -1);
+  EXPECT_EQ(b.ops[2].status, STRATA_NOT_FOUND);
+  EXPECT_EQ(b.ops[2].result_ttl_ms, 0);
+  EXPECT_EQ(b.ops[3].status, STRATA_OK);
+  EXPECT_GT(b.ops[3].result_ttl_ms, 0);
+  EXPECT_LE(b.ops[3].result_ttl_ms, 30000);
+
+  // A host built for ABI 1.0 passes smaller ops: the field is left alone.
+  Batch old;
+  old.add(STRATA_TIER_GET, "short");
+  old.ops[0].result_ttl_ms = 777;
+  strata_tier_op* ops = old.prepare();
+  ops[0].struct_size = offsetof(strata_tier_op, result_ttl_ms);
+  strata_error err{};
+  ASSERT_EQ(tier->instance().tier()->execute(tier->instance().handle(), ops, 1, &err), STRATA_OK);
+  EXPECT_EQ(ops[0].status, STRATA_OK);
+  EXPECT_EQ(ops[0].result_ttl_ms, 777);
 }
 
 TEST_F(RedisL2Test, NoscriptIsReloadedAndTheWriteSucceeds) {
