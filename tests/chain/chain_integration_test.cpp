@@ -4,9 +4,16 @@
 #include <gtest/gtest.h>
 #include <libmemcached-1.0/memcached.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <toml++/toml.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -50,6 +57,30 @@ class RawMemcached {
  private:
   memcached_st* mc_;
 };
+
+// Remaining TTL of `key` in seconds from memcached's meta get ("mg KEY t" -> "HD t17"; -1 =
+// no expiry), or INT_MIN when the key is absent or the answer is not understood.
+int memcached_ttl(int port, const std::string& key) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return INT_MIN;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string cmd = "mg " + key + " t\r\n";
+    if (::write(fd, cmd.data(), cmd.size()) == static_cast<ssize_t>(cmd.size())) {
+      char buf[256];
+      ssize_t n;
+      while (reply.find("\r\n") == std::string::npos && (n = ::read(fd, buf, sizeof buf)) > 0)
+        reply.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (reply.rfind("HD t", 0) != 0) return INT_MIN;
+  return std::atoi(reply.c_str() + 4);
+}
 
 ModuleLoader& loader() {
   static ModuleLoader l(ModuleLoader::default_search_path(""));
@@ -154,6 +185,27 @@ TEST_F(ChainIntegrationTest, KeyOnlyInRedisIsReadThroughAndLandsInMemcached) {
   EXPECT_EQ(r.tier, "tiers.l1");
 
   EXPECT_EQ(chain_->get("user:none").status, STRATA_NOT_FOUND);
+}
+
+// A key with a TTL in Redis: the refilled memcached copy gets the remaining TTL minus 2 s (so it
+// expires before Redis's copy), not L1's default of 1 minute; a key without one gets the default.
+TEST_F(ChainIntegrationTest, RefillExpiresBeforeTheRedisCopy) {
+  ASSERT_EQ(redis_.redis_cli("SET short v PX 20000"), "OK");
+  ASSERT_EQ(redis_.redis_cli("SET forever v"), "OK");
+  EXPECT_EQ(chain_->get("short").tier, "tiers.l2");
+  EXPECT_EQ(chain_->get("forever").tier, "tiers.l2");
+  int short_ttl = memcached_ttl(memcached_.port(), "short");
+  EXPECT_GT(short_ttl, 0);
+  EXPECT_LE(short_ttl, 18);
+  int forever_ttl = memcached_ttl(memcached_.port(), "forever");
+  EXPECT_GT(forever_ttl, 18);
+  EXPECT_LE(forever_ttl, 60);
+  EXPECT_EQ(chain_->get("short").tier, "tiers.l1");
+
+  // Less than 2 s left: no refill, the next read asks Redis again.
+  ASSERT_EQ(redis_.redis_cli("SET dying v PX 1500"), "OK");
+  EXPECT_NE(chain_->get("dying").tier, "tiers.l1");  // (NOT_FOUND if it expired already)
+  EXPECT_EQ(memcached_ttl(memcached_.port(), "dying"), INT_MIN);
 }
 
 TEST_F(ChainIntegrationTest, ConcurrentMissesMakeOneRedisGet) {
