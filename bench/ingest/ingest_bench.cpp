@@ -94,10 +94,7 @@ double strata_run(const std::string& dir, const std::string& bootstrap, const st
                       << "tiers = [\"l1\", \"l2\"]\n"
                       << (script.empty() ? "" : "script = \"" + script + "\"\n");
   strata::Diagnostics diags;
-  auto cfg = strata::parse_config(path, diags);
-  auto rt = cfg ? strata::Runtime::build(std::make_shared<const strata::Config>(std::move(*cfg)),
-                                        strata::Runtime::Mode::Run, diags)
-               : nullptr;
+  auto rt = strata::Runtime::load(path, strata::Runtime::Mode::Run, diags);
   if (!rt) {
     std::fprintf(stderr, "%s", diags.str().c_str());
     std::exit(1);

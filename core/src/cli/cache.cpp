@@ -29,12 +29,8 @@ int cache(const Args& a) {
   }
   log::set_level(STRATA_LOG_WARN);
   Diagnostics diags;
-  auto cfg = parse_config(a.config, diags);
-  std::unique_ptr<Runtime> rt;
-  if (cfg)
-    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), Runtime::Mode::Cache,
-                        diags);
-  if (!diags.empty() || !rt) {
+  auto rt = Runtime::load(a.config, Runtime::Mode::Cache, diags);
+  if (!rt) {
     std::fputs(diags.str().c_str(), stderr);
     return 1;
   }

@@ -27,12 +27,8 @@ int check(const Args& a) {
     return 2;
   }
   Diagnostics diags;
-  auto cfg = parse_config(a.config, diags);
-  std::unique_ptr<Runtime> rt;
-  if (cfg)
-    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), Runtime::Mode::Check,
-                        diags);
-  if (!diags.empty() || !rt) {
+  auto rt = Runtime::load(a.config, Runtime::Mode::Check, diags);
+  if (!rt) {
     std::fputs(diags.str().c_str(), stderr);
     std::fprintf(stderr, "strata: configuration %s is invalid (%zu error%s)\n", a.config.c_str(),
                  diags.size(), diags.size() == 1 ? "" : "s");

@@ -17,19 +17,13 @@ namespace {
 
 std::unique_ptr<Runtime> load(const std::string& path, Runtime::Mode mode, std::string* errors) {
   Diagnostics diags;
-  auto cfg = parse_config(path, diags);
-  std::unique_ptr<Runtime> rt;
-  const strata_log_level previous_level = log::level();
-  if (cfg) {
-    strata_log_level lvl;
-    if (log::parse_level(cfg->log_level, &lvl)) log::set_level(lvl);
-    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), mode, diags);
-  }
-  if (!diags.empty() || !rt) {
-    log::set_level(previous_level);  // a rejected reload leaves everything as it was
-    *errors = diags.str();
+  auto rt = Runtime::load(path, mode, diags);
+  if (!rt) {
+    *errors = diags.str();  // a rejected reload leaves everything as it was, log level too
     return nullptr;
   }
+  strata_log_level lvl;
+  if (log::parse_level(rt->config().log_level, &lvl)) log::set_level(lvl);
   return rt;
 }
 

@@ -15,12 +15,8 @@ Cache::~Cache() = default;
 std::unique_ptr<Cache> Cache::open(const std::string& config_path, const std::string& pipeline,
                                    std::string* error) {
   Diagnostics diags;
-  auto cfg = parse_config(config_path, diags);
-  std::unique_ptr<Runtime> rt;
-  if (cfg)
-    rt = Runtime::build(std::make_shared<const Config>(std::move(*cfg)), Runtime::Mode::Cache,
-                        diags);
-  if (!diags.empty() || !rt) {
+  auto rt = Runtime::load(config_path, Runtime::Mode::Cache, diags);
+  if (!rt) {
     if (error) *error = diags.str();
     return nullptr;
   }

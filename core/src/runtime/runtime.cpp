@@ -53,6 +53,13 @@ std::unique_ptr<Runtime> Runtime::build(std::shared_ptr<const Config> cfg, Mode 
   return ok ? std::move(rt) : nullptr;
 }
 
+std::unique_ptr<Runtime> Runtime::load(const std::string& path, Mode mode, Diagnostics& diags) {
+  auto cfg = parse_config(path, diags);
+  if (!cfg) return nullptr;
+  auto rt = build(std::make_shared<const Config>(std::move(*cfg)), mode, diags);
+  return diags.empty() ? std::move(rt) : nullptr;
+}
+
 ModuleInstance* Runtime::instance(const std::string& full_name) {
   auto it = instances_.find(full_name);
   return it == instances_.end() ? nullptr : it->second.get();

@@ -31,6 +31,8 @@ class Runtime {
   // when there was any.
   static std::unique_ptr<Runtime> build(std::shared_ptr<const Config> cfg, Mode mode,
                                         Diagnostics& diags);
+  // parse_config(path) then build(): what every command and the embedding API start with.
+  static std::unique_ptr<Runtime> load(const std::string& path, Mode mode, Diagnostics& diags);
   ~Runtime();
 
   // Starts tiers and policies, then (Run) sources and pipelines.
