@@ -7,9 +7,9 @@
 // Prints records/s for each and the ratios c/a, c/b, c/d. Rates are taken from the first
 // record to the last durable ack, so consumer-group joins do not count.
 #include <hiredis.h>
+#include <libmemcached/memcached.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <libmemcached/memcached.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -64,8 +64,8 @@ double consume(const std::string& bootstrap, const std::string& group, long limi
     if (!m->err) {
       if (n == 0) first = Clock::now();
       if (redis) {
-        auto* r = static_cast<redisReply*>(redisCommand(redis, "SET %b %b", m->key, m->key_len,
-                                                        m->payload, m->len));
+        auto* r = static_cast<redisReply*>(
+            redisCommand(redis, "SET %b %b", m->key, m->key_len, m->payload, m->len));
         if (r) freeReplyObject(r);
         memcached_set(mc, static_cast<const char*>(m->key), m->key_len,
                       static_cast<const char*>(m->payload), m->len, 0, 0);
@@ -89,8 +89,8 @@ double strata_run(const std::string& dir, const std::string& bootstrap, const st
                       << "\"\ntopics = [\"" << kTopic << "\"]\ngroup_id = \"" << group
                       << "\"\nbatch_size = 5000\nmax_wait = \"20ms\"\n"
                       << "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" << mc.address()
-                      << "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \""
-                      << redis.address() << "\"\n\n[pipelines.p]\nsource = \"events\"\n"
+                      << "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" << redis.address()
+                      << "\"\n\n[pipelines.p]\nsource = \"events\"\n"
                       << "tiers = [\"l1\", \"l2\"]\n"
                       << (script.empty() ? "" : "script = \"" + script + "\"\n");
   strata::Diagnostics diags;
@@ -144,13 +144,14 @@ int main(int argc, char** argv) {
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
   for (long i = 0; i < g_records; ++i) {
     std::string key = "u" + std::to_string(i % 50000);
-    std::string value = "{\"user\":\"" + key + "\",\"event\":\"page_view\",\"page\":\"/pricing\",\"seq\":" +
-                        std::to_string(i) + "}";
+    std::string value =
+        "{\"user\":\"" + key +
+        "\",\"event\":\"page_view\",\"page\":\"/pricing\",\"seq\":" + std::to_string(i) + "}";
     while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(kTopic),
                              RD_KAFKA_V_KEY(key.data(), key.size()),
                              RD_KAFKA_V_VALUE(value.data(), value.size()),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
       rd_kafka_poll(producer, 10);
   }
   rd_kafka_flush(producer, 60000);
@@ -160,10 +161,11 @@ int main(int argc, char** argv) {
       << "local decode = strata.json.decode\n"
          "function key(r)\n  local ev = decode(r.value)\n  return \"user:\" .. ev.user\nend\n";
 
-  std::printf("ingest benchmark: %ld records (%d partitions, ~90 bytes each), memcached %s, "
-              "redis %s, %u cores\n",
-              g_records, g_partitions, mc.address().c_str(), redis.address().c_str(),
-              std::thread::hardware_concurrency());
+  std::printf(
+      "ingest benchmark: %ld records (%d partitions, ~90 bytes each), memcached %s, "
+      "redis %s, %u cores\n",
+      g_records, g_partitions, mc.address().c_str(), redis.address().c_str(),
+      std::thread::hardware_concurrency());
   double a = consume(bootstrap, "bench-a", g_records, nullptr, nullptr);
   std::printf("(a) consume only, empty handler      %10.0f records/s\n", a);
 
@@ -180,9 +182,10 @@ int main(int argc, char** argv) {
   std::printf("(c) strata, Lua key hook, L1 + L2    %10.0f records/s\n", c);
   double d = strata_run(dir, bootstrap, "bench-d", "", mc, redis);
   std::printf("(d) strata, identity key, L1 + L2    %10.0f records/s\n", d);
-  std::printf("ratios: c/a = %.2f (target >= 0.6)   c/b = %.1f (target >= 5)   c/d = %.2f "
-              "(target >= 0.9)\n",
-              c / a, c / b, c / d);
+  std::printf(
+      "ratios: c/a = %.2f (target >= 0.6)   c/b = %.1f (target >= 5)   c/d = %.2f "
+      "(target >= 0.9)\n",
+      c / a, c / b, c / d);
 
   rd_kafka_mock_cluster_destroy(cluster);
   rd_kafka_destroy(owner);

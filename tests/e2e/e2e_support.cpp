@@ -2,10 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,18 +88,17 @@ bool MockKafka::start(const std::string& topic, int partitions, const std::strin
   return false;
 }
 
-bool kcat_produce(const std::string& bootstrap, const std::string& topic,
-                  const std::string& file) {
+bool kcat_produce(const std::string& bootstrap, const std::string& topic, const std::string& file) {
   int status = -1;
-  run_command("kcat -P -b " + bootstrap + " -t " + topic + " -K '|' -X linger.ms=20 -l " + file +
-                  " 2>&1",
-              &status);
+  run_command(
+      "kcat -P -b " + bootstrap + " -t " + topic + " -K '|' -X linger.ms=20 -l " + file + " 2>&1",
+      &status);
   return status == 0;
 }
 
 std::map<int32_t, PartitionProgress> group_progress(const std::string& bootstrap,
-                                                   const std::string& group,
-                                                   const std::string& topic, int partitions) {
+                                                    const std::string& group,
+                                                    const std::string& topic, int partitions) {
   std::map<int32_t, PartitionProgress> out;
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -111,7 +110,8 @@ std::map<int32_t, PartitionProgress> group_progress(const std::string& bootstrap
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
   if (rd_kafka_committed(rk, list, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < list->cnt; ++i) out[list->elems[i].partition].committed = list->elems[i].offset;
+    for (int i = 0; i < list->cnt; ++i)
+      out[list->elems[i].partition].committed = list->elems[i].offset;
   }
   for (int p = 0; p < partitions; ++p) {
     int64_t lo = -1, hi = -1;

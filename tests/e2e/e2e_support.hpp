@@ -47,8 +47,8 @@ struct PartitionProgress {
   int64_t high = -1;
 };
 std::map<int32_t, PartitionProgress> group_progress(const std::string& bootstrap,
-                                                   const std::string& group,
-                                                   const std::string& topic, int partitions);
+                                                    const std::string& group,
+                                                    const std::string& topic, int partitions);
 // Sum of committed offsets (records known durable) and of high watermarks.
 std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
                                               const std::string& group, const std::string& topic,

@@ -58,9 +58,10 @@ class EndToEnd : public ::testing::Test {
   std::string config(const std::string& group, const std::string& extra_l1 = "",
                      int admin_port = 0) {
     std::string path = dir_ + "/strata-" + group + ".toml";
-    write_file(path, "[admin]\nport = " + std::to_string(admin_port) + "\n\n[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"" +
-                         kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
-                         "\"]\ngroup_id = \"" + group +
+    write_file(path, "[admin]\nport = " + std::to_string(admin_port) +
+                         "\n\n[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"" +
+                         kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic + "\"]\ngroup_id = \"" +
+                         group +
                          "\"\nbatch_size = 2000\nmax_wait = \"20ms\"\ncommit_interval = \"200ms\"\n"
                          // The mock re-forms a group only after a session timeout.
                          "rdkafka = { \"session.timeout.ms\" = \"6000\", "
@@ -122,8 +123,8 @@ class EndToEnd : public ::testing::Test {
   void expect_latest_everywhere() {
     redisContext* r = redisConnect("127.0.0.1", redis_.port());
     ASSERT_TRUE(r && !r->err);
-    memcached_st* mc = memcached(("--SERVER=" + memcached_.address()).c_str(),
-                                 memcached_.address().size() + 9);
+    memcached_st* mc =
+        memcached(("--SERVER=" + memcached_.address()).c_str(), memcached_.address().size() + 9);
     ASSERT_NE(mc, nullptr);
     int wrong_redis = 0, wrong_mc = 0;
     for (auto& [k, seq] : max_seq_) {
@@ -151,7 +152,8 @@ class EndToEnd : public ::testing::Test {
 
   std::string dir_;
   ServerProcess memcached_{ServerProcess::Kind::Memcached};
-  ServerProcess redis_{ServerProcess::Kind::Redis, 0, {"--appendonly", "yes", "--appendfsync", "always"}};
+  ServerProcess redis_{
+      ServerProcess::Kind::Redis, 0, {"--appendonly", "yes", "--appendfsync", "always"}};
   MockKafka kafka_;
   std::map<std::string, int64_t> max_seq_;
   int64_t produced_ = 0;
@@ -194,10 +196,11 @@ TEST_F(EndToEnd, KillNineMidStreamThenRestartLosesNothing) {
   EXPECT_EQ(std::strtoll(log.c_str() + p + 8, nullptr, 10), produced_ - committed_at_crash);
   ASSERT_GE(written, 0) << "no /metrics from the first process";
   long long duplicates = static_cast<long long>(written) - committed_at_crash;
-  std::printf("kill -9 with %lld of %lld records committed and at least %.0f written to Redis: "
-              ">= %lld records delivered twice (allowed: at least once)\n",
-              static_cast<long long>(committed_at_crash), static_cast<long long>(produced_),
-              written, duplicates > 0 ? duplicates : 0);
+  std::printf(
+      "kill -9 with %lld of %lld records committed and at least %.0f written to Redis: "
+      ">= %lld records delivered twice (allowed: at least once)\n",
+      static_cast<long long>(committed_at_crash), static_cast<long long>(produced_), written,
+      duplicates > 0 ? duplicates : 0);
 }
 
 TEST_F(EndToEnd, RedisStoppedMidStreamPausesAndResumesWithoutLoss) {

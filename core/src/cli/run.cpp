@@ -104,8 +104,10 @@ int run(const Args& a) {
         rt = Runtime::build(previous, Runtime::Mode::Run, d);
         std::string failure = d.str();
         if (rt) {
-          if (auto again = rt->start(); !again) failure = again.error();
-          else failure.clear();
+          if (auto again = rt->start(); !again)
+            failure = again.error();
+          else
+            failure.clear();
         }
         if (!rt || !failure.empty()) {
           log::error("could not restart the previous configuration: " + failure);
