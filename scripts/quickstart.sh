@@ -63,7 +63,8 @@ grep -E "WARN|ERROR" "$WORK/strata.log" | grep -v "dead letter" | tail -5 || tru
 echo
 echo "== summary"
 cat "$WORK/summary.txt"
-echo "keys in redis (L2):     $(redis-cli -p "$RD_PORT" --no-raw dbsize | tr -dc 0-9) (values and their version keys)"
+values=$(redis-cli -p "$RD_PORT" --scan | grep -cv 'strata-ver' || true)
+echo "keys in redis (L2):      $values (plus one version key each, see docs/redis_l2.md)"
 items=$(exec 3<>"/dev/tcp/127.0.0.1/$MC_PORT"; printf 'stats\r\nquit\r\n' >&3; tr -d '\r' <&3 | awk '/STAT curr_items/ {print $3}')
 echo "items in memcached (L1): $items"
 dead=$(wc -l <"$STRATA_DEAD_LETTERS" 2>/dev/null || echo 0)
