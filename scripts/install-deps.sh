@@ -35,7 +35,7 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$SUDO apt-get install -y -qq "${missing[@]}"
 # Debian's redis-server package may start a system service; tests start their own servers.
 if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
   $SUDO systemctl stop redis-server || true
