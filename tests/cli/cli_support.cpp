@@ -181,35 +181,6 @@ bool wait_until(const std::function<bool()>& cond, int timeout_ms) {
   }
 }
 
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/strata-cli-XXXXXX";
-  char* d = ::mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  // Write a sibling and rename, so a process reading the file (SIGHUP) never sees half of it.
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
-  std::rename(tmp.c_str(), path.c_str());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void remove_tree(const std::string& dir) {
-  if (dir.rfind("/tmp/strata-cli-", 0) != 0) return;
-  std::string cmd = "rm -rf '" + dir + "'";
-  if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", dir.c_str());
-}
-
 std::string line_col(const std::string& text, const std::string& needle) {
   size_t at = text.find(needle);
   if (at == std::string::npos) return "";

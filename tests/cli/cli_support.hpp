@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "files.hpp"
+
 namespace strata::cli_test {
 
 // Paths compiled in by tests/cli/CMakeLists.txt.
@@ -52,10 +54,10 @@ class Background {
 // Polls `cond` every 50 ms until it holds or timeout_ms passed.
 bool wait_until(const std::function<bool()>& cond, int timeout_ms);
 
-std::string make_temp_dir();
-void write_file(const std::string& path, const std::string& text);
-std::string read_file(const std::string& path);
-void remove_tree(const std::string& dir);
+inline std::string make_temp_dir() { return strata::test::make_temp_dir("strata-cli"); }
+using strata::test::read_file;
+using strata::test::remove_tree;
+using strata::test::write_file;
 
 // 1-based line and column of the first occurrence of `needle` in `text` ("" if absent).
 std::string line_col(const std::string& text, const std::string& needle);

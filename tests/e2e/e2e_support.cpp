@@ -169,22 +169,4 @@ double metric_value(const std::string& text, const std::string& metric) {
   return -1;
 }
 
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/strata-e2e-XXXXXX";
-  char* d = ::mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
 }  // namespace strata::test

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "files.hpp"
+
 namespace strata::test {
 
 // A child process with its stderr (and stdout) in a log file.
@@ -58,9 +60,5 @@ std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
 std::string http_get(int port, const std::string& path);
 // The value of the first sample of `metric` in Prometheus text, -1 if absent.
 double metric_value(const std::string& text, const std::string& metric);
-
-std::string make_temp_dir();
-std::string read_file(const std::string& path);
-void write_file(const std::string& path, const std::string& text);
 
 }  // namespace strata::test

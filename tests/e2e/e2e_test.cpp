@@ -46,14 +46,14 @@ class EndToEnd : public ::testing::Test {
     setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
   }
   void SetUp() override {
-    dir_ = make_temp_dir();
+    dir_ = make_temp_dir("strata-e2e");
     ASSERT_NE(std::getenv("STRATA_BIN"), nullptr);
     ASSERT_TRUE(memcached_.start());
     ASSERT_TRUE(redis_.start());
     ASSERT_TRUE(kafka_.start(kTopic, kPartitions, dir_)) << "strata-mock-kafka did not start";
     write_file(dir_ + "/keys.lua", kKeysLua);
   }
-  void TearDown() override { run_command("rm -rf '" + dir_ + "'"); }
+  void TearDown() override { remove_tree(dir_); }
 
   std::string config(const std::string& group, const std::string& extra_l1 = "",
                      int admin_port = 0) {

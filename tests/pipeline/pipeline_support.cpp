@@ -105,26 +105,8 @@ bool MemcachedClient::set(const std::string& key, const std::string& value) {
 }
 
 // ------------------------------------------------------------------------------------------
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "strata-pipeline-XXXXXX").string();
-  if (char* p = mkdtemp(tmpl.data())) path_ = p;
-}
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+TempDir::TempDir() : path_(make_temp_dir("strata-pipeline")) {}
+TempDir::~TempDir() { remove_tree(path_); }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "files.hpp"
 #include "runtime/runtime.hpp"
 #include "servers.hpp"
 
@@ -63,8 +64,6 @@ class TempDir {
   std::string path_;
 };
 
-void write_file(const std::string& path, const std::string& text);
-std::string read_file(const std::string& path);
 std::vector<std::string> lines_of(const std::string& text);
 
 // One record line of the fake source's records_file; "\\N" = null.

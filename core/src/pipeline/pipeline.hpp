@@ -22,23 +22,23 @@ class DeadLetterSink;
 class Series;
 
 struct PipelineSettings {
-  std::string name;                  // "latest"
-  lua::ScriptSettings script;        // path "" = identity hooks (key = record key)
-  int64_t retry_backoff_ms = 100;    // first wait after a failed durable write
+  std::string name;                // "latest"
+  lua::ScriptSettings script;      // path "" = identity hooks (key = record key)
+  int64_t retry_backoff_ms = 100;  // first wait after a failed durable write
   int64_t retry_backoff_max_ms = 5000;
-  size_t max_batch = 100000;         // upper bound handed to the source's poll
+  size_t max_batch = 100000;  // upper bound handed to the source's poll
 };
 
 // Counters a caller (CLI summary, tests) can read at any time.
 struct PipelineStats {
-  std::atomic<uint64_t> records{0};       // records taken from the source
+  std::atomic<uint64_t> records{0};  // records taken from the source
   std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> keys_written{0};  // durable SETs acknowledged
-  std::atomic<uint64_t> l1_written{0};    // volatile SETs acknowledged
-  std::atomic<uint64_t> stale_skipped{0}; // durable SETs refused as older (replays)
+  std::atomic<uint64_t> keys_written{0};   // durable SETs acknowledged
+  std::atomic<uint64_t> l1_written{0};     // volatile SETs acknowledged
+  std::atomic<uint64_t> stale_skipped{0};  // durable SETs refused as older (replays)
   std::atomic<uint64_t> invalidations{0};
   std::atomic<uint64_t> dead_letters{0};
-  std::atomic<uint64_t> skipped{0};       // key() returned nil
+  std::atomic<uint64_t> skipped{0};  // key() returned nil
   std::atomic<uint64_t> durable_retries{0};
   std::atomic<uint64_t> volatile_errors{0};
   std::atomic<int64_t> last_record_mono_ms{0};  // when the last non-empty batch arrived
@@ -61,7 +61,6 @@ class Pipeline {
 
   const std::string& name() const { return settings_.name; }
   const PipelineStats& stats() const { return stats_; }
-  bool failed() const { return failed_.load(); }
 
  private:
   struct Batch;
@@ -81,7 +80,6 @@ class Pipeline {
   std::vector<strata_policy_tier> policy_tiers_;
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> failed_{false};
   std::thread worker_;
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;
