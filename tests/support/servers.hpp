@@ -11,8 +11,9 @@ namespace strata::test {
 
 // A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 int free_port();
-// True once something accepts TCP connections on 127.0.0.1:port (waits up to timeout_ms).
-bool wait_for_port(int port, int timeout_ms);
+// True once something accepts TCP connections on 127.0.0.1:port (waits up to timeout_ms) and,
+// when `request` is not empty, answers it with at least one byte.
+bool wait_for_port(int port, int timeout_ms, const std::string& request = "");
 // Runs a shell command, returns its stdout (stderr passes through); exit status in *status.
 std::string run_command(const std::string& cmd, int* status = nullptr);
 
@@ -25,8 +26,9 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Starts and waits until the port accepts connections; false (with a message on stderr)
-  // if the binary is missing or did not come up in 10 s.
+  // Starts and waits until the server answers a request (memcached `version`, Redis `PING`);
+  // false (with a message on stderr) if the binary is missing or did not come up in 10 s.
+  // With an auto-picked port that another process took meanwhile, it retries on a new one.
   bool start();
   void stop();  // SIGTERM and wait
   void kill();  // SIGKILL and wait (crash)
@@ -39,8 +41,11 @@ class ServerProcess {
   std::string redis_cli(const std::string& args) const;
 
  private:
+  bool spawn();  // one attempt on port_
   Kind kind_;
   int port_;
+  bool auto_port_;
+  bool started_once_ = false;
   std::vector<std::string> extra_;
   pid_t pid_ = -1;
   std::string dir_;  // scratch dir for redis
