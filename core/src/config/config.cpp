@@ -139,6 +139,8 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
   cfg.path = path;
   cfg.dir = std::filesystem::path(path).parent_path().string();
   if (cfg.dir.empty()) cfg.dir = ".";
+  // Before toml++: it recurses per nesting level, and a deep enough file overflows the stack.
+  if (!config_detail::check_nesting(text, path, diags)) return std::nullopt;
   try {
     cfg.doc =
         std::make_shared<toml::table>(toml::parse(std::string_view(text), std::string_view(path)));

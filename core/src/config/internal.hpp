@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -30,6 +31,14 @@ std::string number_text(double v);
 void expand_env_in_place(toml::table& table, const std::string& file, Diagnostics& diags);
 // Expands one string; on failure returns false and sets `error` (never echoing the value).
 bool expand_env(const std::string& in, std::string* out, std::string* error);
+
+// How deep a configuration may nest: each part of a dotted key or table header and each nested
+// array or inline table is one level. Far beyond any real configuration, far below what
+// overflows a stack.
+inline constexpr int kMaxNesting = 128;
+// Scans the raw text (before toml++ parses it) and reports the first place that nests deeper
+// than kMaxNesting; false when it does (the text must then not be parsed).
+bool check_nesting(std::string_view text, const std::string& file, Diagnostics& diags);
 
 // Like validate_table(); with `ignore_unknown` keys outside the schema are skipped silently
 // (tier_host_options reads the host keys of a section that also holds module keys).

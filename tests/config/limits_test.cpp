@@ -1,0 +1,80 @@
+// Hostile or mistaken inputs the configuration must refuse with one FILE:LINE:COL line instead
+// of crashing, hanging or silently doing something else (issue 9): deep nesting, files that are
+// not regular files, NUL bytes, nonsensical retry and listen values, floods of errors.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "test_util.hpp"
+
+namespace strata {
+namespace {
+
+using testing_config::parse;
+using testing_config::Parsed;
+
+std::string repeat(const std::string& s, size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// The one line a refused deep file gives, at LINE:COL.
+void expect_nesting_error(const Parsed& p, int line, int col) {
+  EXPECT_FALSE(p.cfg);
+  ASSERT_EQ(p.diags.size(), 1u) << p.diags.str();
+  EXPECT_EQ(p.diags.str().rfind("t.toml:" + std::to_string(line) + ":" + std::to_string(col) +
+                                    ": the configuration nests deeper than 128 levels here",
+                                0),
+            0u)
+      << p.diags.str();
+}
+
+TEST(ConfigLimits, Issue9DeepDottedKeyIsAnErrorNotACrash) {
+  // 50,000 parts: toml++ alone overflows the stack on this.
+  std::string key = "a" + repeat(".a", 49999);
+  // The 129th part starts at column 1 + 128 * 2 (its dot is at 256).
+  expect_nesting_error(parse("log_level = \"info\"\n" + key + " = 1\n"), 2, 256);
+  // Exactly at the limit is fine (the structure itself is then checked as usual).
+  Parsed ok = parse("[x]\n" + std::string("a") + repeat(".a", 126) + " = 1\n");
+  EXPECT_EQ(ok.diags.str().find("nests deeper"), std::string::npos) << ok.diags.str();
+  ASSERT_TRUE(ok.cfg) << ok.diags.str();
+}
+
+TEST(ConfigLimits, Issue9DeepTableHeaderAndHeaderPlusKeyAreErrors) {
+  expect_nesting_error(parse("[" + std::string("a") + repeat(".a", 49999) + "]\n"), 1, 257);
+  // Neither the header (100) nor the key (100) alone is too deep; together they are.
+  std::string hundred = "a" + repeat(".a", 99);
+  expect_nesting_error(parse("[" + hundred + "]\n" + hundred + " = 1\n"), 2, 56);
+  expect_nesting_error(parse("[[" + hundred + "]]\n" + hundred + " = 1\n"), 2, 54);
+}
+
+TEST(ConfigLimits, Issue9DeepArraysAndInlineTablesAreErrors) {
+  // The value of x is level 1, so the 129th '[' (column 5 + 128) is level 129.
+  expect_nesting_error(parse("x = " + repeat("[", 50000) + repeat("]", 50000) + "\n"), 1, 133);
+  // The 128th '{' (column 5 + 127 * 3) is level 128; its key `a` (ending at the '=' two columns
+  // on) would be 129.
+  expect_nesting_error(parse("x = " + repeat("{a=", 50000) + "1" + repeat("}", 50000) + "\n"), 1,
+                       5 + 127 * 3 + 2);
+  // Mixed: arrays of inline tables with dotted keys inside, three levels per 8 characters; the
+  // 43rd inline table is level 128 and the dot of its key crosses the limit.
+  expect_nesting_error(parse("x = " + repeat("[{a.a = ", 50000) + "1\n"), 1, 5 + 42 * 8 + 3);
+}
+
+TEST(ConfigLimits, Issue9NestingScanIsNotFooledByStringsOrComments) {
+  // Brackets, braces and dots inside strings and comments nest nothing.
+  std::string deep = repeat("[{a.", 1000);
+  Parsed p = parse("# " + deep + "\nlog_level = \"info\" # " + deep + "\n" + "modules_dir = '" +
+                   deep + "'\n[admin]\nlisten = \"" + deep + "\\\"\"\n" +
+                   "[tiers.l1]\nmodule = \"m\"\nnote = '''\n" + deep + "'''\n" + "other = \"\"\"" +
+                   deep + "\"\"\"\"\n");
+  EXPECT_EQ(p.diags.str().find("nests deeper"), std::string::npos) << p.diags.str();
+  ASSERT_TRUE(p.cfg) << p.diags.str();
+  // A multi-line string that ends in extra quotes: what follows is structure again.
+  expect_nesting_error(parse("a = \"\"\"x\"\"\"\"\nb = " + repeat("[", 200) + "\n"), 2, 133);
+}
+
+}  // namespace
+}  // namespace strata
