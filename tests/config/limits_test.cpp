@@ -3,7 +3,12 @@
 // not regular files, NUL bytes, nonsensical retry and listen values, floods of errors.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "test_util.hpp"
@@ -74,6 +79,57 @@ TEST(ConfigLimits, Issue9NestingScanIsNotFooledByStringsOrComments) {
   ASSERT_TRUE(p.cfg) << p.diags.str();
   // A multi-line string that ends in extra quotes: what follows is structure again.
   expect_nesting_error(parse("a = \"\"\"x\"\"\"\"\nb = " + repeat("[", 200) + "\n"), 2, 133);
+}
+
+class ConfigFileKinds : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "strata-limits-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string read_error(const std::string& path) {
+    Diagnostics d;
+    EXPECT_FALSE(parse_config(path, d)) << path;
+    return d.str();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFileKinds, Issue9ADirectoryIsNotAnEmptyConfiguration) {
+  // Before: a folder read as an empty file, "valid (0 pipelines)", and `run` idled forever.
+  EXPECT_EQ(
+      read_error(dir_.string()),
+      dir_.string() + ": cannot read the configuration file: it is a directory, not a file\n");
+}
+
+TEST_F(ConfigFileKinds, Issue9DevicesAndFifosAreRefusedAtOnce) {
+  // Before: /dev/zero was read until memory ran out; a FIFO blocked in open().
+  EXPECT_EQ(read_error("/dev/zero"),
+            "/dev/zero: cannot read the configuration file: it is not a regular file\n");
+  std::string fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(read_error(fifo),
+            fifo + ": cannot read the configuration file: it is not a regular file\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(ConfigFileKinds, Issue9AFileLargerThan16MiBIsRefused) {
+  std::string big = (dir_ / "big.toml").string();
+  {
+    std::ofstream out(big);
+    std::string line = "# " + std::string(1021, 'x') + "\n";  // 1 KiB
+    for (int i = 0; i < 16 * 1024 + 1; ++i) out << line;
+  }
+  EXPECT_EQ(read_error(big), big +
+                                 ": cannot read the configuration file: it is larger than "
+                                 "16MiB, the most strata reads\n");
+  // Exactly 16 MiB is still read (a comment-only file is valid).
+  std::filesystem::resize_file(big, kMaxConfigBytes);
+  Diagnostics d;
+  EXPECT_TRUE(parse_config(big, d)) << d.str();
 }
 
 }  // namespace

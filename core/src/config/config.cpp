@@ -1,13 +1,15 @@
 // parse_config: reads the one TOML file, expands ${VAR}, checks the top-level shape and the
 // instance sections, and hands pipelines to pipelines.cpp. Module options are validated later
 // (validate_instance), once the loader knows each module's schema.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "config/internal.hpp"
 #include "config/pipelines.hpp"
@@ -177,15 +179,36 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
 }
 
 std::optional<Config> parse_config(const std::string& path, Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags.add(SourcePos{path, 0, 0},
-              std::string("cannot read the configuration file: ") + std::strerror(errno));
+  auto refuse = [&](const std::string& why) {
+    diags.add(SourcePos{path, 0, 0}, "cannot read the configuration file: " + why);
     return std::nullopt;
+  };
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below anyway).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return refuse(std::strerror(errno));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return refuse(std::strerror(errno));
+  // A folder would read as an empty, valid file; /dev/zero or a FIFO would never end.
+  if (S_ISDIR(st.st_mode)) return refuse("it is a directory, not a file");
+  if (!S_ISREG(st.st_mode)) return refuse("it is not a regular file");
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return refuse(std::strerror(errno));
+    if (n == 0) break;
+    // The size is checked while reading: a file that grows under us is bounded too.
+    if (text.size() + static_cast<size_t>(n) > kMaxConfigBytes)
+      return refuse("it is larger than " + format_size_bytes(kMaxConfigBytes) +
+                    ", the most strata reads");
+    text.append(buf, static_cast<size_t>(n));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config_text(text.str(), path, diags);
+  return parse_config_text(text, path, diags);
 }
 
 const InstanceConfig* Config::find_instance(const std::string& category,

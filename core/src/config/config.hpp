@@ -58,9 +58,9 @@ class ResolvedOptions {
   size_t size() const;
   // Lookups by option name (for host-level schemas such as [pipelines.*]).
   const strata_option_value* find(const std::string& name) const;
-  std::string str(const std::string& name) const;   // STRING, ENUM
-  int64_t integer(const std::string& name) const;   // INT, BOOL, DURATION, SIZE
-  double number(const std::string& name) const;     // DOUBLE
+  std::string str(const std::string& name) const;  // STRING, ENUM
+  int64_t integer(const std::string& name) const;  // INT, BOOL, DURATION, SIZE
+  double number(const std::string& name) const;    // DOUBLE
   std::vector<std::string> list(const std::string& name) const;
   bool is_set(const std::string& name) const;
 
@@ -70,11 +70,11 @@ class ResolvedOptions {
 
 // One `[tiers.l1]`, `[sources.events]`, `[policies.default]` section.
 struct InstanceConfig {
-  std::string category;  // "tiers" | "sources" | "policies"
-  std::string name;      // "l1"
-  std::string module;    // value of `module = "..."`
-  SourcePos pos;         // of the section header
-  SourcePos module_pos;  // of the `module` value
+  std::string category;                // "tiers" | "sources" | "policies"
+  std::string name;                    // "l1"
+  std::string module;                  // value of `module = "..."`
+  SourcePos pos;                       // of the section header
+  SourcePos module_pos;                // of the `module` value
   const toml::table* table = nullptr;  // owned by Config::doc
   std::string full_name() const { return category + "." + name; }  // "tiers.l1"
 };
@@ -110,11 +110,15 @@ struct Config {
   const PipelineConfig* find_pipeline(const std::string& name) const;
 };
 
+// The largest configuration file parse_config reads; a larger one is refused unread.
+inline constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
+
 // Parses and checks the structure: syntax (with toml++'s position), known top-level keys,
 // categories, `module` present in each instance, pipelines naming existing instances
 // (dangling names), duplicate names, ${VAR} expansion (unset = error). Does NOT validate module
 // options (the modules are not loaded yet). Every problem goes to `diags`; returns nullopt only
-// when the file could not be read or parsed at all.
+// when the file could not be read or parsed at all: a path that is not a regular file (a
+// folder, a device, a FIFO), a file larger than kMaxConfigBytes, or one that nests too deep.
 std::optional<Config> parse_config(const std::string& path, Diagnostics& diags);
 // Same, from text (tests); `path` is used in messages.
 std::optional<Config> parse_config_text(const std::string& text, const std::string& path,
