@@ -81,6 +81,48 @@ TEST(ConfigLimits, Issue9NestingScanIsNotFooledByStringsOrComments) {
   expect_nesting_error(parse("a = \"\"\"x\"\"\"\"\nb = " + repeat("[", 200) + "\n"), 2, 133);
 }
 
+// A pipeline section at line 3, its keys from line 4 on.
+Parsed pipeline_with(const std::string& keys) {
+  return parse("[sources.s]\nmodule = \"k\"\n[pipelines.p]\nsource = \"s\"\ntiers = [\"l1\"]\n" +
+               keys + "[tiers.l1]\nmodule = \"m\"\n");
+}
+
+TEST(ConfigLimits, Issue9ZeroRetryBackoffIsRefused) {
+  // Before: 0 passed, and a Redis outage became a busy loop of retries.
+  EXPECT_EQ(pipeline_with("retry_backoff = 0\n").diags.str(),
+            "t.toml:6:17: pipelines.p.retry_backoff: 0ms is below the minimum 10ms\n");
+  EXPECT_EQ(pipeline_with("retry_backoff_max = \"1ms\"\nretry_backoff = \"2h\"\n").diags.str(),
+            "t.toml:6:21: pipelines.p.retry_backoff_max: 1ms is below the minimum 10ms\n"
+            "t.toml:7:17: pipelines.p.retry_backoff: 2h is above the maximum 1h\n");
+  Parsed ok = pipeline_with("retry_backoff = \"10ms\"\nretry_backoff_max = \"10ms\"\n");
+  EXPECT_TRUE(ok.diags.empty()) << ok.diags.str();
+  ASSERT_TRUE(ok.cfg);
+  EXPECT_EQ(ok.cfg->pipelines.at(0).options.integer("retry_backoff"), 10);
+}
+
+TEST(ConfigLimits, Issue9RetryBackoffMaxBelowRetryBackoffIsRefused) {
+  EXPECT_EQ(pipeline_with("retry_backoff = \"1s\"\nretry_backoff_max = \"500ms\"\n").diags.str(),
+            "t.toml:7:21: pipelines.p.retry_backoff_max: 500ms is below retry_backoff (1s); the "
+            "longest retry wait cannot be shorter than the first\n");
+  // Against the default maximum (5s), at the value that was written.
+  EXPECT_EQ(pipeline_with("retry_backoff = \"10s\"\n").diags.str(),
+            "t.toml:6:17: pipelines.p.retry_backoff: 10s is above retry_backoff_max (5s, its "
+            "default); set retry_backoff_max too\n");
+}
+
+TEST(ConfigLimits, Issue9EmptyAdminListenIsRefused) {
+  // Before: "" passed and the admin listener bound every address.
+  EXPECT_EQ(parse("[admin]\nport = 9100\nlisten = \"\"\n").diags.str(),
+            "t.toml:3:10: admin.listen: an empty address is refused (it would bind every "
+            "interface); write the address to listen on, e.g. \"127.0.0.1\" for loopback or "
+            "\"0.0.0.0\" for every IPv4 interface\n");
+  EXPECT_FALSE(parse("[admin]\nlisten = \" \"\n").diags.empty());
+  Parsed any = parse("[admin]\nlisten = \"0.0.0.0\"\n");
+  EXPECT_TRUE(any.diags.empty()) << any.diags.str();
+  ASSERT_TRUE(any.cfg);
+  EXPECT_EQ(any.cfg->admin.listen, "0.0.0.0");
+}
+
 class ConfigFileKinds : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -120,7 +120,7 @@ void parse_admin(Config& cfg, const toml::node& node, Diagnostics& diags) {
   }
   const auto& schema = admin_schema();
   auto values = validate_table(*t, cfg.path, "admin", schema.data(), schema.size(), {}, diags);
-  if (!values) return;
+  if (!values || !config_detail::check_admin_values(*t, *values, cfg.path, diags)) return;
   cfg.admin.enabled = values->integer("enabled") != 0;
   cfg.admin.listen = values->str("listen");
   cfg.admin.port = static_cast<int>(values->integer("port"));

@@ -40,6 +40,15 @@ inline constexpr int kMaxNesting = 128;
 // than kMaxNesting; false when it does (the text must then not be parsed).
 bool check_nesting(std::string_view text, const std::string& file, Diagnostics& diags);
 
+// Rules of the host schemas that an option table cannot state (it bounds numbers only), run on
+// a table that passed its schema. Each problem is reported at the offending value; false if any.
+// [admin]: `listen` must not be empty.
+bool check_admin_values(const toml::table& table, const ResolvedOptions& values,
+                        const std::string& file, Diagnostics& diags);
+// [pipelines.NAME]: retry_backoff <= retry_backoff_max.
+bool check_pipeline_values(const toml::table& table, const ResolvedOptions& values,
+                           const std::string& file, const std::string& section, Diagnostics& diags);
+
 // Like validate_table(); with `ignore_unknown` keys outside the schema are skipped silently
 // (tier_host_options reads the host keys of a section that also holds module keys).
 std::optional<ResolvedOptions> validate_table_impl(

@@ -76,7 +76,8 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
     p.name = std::string(key.str());
     p.pos = pos_of(*section, cfg.path);
     if (auto values =
-            validate_table(*section, cfg.path, full, schema.data(), schema.size(), {}, diags)) {
+            validate_table(*section, cfg.path, full, schema.data(), schema.size(), {}, diags);
+        values && check_pipeline_values(*section, *values, cfg.path, full, diags)) {
       p.options = std::move(*values);
       p.source = p.options.str("source");
       p.tiers = p.options.list("tiers");

@@ -1,11 +1,14 @@
 // The host's own schemas: [pipelines.*], the keys every [tiers.*] section may carry besides
 // its module's options, and [admin]. `strata describe` prints them like a module's.
-#include "config/config.hpp"
+#include "config/internal.hpp"
 
 namespace strata {
 namespace {
 
 constexpr const char* kLuaLibraries[] = {"io", "os", "require", "debug", "ffi", nullptr};
+
+constexpr double kMinRetryBackoffMs = 10;
+constexpr double kMaxRetryBackoffMs = 60 * 60 * 1000;
 
 strata_option_def def(const char* name, strata_option_type type, const char* default_value,
                       const char* description) {
@@ -61,10 +64,16 @@ const std::vector<strata_option_def>& pipeline_schema() {
             "disables it."),
         def("dead_letter_topic", STRATA_OPT_STRING, "",
             "Kafka topic that receives records that could not be processed. Empty disables it."),
-        def("retry_backoff", STRATA_OPT_DURATION, "100ms",
-            "First wait before retrying a failed durable write; doubles on each retry."),
-        def("retry_backoff_max", STRATA_OPT_DURATION, "5s",
-            "Upper bound of the retry wait for durable writes."),
+        // At least 10ms: a down Redis refuses connections at once, so a shorter first wait
+        // is a busy loop of retries (0 was millions a minute at full CPU). At most 1h: longer
+        // only delays recovery, and doubling a larger wait could overflow.
+        ranged(def("retry_backoff", STRATA_OPT_DURATION, "100ms",
+                   "First wait before retrying a failed durable write (or a failed poll); "
+                   "doubles on each retry. At most retry_backoff_max."),
+               kMinRetryBackoffMs, kMaxRetryBackoffMs),
+        ranged(def("retry_backoff_max", STRATA_OPT_DURATION, "5s",
+                   "Upper bound of the retry wait for durable writes; at least retry_backoff."),
+               kMinRetryBackoffMs, kMaxRetryBackoffMs),
         def("lua_memory", STRATA_OPT_SIZE, "128MiB",
             "Memory cap of the script's Lua state; a record whose hooks exceed it fails alone. "
             "0 removes the cap."),
@@ -92,11 +101,49 @@ const std::vector<strata_option_def>& admin_schema() {
       def("enabled", STRATA_OPT_BOOL, "true",
           "Serve /metrics and /healthz (only when `port` is set too)."),
       def("listen", STRATA_OPT_STRING, "127.0.0.1",
-          "Address the admin HTTP listener binds; loopback by default."),
+          "Address the admin HTTP listener binds; loopback by default. Must not be empty (an "
+          "empty address would bind every interface): write 0.0.0.0 for that."),
       ranged(def("port", STRATA_OPT_INT, "0", "TCP port of the admin listener; 0 disables it."), 0,
              65535),
   };
   return schema;
 }
 
+namespace config_detail {
+
+bool check_admin_values(const toml::table& table, const ResolvedOptions& values,
+                        const std::string& file, Diagnostics& diags) {
+  std::string listen = values.str("listen");
+  if (listen.find_first_not_of(" \t") != std::string::npos) return true;
+  const toml::node* node = table.get("listen");
+  diags.add(node ? pos_of(*node, file) : pos_of(table, file),
+            "admin.listen: an empty address is refused (it would bind every interface); write "
+            "the address to listen on, e.g. \"127.0.0.1\" for loopback or \"0.0.0.0\" for every "
+            "IPv4 interface");
+  return false;
+}
+
+bool check_pipeline_values(const toml::table& table, const ResolvedOptions& values,
+                           const std::string& file, const std::string& section,
+                           Diagnostics& diags) {
+  int64_t first = values.integer("retry_backoff");
+  int64_t most = values.integer("retry_backoff_max");
+  if (first <= most) return true;
+  const toml::node* max_node = table.get("retry_backoff_max");
+  if (max_node) {
+    diags.add(pos_of(*max_node, file),
+              section + ".retry_backoff_max: " + format_duration_ms(most) +
+                  " is below retry_backoff (" + format_duration_ms(first) +
+                  "); the longest retry wait cannot be shorter than the first");
+  } else {
+    const toml::node* first_node = table.get("retry_backoff");
+    diags.add(first_node ? pos_of(*first_node, file) : pos_of(table, file),
+              section + ".retry_backoff: " + format_duration_ms(first) +
+                  " is above retry_backoff_max (" + format_duration_ms(most) +
+                  ", its default); set retry_backoff_max too");
+  }
+  return false;
+}
+
+}  // namespace config_detail
 }  // namespace strata
