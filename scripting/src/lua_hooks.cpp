@@ -88,6 +88,42 @@ bool read_version(lua_State* L, uint64_t& version, std::string& error) {
   return false;
 }
 
+// Host steps run through SandboxedState::call_host (arg = lightuserdata at index 1).
+int get_global(lua_State* L) {
+  lua_getglobal(L, static_cast<const char*>(lua_touserdata(L, 1)));  // may run _G's __index
+  return 1;
+}
+
+int get_json_encode(lua_State* L) {
+  lua_getglobal(L, "strata");
+  lua_getfield(L, -1, "json");
+  lua_getfield(L, -1, "encode");
+  return 1;
+}
+
+int new_record_table(lua_State* L) {
+  push_record_table(L, static_cast<RecordView*>(lua_touserdata(L, 1)));
+  return 1;
+}
+
+int new_config_table(lua_State* L) {
+  const auto* config =
+      static_cast<const std::vector<std::pair<std::string, std::string>>*>(lua_touserdata(L, 1));
+  lua_createtable(L, 0, static_cast<int>(config->size()));
+  for (const auto& [k, v] : *config) {
+    lua_pushlstring(L, k.data(), k.size());
+    lua_pushlstring(L, v.data(), v.size());
+    lua_rawset(L, -3);
+  }
+  return 1;
+}
+
+// "Lua script x.lua: " + what failed, for errors from SandboxedState::call.
+bool with_where(const std::string& where, std::string& error) {
+  error = where + ": " + error;
+  return false;
+}
+
 }  // namespace
 
 void HookResult::clear() {
@@ -123,57 +159,79 @@ Result<std::unique_ptr<KeyHooks>> KeyHooks::load(const ScriptSettings& s) {
   std::unique_ptr<KeyHooks> hooks(new KeyHooks());
   hooks->state_ = std::move(*state);
   hooks->path_ = s.path;
-  lua_State* L = hooks->state_->L();
+  std::string error;
+  bool ok = hooks->state_->guarded([&] { return hooks->pin_script(s, source, error); }, error);
+  if (!ok) return fail(hooks->state_->broken() ? where + ": " + error : error);
+  return hooks;
+}
 
+// Loads and runs the script and pins its hooks. Every step that can raise (the script, a global
+// lookup that reaches a metamethod on _G, building init's table) is a protected call.
+bool KeyHooks::pin_script(const ScriptSettings& s, const std::string& source, std::string& error) {
+  const std::string where = "Lua script " + s.path;
+  lua_State* L = state_->L();
   // Pin what the host needs before the script can change the globals.
-  lua_getglobal(L, "strata");
-  lua_getfield(L, -1, "json");
-  lua_getfield(L, -1, "encode");
-  lua_replace(L, kJsonEncode);
-  lua_settop(L, kJsonEncode);
-  hooks->view_ = std::make_unique<RecordView>();
-  push_record_table(L, hooks->view_.get());  // kRecord
+  if (!state_->call_host(get_json_encode, nullptr, 1, "pinning strata.json.encode", error)) {
+    return false;
+  }
+  view_ = std::make_unique<RecordView>();
+  if (!state_->call_host(new_record_table, view_.get(), 1, "creating the record table", error)) {
+    return false;
+  }
 
   std::string chunkname = "@" + s.path;
   if (luaL_loadbuffer(L, source.data(), source.size(), chunkname.c_str()) != 0) {
-    return fail("Lua syntax error: " + std::string(lua_tostring(L, -1)));
+    const char* msg = lua_tostring(L, -1);
+    error = "Lua syntax error: " + std::string(msg ? msg : "(no message)");
+    return false;
   }
-  std::string error;
-  if (!hooks->state_->call(0, 0, "the main chunk", error)) return fail(where + ": " + error);
+  if (!state_->call(0, 0, "the main chunk", error)) return with_where(where, error);
 
   for (int h = kKey; h <= kVersion; ++h) {
-    lua_getglobal(L, kHookNames[h]);
+    if (!lookup_global(kHookNames[h], error)) return with_where(where, error);
     int type = lua_type(L, -1);
     if (type != LUA_TFUNCTION && type != LUA_TNIL) {
-      return fail(where + ": global '" + kHookNames[h] + "' must be a function, not a " +
-                  luaL_typename(L, -1));
+      error = where + ": global '" + kHookNames[h] + "' must be a function, not a " +
+              luaL_typename(L, -1);
+      return false;
     }
-    hooks->has_[h] = type == LUA_TFUNCTION;
+    has_[h] = type == LUA_TFUNCTION;
   }
-  if (!hooks->has_[kKey]) return fail(where + " defines no key(record) function");
+  if (!has_[kKey]) {
+    error = where + " defines no key(record) function";
+    return false;
+  }
 
-  lua_getglobal(L, "init");
+  if (!lookup_global("init", error)) return with_where(where, error);
   if (lua_type(L, -1) == LUA_TFUNCTION) {
-    hooks->has_init_ = true;
-    lua_createtable(L, 0, static_cast<int>(s.config.size()));
-    for (const auto& [k, v] : s.config) {
-      lua_pushlstring(L, k.data(), k.size());
-      lua_pushlstring(L, v.data(), v.size());
-      lua_rawset(L, -3);
+    has_init_ = true;
+    auto* config = const_cast<std::vector<std::pair<std::string, std::string>>*>(&s.config);
+    if (!state_->call_host(new_config_table, config, 1, "building init()'s config", error) ||
+        !state_->call(1, 2, "init()", error)) {
+      return with_where(where, error);
     }
-    if (!hooks->state_->call(1, 2, "init()", error)) return fail(where + ": " + error);
     if (lua_type(L, -2) == LUA_TBOOLEAN && !lua_toboolean(L, -2)) {
-      const char* why = lua_tostring(L, -1);
-      return fail(where + ": init() returned false" + (why ? std::string(": ") + why : ""));
+      const char* why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+      error = where + ": init() returned false" + (why ? std::string(": ") + why : "");
+      return false;
     }
     lua_pop(L, 2);
   } else if (!lua_isnil(L, -1)) {
-    return fail(where + ": global 'init' must be a function, not a " + luaL_typename(L, -1));
+    error = where + ": global 'init' must be a function, not a " + luaL_typename(L, -1);
+    return false;
   } else {
     lua_pop(L, 1);
   }
-  if (lua_gettop(L) != kPinned) return fail(where + ": internal error: Lua stack is unbalanced");
-  return hooks;
+  if (lua_gettop(L) != kPinned) {
+    error = where + ": internal error: Lua stack is unbalanced";
+    return false;
+  }
+  return true;
+}
+
+bool KeyHooks::lookup_global(const char* name, std::string& error) {
+  std::string phase = std::string("the lookup of global '") + name + "'";
+  return state_->call_host(get_global, const_cast<char*>(name), 1, phase.c_str(), error);
 }
 
 bool KeyHooks::has_hook(std::string_view name) const {
@@ -194,12 +252,18 @@ bool KeyHooks::call_hook(int fn_slot, const char* phase, std::string& error) {
 bool KeyHooks::run(const strata_record& rec, HookResult& out, std::string& error) {
   lua_State* L = state_->L();
   out.clear();
-  lua_checkstack(L, 8);
-  begin_record(L, kRecord, view_.get(), &rec);
-  bool ok = run_hooks(out, error);
-  view_->current = nullptr;
-  lua_settop(L, kPinned);
-  return ok;
+  // The guard is a setjmp: a few ns, and it turns a panic in the host's own pushes (an
+  // allocation failing outside any protected call) into this record's error.
+  return state_->guarded(
+      [&] {
+        lua_checkstack(L, 8);
+        begin_record(L, kRecord, view_.get(), &rec);
+        bool ok = run_hooks(out, error);
+        view_->current = nullptr;
+        lua_settop(L, kPinned);
+        return ok;
+      },
+      error);
 }
 
 bool KeyHooks::run_invalidate(HookResult& out, std::string& error) {

@@ -55,6 +55,8 @@ class KeyHooks {  // one per worker thread; not thread-safe
 
  private:
   KeyHooks();
+  bool pin_script(const ScriptSettings& s, const std::string& source, std::string& error);
+  bool lookup_global(const char* name, std::string& error);
   bool call_hook(int fn_slot, const char* phase, std::string& error);
   bool run_hooks(HookResult& out, std::string& error);
   bool run_invalidate(HookResult& out, std::string& error);

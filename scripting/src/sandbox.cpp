@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
+#include "common/log.hpp"
 #include "stdlib.hpp"
 
 namespace strata::lua {
@@ -93,6 +95,21 @@ int on_error(lua_State* L) {
   return 1;
 }
 
+// LuaJIT calls this for an error raised outside any protected call, and exit()s if it returns.
+// It never returns: it jumps back to the innermost SandboxedState::guarded(), which reports.
+int on_panic(lua_State* L) {
+  StateContext* ctx = context_of(L);
+  const char* msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+  ctx->broken = true;
+  ctx->panic_message = msg ? msg : "(error object is not a string)";
+  log::write(STRATA_LOG_ERROR, ctx->instance, {},
+             "Lua panic (unprotected error), the Lua state is discarded: " + ctx->panic_message);
+  if (ctx->recovery != nullptr) std::longjmp(*ctx->recovery, 1);
+  // Unreachable by construction (every entry point is guarded); abort() at least says where.
+  log::error("Lua panic outside SandboxedState::guarded(): aborting");
+  std::abort();
+}
+
 void open_library(lua_State* L, const char* name, lua_CFunction open) {
   lua_pushcfunction(L, open);
   lua_pushstring(L, name);
@@ -130,6 +147,46 @@ collectgarbage = function(opt, arg)
 end
 )lua";
 
+// Opens the allowed libraries; run by lua_cpcall so that no failure can reach the panic handler.
+int open_sandbox(lua_State* L) {
+  const auto* allow = static_cast<const std::vector<std::string>*>(lua_touserdata(L, 1));
+  open_library(L, "", luaopen_base);
+  open_library(L, LUA_TABLIBNAME, luaopen_table);
+  open_library(L, LUA_STRLIBNAME, luaopen_string);
+  open_library(L, LUA_MATHLIBNAME, luaopen_math);
+  open_library(L, LUA_BITLIBNAME, luaopen_bit);
+  if (allowed(*allow, "require")) {
+    open_library(L, LUA_LOADLIBNAME, luaopen_package);
+  } else {
+    remove_global(L, "dofile");  // file access and module loading come with `require`
+    remove_global(L, "loadfile");
+  }
+  // Opening the jit library is what switches the JIT engine on (CPU detection, JIT_F_ON); the
+  // script itself never sees `jit` (jit.on() would defeat the budget).
+  open_library(L, LUA_JITLIBNAME, luaopen_jit);
+  remove_global(L, LUA_JITLIBNAME);
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");  // and not through require("jit") either
+  lua_pushnil(L);
+  lua_setfield(L, -2, LUA_JITLIBNAME);
+  lua_pop(L, 1);
+  if (allowed(*allow, "io")) open_library(L, LUA_IOLIBNAME, luaopen_io);
+  if (allowed(*allow, "os")) open_library(L, LUA_OSLIBNAME, luaopen_os);
+  if (allowed(*allow, "debug")) open_library(L, LUA_DBLIBNAME, luaopen_debug);
+  if (allowed(*allow, "ffi")) {
+    lua_pushcfunction(L, luaopen_ffi);
+    lua_pushstring(L, LUA_FFILIBNAME);
+    lua_call(L, 1, 1);
+    lua_setglobal(L, LUA_FFILIBNAME);
+  }
+  // newproxy makes userdata with a __gc finalizer: Lua code that would run inside the garbage
+  // collector at any allocation, outside the budget and outside any protected call.
+  remove_global(L, "newproxy");
+  if (luaL_dostring(L, kPrelude) != 0) lua_error(L);  // reported as an internal error
+  open_strata_library(L);
+
+  return 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SandboxedState>> SandboxedState::create(
@@ -156,56 +213,39 @@ Result<std::unique_ptr<SandboxedState>> SandboxedState::create(
   s->L_ = lua_newstate(limited_alloc, s->ctx_.get());
   if (s->L_ == nullptr) return fail("cannot create a Lua state (LuaJIT without GC64 mode?)");
   lua_State* L = s->L_;
-
-  open_library(L, "", luaopen_base);
-  open_library(L, LUA_TABLIBNAME, luaopen_table);
-  open_library(L, LUA_STRLIBNAME, luaopen_string);
-  open_library(L, LUA_MATHLIBNAME, luaopen_math);
-  open_library(L, LUA_BITLIBNAME, luaopen_bit);
-  if (allowed(allow, "require")) {
-    open_library(L, LUA_LOADLIBNAME, luaopen_package);
-  } else {
-    remove_global(L, "dofile");  // file access and module loading come with `require`
-    remove_global(L, "loadfile");
+  lua_atpanic(L, on_panic);
+  if (lua_cpcall(L, open_sandbox, const_cast<std::vector<std::string>*>(&allow)) != 0) {
+    const char* msg = lua_tostring(L, -1);
+    return fail(std::string("internal error opening the Lua libraries: ") +
+                (msg ? msg : "(no message)"));
   }
-  // Opening the jit library is what switches the JIT engine on (CPU detection, JIT_F_ON); the
-  // script itself never sees `jit` (jit.on() would defeat the budget).
-  open_library(L, LUA_JITLIBNAME, luaopen_jit);
-  remove_global(L, LUA_JITLIBNAME);
-  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");  // and not through require("jit") either
-  lua_pushnil(L);
-  lua_setfield(L, -2, LUA_JITLIBNAME);
-  lua_pop(L, 1);
-  if (allowed(allow, "io")) open_library(L, LUA_IOLIBNAME, luaopen_io);
-  if (allowed(allow, "os")) open_library(L, LUA_OSLIBNAME, luaopen_os);
-  if (allowed(allow, "debug")) open_library(L, LUA_DBLIBNAME, luaopen_debug);
-  if (allowed(allow, "ffi")) {
-    lua_pushcfunction(L, luaopen_ffi);
-    lua_pushstring(L, LUA_FFILIBNAME);
-    lua_call(L, 1, 1);
-    lua_setglobal(L, LUA_FFILIBNAME);
-  }
-  // newproxy makes userdata with a __gc finalizer: Lua code that would run inside the garbage
-  // collector at any allocation, outside the budget and outside any protected call.
-  remove_global(L, "newproxy");
-  if (luaL_dostring(L, kPrelude) != 0) {
-    std::string msg = lua_tostring(L, -1);
-    return fail("internal error in the Lua prelude: " + msg);
-  }
-  open_strata_library(L);
 
   // The count hook never fires inside JIT-compiled traces (LuaJIT only checks hooks in the
   // interpreter unless built with LUAJIT_ENABLE_CHECKHOOK), so a budget requires the interpreter.
   if (instruction_budget > 0) luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
 
-  lua_settop(L, 0);
-  lua_checkstack(L, 32);
-  lua_pushcfunction(L, on_error);  // kHandlerSlot
+  std::string error;
+  bool ok = s->guarded(
+      [L] {
+        lua_settop(L, 0);
+        lua_checkstack(L, 32);
+        lua_pushcfunction(L, on_error);  // kHandlerSlot
+        return true;
+      },
+      error);
+  if (!ok) return fail(error);
   return s;
 }
 
 SandboxedState::~SandboxedState() {
-  if (L_ != nullptr) lua_close(L_);
+  if (L_ == nullptr || ctx_->broken) return;  // a panicked state may be inconsistent: leak it
+  std::string error;
+  guarded(
+      [this] {
+        lua_close(L_);
+        return true;
+      },
+      error);
 }
 
 bool SandboxedState::call(int nargs, int nresults, const char* phase, std::string& error) {
@@ -232,6 +272,28 @@ bool SandboxedState::call(int nargs, int nresults, const char* phase, std::strin
   lua_pop(L_, 1);
   if (rc == LUA_ERRMEM) lua_gc(L_, LUA_GCCOLLECT, 0);
   return false;
+}
+
+void SandboxedState::escaped() {  // called inside guarded()'s catch (...)
+  ctx_->broken = true;
+  try {
+    throw;
+  } catch (const std::exception& e) {  // a C++ exception from host code
+    ctx_->panic_message = std::string("C++ exception: ") + e.what();
+  } catch (...) {  // a Lua error: LuaJIT leaves its message on the stack
+    const char* msg = lua_type(L_, -1) == LUA_TSTRING ? lua_tostring(L_, -1) : nullptr;
+    ctx_->panic_message = msg ? msg : "(no message)";
+  }
+  log::write(
+      STRATA_LOG_ERROR, ctx_->instance, {},
+      "Lua error outside a protected call, the Lua state is discarded: " + ctx_->panic_message);
+}
+
+bool SandboxedState::call_host(lua_CFunction fn, void* arg, int nresults, const char* phase,
+                               std::string& error) {
+  lua_pushcfunction(L_, fn);
+  lua_pushlightuserdata(L_, arg);
+  return call(1, nresults, phase, error);
 }
 
 }  // namespace strata::lua

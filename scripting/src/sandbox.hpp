@@ -3,6 +3,9 @@
 // budget needs the JIT engine off because LuaJIT's count hook never fires inside traces.
 #pragma once
 
+#include <cxxabi.h>
+
+#include <csetjmp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,8 +27,11 @@ struct StateContext {
   int64_t remaining = 0;        // instructions left in the current call
   int armed = 0;                // count the hook was last armed with
   bool budget_exhausted = false;
-  const char* phase = "";  // "key()", "the main chunk", ... for messages
-  std::string instance;    // for strata.log / print
+  const char* phase = "";            // "key()", "the main chunk", ... for messages
+  std::string instance;              // for strata.log / print
+  std::jmp_buf* recovery = nullptr;  // where the panic handler jumps; set by guarded()
+  bool broken = false;               // a panic happened: the state must not be used (or closed)
+  std::string panic_message;
 };
 
 class SandboxedState {
@@ -46,8 +52,49 @@ class SandboxedState {
   // budget / memory reason) and returns false; on success leaves `nresults` values.
   bool call(int nargs, int nresults, const char* phase, std::string& error);
 
+  // call() for host code: runs fn(L) with the lightuserdata `arg` as its only argument, under
+  // the same budget and memory cap. Host work that can raise (a global lookup reaching a
+  // metamethod, building a table) goes through here instead of running unprotected.
+  bool call_host(lua_CFunction fn, void* arg, int nresults, const char* phase, std::string& error);
+
+  // Runs `body` (returning bool) so that no Lua error can leave it. Everything the host does
+  // with the state is protected, so reaching either handler here means an error escaped anyway
+  // (an allocation failing in a host push, say). With LuaJIT's external unwinding (x86-64) such
+  // an error is a foreign C++ exception: catching it here keeps it from a catch(...) or noexcept
+  // frame further up (std::thread would terminate). Without it LuaJIT calls the panic handler,
+  // which jumps back here instead of returning (LuaJIT then calls exit()). Either way the state
+  // is `broken`, never used or closed again; destructors of C++ objects between here and the
+  // failing call may be skipped (a leak, not a crash). Every entry point into a state (create,
+  // load, run, destroy) runs inside one.
+  template <class Body>
+  bool guarded(Body&& body, std::string& error) {
+    if (ctx_->broken) {
+      error = "the Lua state is unusable after a Lua panic: " + ctx_->panic_message;
+      return false;
+    }
+    std::jmp_buf env;
+    std::jmp_buf* outer = ctx_->recovery;
+    ctx_->recovery = &env;
+    bool ok = false;
+    if (setjmp(env) == 0) {
+      try {
+        ok = body();
+      } catch (abi::__forced_unwind&) {  // thread cancellation must go on unwinding
+        ctx_->recovery = outer;
+        throw;
+      } catch (...) {
+        escaped();
+      }
+    }
+    ctx_->recovery = outer;
+    if (ctx_->broken) error = "Lua panic (the state was discarded): " + ctx_->panic_message;
+    return ok && !ctx_->broken;
+  }
+  bool broken() const { return ctx_->broken; }
+
  private:
   SandboxedState() = default;
+  void escaped();  // a Lua error or C++ exception left guarded()'s body: mark the state broken
   std::unique_ptr<StateContext> ctx_;
   lua_State* L_ = nullptr;
 };

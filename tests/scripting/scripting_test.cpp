@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "sandbox.hpp"
 #include "stdlib.hpp"
 
 namespace strata::lua {
@@ -337,6 +338,81 @@ TEST_F(ScriptingTest, LoadErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("unknown library 'sockets'"), std::string::npos);
 }
+
+// Issue 9 item 3: a metatable on _G whose __index raises made the host's own lookups of the hook
+// functions raise outside any protected call; LuaJIT then called exit(1) with no message.
+TEST_F(ScriptingTest, Issue9MetatableOnGlobalsIsAnErrorNotAPanic) {
+  auto r = load(
+      "function key(r) return r.key end\n"
+      "setmetatable(_G, {__index = function(t, k) error('no global ' .. k) end})\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "Lua script " + dir_ + "/keys.lua: the lookup of global 'ttl' failed: " +
+                           dir_ + "/keys.lua:2: no global ttl");
+  // A metamethod that never returns is stopped by the budget like any other script code.
+  ScriptSettings s;
+  s.instruction_budget = 10000;
+  r = load(
+      "function key(r) return r.key end\nsetmetatable(_G, {__index = function() while true do end "
+      "end})",
+      s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("instruction budget of 10000 exhausted in the lookup of global 'ttl'"),
+            std::string::npos)
+      << r.error();
+  // __index that answers is honoured: hooks may come from it.
+  auto h = must_load(
+      "local hooks = {key = function(r) return 'via:' .. r.key end}\n"
+      "setmetatable(_G, {__index = hooks})\n");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_ok(*h, record()).keys, std::vector<std::string>{"via:k1"});
+}
+
+// Issue 9 item 3: an error that escapes every protected call must never end the process. Both
+// ways out are covered: a Lua error unwinding as a C++ exception (LuaJIT's external unwinding on
+// x86-64), and LuaJIT's panic handler (reached when nothing catches it; LuaJIT exit()s if the
+// handler returns). Before the fix, no handler was installed.
+TEST(Scripting, Issue9PanicIsReportedAndNeverExitsTheProcess) {
+  auto s = SandboxedState::create({}, 1000, 0, "pipelines.test");
+  ASSERT_TRUE(s.ok()) << s.error();
+  lua_State* L = (*s)->L();
+  std::string error;
+  ::testing::internal::CaptureStderr();
+  bool ok = (*s)->guarded(
+      [L] {
+        lua_pushstring(L, "raised outside pcall");
+        lua_error(L);
+        return true;
+      },
+      error);
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(error, "Lua panic (the state was discarded): raised outside pcall");
+  EXPECT_NE(log.find("[pipelines.test] Lua error outside a protected call"), std::string::npos)
+      << log;
+  EXPECT_TRUE((*s)->broken());
+  EXPECT_FALSE((*s)->guarded([] { return true; }, error));
+  EXPECT_EQ(error, "the Lua state is unusable after a Lua panic: raised outside pcall");
+
+  auto t = SandboxedState::create({}, 1000, 0, "pipelines.test");
+  ASSERT_TRUE(t.ok()) << t.error();
+  lua_State* T = (*t)->L();
+  lua_CFunction panic = lua_atpanic(T, nullptr);  // what LuaJIT would call
+  lua_atpanic(T, panic);
+  ASSERT_NE(panic, nullptr);
+  ::testing::internal::CaptureStderr();
+  ok = (*t)->guarded(
+      [T, panic] {
+        lua_pushstring(T, "unprotected error");
+        panic(T);
+        return true;
+      },
+      error);
+  log = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(error, "Lua panic (the state was discarded): unprotected error");
+  EXPECT_NE(log.find("[pipelines.test] Lua panic (unprotected error)"), std::string::npos) << log;
+  EXPECT_TRUE((*t)->broken());
+}  // both broken states are destroyed without touching them
 
 // ---- runtime errors -----------------------------------------------------------------------------
 
