@@ -1,16 +1,23 @@
 // Tests for the admin HTTP listener over real TCP on 127.0.0.1 (ephemeral ports): /metrics,
-// /healthz, 404/405/431, Connection: close, and stop() while a client holds a connection.
+// /healthz, 404/405/431, Connection: close, stop() while a client holds a connection, and
+// (issue 9) that trickling, idle, non-reading and oversized clients never delay /healthz.
 #include "admin/admin_server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "metrics/metrics.hpp"
 
@@ -191,6 +198,249 @@ TEST(Admin, StopEndsTheLoopEvenWithAnIdleClientConnected) {
   s.stop();                                            // idempotent
   ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());  // and restartable
   EXPECT_EQ(get(s.port(), "/healthz").rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+}
+
+// --- Issue 9 item 6: the listener serves connections concurrently, each with deadlines. ---
+
+using Clock = std::chrono::steady_clock;
+
+int ms_since(Clock::time_point t) {
+  return static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+}
+
+// connect() that gives up after `budget_ms` (a listener that does not accept fills its backlog,
+// and a blocking connect() would then wait for SYN retries). Returns a blocking socket or -1.
+int connect_within(int port, int budget_ms, int rcvbuf = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc != 0 && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::poll(&p, 1, budget_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+        err == 0)
+      rc = 0;
+  }
+  if (rc != 0) {
+    ::close(fd);
+    return -1;
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+// Reads until the peer closes (or resets) the connection or `deadline` passes.
+struct Reply {
+  std::string bytes;
+  bool closed = false;
+};
+Reply read_until_closed(int fd, Clock::time_point deadline) {
+  Reply r;
+  char buf[4096];
+  for (;;) {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    pollfd p{fd, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, left) <= 0) return r;
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      r.bytes.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    r.closed = true;  // EOF or ECONNRESET
+    return r;
+  }
+}
+
+// Whether the server has closed `fd` (EOF or reset), without waiting; data is appended to `seen`.
+bool closed_now(int fd, std::string* seen) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      seen->append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    return !(n < 0 && (errno == EAGAIN || errno == EINTR));
+  }
+}
+
+// One complete GET within `budget_ms` from connect to the server's close; "" or a partial
+// response when it did not make it.
+std::string probe(int port, const std::string& path, int budget_ms = 1500) {
+  Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(budget_ms);
+  int fd = connect_within(port, budget_ms);
+  if (fd < 0) return "";
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return "";
+  }
+  Reply r = read_until_closed(fd, deadline);
+  ::close(fd);
+  return r.closed ? r.bytes : "timed out after " + std::to_string(budget_ms) + " ms: " + r.bytes;
+}
+
+bool is_200(const std::string& r) { return r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0; }
+
+// Generous for an answer on a loaded 2-core machine; the old single-threaded loop held every
+// probe for whole seconds.
+constexpr int kProbeBudgetMs = 1500;
+
+TEST(Admin, Issue9TricklingClientDoesNotDelayHealthzAndIsDroppedAtTheHeadDeadline) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
+  Clock::time_point opened = Clock::now();
+  int slow = connect_within(s.port(), 2000);
+  ASSERT_GE(slow, 0);
+  const std::string head = "GET /healthz HTTP/1.1\r\nX-Slow: ";
+  std::string seen;
+  int closed_after_ms = -1;
+  for (int i = 0; i < 14 && closed_after_ms < 0; ++i) {  // one byte every 300 ms, ~4 s at most
+    char c = i < static_cast<int>(head.size()) ? head[static_cast<size_t>(i)] : 'a';
+    (void)!::send(slow, &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    std::string r = probe(s.port(), "/healthz", kProbeBudgetMs);
+    ASSERT_TRUE(is_200(r)) << "probe " << i << " while a client trickles its head: " << r;
+    if (closed_now(slow, &seen)) closed_after_ms = ms_since(opened);
+    std::this_thread::sleep_until(opened + std::chrono::milliseconds(300 * (i + 1)));
+  }
+  if (closed_after_ms < 0) {
+    Reply rest = read_until_closed(slow, opened + std::chrono::seconds(6));
+    seen += rest.bytes;
+    if (rest.closed) closed_after_ms = ms_since(opened);
+  }
+  ::close(slow);
+  // The head must be complete AdminServer::kHeadTimeoutMs after connect, however it trickles.
+  ASSERT_GE(closed_after_ms, 0) << "the trickling client was never dropped";
+  EXPECT_GE(closed_after_ms, AdminServer::kHeadTimeoutMs - 100);
+  EXPECT_LE(closed_after_ms, AdminServer::kHeadTimeoutMs + AdminServer::kLingerTimeoutMs + 2000);
+  EXPECT_TRUE(seen.empty() || seen.rfind("HTTP/1.1 408 Request Timeout\r\n", 0) == 0) << seen;
+}
+
+TEST(Admin, Issue9FiftyIdleConnectionsDoNotBlockHealthz) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
+  std::vector<int> idle;
+  for (int i = 0; i < 50; ++i) {
+    int fd = connect_within(s.port(), 2000);
+    if (fd < 0) break;
+    idle.push_back(fd);
+  }
+  EXPECT_EQ(idle.size(), 50u) << "the listener stopped accepting";
+  Clock::time_point opened = Clock::now();
+  for (int i = 0; i < 5; ++i) {
+    std::string r = probe(s.port(), "/healthz", kProbeBudgetMs);
+    ASSERT_TRUE(is_200(r)) << "probe " << i << " with 50 idle connections: " << r;
+  }
+  // Idle connections do not stay forever: they are dropped at the head deadline.
+  for (int fd : idle) {
+    Reply r = read_until_closed(
+        fd, opened + std::chrono::milliseconds(AdminServer::kHeadTimeoutMs +
+                                               AdminServer::kLingerTimeoutMs + 3000));
+    EXPECT_TRUE(r.closed);
+    ::close(fd);
+  }
+}
+
+TEST(Admin, Issue9MoreIdleConnectionsThanTheCapStillLetHealthzIn) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
+  std::vector<int> idle;
+  for (size_t i = 0; i < AdminServer::kMaxConnections + 8; ++i) {
+    int fd = connect_within(s.port(), 2000);
+    if (fd < 0) break;
+    idle.push_back(fd);
+  }
+  EXPECT_EQ(idle.size(), AdminServer::kMaxConnections + 8);
+  // The oldest idle connection makes room for a new one: a probe is never refused because
+  // idle clients hold every slot.
+  for (int i = 0; i < 3; ++i) {
+    std::string r = probe(s.port(), "/healthz", kProbeBudgetMs);
+    EXPECT_TRUE(is_200(r)) << "probe " << i << ": " << r;
+  }
+  Reply first = read_until_closed(idle.front(), Clock::now() + std::chrono::seconds(5));
+  EXPECT_TRUE(first.closed);
+  for (int fd : idle) ::close(fd);
+}
+
+TEST(Admin, Issue9ClientThatNeverReadsMetricsDoesNotStallHealthz) {
+  // A /metrics body far larger than what the kernel buffers on both ends of the connection.
+  for (int i = 0; i < 40000; ++i)
+    MetricsRegistry::global()
+        .counter("strata_admin_issue9_fill_total", "Fills /metrics.",
+                 "series=\"" + std::string(200, 'x') + std::to_string(i) + "\"")
+        ->add(1);
+  ASSERT_GT(MetricsRegistry::global().render().size(), 8u << 20);
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
+  int stuck = connect_within(s.port(), 2000, /*rcvbuf=*/4096);
+  ASSERT_GE(stuck, 0);
+  Clock::time_point asked = Clock::now();
+  std::string req = "GET /metrics HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(::send(stuck, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  // `stuck` never reads; the server's send buffer to it fills up.
+  for (int i = 0; i < 5; ++i) {
+    std::string r = probe(s.port(), "/healthz", kProbeBudgetMs);
+    ASSERT_TRUE(is_200(r)) << "probe " << i << " while a /metrics reader is stuck: " << r;
+  }
+  // The write deadline resets the connection (the unsent megabytes are dropped, not queued).
+  // poll() with no events waits for POLLHUP/POLLERR only, so nothing is read from `stuck`.
+  pollfd p{stuck, 0, 0};
+  int budget = AdminServer::kWriteTimeoutMs + 5000;
+  int n = ::poll(&p, 1, budget);
+  int reset_after_ms = ms_since(asked);
+  EXPECT_EQ(n, 1) << "the stuck reader was not dropped within " << budget << " ms";
+  EXPECT_GE(reset_after_ms, AdminServer::kWriteTimeoutMs - 100);
+  ::close(stuck);
+}
+
+TEST(Admin, Issue9OversizedHeadGets431AndIsClosedEvenIfTheClientKeepsSending) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
+  int big = connect_within(s.port(), 2000);
+  ASSERT_GE(big, 0);
+  std::string head =
+      "GET /healthz HTTP/1.1\r\nX-Fill: " + std::string(AdminServer::kMaxRequestBytes + 1024, 'a');
+  ASSERT_EQ(::send(big, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  std::string seen;
+  Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(kProbeBudgetMs);
+  while (seen.find("\r\n\r\n") == std::string::npos && Clock::now() < deadline) {
+    if (closed_now(big, &seen)) break;
+    pollfd p{big, POLLIN, 0};
+    ::poll(&p, 1, 50);
+  }
+  ASSERT_EQ(seen.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u) << seen;
+  EXPECT_NE(seen.find("Connection: close\r\n"), std::string::npos) << seen;
+  // The client keeps sending (from its own thread, so that it also sends while a probe
+  // waits); the server drains it for a bounded time only, and serves others meanwhile. The
+  // server's FIN comes with the response; its close shows as a failing send (RST, then EPIPE).
+  Clock::time_point refused = Clock::now();
+  std::atomic<int> send_failed_after_ms{-1};
+  std::thread trickler([&] {
+    for (int i = 0; i < 30; ++i) {  // one byte every 200 ms, 6 s at most
+      if (::send(big, "a", 1, MSG_NOSIGNAL) != 1) {
+        send_failed_after_ms = ms_since(refused);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  for (int i = 0; i < 5; ++i) {
+    std::string r = probe(s.port(), "/healthz", kProbeBudgetMs);
+    EXPECT_TRUE(is_200(r)) << "probe " << i << " while a refused client keeps sending: " << r;
+    if (!is_200(r)) break;
+  }
+  trickler.join();
+  ::close(big);
+  EXPECT_GE(send_failed_after_ms.load(), 0) << "the refused client was never closed";
+  EXPECT_LE(send_failed_after_ms.load(), AdminServer::kLingerTimeoutMs + 3000);
 }
 
 }  // namespace

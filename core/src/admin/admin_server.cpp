@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <climits>
 #include <cstring>
 #include <exception>
 
@@ -17,8 +20,17 @@
 namespace strata {
 namespace {
 
-// A client that sends nothing must not hold the single admin thread for long.
-constexpr int kClientTimeoutMs = 5000;
+using Clock = std::chrono::steady_clock;
+
+// A client that keeps sending after its response is drained this much at most.
+constexpr size_t kLingerDrainBytes = 16 * AdminServer::kMaxRequestBytes;
+// Out of file descriptors: accept() would fail at once again, so stop watching the listener
+// for a moment instead of spinning on it.
+constexpr int kAcceptPauseMs = 100;
+// Connections accepted per wake-up, so that a flood of connects cannot starve open ones.
+constexpr int kAcceptBurst = 64;
+
+Clock::time_point in_ms(int ms) { return Clock::now() + std::chrono::milliseconds(ms); }
 
 std::string http_response(int code, const char* reason, const std::string& content_type,
                           const std::string& body, bool head_only,
@@ -37,7 +49,93 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
+// Where the request head ends (just past its blank line), or npos while it is incomplete.
+size_t head_end(const std::string& in) {
+  size_t crlf = in.find("\r\n\r\n");
+  size_t lf = in.find("\n\n");
+  size_t end = std::string::npos;
+  if (crlf != std::string::npos) end = crlf + 4;
+  if (lf != std::string::npos) end = std::min(end, lf + 2);
+  return end;
+}
+
 }  // namespace
+
+// One client, from accept to close. Only the loop thread (run()) ever touches one.
+struct AdminServer::Connection {
+  enum class Phase {
+    kReadingHead,  // until the head is complete, kHeadTimeoutMs after accept at most
+    kWriting,      // the response, kWriteTimeoutMs at most
+    kLingering,    // our side is shut down; draining the client's rest, kLingerTimeoutMs at most
+    kClosed,       // fd closed; removed at the end of the loop iteration
+  };
+  int fd = -1;
+  Phase phase = Phase::kReadingHead;
+  Clock::time_point accepted;
+  Clock::time_point deadline;  // of the current phase
+  std::string in;              // the request head received so far
+  std::string out;             // the response
+  size_t sent = 0;             // bytes of `out` the kernel took
+  size_t drained = 0;          // bytes read while lingering
+
+  void close() {
+    close_fd(fd);
+    phase = Phase::kClosed;
+  }
+  // Reset rather than FIN: the kernel drops what is still queued for a client that stopped
+  // reading, instead of keeping it (and its buffer) for minutes.
+  void abort() {
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close();
+  }
+  void respond_with(std::string response) {
+    out = std::move(response);
+    sent = 0;
+    phase = Phase::kWriting;
+    deadline = in_ms(kWriteTimeoutMs);
+    write_some();  // usually all of it: the socket buffer is empty
+  }
+  // Sends what the socket takes now. Once all is sent, half-closes and lingers: closing a socket
+  // with unread input makes the kernel send RST, which can destroy the response before the
+  // client reads it, so the rest is drained first (bounded), as nginx's lingering_close does.
+  void write_some() {
+    while (sent < out.size()) {
+      ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;  // poll() says when there is room again
+      } else {
+        close();  // EPIPE, ECONNRESET: the client is gone
+        return;
+      }
+    }
+    std::string().swap(out);
+    std::string().swap(in);
+    ::shutdown(fd, SHUT_WR);
+    phase = Phase::kLingering;
+    deadline = in_ms(kLingerTimeoutMs);
+  }
+  void on_deadline() {
+    switch (phase) {
+      case Phase::kReadingHead:
+        respond_with(http_response(
+            408, "Request Timeout", "text/plain",
+            "request head not complete within " + std::to_string(kHeadTimeoutMs) + " ms\n", false));
+        return;
+      case Phase::kWriting:
+        abort();
+        return;
+      case Phase::kLingering:
+      case Phase::kClosed:
+        close();
+        return;
+    }
+  }
+};
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -58,14 +156,16 @@ Result<void> AdminServer::start(const std::string& listen, int port, HealthFn he
     return fail("admin listener cannot resolve \"" + listen + "\": " + gai_strerror(gai));
   std::string last_error = "no usable address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
       last_error = std::strerror(errno);
       continue;
     }
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 16) == 0) {
+    // The backlog covers a burst of connects between two turns of the loop.
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 128) == 0) {
       listen_fd_ = fd;
       break;
     }
@@ -102,72 +202,133 @@ void AdminServer::stop() {
   port_ = 0;
 }
 
+// One thread, one poll() over the wake pipe, the listener and every connection. Nothing in it
+// blocks on a client: sockets are non-blocking and every phase of a connection has a deadline,
+// which also bounds the poll() timeout.
 void AdminServer::run() {
+  using Phase = Connection::Phase;
+  std::vector<Connection> conns;
+  std::vector<pollfd> fds;
+  Clock::time_point accept_paused_until{};
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
-    int n = ::poll(fds, 2, -1);
+    Clock::time_point now = Clock::now();
+    bool accepting = now >= accept_paused_until;
+    Clock::time_point wake_at = accepting ? Clock::time_point::max() : accept_paused_until;
+    fds.clear();
+    fds.push_back({wake_fds_[0], POLLIN, 0});
+    fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips a negative fd
+    for (const Connection& c : conns) {
+      fds.push_back({c.fd, static_cast<short>(c.phase == Phase::kWriting ? POLLOUT : POLLIN), 0});
+      wake_at = std::min(wake_at, c.deadline);
+    }
+    int timeout = -1;
+    if (wake_at != Clock::time_point::max()) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake_at - now).count();
+      timeout = static_cast<int>(std::clamp<decltype(ms)>(ms, 0, INT_MAX));
+    }
+    int n = ::poll(fds.data(), fds.size(), timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       log::error(std::string("admin listener poll failed: ") + std::strerror(errno));
-      return;
+      break;
     }
-    if (fds[1].revents) return;
-    if (!(fds[0].revents & POLLIN)) continue;
-    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;  // EAGAIN, ECONNABORTED, EMFILE: try again on the next poll
-    serve(client);
-    ::close(client);
+    if (fds[0].revents) break;  // stop()
+    for (size_t i = 0; i < conns.size(); ++i) {
+      if (!fds[i + 2].revents) continue;
+      Connection& c = conns[i];
+      if (c.phase == Phase::kWriting)
+        c.write_some();
+      else if (c.phase != Phase::kClosed)
+        on_readable(c);
+    }
+    if ((fds[1].revents & POLLIN) && !accept_new(conns))
+      accept_paused_until = in_ms(kAcceptPauseMs);
+    now = Clock::now();
+    for (Connection& c : conns)
+      if (c.phase != Phase::kClosed && now >= c.deadline) c.on_deadline();
+    std::erase_if(conns, [](const Connection& c) { return c.phase == Phase::kClosed; });
   }
+  for (Connection& c : conns) c.close();
 }
-
-// Closing a socket with unread input makes the kernel send RST, which can destroy the response
-// before the client reads it; so half-close, then drain the rest (bounded), as nginx's
-// lingering_close does.
-void AdminServer::linger_close(int fd) {
-  ::shutdown(fd, SHUT_WR);
+// Reads what has arrived: the request head (answered as soon as it is complete or too large),
+// or, while lingering, whatever the client still sends.
+void AdminServer::on_readable(Connection& c) {
+  using Phase = Connection::Phase;
   char buf[4096];
-  for (size_t drained = 0; drained < 16 * kMaxRequestBytes;) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
-    if (::poll(fds, 2, 1000) <= 0 || fds[1].revents) return;
-    ssize_t got = ::recv(fd, buf, sizeof buf, 0);
-    if (got <= 0) return;
-    drained += static_cast<size_t>(got);
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      c.close();  // EOF (before a complete head, or after the response) or an error
+      return;
+    }
+    if (c.phase == Phase::kLingering) {
+      c.drained += static_cast<size_t>(n);
+      if (c.drained > kLingerDrainBytes) {
+        c.close();
+        return;
+      }
+      continue;
+    }
+    c.in.append(buf, static_cast<size_t>(n));
+    size_t end = head_end(c.in);
+    if (end == std::string::npos ? c.in.size() > kMaxRequestBytes : end > kMaxRequestBytes) {
+      c.respond_with(http_response(431, "Request Header Fields Too Large", "text/plain",
+                                   "request too large\n", false));
+      return;
+    }
+    if (end != std::string::npos) {
+      c.respond_with(respond(c.in.substr(0, end)));
+      return;
+    }
   }
 }
 
-void AdminServer::serve(int fd) {
-  std::string head;
-  char buf[1024];
-  for (;;) {
-    if (head.size() > kMaxRequestBytes) {
-      std::string r = http_response(431, "Request Header Fields Too Large", "text/plain",
-                                    "request too large\n", false);
-      (void)!::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      linger_close(fd);
-      return;
+// Accepts what is pending. At kMaxConnections, a new connection closes the oldest one that is
+// lingering (its response is out) or else still reading its head (the most likely to be stuck,
+// and the nearest to its deadline anyway), so idle or trickling clients cannot lock a probe out.
+// Returns false when out of file descriptors.
+bool AdminServer::accept_new(std::vector<Connection>& conns) {
+  using Phase = Connection::Phase;
+  for (int i = 0; i < kAcceptBurst; ++i) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      log::warn(std::string("admin listener cannot accept: ") + std::strerror(errno));
+      return false;  // EMFILE, ENFILE, ENOBUFS, ENOMEM
     }
-    if (head.find("\r\n\r\n") != std::string::npos || head.find("\n\n") != std::string::npos) break;
-    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
-    int n = ::poll(fds, 2, kClientTimeoutMs);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || fds[1].revents) return;  // timeout, error, or stop(): drop the client
-    ssize_t got = ::recv(fd, buf, sizeof buf, 0);
-    if (got <= 0) return;
-    head.append(buf, static_cast<size_t>(got));
+    size_t open = 0;
+    Connection* victim = nullptr;
+    auto rank = [](Phase p) {
+      return p == Phase::kLingering ? 0 : p == Phase::kReadingHead ? 1 : 2;
+    };
+    for (Connection& c : conns) {
+      if (c.phase == Phase::kClosed) continue;
+      ++open;
+      if (rank(c.phase) < 2 &&
+          (!victim || rank(c.phase) < rank(victim->phase) ||
+           (rank(c.phase) == rank(victim->phase) && c.accepted < victim->accepted)))
+        victim = &c;
+    }
+    if (open >= kMaxConnections) {
+      if (!victim) {
+        std::string r = http_response(503, "Service Unavailable", "text/plain",
+                                      "too many admin connections\n", false);
+        (void)!::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+        continue;
+      }
+      victim->close();
+    }
+    Connection c;
+    c.fd = fd;
+    c.accepted = Clock::now();
+    c.deadline = c.accepted + std::chrono::milliseconds(kHeadTimeoutMs);
+    conns.push_back(std::move(c));
   }
-  std::string response = respond(head);
-  size_t off = 0;
-  while (off < response.size()) {
-    pollfd fds[2] = {{fd, POLLOUT, 0}, {wake_fds_[0], POLLIN, 0}};
-    int n = ::poll(fds, 2, kClientTimeoutMs);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || fds[1].revents) return;
-    ssize_t sent =
-        ::send(fd, response.data() + off, response.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (sent <= 0) return;
-    off += static_cast<size_t>(sent);
-  }
+  return true;
 }
 
 std::string AdminServer::respond(const std::string& head) {
