@@ -95,6 +95,19 @@ void begin_record(lua_State* L, int record, RecordView* view, const strata_recor
     lua_rawset(L, record);
     view->cached &= ~(1u << i);
   }
+  // __newindex stops `record.x = v`, but rawset(record, "key", "forged") writes the table itself
+  // and would show in every later record. Whatever is left after dropping our own cache was put
+  // there by a script: hand out a fresh table instead (one lua_next when nothing was forged; a
+  // fresh table also drops whatever a script made the old one grow to).
+  lua_pushnil(L);
+  if (lua_next(L, record) != 0) {
+    lua_pop(L, 2);
+    lua_getmetatable(L, record);  // the real one: the C API ignores __metatable
+    lua_createtable(L, 0, 3);
+    lua_insert(L, -2);
+    lua_setmetatable(L, -2);
+    lua_replace(L, record);
+  }
   view->current = rec;
 }
 

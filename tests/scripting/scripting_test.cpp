@@ -187,6 +187,46 @@ end)");
   EXPECT_EQ(run_ok(*h, record("c", "3")).keys, std::vector<std::string>{"c:3:c/true"});
 }
 
+// Issue 9 item 8: __newindex stopped `r.key = x`, but rawset wrote the reused table itself, and
+// what it wrote showed in every later record.
+TEST_F(ScriptingTest, Issue9RawsetOnTheRecordDoesNotLeakIntoLaterRecords) {
+  auto h = must_load(R"(
+local kept
+function key(r)
+  if r.key == 'forge' then
+    kept = r
+    rawset(r, 'key', 'forged')
+    rawset(r, 'topic', 'forged')
+    rawset(r, 'extra', 'x')
+    rawset(r, 1, 'y')
+    for i = 1, 1000 do rawset(r, 'grow' .. i, i) end
+    return r.key .. ':' .. r.topic  -- the record that forged sees its own writes
+  end
+  local n = 0
+  for _ in pairs(r) do n = n + 1 end
+  return table.concat({r.key, r.topic, tostring(rawget(r, 'extra')), tostring(r[1]), n,
+                       tostring(r == kept)}, ':')
+end)");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_ok(*h, record("a")).keys, std::vector<std::string>{"a:orders:nil:nil:1:false"});
+  EXPECT_EQ(run_ok(*h, record("forge")).keys, std::vector<std::string>{"forged:forged"});
+  // pairs() counts the one field read so far (key); the forged table is not handed out again.
+  EXPECT_EQ(run_ok(*h, record("b")).keys, std::vector<std::string>{"b:orders:nil:nil:1:false"});
+  EXPECT_EQ(run_ok(*h, record("c")).keys, std::vector<std::string>{"c:orders:nil:nil:1:false"});
+  // Still read-only and still one table from record to record when nothing is forged.
+  auto ro = must_load(R"(
+local last
+function key(r)
+  local same = tostring(last == r)
+  last = r
+  local ok = pcall(function() r.key = 'x' end)
+  return r.key .. ':' .. same .. ':' .. tostring(ok)
+end)");
+  ASSERT_TRUE(ro);
+  EXPECT_EQ(run_ok(*ro, record("a")).keys, std::vector<std::string>{"a:false:false"});
+  EXPECT_EQ(run_ok(*ro, record("b")).keys, std::vector<std::string>{"b:true:false"});
+}
+
 // ---- ttl(), value(), invalidate(), version() ---------------------------------------------------
 
 TEST_F(ScriptingTest, TtlSecondsToMilliseconds) {
@@ -507,6 +547,29 @@ end)");
   EXPECT_NE(err.find("[pipelines.test] seen k1"), std::string::npos) << err;
   EXPECT_NE(err.find("print\t1\tnil"), std::string::npos) << err;
   EXPECT_NE(run_error(*h, record("bad")).find("level must be"), std::string::npos);
+}
+
+// Issue 9 item 8: a newline in a strata.log message (or in an error that quotes a record) wrote
+// a second, forged log line.
+TEST_F(ScriptingTest, Issue9LogMessagesCannotForgeLines) {
+  auto h = must_load(R"(
+function key(r)
+  strata.log('warn', 'user ' .. r.key)
+  print('a\tb')
+  return r.key
+end)");
+  ASSERT_TRUE(h);
+  ::testing::internal::CaptureStderr();
+  run_ok(*h, record("x\n2026-01-01T00:00:00.000Z ERROR [tiers.l2] forged\r\x1b[2J\x7f"));
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("[pipelines.test] user x\\n2026-01-01T00:00:00.000Z ERROR [tiers.l2] "
+                     "forged\\r\\x1b[2J\\x7f\n"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("[pipelines.test] a\tb\n"), std::string::npos) << err;  // tab is kept
+  size_t lines = 0;
+  for (char c : err) lines += c == '\n';
+  EXPECT_EQ(lines, 2u) << err;
 }
 
 // ---- sandbox ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <string>
 
 namespace strata::log {
 namespace {
@@ -12,12 +13,43 @@ std::atomic<int> g_level{STRATA_LOG_INFO};
 std::mutex g_mu;
 const char* name(strata_log_level l) {
   switch (l) {
-    case STRATA_LOG_DEBUG: return "DEBUG";
-    case STRATA_LOG_INFO: return "INFO";
-    case STRATA_LOG_WARN: return "WARN";
-    case STRATA_LOG_ERROR: return "ERROR";
+    case STRATA_LOG_DEBUG:
+      return "DEBUG";
+    case STRATA_LOG_INFO:
+      return "INFO";
+    case STRATA_LOG_WARN:
+      return "WARN";
+    case STRATA_LOG_ERROR:
+      return "ERROR";
   }
   return "?";
+}
+
+// One event is one line: a newline or other control character in a message (a script's
+// strata.log text, an error that quotes a record) would let it forge lines, or drive a terminal.
+// Tab is kept (print() separates with it, and it cannot start a line).
+bool needs_escape(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+std::string_view escaped(std::string_view text, std::string& storage) {
+  size_t i = 0;
+  while (i < text.size() && !needs_escape(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == text.size()) return text;  // the common case: nothing to copy
+  storage.assign(text.substr(0, i));
+  for (; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (!needs_escape(c)) {
+      storage += static_cast<char>(c);
+    } else if (c == '\n') {
+      storage += "\\n";
+    } else if (c == '\r') {
+      storage += "\\r";
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      storage += hex;
+    }
+  }
+  return storage;
 }
 }  // namespace
 
@@ -25,11 +57,16 @@ void set_level(strata_log_level l) { g_level.store(l); }
 strata_log_level level() { return static_cast<strata_log_level>(g_level.load()); }
 
 bool parse_level(std::string_view t, strata_log_level* out) {
-  if (t == "debug") *out = STRATA_LOG_DEBUG;
-  else if (t == "info") *out = STRATA_LOG_INFO;
-  else if (t == "warn") *out = STRATA_LOG_WARN;
-  else if (t == "error") *out = STRATA_LOG_ERROR;
-  else return false;
+  if (t == "debug")
+    *out = STRATA_LOG_DEBUG;
+  else if (t == "info")
+    *out = STRATA_LOG_INFO;
+  else if (t == "warn")
+    *out = STRATA_LOG_WARN;
+  else if (t == "error")
+    *out = STRATA_LOG_ERROR;
+  else
+    return false;
   return true;
 }
 
@@ -43,6 +80,10 @@ void write(strata_log_level l, std::string_view instance, std::string_view pipel
   gmtime_r(&secs, &tm);
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string instance_buf, pipeline_buf, message_buf;
+  instance = escaped(instance, instance_buf);
+  pipeline = escaped(pipeline, pipeline_buf);
+  message = escaped(message, message_buf);
   std::string ctx;
   if (!instance.empty() || !pipeline.empty()) {
     ctx = " [";

@@ -1,6 +1,7 @@
 // Process-wide logger. Every line carries time, level, and (when known) the module instance
 // and the pipeline: `2026-11-25T10:00:00.123Z WARN [tiers.l2 pipeline=latest] message`.
-// Thread-safe; writes to stderr.
+// Thread-safe; writes to stderr. Control characters in any part (but tab) are escaped ("\n" is
+// written as `\n`, others as `\xHH`), so one event is always one line.
 #pragma once
 
 #include <strata/strata.h>
