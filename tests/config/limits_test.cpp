@@ -123,6 +123,40 @@ TEST(ConfigLimits, Issue9EmptyAdminListenIsRefused) {
   EXPECT_EQ(any.cfg->admin.listen, "0.0.0.0");
 }
 
+TEST(ConfigLimits, Issue9NulBytesInStringsAreRefused) {
+  // Before: key_prefix = "p\u0000q:" reached the module as "p".
+  Parsed p = parse(
+      "[tiers.l1]\nmodule = \"m\"\nkey_prefix = \"p\\u0000q:\"\nservers = [\"a\", \"b\\u0000\"]\n"
+      "behaviors = { x = \"1\\u0000\" }\n\"k\\u0000\" = 1\n");
+  EXPECT_EQ(p.diags.str(),
+            "t.toml:3:14: tiers.l1.key_prefix: contains a NUL byte (\\u0000), which would cut the "
+            "value short; remove it\n"
+            "t.toml:4:17: tiers.l1.servers[1]: contains a NUL byte (\\u0000), which would cut the "
+            "value short; remove it\n"
+            "t.toml:5:19: tiers.l1.behaviors.x: contains a NUL byte (\\u0000), which would cut "
+            "the value short; remove it\n"
+            "t.toml:6:1: tiers.l1: a key contains a NUL byte (\\u0000); remove it\n");
+}
+
+TEST(ConfigLimits, Issue9ShellDefaultsAreRefusedInOneClearError) {
+  unsetenv("STRATA_TEST_UNSET_VAR");
+  setenv("STRATA_TEST_SET_VAR", "v", 1);
+  // Before: "environment variable 'STRATA_TEST_UNSET_VAR:-x' is not set", as if the whole text
+  // were a name. The default is not echoed: it may be the secret.
+  for (const char* var : {"STRATA_TEST_UNSET_VAR", "STRATA_TEST_SET_VAR"}) {
+    Parsed p = parse("[tiers.l2]\nmodule = \"redis\"\npassword = \"${" + std::string(var) +
+                     ":-hunter2}\"\n");
+    EXPECT_EQ(p.diags.str(), "t.toml:3:12: tiers.l2.password: '${" + std::string(var) +
+                                 ":-...}': defaults and other shell modifiers are not supported, "
+                                 "only ${NAME}; set '" +
+                                 var + "' in the environment, or write the value itself\n");
+  }
+  Parsed bad = parse("[tiers.l2]\nmodule = \"redis\"\npassword = \"${1 x}\"\n");
+  EXPECT_EQ(bad.diags.str(),
+            "t.toml:3:12: tiers.l2.password: '${...}' must hold a variable name (letters, digits "
+            "and '_', not starting with a digit)\n");
+}
+
 class ConfigFileKinds : public ::testing::Test {
  protected:
   void SetUp() override {

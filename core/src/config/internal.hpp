@@ -27,7 +27,8 @@ std::string unit_text(strata_option_type type, double v);
 std::string number_text(double v);
 
 // Expands ${VAR} and $$ in every string value of `table` (recursively, including arrays and
-// inline tables), reporting each unset variable at the string's position.
+// inline tables), reporting each unset variable at the string's position. Strings and keys
+// holding a NUL byte are refused (modules would see them cut short).
 void expand_env_in_place(toml::table& table, const std::string& file, Diagnostics& diags);
 // Expands one string; on failure returns false and sets `error` (never echoing the value).
 bool expand_env(const std::string& in, std::string* out, std::string* error);
