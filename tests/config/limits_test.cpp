@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -206,6 +207,34 @@ TEST_F(ConfigFileKinds, Issue9AFileLargerThan16MiBIsRefused) {
   std::filesystem::resize_file(big, kMaxConfigBytes);
   Diagnostics d;
   EXPECT_TRUE(parse_config(big, d)) << d.str();
+}
+
+TEST_F(ConfigFileKinds, Issue9AScriptThatIsNotAReadableFileIsAnErrorAtTheScriptOption) {
+  std::filesystem::create_directory(dir_ / "hooks");
+  std::ofstream(dir_ / "locked.lua") << "function key(r) return r.key end\n";
+  std::filesystem::permissions(dir_ / "locked.lua", std::filesystem::perms::none);
+  std::string text =
+      "[sources.s]\nmodule = \"k\"\n[tiers.l1]\nmodule = \"m\"\n"                    // lines 1-4
+      "[pipelines.a]\nsource = \"s\"\ntiers = [\"l1\"]\nscript = \"hooks\"\n"        // 5-8
+      "[pipelines.b]\nsource = \"s\"\ntiers = [\"l1\"]\nscript = \"nope.lua\"\n"     // 9-12
+      "[pipelines.c]\nsource = \"s\"\ntiers = [\"l1\"]\nscript = \"locked.lua\"\n";  // 13-16
+  std::string file = (dir_ / "strata.toml").string();
+  std::ofstream(file) << text;
+  Diagnostics d;
+  auto cfg = parse_config(file, d);
+  ASSERT_TRUE(cfg);
+  std::string want = file + ":8:10: pipelines.a.script: cannot use '" + (dir_ / "hooks").string() +
+                     "': it is a directory, not a Lua script\n" + file +
+                     ":12:10: pipelines.b.script: cannot use '" + (dir_ / "nope.lua").string() +
+                     "': No such file or directory\n";
+  // root reads any file: the permission check can only be seen by others.
+  if (geteuid() != 0)
+    want += file + ":16:10: pipelines.c.script: cannot use '" + (dir_ / "locked.lua").string() +
+            "': Permission denied\n";
+  EXPECT_EQ(d.str(), want);
+  // Refused scripts are cleared: nothing downstream compiles them and reports them again.
+  EXPECT_EQ(cfg->pipelines.at(0).script, "");
+  EXPECT_EQ(cfg->pipelines.at(1).script, "");
 }
 
 }  // namespace

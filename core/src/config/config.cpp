@@ -208,7 +208,9 @@ std::optional<Config> parse_config(const std::string& path, Diagnostics& diags) 
                     ", the most strata reads");
     text.append(buf, static_cast<size_t>(n));
   }
-  return parse_config_text(text, path, diags);
+  auto cfg = parse_config_text(text, path, diags);
+  if (cfg) config_detail::check_script_paths(*cfg, diags);
+  return cfg;
 }
 
 const InstanceConfig* Config::find_instance(const std::string& category,

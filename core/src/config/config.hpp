@@ -86,7 +86,9 @@ struct PipelineConfig {
   std::string source;              // instance name within [sources]
   std::vector<std::string> tiers;  // instance names within [tiers], read order (L1 first)
   std::string policy;              // instance name within [policies]; "" = built-in default
-  std::string script;              // path, resolved relative to the config file's folder
+  std::string script;              // path, resolved relative to the config file's folder; ""
+                                   // when unset or refused by parse_config (already reported)
+  SourcePos script_pos;            // of the `script` value (line 0 when unset)
   ResolvedOptions options;         // every key of pipeline_schema()
 };
 
@@ -120,6 +122,8 @@ inline constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
 // when the file could not be read or parsed at all: a path that is not a regular file (a
 // folder, a device, a FIFO), a file larger than kMaxConfigBytes, or one that nests too deep.
 std::optional<Config> parse_config(const std::string& path, Diagnostics& diags);
+// parse_config also checks that every pipeline's `script` is a readable regular file (at the
+// `script` value); parse_config_text, which touches no file, does not.
 // Same, from text (tests); `path` is used in messages.
 std::optional<Config> parse_config_text(const std::string& text, const std::string& path,
                                         Diagnostics& diags);

@@ -1,7 +1,12 @@
 // Pipeline sections: the host schema (pipeline_schema) plus cross-references to instances.
 // Reference checks run on the raw nodes so they are reported even when another option of
 // the same pipeline is wrong (every error at once).
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "config/internal.hpp"
 #include "config/pipelines.hpp"
@@ -83,6 +88,8 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
       p.tiers = p.options.list("tiers");
       p.policy = p.options.str("policy");
       p.script = p.options.str("script");
+      if (const toml::node* script = section->get("script"))
+        p.script_pos = pos_of(*script, cfg.path);
     }
     check_references(cfg, *section, full, diags);
     cfg.pipelines.push_back(std::move(p));
@@ -91,6 +98,26 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
             [](const PipelineConfig& a, const PipelineConfig& b) {
               return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.col < b.pos.col;
             });
+}
+
+void check_script_paths(Config& cfg, Diagnostics& diags) {
+  for (PipelineConfig& p : cfg.pipelines) {
+    if (p.script.empty()) continue;
+    std::string why;
+    struct stat st {};
+    if (::stat(p.script.c_str(), &st) != 0)
+      why = std::strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+      why = "it is a directory, not a Lua script";
+    else if (!S_ISREG(st.st_mode))
+      why = "it is not a regular file";
+    else if (::access(p.script.c_str(), R_OK) != 0)
+      why = std::strerror(errno);
+    if (why.empty()) continue;
+    SourcePos pos = p.script_pos.line > 0 ? p.script_pos : p.pos;
+    diags.add(pos, "pipelines." + p.name + ".script: cannot use '" + p.script + "': " + why);
+    p.script.clear();
+  }
 }
 
 }  // namespace strata::config_detail
