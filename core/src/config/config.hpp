@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace toml {
@@ -33,15 +34,22 @@ struct Diagnostic {
 
 class Diagnostics {
  public:
+  // How many diagnostics str() prints; a file with thousands of errors needs its first ones
+  // fixed, not a screenful per error.
+  static constexpr size_t kMaxPrinted = 100;
+
+  // A diagnostic equal to one already added (same position and message) is dropped.
   void add(SourcePos pos, std::string message);
   bool empty() const { return items_.empty(); }
   size_t size() const { return items_.size(); }
   const std::vector<Diagnostic>& items() const { return items_; }
-  // Sorted by line/col; one per line, each ending in '\n'.
+  // Sorted by file/line/col; one per line, each ending in '\n'. Past kMaxPrinted, one last
+  // line "FILE: ... and N more errors" counts the rest.
   std::string str() const;
 
  private:
   std::vector<Diagnostic> items_;
+  std::unordered_multimap<size_t, size_t> seen_;  // hash of pos + message -> index in items_
 };
 
 // Validated option values in schema order, owning every string they point to. Stable: the

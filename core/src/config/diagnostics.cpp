@@ -1,6 +1,7 @@
 // Diagnostics (FILE:LINE:COL: message) and the small text helpers every message uses:
 // positions of toml++ nodes, type names, and "did you mean" suggestions.
 #include <algorithm>
+#include <functional>
 #include <tuple>
 
 #include "config/config.hpp"
@@ -15,43 +16,63 @@ std::string Diagnostic::str() const {
 
 void Diagnostics::add(SourcePos pos, std::string message) {
   // The same check may run twice over one section (validate_instance and tier_host_options
-  // both see a tier's host keys); report each problem once.
-  for (const Diagnostic& d : items_)
+  // both see a tier's host keys); report each problem once. Hashed: a file with 50,000 errors
+  // must not compare each with all the others.
+  size_t h = std::hash<std::string>{}(message);
+  h ^= std::hash<std::string>{}(pos.file) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h ^= (static_cast<size_t>(pos.line) << 20) ^ static_cast<size_t>(pos.col);
+  auto [first, last] = seen_.equal_range(h);
+  for (auto it = first; it != last; ++it) {
+    const Diagnostic& d = items_[it->second];
     if (d.message == message && d.pos.line == pos.line && d.pos.col == pos.col &&
         d.pos.file == pos.file)
       return;
+  }
+  seen_.emplace(h, items_.size());
   items_.push_back(Diagnostic{std::move(pos), std::move(message)});
 }
 
 std::string Diagnostics::str() const {
   std::vector<const Diagnostic*> sorted;
+  sorted.reserve(items_.size());
   for (const Diagnostic& d : items_) sorted.push_back(&d);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic* a, const Diagnostic* b) {
+  auto by_pos = [](const Diagnostic* a, const Diagnostic* b) {
     return std::tie(a->pos.file, a->pos.line, a->pos.col) <
            std::tie(b->pos.file, b->pos.line, b->pos.col);
-  });
+  };
+  size_t shown = std::min(sorted.size(), kMaxPrinted);
+  // Stable: equal positions keep the order they were found in.
+  std::stable_sort(sorted.begin(), sorted.end(), by_pos);
   std::string out;
-  for (const Diagnostic* d : sorted) out += d->str() + "\n";
+  for (size_t i = 0; i < shown; ++i) out += sorted[i]->str() + "\n";
+  if (sorted.size() > shown) {
+    size_t more = sorted.size() - shown;
+    out += sorted[shown]->pos.file + ": ... and " + std::to_string(more) + " more error" +
+           (more == 1 ? "" : "s") + "\n";
+  }
   return out;
 }
 
 namespace {
 
 // Optimal string alignment distance: Levenshtein plus adjacent transpositions ("prot" is one
-// edit from "port"), the typos people actually make.
+// edit from "port"), the typos people actually make. Three rolling rows: called once per
+// unknown key and candidate, so it must not allocate a matrix each time.
 size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
     }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
   }
-  return d[a.size()][b.size()];
+  return prev[b.size()];
 }
 
 }  // namespace
@@ -63,6 +84,10 @@ std::string closest_name(const std::string& word, const std::vector<std::string>
   std::string best;
   size_t best_d = limit + 1;
   for (const std::string& c : candidates) {
+    // The distance is at least the difference in length: skip the work (a long key against
+    // short names would otherwise cost length x length).
+    size_t gap = word.size() > c.size() ? word.size() - c.size() : c.size() - word.size();
+    if (gap >= best_d) continue;
     size_t d = edit_distance(word, c);
     if (d < best_d && d < std::max(c.size(), word.size())) {
       best_d = d;
