@@ -2,6 +2,7 @@
 // position computed from the text the test wrote; all errors of a file are reported at once.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 
@@ -212,6 +213,118 @@ TEST_F(CliCheck, LuaSyntaxErrorReportedTogetherWithOptionErrors) {
   EXPECT_NE(o.err.find("tiers.l1.sevrers: unknown option"), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("bad.lua:3: unexpected symbol near 'end'"), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("is invalid (2 errors)"), std::string::npos) << o.err;
+}
+
+// --- Issue 9 ---------------------------------------------------------------------------------
+
+std::string repeat(const std::string& s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST_F(CliCheck, Issue9DeepDottedKeyIsAnErrorNotACrash) {
+  // Before: SIGSEGV in toml++ (exit 139).
+  Outcome o = check("log_level = \"warn\"\n" + std::string("a") + repeat(".a", 49999) + " = 1\n");
+  EXPECT_EQ(o.exit_code, 1) << o.err.substr(0, 500);
+  EXPECT_EQ(o.err.rfind(path_ + ":2:256: the configuration nests deeper than 128 levels", 0), 0u)
+      << o.err.substr(0, 500);
+  EXPECT_NE(o.err.find("is invalid (1 error)"), std::string::npos) << o.err.substr(0, 500);
+  Outcome arrays = check("x = " + repeat("[", 50000) + "\n");
+  EXPECT_EQ(arrays.exit_code, 1);
+  EXPECT_EQ(arrays.err.rfind(path_ + ":1:133: the configuration nests deeper", 0), 0u)
+      << arrays.err.substr(0, 500);
+}
+
+TEST_F(CliCheck, Issue9ADirectoryOrADeviceIsNotAConfiguration) {
+  // Before: "valid (0 pipelines)" for a folder; /dev/zero never returned.
+  Outcome d = strata({"check", "-c", dir_});
+  EXPECT_EQ(d.exit_code, 1) << d.out << d.err;
+  EXPECT_NE(
+      d.err.find(dir_ + ": cannot read the configuration file: it is a directory, not a file"),
+      std::string::npos)
+      << d.err;
+  EXPECT_EQ(d.out.find("valid"), std::string::npos) << d.out;
+  Outcome z = run({strata_bin(), "check", "-c", "/dev/zero"}, {}, 10000);
+  EXPECT_EQ(z.exit_code, 1) << z.err;
+  EXPECT_NE(z.err.find("/dev/zero: cannot read the configuration file: it is not a regular file"),
+            std::string::npos)
+      << z.err;
+  // `run` refuses a folder instead of idling forever.
+  Outcome r = run({strata_bin(), "run", "-c", dir_}, {}, 10000);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("it is a directory, not a file"), std::string::npos) << r.err;
+}
+
+TEST_F(CliCheck, Issue9AScriptThatIsAFolderIsAnErrorAtTheScriptOption) {
+  ASSERT_EQ(std::system(("mkdir -p '" + dir_ + "/hooks'").c_str()), 0);
+  Outcome o = check(config_text("", "redis_l2", "hooks"));
+  EXPECT_EQ(o.exit_code, 1);
+  std::string want = at("\"hooks\"") + "pipelines.main.script: cannot use '" + dir_ +
+                     "/hooks': it is a directory, not a Lua script\n";
+  EXPECT_NE(o.err.find(want), std::string::npos) << "expected: " << want << "got:\n" << o.err;
+  EXPECT_EQ(o.err.find("defines no"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("is invalid (1 error)"), std::string::npos) << o.err;
+}
+
+TEST_F(CliCheck, Issue9ShellDefaultIsOneErrorNotTwo) {
+  ::unsetenv("STRATA_CLI_TEST_UNSET_VAR");
+  // Before: the expansion error, then redis_l2's own "create failed" for the value it was given.
+  Outcome o = check(replace_all(config_text(), "address = \"127.0.0.1:6379\"",
+                                "address = \"${STRATA_CLI_TEST_UNSET_VAR:-127.0.0.1:6379}\""));
+  EXPECT_EQ(o.exit_code, 1);
+  std::string want = at("\"${") +
+                     "tiers.l2.address: '${STRATA_CLI_TEST_UNSET_VAR:-...}': defaults and other "
+                     "shell modifiers are not supported, only ${NAME}";
+  EXPECT_NE(o.err.find(want), std::string::npos) << "expected: " << want << "\ngot:\n" << o.err;
+  EXPECT_EQ(o.err.find("create failed"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("is invalid (1 error)"), std::string::npos) << o.err;
+  // An unset ${VAR} in a value a module checks is one error too.
+  Outcome plain = check(replace_all(config_text(), "address = \"127.0.0.1:6379\"",
+                                    "address = \"${STRATA_CLI_TEST_UNSET_VAR}\""));
+  EXPECT_EQ(plain.err.find("create failed"), std::string::npos) << plain.err;
+  EXPECT_NE(plain.err.find("is invalid (1 error)"), std::string::npos) << plain.err;
+}
+
+TEST_F(CliCheck, Issue9ModulesDirIsHonouredByCheckRunAndCache) {
+  // cli_probe exists only in the probe folders: found there only through --modules-dir.
+  std::string text = "[policies.p]\nmodule = \"cli_probe\"\nprobe_level = 5\n";
+  Outcome without = check(text);
+  EXPECT_EQ(without.exit_code, 1);
+  EXPECT_NE(without.err.find("module \"cli_probe\" not found"), std::string::npos) << without.err;
+
+  Outcome c = strata({"check", "-c", path_, "--modules-dir", probe_modules_dir("a")});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  // The level is checked against the probe's own schema (1 .. 99) found there.
+  write_file(path_, replace_all(text, "= 5", "= 500"));
+  Outcome bad = strata({"check", "-c", path_, "--modules-dir", probe_modules_dir("a")});
+  EXPECT_NE(bad.err.find("policies.p.probe_level: 500 is above the maximum 99"), std::string::npos)
+      << bad.err;
+  write_file(path_, text);
+
+  Outcome r = run({strata_bin(), "run", "-c", path_, "--modules-dir", probe_modules_dir("a"),
+                   "--exit-when-idle", "100ms"},
+                  {}, 20000);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("not found"), std::string::npos) << r.err;
+
+  // `cache` gets past loading the modules (and stops at the missing pipeline).
+  Outcome k = strata({"cache", "get", "-c", path_, "--modules-dir", probe_modules_dir("a"), "k"});
+  EXPECT_EQ(k.exit_code, 1);
+  EXPECT_EQ(k.err.find("not found"), std::string::npos) << k.err;
+  EXPECT_NE(k.err.find("defines no pipeline"), std::string::npos) << k.err;
+}
+
+TEST_F(CliCheck, Issue9ManyErrorsPrintTheFirstHundredQuickly) {
+  std::string extra;
+  for (int i = 0; i < 50000; ++i) extra += "unknown_" + std::to_string(i) + " = 1\n";
+  auto start = std::chrono::steady_clock::now();
+  Outcome o = check(config_text(extra));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_EQ(lines_of(o.err).size(), 102u) << o.err.substr(o.err.size() - 300);
+  EXPECT_NE(o.err.find(path_ + ": ... and 49900 more errors\n"), std::string::npos);
+  EXPECT_NE(o.err.find("is invalid (50000 errors)"), std::string::npos);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ int cache(const Args& a) {
   }
   log::set_level(STRATA_LOG_WARN);
   Diagnostics diags;
-  auto rt = Runtime::load(a.config, Runtime::Mode::Cache, diags);
+  auto rt = Runtime::load(a.config, Runtime::Mode::Cache, diags, a.modules_dir);
   if (!rt) {
     std::fputs(diags.str().c_str(), stderr);
     return 1;

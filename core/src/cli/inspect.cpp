@@ -11,12 +11,15 @@
 namespace strata::cli {
 namespace {
 
-// modules_dir from --modules-dir, else from the config's `modules_dir` when -c is given.
-std::string modules_dir(const Args& a) {
-  if (!a.modules_dir.empty() || a.config.empty()) return a.modules_dir;
-  Diagnostics ignored;
-  auto cfg = parse_config(a.config, ignored);
-  return cfg ? cfg->modules_dir : "";
+// --modules-dir first, then the config's `modules_dir` when -c is given: the same folders, in
+// the same order, as `check` and `run` search.
+std::vector<std::string> search_path(const Args& a) {
+  std::string config_dir;
+  if (!a.config.empty()) {
+    Diagnostics ignored;
+    if (auto cfg = parse_config(a.config, ignored)) config_dir = cfg->modules_dir;
+  }
+  return Runtime::module_search_path(a.modules_dir, config_dir);
 }
 
 }  // namespace
@@ -27,7 +30,7 @@ int check(const Args& a) {
     return 2;
   }
   Diagnostics diags;
-  auto rt = Runtime::load(a.config, Runtime::Mode::Check, diags);
+  auto rt = Runtime::load(a.config, Runtime::Mode::Check, diags, a.modules_dir);
   if (!rt) {
     std::fputs(diags.str().c_str(), stderr);
     std::fprintf(stderr, "strata: configuration %s is invalid (%zu error%s)\n", a.config.c_str(),
@@ -43,7 +46,7 @@ int check(const Args& a) {
 }
 
 int modules(const Args& a) {
-  ModuleLoader loader(ModuleLoader::default_search_path(modules_dir(a)));
+  ModuleLoader loader(search_path(a));
   std::vector<std::string> errors;
   auto found = loader.discover(&errors);
   std::printf("%-16s %-7s %-9s %s\n", "NAME", "KIND", "VERSION", "DESCRIPTION");
@@ -72,7 +75,7 @@ int describe(const Args& a) {
                 describe_schema(schema.data(), schema.size()).c_str());
     return 0;
   }
-  ModuleLoader loader(ModuleLoader::default_search_path(modules_dir(a)));
+  ModuleLoader loader(search_path(a));
   auto m = loader.load(what);
   if (!m) {
     std::fprintf(stderr, "strata: %s\n", m.error().c_str());

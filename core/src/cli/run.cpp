@@ -15,9 +15,9 @@
 namespace strata::cli {
 namespace {
 
-std::unique_ptr<Runtime> load(const std::string& path, Runtime::Mode mode, std::string* errors) {
+std::unique_ptr<Runtime> load(const Args& a, std::string* errors) {
   Diagnostics diags;
-  auto rt = Runtime::load(path, mode, diags);
+  auto rt = Runtime::load(a.config, Runtime::Mode::Run, diags, a.modules_dir);
   if (!rt) {
     *errors = diags.str();  // a rejected reload leaves everything as it was, log level too
     return nullptr;
@@ -49,7 +49,7 @@ int run(const Args& a) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   std::string errors;
-  std::unique_ptr<Runtime> rt = load(a.config, Runtime::Mode::Run, &errors);
+  std::unique_ptr<Runtime> rt = load(a, &errors);
   if (!rt) {
     std::fputs(errors.c_str(), stderr);
     return 1;
@@ -87,7 +87,7 @@ int run(const Args& a) {
     if (sig == SIGHUP) {
       log::info("received SIGHUP, re-reading " + a.config);
       std::string why;
-      auto next = load(a.config, Runtime::Mode::Run, &why);
+      auto next = load(a, &why);
       if (!next) {
         log::error("reload rejected, the running configuration stays:\n" + why);
         continue;
@@ -101,7 +101,7 @@ int run(const Args& a) {
                    "); going back to the previous configuration");
         next.reset();
         Diagnostics d;
-        rt = Runtime::build(previous, Runtime::Mode::Run, d);
+        rt = Runtime::build(previous, Runtime::Mode::Run, d, a.modules_dir);
         std::string failure = d.str();
         if (rt) {
           if (auto again = rt->start(); !again)

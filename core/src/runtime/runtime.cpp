@@ -42,21 +42,31 @@ Runtime::~Runtime() {
   loader_.reset();
 }
 
+std::vector<std::string> Runtime::module_search_path(const std::string& first_dir,
+                                                     const std::string& config_modules_dir) {
+  std::vector<std::string> path;
+  if (!first_dir.empty()) path.push_back(first_dir);
+  for (std::string& dir : ModuleLoader::default_search_path(config_modules_dir))
+    if (dir != first_dir) path.push_back(std::move(dir));
+  return path;
+}
+
 std::unique_ptr<Runtime> Runtime::build(std::shared_ptr<const Config> cfg, Mode mode,
-                                        Diagnostics& diags) {
+                                        Diagnostics& diags, const std::string& modules_dir) {
   std::unique_ptr<Runtime> rt(new Runtime(std::move(cfg), mode));
   rt->loader_ =
-      std::make_unique<ModuleLoader>(ModuleLoader::default_search_path(rt->cfg_.modules_dir));
+      std::make_unique<ModuleLoader>(module_search_path(modules_dir, rt->cfg_.modules_dir));
   // Both steps run even when the first failed, so one check reports every error at once.
   bool ok = rt->build_instances(diags);
   ok = rt->build_pipelines(diags) && ok;
   return ok ? std::move(rt) : nullptr;
 }
 
-std::unique_ptr<Runtime> Runtime::load(const std::string& path, Mode mode, Diagnostics& diags) {
+std::unique_ptr<Runtime> Runtime::load(const std::string& path, Mode mode, Diagnostics& diags,
+                                       const std::string& modules_dir) {
   auto cfg = parse_config(path, diags);
   if (!cfg) return nullptr;
-  auto rt = build(std::make_shared<const Config>(std::move(*cfg)), mode, diags);
+  auto rt = build(std::make_shared<const Config>(std::move(*cfg)), mode, diags, modules_dir);
   return diags.empty() ? std::move(rt) : nullptr;
 }
 
@@ -92,7 +102,10 @@ bool Runtime::build_instances(Diagnostics& diags) {
     std::optional<ResolvedOptions> host_opts;
     if (ic->category == "tiers") host_opts = tier_host_options(cfg_, *ic, diags);
     if (!opts || (ic->category == "tiers" && !host_opts)) continue;
-    if (diags.size() != before) continue;  // do not create anything once something is wrong
+    // Nothing is created once anything is wrong, in the file (parse_config's errors, e.g. an
+    // unset ${VAR}) or here: a module handed a value that was already refused reports a second,
+    // bogus error for the same problem.
+    if (!diags.empty()) continue;
     auto inst = ModuleInstance::create(*mod, ic->full_name(), "", std::move(*opts));
     if (!inst) {
       diags.add(ic->pos, inst.error());
@@ -117,7 +130,7 @@ bool Runtime::build_instances(Diagnostics& diags) {
   // The built-in default policy, for pipelines that name none.
   bool need_default = false;
   for (auto& p : cfg_.pipelines) need_default |= p.policy.empty();
-  if (need_default && mode_ != Mode::Cache && diags.size() == before) {
+  if (need_default && mode_ != Mode::Cache && diags.empty()) {
     auto loaded = loader_->load(kDefaultPolicyModule);
     if (!loaded) {
       diags.add({cfg_.path, 0, 0}, std::string("default policy: ") + loaded.error());
@@ -188,6 +201,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
         continue;
       }
     }
+    if (!diags.empty()) continue;  // the build fails: open no dead-letter file for it
     if (!dls.file.empty() || !dls.kafka_topic.empty()) {
       auto opened = DeadLetterSink::open(dls);
       if (!opened) {

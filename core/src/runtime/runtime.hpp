@@ -28,11 +28,16 @@ class Runtime {
   };
 
   // Every problem goes to `diags` (FILE:LINE:COL where a position is known); returns nullptr
-  // when there was any.
+  // when there was any. `modules_dir` (the command line's --modules-dir) is searched first.
   static std::unique_ptr<Runtime> build(std::shared_ptr<const Config> cfg, Mode mode,
-                                        Diagnostics& diags);
+                                        Diagnostics& diags, const std::string& modules_dir = "");
   // parse_config(path) then build(): what every command and the embedding API start with.
-  static std::unique_ptr<Runtime> load(const std::string& path, Mode mode, Diagnostics& diags);
+  static std::unique_ptr<Runtime> load(const std::string& path, Mode mode, Diagnostics& diags,
+                                       const std::string& modules_dir = "");
+  // Where modules are looked for: `first_dir` (--modules-dir), then the configuration's
+  // `modules_dir`, then ModuleLoader::default_search_path's folders. Every command uses this.
+  static std::vector<std::string> module_search_path(const std::string& first_dir,
+                                                     const std::string& config_modules_dir);
   ~Runtime();
 
   // Starts tiers and policies, then (Run) sources and pipelines.
@@ -65,8 +70,8 @@ class Runtime {
   std::unique_ptr<ModuleLoader> loader_;
   std::map<std::string, std::unique_ptr<ModuleInstance>> instances_;  // "tiers.l1" -> instance
   std::vector<std::string> start_order_;
-  std::map<std::string, std::unique_ptr<Tier>> tiers_;               // "tiers.l1" -> tier
-  std::map<std::string, std::unique_ptr<TierChain>> chains_;         // pipeline -> chain
+  std::map<std::string, std::unique_ptr<Tier>> tiers_;        // "tiers.l1" -> tier
+  std::map<std::string, std::unique_ptr<TierChain>> chains_;  // pipeline -> chain
   std::vector<std::unique_ptr<DeadLetterSink>> dead_letters_;
   std::vector<std::unique_ptr<Pipeline>> pipelines_;
   bool started_ = false;
