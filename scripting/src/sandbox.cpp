@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "common/log.hpp"
+#include "pattern.hpp"
 #include "stdlib.hpp"
 
 namespace strata::lua {
@@ -41,6 +42,7 @@ void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
 }
 
 void on_count(lua_State* L, lua_Debug* ar);
+[[noreturn]] void raise_exhausted(lua_State* L, StateContext* ctx, int level, const char* what);
 
 void arm(lua_State* L, StateContext* ctx) {
   ctx->armed = ctx->remaining > INT_MAX ? INT_MAX : static_cast<int>(ctx->remaining);
@@ -50,7 +52,7 @@ void arm(lua_State* L, StateContext* ctx) {
 // Fires after `armed` VM instructions (never inside JIT traces: the JIT is off when a budget is
 // set). Once exhausted it stays armed at 1, so a script that pcall()s the error away fails again
 // at its next instruction and the error reaches the host.
-void on_count(lua_State* L, lua_Debug* ar) {
+void on_count(lua_State* L, lua_Debug*) {
   StateContext* ctx = context_of(L);
   if (!ctx->budget_exhausted) {
     ctx->remaining -= ctx->armed;
@@ -62,12 +64,30 @@ void on_count(lua_State* L, lua_Debug* ar) {
     ctx->armed = 1;
     lua_sethook(L, on_count, LUA_MASKCOUNT, 1);
   }
-  lua_getinfo(L, "Sl", ar);
-  char msg[256];
-  std::snprintf(msg, sizeof msg, "instruction budget of %lld exhausted in %s at %s:%d",
-                static_cast<long long>(ctx->budget), ctx->phase, ar->short_src, ar->currentline);
+  raise_exhausted(L, ctx, 0, nullptr);
+}
+
+// The message of an exhausted budget: the Lua line being run (a C function has none: look at
+// its Lua caller), and `what` when a C function ran out.
+[[noreturn]] void raise_exhausted(lua_State* L, StateContext* ctx, int level, const char* what) {
+  lua_Debug ar;
+  const char* src = "?";
+  int line = 0;
+  for (; lua_getstack(L, level, &ar); ++level) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0) {
+      src = ar.short_src;
+      line = ar.currentline;
+      break;
+    }
+  }
+  char msg[320];
+  std::snprintf(msg, sizeof msg, "instruction budget of %lld exhausted in %s at %s:%d%s%s%s",
+                static_cast<long long>(ctx->budget), ctx->phase, src, line, what ? " (in " : "",
+                what ? what : "", what ? ")" : "");
   lua_pushstring(L, msg);
   lua_error(L);
+  std::abort();  // lua_error does not return
 }
 
 // Message handler of every protected call: makes sure the message names the script line, also
@@ -183,11 +203,36 @@ int open_sandbox(lua_State* L) {
   remove_global(L, "newproxy");
   if (luaL_dostring(L, kPrelude) != 0) lua_error(L);  // reported as an internal error
   open_strata_library(L);
+  // With a budget, pattern matching is charged to it (pattern.hpp); without one the script is
+  // trusted and keeps LuaJIT's own (JIT-compiled) functions.
+  if (context_of(L)->budget > 0) open_bounded_patterns(L);
 
   return 0;
 }
 
 }  // namespace
+
+int64_t budget_left(lua_State* L) {
+  StateContext* ctx = context_of(L);
+  if (ctx->budget <= 0) return INT64_MAX;
+  return ctx->budget_exhausted ? 0 : ctx->remaining;
+}
+
+void charge_budget(lua_State* L, int64_t spent) {
+  StateContext* ctx = context_of(L);
+  // Not re-armed: the count hook subtracts what it counted when it next fires, so instructions
+  // run since it was armed are not forgotten.
+  if (ctx->budget > 0) ctx->remaining -= spent;
+}
+
+void raise_budget_exhausted(lua_State* L, const char* what) {
+  StateContext* ctx = context_of(L);
+  ctx->budget_exhausted = true;  // and every further instruction of this call raises again
+  ctx->remaining = 0;
+  ctx->armed = 1;
+  lua_sethook(L, on_count, LUA_MASKCOUNT, 1);
+  raise_exhausted(L, ctx, 1, what);
+}
 
 Result<std::unique_ptr<SandboxedState>> SandboxedState::create(
     const std::vector<std::string>& allow, int64_t instruction_budget, int64_t memory_limit_bytes,

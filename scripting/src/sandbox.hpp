@@ -34,6 +34,13 @@ struct StateContext {
   std::string panic_message;
 };
 
+// For C functions doing work the count hook cannot see (pattern.cpp): the budget units the
+// current call may still spend (INT64_MAX without a budget), charging what was spent, and
+// raising the budget error ("... at keys.lua:3 (in string.find)"), which does not return.
+int64_t budget_left(lua_State* L);
+void charge_budget(lua_State* L, int64_t spent);
+[[noreturn]] void raise_budget_exhausted(lua_State* L, const char* what);
+
 class SandboxedState {
  public:
   // Stack slot of the message handler; callers pin their own values above it.

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -735,6 +737,134 @@ TEST_F(ScriptingTest, BudgetIsPerCall) {
       must_load("function key(r) local x = 0 for i = 1, 3000 do x = x + i end return r.key end", s);
   ASSERT_TRUE(h);
   for (int i = 0; i < 20; ++i) run_ok(*h, record());
+}
+
+// Issue 9 item 5: the count hook never fires inside a C function, so one string.find with a
+// backtracking pattern on a 5 MB string ran for hours. Matching is now charged to the budget.
+TEST_F(ScriptingTest, Issue9PathologicalPatternIsStoppedByTheBudget) {
+  auto h = must_load(R"(
+local big = string.rep('a', 5 * 1024 * 1024)
+local bad = string.rep('a*', 12) .. 'b'
+function key(r)
+  if r.key == 'find' then return tostring(string.find(big, bad)) end
+  if r.key == 'method' then return tostring(big:match(bad)) end
+  if r.key == 'gmatch' then for m in big:gmatch(bad) do end end
+  if r.key == 'gsub' then return (big:gsub(bad, 'x')) end
+  if r.key == 'plain' then return tostring(big:find(string.rep('a', 100000) .. 'b', 1, true)) end
+  if r.key == 'loop' then  -- many cheap matches add up too
+    for i = 1, 1e9 do big:find('a', i, true) end
+  end
+  if r.key == 'swallow' then
+    pcall(string.find, big, bad)
+    return 'swallowed'
+  end
+  -- Linear work is cheap: memchr over 5 MB is ~330k budget units.
+  return tostring(big:find('b', 1, true)) .. ':' .. tostring(r.key:match('^(%a+)$'))
+end)");
+  ASSERT_TRUE(h);
+  const std::string where = " exhausted in key() at " + dir_ + "/keys.lua:";
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_error(*h, record("find")),
+            "instruction budget of 1000000" + where + "5 (in string.find)");
+  EXPECT_EQ(run_error(*h, record("method")),
+            "instruction budget of 1000000" + where + "6 (in string.match)");
+  EXPECT_EQ(run_error(*h, record("gmatch")),
+            "instruction budget of 1000000" + where + "7 (in string.gmatch)");
+  EXPECT_EQ(run_error(*h, record("gsub")),
+            "instruction budget of 1000000" + where + "8 (in string.gsub)");
+  EXPECT_EQ(run_error(*h, record("plain")),
+            "instruction budget of 1000000" + where + "9 (in string.find)");
+  std::string loop = run_error(*h, record("loop"));
+  EXPECT_NE(loop.find("instruction budget of 1000000" + where + "11"), std::string::npos) << loop;
+  std::string swallow = run_error(*h, record("swallow"));
+  EXPECT_NE(swallow.find("instruction budget of 1000000" + where), std::string::npos) << swallow;
+  EXPECT_EQ(run_ok(*h, record("ok")).keys, std::vector<std::string>{"nil:ok"});
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(elapsed, std::chrono::seconds(5));  // each stop is a few ms; hours before the fix
+}
+
+// The bounded matcher (scripting/src/pattern.cpp) replaces LuaJIT's only in states with a
+// budget; a state without one keeps LuaJIT's. Both must give the same answers, errors included.
+TEST_F(ScriptingTest, Issue9BoundedPatternsAgreeWithLuaJit) {
+  const std::string script = R"(
+local cases = {
+  {'find', 'hello world', 'o w'}, {'find', 'hello', 'l+'}, {'find', 'hello', '^h'},
+  {'find', 'hello', '^e'}, {'find', 'hello', 'o$'}, {'find', 'a.b', '.', 1, true},
+  {'find', 'a.b', '%.'}, {'find', 'abc', '', 10}, {'find', 'abc', '', 4}, {'find', 'abc', 'b', -1},
+  {'find', 'abc', 'b', -10}, {'find', 'abc', 'b', 0}, {'find', 'abc', 'c', 3},
+  {'find', 'key=val', '(%w+)=(%w+)'}, {'find', '  x  ', '^%s*(.-)%s*$'},
+  {'find', 'THE (quick) fox', '%((%a+)%)'}, {'find', 'f(a(b)c)d', '%b()'},
+  {'find', 'THE (quick) fox', '%f[%a]%a+', 2}, {'find', 'hello hello', '(l)%1'},
+  {'find', 'abc', '()b()'}, {'find', 'a,b,,c', '[^,]*', 2}, {'find', 'x]y', '[]]'},
+  {'find', 'a-b', '[a-]+'}, {'find', 'a^b', '[%^b]+'}, {'find', '\0a\0', '%z'},
+  {'find', '\0a\0', 'a%z'}, {'find', 'abc', '[a-c]+'}, {'find', 'ABCdef', '%u+'},
+  {'find', 'abc123', '%D+'}, {'find', 'x', 'x?x?x'}, {'find', 'aaa', 'a-b'},
+  {'find', 'aaab', 'a-b'}, {'find', 'aaa', 'a*$'}, {'find', 'a$b', '$b'}, {'find', 'a$b', 'a$'},
+  {'find', 'hello', 'l*'}, {'find', '', 'x*'}, {'find', '', ''}, {'find', 'ab', '^'},
+  {'find', 'a\nb', '%c'}, {'find', 'x = 1;', '%p'}, {'find', 'ab12', '%x+$'},
+  {'find', 'abc', 'b', 1.5}, {'find', 'ab.c', 'b.', 1, false},
+  {'match', 'hello world', '(%w+) (%w+)'}, {'match', '2024-01-02', '(%d+)-(%d+)-(%d+)'},
+  {'match', 'abc', '()'}, {'match', 'abc', '^(a)(b)()'}, {'match', '[[x]]', '%[(%b[])%]'},
+  {'match', 'hello', '.-l'}, {'match', 'hello', '.*l'}, {'match', 'hello', 'x'},
+  {'match', 'key: value', '^(%w+):%s*(.*)$'}, {'match', 'abc', 'b', -2},
+  {'match', 'THE (quick) fox', '%f[%l]%a+'}, {'match', 'aXb', '%f[%u].'},
+  {'gmatch', 'one two  three', '%a+'}, {'gmatch', 'a,b,,c', '([^,]*)'},
+  {'gmatch', 'k1=v1;k2=v2', '(%w+)=(%w+)'}, {'gmatch', '^a^a', '^a'}, {'gmatch', 'abc', ''},
+  {'gmatch', 'abc', '()'}, {'gmatch', 'aaa', 'a-'},
+  {'gsub', 'hello world', 'o', '0'}, {'gsub', 'hello world', '(o)', '[%1]'},
+  {'gsub', 'hello', '', '-'}, {'gsub', 'abc', '%w', '%0%0'}, {'gsub', 'abc', 'b', '%2'},
+  {'gsub', 'abc', 'b', '%x'}, {'gsub', 'abc', 'b', 'x%'}, {'gsub', 'abc', 'b', '%%'},
+  {'gsub', 'hello world', '%w+', {hello = 'HI'}},
+  {'gsub', 'hello world', '%w+', function(w) return #w end},
+  {'gsub', 'hello world', '(%w+) (%w+)', function(a, b) return b .. ' ' .. a end},
+  {'gsub', 'abc', '^a', 'X'}, {'gsub', 'aaa', 'a', 'b', 2}, {'gsub', 'aaa', 'a', 'b', 0},
+  {'gsub', 'abc', 'b', false}, {'gsub', 'abc', '.', {a = 1, b = true}},
+  {'gsub', 'abc', 'x*', '-'}, {'gsub', 'hello', 'l', 5}, {'gsub', 'abc', '()', '%1'},
+  {'gsub', 'abc', '.', function() return nil end}, {'gsub', 'a b', '%s', {}},
+  {'find', 'a', '%'}, {'find', 'a', '[a'}, {'find', 'a', '(a'}, {'find', 'a', 'a)'},
+  {'find', 'a', '%1'}, {'find', 'a', '%b'}, {'find', 'a', '%bx'}, {'find', 'a', '%f'},
+  {'find', 'a', '%fa'}, {'gsub', 'a', '(', 'x'}, {'match', 'a', '(()'},
+  {'find', 'a', string.rep('(', 33)}, {'find', string.rep('a', 300), string.rep('a?', 250)},
+  {'find', 1234, 3}, {'find', 'abc'}, {'gsub', 'abc', 'b'}, {'match', nil, 'a'},
+}
+local function show(ok, ...)
+  local parts = {tostring(ok)}
+  for i = 1, select('#', ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+  return table.concat(parts, ',')
+end
+function key(r)
+  local out = {}
+  for i, c in ipairs(cases) do
+    local f = string[c[1]]
+    if c[1] == 'gmatch' then
+      local ok, res = pcall(function()
+        local all = {}
+        for a, b in f(c[2], c[3]) do all[#all + 1] = tostring(a) .. '/' .. tostring(b) end
+        return table.concat(all, ' ')
+      end)
+      out[i] = i .. ':' .. tostring(ok) .. ',' .. tostring(res)
+    else
+      out[i] = i .. ':' .. show(pcall(f, c[2], c[3], c[4], c[5]))
+    end
+  end
+  return table.concat(out, '\n')
+end)";
+  ScriptSettings native;
+  native.instruction_budget = 0;  // LuaJIT's own string functions
+  auto luajit = must_load(script, native);
+  auto bounded = must_load(script);
+  ASSERT_TRUE(luajit && bounded);
+  auto want = run_ok(*luajit, record()).keys;
+  auto got = run_ok(*bounded, record()).keys;
+  ASSERT_EQ(want.size(), 1u);
+  ASSERT_EQ(got.size(), 1u);
+  std::istringstream w(want[0]), g(got[0]);
+  std::string wl, gl;
+  while (std::getline(w, wl)) {
+    ASSERT_TRUE(std::getline(g, gl));
+    EXPECT_EQ(gl, wl);
+  }
+  EXPECT_FALSE(std::getline(g, gl));
 }
 
 // ---- memory cap ---------------------------------------------------------------------------------
