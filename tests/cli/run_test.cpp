@@ -294,5 +294,31 @@ TEST_F(CliRun, RejectedReloadKeepsTheLogLevel) {
   EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
 }
 
+// Issue 9: a file that used to overflow toml++'s stack killed the daemon on SIGHUP; now it is a
+// rejected reload like any other bad file. No servers needed: one policy, no pipeline.
+TEST(CliRunReload, Issue9SighupWithADeepFileIsRejectedAndTheDaemonLives) {
+  std::string dir = make_temp_dir();
+  std::string path = dir + "/strata.toml";
+  write_file(path, "log_level = \"info\"\n[policies.p]\nmodule = \"write_through\"\n");
+  Background strata_run;
+  ASSERT_TRUE(strata_run.start({strata_bin(), "run", "-c", path, "--modules-dir", modules_dir()},
+                               dir + "/strata.out", dir + "/strata.err"));
+  auto log_has = [&](const std::string& s) {
+    return wait_until([&] { return read_file(dir + "/strata.err").find(s) != std::string::npos; },
+                      10000);
+  };
+  ASSERT_TRUE(log_has("strata running")) << read_file(dir + "/strata.err");
+  std::string deep = "a";
+  for (int i = 0; i < 49999; ++i) deep += ".a";
+  write_file(path, deep + " = 1\n");
+  strata_run.signal(SIGHUP);
+  EXPECT_TRUE(log_has("reload rejected")) << read_file(dir + "/strata.err").substr(0, 2000);
+  EXPECT_TRUE(log_has(path + ":1:256: the configuration nests deeper than 128 levels"))
+      << read_file(dir + "/strata.err").substr(0, 2000);
+  EXPECT_TRUE(strata_run.running()) << "strata died on a SIGHUP with a deep file";
+  EXPECT_EQ(strata_run.stop(SIGTERM), 0);
+  remove_tree(dir);
+}
+
 }  // namespace
 }  // namespace strata::cli_test
