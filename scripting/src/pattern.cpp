@@ -486,34 +486,39 @@ int str_gsub(lua_State* L) {
   init_match(m, L, "string.gsub", src, ls, p, lp);
   bool anchor = lp > 0 && *p == '^';
   if (anchor) ++p;
+  // A replacement function or table runs Lua code, which charges the budget itself: re-read
+  // what is left after each one rather than let the matcher spend it a second time.
+  bool runs_lua = tr == LUA_TFUNCTION || tr == LUA_TTABLE;
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   lua_Integer n = 0;
+  const char* copied = src;  // text before `src` not yet in the buffer is copied in one piece
   while (n < max_n) {
     m.level = 0;
     m.depth = 0;
-    // The replacement function runs Lua code, which charges the budget itself: re-read what
-    // is left rather than spend it twice.
-    int64_t spent = m.steps;
-    charge_budget(L, spent);
-    m.steps = 0;
-    m.limit = budget_left(L);
     const char* e = do_match(m, src, p);
     if (e != nullptr) {
       ++n;
+      luaL_addlstring(&b, copied, src - copied);
       add_replacement(m, b, src, e);
+      copied = e > src ? e : src;
+      if (runs_lua) {
+        charge_budget(L, m.steps);
+        m.steps = 0;
+        m.limit = budget_left(L);
+      }
     }
     if (e != nullptr && e > src) {
       src = e;
     } else if (src < m.src_end) {
-      luaL_addchar(&b, *src++);
+      ++src;
     } else {
       break;
     }
     if (anchor) break;
   }
   charge_budget(L, m.steps);
-  luaL_addlstring(&b, src, m.src_end - src);
+  luaL_addlstring(&b, copied, m.src_end - copied);
   luaL_pushresult(&b);
   lua_pushinteger(L, n);
   return 2;
