@@ -1,6 +1,7 @@
 // Command encoding for redis_l2: see redis_commands.hpp.
 #include "redis_commands.hpp"
 
+#include <algorithm>
 #include <strata/sdk.hpp>
 #include <string_view>
 
@@ -25,6 +26,8 @@ std::string_view value_of(const strata_tier_op& op) {
   return op.value.data ? std::string_view(op.value.data, op.value.len) : std::string_view();
 }
 
+std::string_view value_of_key(const strata_tier_op& op) { return {op.key.data, op.key.len}; }
+
 // Argument list of one command; `own` keeps the strings built for it (reserved up front by the
 // caller so that no string moves while arguments point into it).
 struct Args {
@@ -45,9 +48,11 @@ struct Args {
 void append_plain(redisContext* c, const Encoding& e, const strata_tier_op& op) {
   std::string key = e.prefix;
   key.append(op.key.data, op.key.len);
+  if (op.kind == STRATA_TIER_WATERMARK_GET) key = watermark_key(e.prefix, value_of_key(op));
   Args a;
   a.own.reserve(1);
-  a.add(op.kind == STRATA_TIER_GET ? "GET" : op.kind == STRATA_TIER_DELETE ? "DEL" : "SET");
+  bool get = op.kind == STRATA_TIER_GET || op.kind == STRATA_TIER_WATERMARK_GET;
+  a.add(get ? "GET" : op.kind == STRATA_TIER_DELETE ? "DEL" : "SET");
   a.add(key);
   if (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD) {
     a.add(value_of(op));
@@ -104,6 +109,48 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
   a.send(c);
 }
 
+// EVALSHA sha m+n  wm1..wmm k1..kn  m  (widx off kind value ttl)*n   (kGuardedWriteScript)
+void append_guarded(redisContext* c, const Encoding& e, const Command& cmd,
+                    strata_tier_op* const* members, const std::string& script_sha) {
+  std::vector<std::string_view> names;  // distinct watermark names, in first-seen order
+  std::vector<size_t> widx(cmd.count);
+  for (size_t i = 0; i < cmd.count; ++i) {
+    std::string_view g = strata::guard_name(*members[cmd.first + i]);
+    auto it = std::find(names.begin(), names.end(), g);
+    widx[i] = static_cast<size_t>(it - names.begin()) + 1;
+    if (it == names.end()) names.push_back(g);
+  }
+  Args a;
+  a.argv.reserve(4 + names.size() + 6 * cmd.count);
+  a.lens.reserve(4 + names.size() + 6 * cmd.count);
+  a.own.reserve(2 + names.size() + 4 * cmd.count);
+  a.add("EVALSHA");
+  a.add(script_sha);
+  a.add_owned(std::to_string(names.size() + cmd.count));
+  for (auto g : names) a.add_owned(watermark_key(e.prefix, g));
+  for (size_t i = 0; i < cmd.count; ++i) {
+    const strata_tier_op& op = *members[cmd.first + i];
+    std::string key = e.prefix;
+    key.append(op.key.data, op.key.len);
+    a.add_owned(std::move(key));
+  }
+  a.add_owned(std::to_string(names.size()));
+  for (size_t i = 0; i < cmd.count; ++i) {
+    const strata_tier_op& op = *members[cmd.first + i];
+    bool set = op.kind == STRATA_TIER_SET;
+    int64_t t = set ? value_ttl(e, op) : 0;
+    a.add_owned(std::to_string(widx[i]));
+    a.add_owned(std::to_string(op.guard_offset));
+    a.add(set ? "s" : "d");
+    a.add(set ? value_of(op) : std::string_view());
+    if (t > 0)
+      a.add_owned(std::to_string(t));
+    else
+      a.add("0");
+  }
+  a.send(c);
+}
+
 }  // namespace
 
 std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_t n,
@@ -122,19 +169,21 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       continue;
     }
     if (op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_SET && op.kind != STRATA_TIER_ADD &&
-        op.kind != STRATA_TIER_DELETE) {
+        op.kind != STRATA_TIER_DELETE && op.kind != STRATA_TIER_WATERMARK_GET) {
       strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
       continue;
     }
     size_t bytes = op.key.len + value_of(op).size();
-    bool versioned = is_versioned(op);
+    bool guarded = is_guarded(op);
+    bool versioned = guarded || is_versioned(op);
     // An op answered locally above does not end a run: it sends nothing, so order is kept.
-    if (versioned && run_open && cmds.back().count < e.script_batch &&
+    if (versioned && run_open && cmds.back().guarded == guarded &&
+        cmds.back().count < (guarded ? e.guarded_batch : e.script_batch) &&
         cmds.back().bytes + bytes <= kScriptBytes) {
       ++cmds.back().count;
       cmds.back().bytes += bytes;
     } else {
-      cmds.push_back(Command{members->size(), 1, versioned, bytes});
+      cmds.push_back(Command{members->size(), 1, versioned, guarded, bytes});
     }
     run_open = versioned;
     members->push_back(&op);
@@ -149,9 +198,11 @@ int64_t remaining_ttl(const redisReply* pttl) {
 }
 
 void append_command(redisContext* c, const Encoding& e, const Command& cmd,
-                    strata_tier_op* const* members, const std::string& script_sha) {
-  if (cmd.versioned)
-    append_script(c, e, cmd, members, script_sha);
+                    strata_tier_op* const* members, const Scripts& scripts) {
+  if (cmd.guarded)
+    append_guarded(c, e, cmd, members, scripts.guarded);
+  else if (cmd.versioned)
+    append_script(c, e, cmd, members, scripts.versioned);
   else
     append_plain(c, e, *members[cmd.first]);
 }

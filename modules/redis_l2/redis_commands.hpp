@@ -5,10 +5,13 @@
 
 #include <hiredis/hiredis.h>
 #include <strata/strata.h>
+#include <strata/sdk.hpp>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "redis_link.hpp"
 
 namespace redis_l2 {
 
@@ -20,8 +23,9 @@ constexpr size_t kScriptBytes = 1u << 20;
 // consecutive versioned ops. Its ops are members[first .. first + count) of the batch's plan.
 struct Command {
   size_t first = 0, count = 0;
-  bool versioned = false;
-  size_t bytes = 0;  // keys + values, for the round and script size limits
+  bool versioned = false;  // an EVALSHA of a write script (versioned or guarded)
+  bool guarded = false;    // ... of kGuardedWriteScript
+  size_t bytes = 0;        // keys + values, for the round and script size limits
 };
 
 // What shapes the commands (from the module's options).
@@ -29,11 +33,20 @@ struct Encoding {
   std::string prefix;
   int64_t default_ttl_ms = 0;
   int64_t tombstone_ttl_ms = 0;
-  size_t script_batch = 100;  // max versioned ops per EVALSHA
+  size_t script_batch = 100;    // max versioned ops per EVALSHA
+  size_t guarded_batch = 5000;  // max guarded ops per EVALSHA
 };
 
+// A write with the ABI 1.2 partition guard: goes through kGuardedWriteScript. The guard wins
+// over a version (the host sends one or the other).
+inline bool is_guarded(const strata_tier_op& op) {
+  return (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE) &&
+         !strata::guard_name(op).empty();
+}
+
 inline bool is_versioned(const strata_tier_op& op) {
-  return op.version != 0 && (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE);
+  return op.version != 0 && (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE) &&
+         !is_guarded(op);
 }
 
 // A plain GET is sent as GET + PTTL in the same pipeline (two replies), so the op also reports
@@ -55,6 +68,6 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
 // Appends `cmd` to the pipeline of `c` (redisAppendCommandArgv: binary-safe; it fails only on
 // out-of-memory, which hiredis flags on the context and the reply read then reports).
 void append_command(redisContext* c, const Encoding& e, const Command& cmd,
-                    strata_tier_op* const* members, const std::string& script_sha);
+                    strata_tier_op* const* members, const Scripts& scripts);
 
 }  // namespace redis_l2

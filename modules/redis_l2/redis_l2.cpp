@@ -2,7 +2,9 @@
 // A pool of connections, each behind its own mutex, serves concurrent execute() calls; a batch
 // is pipelined in rounds of at most `pipeline_depth` commands. Versioned SET/DELETE go through
 // a Lua script (EVALSHA) that refuses to replace a newer version, one call per run of up to
-// `versioned_batch` consecutive versioned ops; see docs/redis_l2.md.
+// `versioned_batch` consecutive versioned ops. Ops with the ABI 1.2 partition guard go through a
+// second script that applies them with their partitions' watermarks atomically; see
+// docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
 #include <algorithm>
@@ -50,6 +52,12 @@ constexpr strata_option_def kOptions[] = {
                    "taking ops at 1 MiB of values); 1 = one script call per op, required on "
                    "Redis Cluster (a batched call spans hash slots)")
         .range(1, 1000),
+    strata::option("guarded_batch", STRATA_OPT_INT, "5000",
+                   "max consecutive partition-guarded writes (the default ordering) sent as one "
+                   "EVALSHA with their watermarks (a call also stops at 1 MiB of values); each "
+                   "call is atomic, and a batch split over several calls stays exactly-once "
+                   "(see docs/redis_l2.md)")
+        .range(1, 100000),
 };
 
 // Payload bytes (keys + values) after which a pipelined round is sent even if it holds fewer
@@ -74,7 +82,8 @@ struct Call {
 
 class RedisL2 final : public strata::TierModule {
  public:
-  static constexpr uint32_t kTierFlags = STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED;
+  static constexpr uint32_t kTierFlags =
+      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK;
 
   RedisL2(strata::Host host, const strata::Options& o) : host_(host) {
     link_.endpoint = parse_address(o.str("address"));
@@ -88,6 +97,7 @@ class RedisL2 final : public strata::TierModule {
     enc_.tombstone_ttl_ms = o.duration_ms("tombstone_ttl");
     enc_.prefix = o.str("key_prefix");
     enc_.script_batch = static_cast<size_t>(o.integer("versioned_batch"));
+    enc_.guarded_batch = static_cast<size_t>(o.integer("guarded_batch"));
     depth_ = static_cast<size_t>(o.integer("pipeline_depth"));
     slots_.resize(static_cast<size_t>(o.integer("connections")));
     for (auto& s : slots_) s = std::make_unique<Slot>();
@@ -103,6 +113,10 @@ class RedisL2 final : public strata::TierModule {
     commands_ = host_.counter("strata_redis_commands_total", "Commands sent in pipelines");
     not_stored_ = host_.counter("strata_redis_version_rejects_total",
                                 "Versioned writes refused because a newer version is stored");
+    already_applied_ =
+        host_.counter("strata_redis_watermark_skips_total",
+                      "Guarded writes skipped because their offset is below the partition's "
+                      "stored watermark (replays, zombie writers)");
   }
 
   // Connects the pool. A server that is down is not fatal (the first execute reconnects);
@@ -203,7 +217,7 @@ class RedisL2 final : public strata::TierModule {
     s.epoch = epoch_.load(std::memory_order_acquire);
     {
       std::lock_guard<std::mutex> lk(sha_mu_);
-      sha_ = o.script_sha;
+      sha_ = o.scripts;
     }
     if (s.ever_connected) reconnects_.add();
     s.ever_connected = true;
@@ -219,7 +233,7 @@ class RedisL2 final : public strata::TierModule {
     if (!down_.exchange(true)) host_.warn(why + "; connection dropped, will reconnect");
   }
 
-  std::string sha() {
+  Scripts sha() {
     std::lock_guard<std::mutex> lk(sha_mu_);
     return sha_;
   }
@@ -257,6 +271,11 @@ class RedisL2 final : public strata::TierModule {
       fail(call, op, std::string_view(r->str, r->len));
     } else if (r->type != REDIS_REPLY_INTEGER) {
       strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
+    } else if (r->integer < 0 && is_guarded(op)) {
+      already_applied_.add();
+      strata::set_op_error(op, STRATA_NOT_STORED,
+                           "offset " + std::to_string(op.guard_offset) +
+                               " is below the stored watermark (already applied)");
     } else if (r->integer < 0) {
       not_stored_.add();
       strata::set_op_error(
@@ -280,13 +299,21 @@ class RedisL2 final : public strata::TierModule {
     if (cmd.versioned) {
       if (r->type != REDIS_REPLY_ARRAY || r->elements != cmd.count) {
         fail_all(call, cmd, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
-        return false;
+        return false;  // versioned_result() tells guarded from versioned ops
       }
       for (size_t i = 0; i < cmd.count; ++i)
         versioned_result(call, *call.members[cmd.first + i], r->element[i]);
       return false;
     }
     switch (first.kind) {
+      case STRATA_TIER_WATERMARK_GET:
+        if (r->type == REDIS_REPLY_STRING)
+          host_.set_value(first, r->str, r->len);
+        else if (r->type == REDIS_REPLY_NIL)
+          first.status = STRATA_NOT_FOUND;
+        else
+          strata::set_op_error(first, STRATA_ERR_INTERNAL, "unexpected reply to GET");
+        break;
       case STRATA_TIER_GET:
         if (r->type == REDIS_REPLY_STRING) {
           host_.set_value(first, r->str, r->len);
@@ -317,7 +344,7 @@ class RedisL2 final : public strata::TierModule {
     std::vector<size_t> noscript;
     if (idx.empty()) return noscript;
     redisContext* c = s.ctx.get();
-    std::string script = sha();
+    Scripts script = sha();
     size_t sent = 0;
     for (size_t i : idx) {
       append_command(c, enc_, call.cmds[i], call.members.data(), script);
@@ -357,7 +384,7 @@ class RedisL2 final : public strata::TierModule {
       // load it again and replay exactly the calls that were refused; none of their ops ran.
       noscript_reloads_.add();
       std::string err;
-      std::string fresh = load_script(s.ctx.get(), link_, &err);
+      Scripts fresh = load_scripts(s.ctx.get(), link_, &err);
       if (fresh.empty()) {
         for (size_t i : retry) fail_all(call, call.cmds[i], STRATA_ERR_UNAVAILABLE, err);
         if (s.ctx->err) {
@@ -387,15 +414,17 @@ class RedisL2 final : public strata::TierModule {
   std::atomic<bool> down_{false};
   std::atomic<uint64_t> epoch_{0};  // bumped on every dropped connection
   std::mutex sha_mu_;
-  std::string sha_;
+  Scripts sha_;
 
   strata::Metric reconnects_, connection_errors_, noscript_reloads_, roundtrips_, commands_,
-      not_stored_;
+      not_stored_, already_applied_;
 };
 
 }  // namespace
 }  // namespace redis_l2
 
-STRATA_MODULE(redis_l2::RedisL2, "redis_l2", "0.1.0",
-              "Durable, versioned L2 tier on Redis (pipelined, pooled, Lua-guarded versions)",
-              redis_l2::kOptions)
+STRATA_MODULE(
+    redis_l2::RedisL2, "redis_l2", "0.1.0",
+    "Durable L2 tier on Redis (pipelined, pooled; partition watermarks or per-key versions, "
+    "guarded in Lua)",
+    redis_l2::kOptions)

@@ -27,9 +27,10 @@ namespace redis_l2 {
 // any other write, so writes still happen in op order. Sets with a TTL and deletes are single
 // SET/DEL calls. MGET answers nil for a key of another type where GET fails with WRONGTYPE:
 // the (rare) missing keys are checked with EXISTS/TYPE so such an op still gets WRONGTYPE.
-// A write fails for every op after it in the call as well (OOM, READONLY, MISCONF refuse all
-// writes of a script once the first one is refused), so once one fails, every later op that
-// is not refused as older gets that error and nothing more is written.
+// An error that refuses every write of the server (OOM, READONLY, MISCONF, ...) fails every
+// later op of the call too, and nothing more is written. An error of the op itself (ERR, such
+// as an expire time Redis refuses, or WRONGTYPE) fails only that op: each op keeps its own
+// status (regression, issue 9 item 2: one bad TTL dead-lettered the good records after it).
 const char* const kVersionedWriteScript = R"lua(
 local n = #KEYS / 2
 local vks = {}
@@ -48,11 +49,15 @@ if #absent > 0 and redis.call('EXISTS', unpack(absent)) > 0 then
   end
 end
 local out, queue, queued, failed = {}, {}, {}, nil
+local function server_wide(r)
+  local code = string.match(r.err, '^%u+')
+  return code ~= 'ERR' and code ~= 'WRONGTYPE'
+end
 local function flush()
   if #queue == 0 then return end
   local r = redis.pcall('MSET', unpack(queue))
   if r.err then
-    failed = r
+    if server_wide(r) then failed = r end
     for _, j in ipairs(queued) do out[j] = r end
   end
   queue, queued = {}, {}
@@ -87,7 +92,8 @@ for i = 1, n do
         if set and not r.err then r = 1 end
       end
       if type(r) == 'table' then
-        failed, out[i] = r, r
+        out[i] = r
+        if failed == nil and server_wide(r) then failed = r end
       else
         local w
         if vttl > 0 then
@@ -96,7 +102,8 @@ for i = 1, n do
           w = redis.pcall('SET', vk, v)
         end
         if w.err then
-          failed, out[i] = w, w
+          out[i] = w
+          if failed == nil and server_wide(w) then failed = w end
         else
           out[i], cur[vk] = r, v
         end
@@ -105,6 +112,58 @@ for i = 1, n do
   end
 end
 flush()
+return out
+)lua";
+
+// One call applies a run of partition-guarded writes (ABI 1.2 guard) in order, with the
+// watermarks of their partitions, atomically (a script runs alone on the server).
+// KEYS[1..m] watermark keys, KEYS[m+1..m+n] value keys. ARGV[1] m; op i (1-based) at
+// a = 2 + 5(i-1): ARGV[a] index of its watermark key, ARGV[a+1] its record offset, ARGV[a+2]
+// "s" | "d", ARGV[a+3] value, ARGV[a+4] TTL ms (0 = none).
+// A watermark holds the next offset to apply. An op whose offset is below it was applied
+// before (a replay, or a zombie writer): -1, nothing written. Otherwise the op is written and
+// its watermark moves past it: 1 applied, 0 a delete that found no value, or the op's error
+// reply. As in the versioned script, a server-wide refusal (OOM, READONLY, ...) fails the
+// later ops too and moves no watermark; an op's own error (a TTL Redis refuses) fails only
+// that op and still moves the watermark (a replay would fail the same way).
+// Offsets stay exact as Lua numbers (doubles) up to 2^53.
+const char* const kGuardedWriteScript = R"lua(
+local m = tonumber(ARGV[1])
+local wm, top = {}, {}
+for j = 1, m do
+  local c = redis.call('GET', KEYS[j])
+  wm[j] = c and tonumber(c) or -1
+end
+local out, failed = {}, nil
+for i = 1, #KEYS - m do
+  local a = 2 + 5 * (i - 1)
+  local j, off = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  if off < wm[j] then
+    out[i] = -1
+  elseif failed then
+    out[i] = failed
+  else
+    local k, ttl, r = KEYS[m + i], tonumber(ARGV[a + 4]), nil
+    if ARGV[a + 2] == 'd' then
+      r = redis.pcall('DEL', k)
+    elseif ttl > 0 then
+      r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ttl)
+    else
+      r = redis.pcall('SET', k, ARGV[a + 3])
+    end
+    if type(r) == 'table' and r.err then
+      out[i] = r
+      local code = string.match(r.err, '^%u+')
+      if code ~= 'ERR' and code ~= 'WRONGTYPE' then failed = r end
+    else
+      out[i] = ARGV[a + 2] == 'd' and r or 1
+    end
+    if not failed and (top[j] == nil or off + 1 > top[j]) then top[j] = off + 1 end
+  end
+end
+for j, nx in pairs(top) do
+  if nx > wm[j] then redis.call('SET', KEYS[j], string.format('%d', nx)) end
+end
 return out
 )lua";
 
@@ -250,8 +309,11 @@ timeval to_timeval(int ms) {
 
 }  // namespace
 
-std::string load_script(redisContext* c, const LinkSettings& s, std::string* error) {
-  Reply r = command(c, s, {"SCRIPT", "LOAD", kVersionedWriteScript}, error);
+namespace {
+
+std::string load_one(redisContext* c, const LinkSettings& s, const char* script,
+                     std::string* error) {
+  Reply r = command(c, s, {"SCRIPT", "LOAD", script}, error);
   if (!r) return "";
   if (r->type != REDIS_REPLY_STRING) {
     *error = "redis " + s.endpoint.display + ": SCRIPT LOAD failed: " +
@@ -259,6 +321,16 @@ std::string load_script(redisContext* c, const LinkSettings& s, std::string* err
     return "";
   }
   return std::string(r->str, r->len);
+}
+
+}  // namespace
+
+Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error) {
+  Scripts out;
+  out.versioned = load_one(c, s, kVersionedWriteScript, error);
+  if (!out.versioned.empty()) out.guarded = load_one(c, s, kGuardedWriteScript, error);
+  if (out.guarded.empty()) out.versioned.clear();
+  return out;
 }
 
 Opened open_link(const LinkSettings& s) {
@@ -314,8 +386,8 @@ Opened open_link(const LinkSettings& s) {
       return out;
     }
   }
-  out.script_sha = load_script(raw, s, &err);
-  if (out.script_sha.empty()) {
+  out.scripts = load_scripts(raw, s, &err);
+  if (out.scripts.empty()) {
     out.error = err;
     // An error reply here (NOAUTH, NOPERM) is configuration; an I/O error is not.
     out.config_error = raw->err == 0;

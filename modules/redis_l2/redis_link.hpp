@@ -51,20 +51,26 @@ struct ReplyFree {
 };
 using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
+// The SHA1s of the two write scripts, as SCRIPT LOAD returned them; both empty on failure.
+struct Scripts {
+  std::string versioned, guarded;
+  bool empty() const { return versioned.empty() || guarded.empty(); }
+};
+
 // Result of opening a connection. `config_error` marks failures that a retry will not heal
 // (wrong password, unknown user, bad db) as opposed to a server that is down.
 struct Opened {
   Context ctx;
-  std::string script_sha;
+  Scripts scripts;
   std::string error;  // empty on success
   bool config_error = false;
 };
 
-// Connects, authenticates, selects the db and loads the versioned-write script.
+// Connects, authenticates, selects the db and loads the write scripts.
 Opened open_link(const LinkSettings& s);
 
-// SCRIPT LOAD on an open connection; returns the sha, or "" with `error` filled.
-std::string load_script(redisContext* c, const LinkSettings& s, std::string* error);
+// SCRIPT LOAD of both write scripts on an open connection; empty with `error` filled on failure.
+Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error);
 
 // Message for an I/O failure on `c` (timeouts are named as such).
 std::string io_error(const redisContext* c, const LinkSettings& s);
@@ -72,6 +78,18 @@ std::string io_error(const redisContext* c, const LinkSettings& s);
 // The versioned-write script: a run of ops per call, two KEYS and five ARGV per op (see the
 // .cpp), one reply element per op.
 extern const char* const kVersionedWriteScript;
+
+// The partition-guarded write script (ABI 1.2 watermark guard): a run of guarded ops and their
+// partitions' watermarks per call, one reply element per op (see the .cpp).
+extern const char* const kGuardedWriteScript;
+
+// The Redis key of a watermark named `name` (strata_tier_op.guard_name) under `prefix`.
+inline std::string watermark_key(std::string_view prefix, std::string_view name) {
+  std::string k(prefix);
+  k += "strata:wm:";
+  k += name;
+  return k;
+}
 
 // Companion key holding the version of `value_key`, in the same Redis Cluster hash slot:
 //   value key without a hash tag:  "{" value_key "}:strata-ver"

@@ -367,7 +367,7 @@ TEST(HostApi, TableIsComplete) {
 }
 
 TEST(HostApi, MetricAddsTheInstanceLabel) {
-  strata_instance_ctx ctx{"tiers.l1", "latest"};
+  strata_instance_ctx ctx{"tiers.l1", "latest", {}};
   const strata_host_api* h = host_api();
   strata_metric* m =
       h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_test_total", "Test.", "op=\"get\"");
@@ -393,7 +393,7 @@ TEST(HostApi, MetricAddsTheInstanceLabel) {
 }
 
 TEST(HostApi, MetricTypeConflictGivesANullHandleThatIgnoresUpdates) {
-  strata_instance_ctx ctx{"tiers.l1", ""};
+  strata_instance_ctx ctx{"tiers.l1", "", {}};
   const strata_host_api* h = host_api();
   ASSERT_NE(h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_conflict", "C.", nullptr),
             nullptr);
@@ -417,7 +417,7 @@ TEST(HostApi, GoodModuleMetricCarriesItsInstance) {
 }
 
 TEST(HostApi, LogLineCarriesInstanceAndPipeline) {
-  strata_instance_ctx ctx{"tiers.l2", "latest"};
+  strata_instance_ctx ctx{"tiers.l2", "latest", {}};
   testing::internal::CaptureStderr();
   host_api()->log(&ctx, STRATA_LOG_WARN, "redis is slow");
   std::string out = testing::internal::GetCapturedStderr();
@@ -433,7 +433,7 @@ TEST(HostApi, OpSetValueIgnoresAnOpWithoutHostStorage) {
   host_api()->op_set_value(&op, "abc", 3);
   EXPECT_TRUE(r.has_value);
   EXPECT_EQ(r.value, "abc");
-  strata_instance_ctx ctx{"tiers.l1", ""};
+  strata_instance_ctx ctx{"tiers.l1", "", {}};
   EXPECT_STREQ(host_api()->instance_name(&ctx), "tiers.l1");
 }
 

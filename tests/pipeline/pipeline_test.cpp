@@ -79,10 +79,11 @@ TEST(Pipeline, IdentityHooksWriteRecordKeyAndValueAndAckEachBatchAfterItsDurable
   EXPECT_EQ(redis.get("a"), "a9");
   EXPECT_EQ(redis.get("b"), "b6");
   EXPECT_EQ(redis.get("c"), "c3");
-  // version = offset + 1, kept in redis_l2's companion key
-  EXPECT_EQ(redis.get("{a}:strata-ver"), "10");
-  EXPECT_EQ(redis.get("{b}:strata-ver"), "7");
-  EXPECT_EQ(redis.get("{c}:strata-ver"), "4");
+  // The default order keeps one watermark per partition (next offset), no per-key metadata.
+  EXPECT_EQ(redis.get("strata:wm:p/t/0"), "10");
+  EXPECT_EQ(redis.get("strata:wm:p/t/1"), "4");
+  EXPECT_EQ(redis.get("{a}:strata-ver"), std::nullopt);
+  EXPECT_EQ(redis.command({"DBSIZE"}), "5");
   EXPECT_EQ(mc.get("a"), "a9");
   EXPECT_EQ(mc.get("b"), "b6");
   EXPECT_EQ(mc.get("c"), "c3");
@@ -115,7 +116,7 @@ TEST(Pipeline, TombstoneRecordDeletesTheKeyFromBothTiers) {
 
   EXPECT_EQ(redis.get("k"), std::nullopt);
   EXPECT_EQ(mc.get("k"), std::nullopt);
-  EXPECT_EQ(redis.get("{k}:strata-ver"), "2");  // the tombstone keeps the delete's version
+  EXPECT_EQ(redis.get("strata:wm:p/t/0"), "2");  // the delete moved the watermark past it
   EXPECT_EQ(redis.get("other"), "v");
   EXPECT_EQ(mc.get("other"), "v");
   EXPECT_EQ(stats_of(*rt).keys_written, 1u);  // deletes are not counted as keys written
@@ -185,7 +186,7 @@ end
 // ------------------------------------------------------------------------------------------
 // 4. replays
 
-TEST(Pipeline, ReplayOfAnOlderVersionIsRefusedAndDeletesTheL1Copy) {
+TEST(Pipeline, ReplayBelowTheWatermarkIsSkippedAndLeavesTheL1CopyAlone) {
   Harness h;
   REQUIRE_HARNESS(h);
   RedisClient redis(h.redis.port());
@@ -197,17 +198,17 @@ TEST(Pipeline, ReplayOfAnOlderVersionIsRefusedAndDeletesTheL1Copy) {
     ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 11"));
     ASSERT_EQ(mc.get("k"), "new");
   }
-  // A second process replays older positions of the same partition.
+  // A second process replays older positions of the same partition, then a new one.
   FakeSource src;
   auto rt = h.build(h.config_text(
-      {record_line("t", 0, 3, "k", "old"), record_line("t", 0, 4, "fresh", "f")}, {}));
+      {record_line("t", 0, 3, "k", "old"), record_line("t", 0, 11, "fresh", "f")}, {}));
   ASSERT_TRUE(rt);
-  ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 5"));
+  ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 12"));
 
   EXPECT_EQ(redis.get("k"), "new");
-  EXPECT_EQ(redis.get("{k}:strata-ver"), "11");
-  // Not overwritten with "old", and not left as is: deleted, so a read refills from Redis.
-  EXPECT_EQ(mc.get("k"), std::nullopt);
+  EXPECT_EQ(redis.get("strata:wm:p/t/0"), "12");
+  // Skipped in both tiers: L1 keeps the newer copy (a replay never removes it).
+  EXPECT_EQ(mc.get("k"), "new");
   EXPECT_EQ(redis.get("fresh"), "f");
   EXPECT_EQ(mc.get("fresh"), "f");
   const auto& st = stats_of(*rt);
@@ -215,6 +216,34 @@ TEST(Pipeline, ReplayOfAnOlderVersionIsRefusedAndDeletesTheL1Copy) {
   EXPECT_EQ(st.keys_written, 1u);
   EXPECT_EQ(st.l1_written, 1u);
   EXPECT_EQ(st.dead_letters, 0u);
+}
+
+// Per-key order (order = "version"): an older version is refused by the durable tier and the
+// newer L1 copy stays (issue 7: a refused write never deletes a newer L1 copy).
+TEST(Pipeline, Issue7RefusedOlderVersionKeepsTheNewerL1Copy) {
+  Harness h;
+  REQUIRE_HARNESS(h);
+  RedisClient redis(h.redis.port());
+  MemcachedClient mc(h.memcached.port());
+  Sections s;
+  s.pipeline = "order = \"version\"\n";
+  s.script =
+      "function key(r) return r.key end\n"
+      "function version(r) return tonumber(string.match(r.value, '%d+')) end\n";
+  {
+    FakeSource src;
+    auto rt = h.build(h.config_text({record_line("t", 1, 0, "k", "v9")}, s));
+    ASSERT_TRUE(rt);
+    ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 1 1"));
+  }
+  FakeSource src;
+  auto rt = h.build(h.config_text({record_line("t", 0, 0, "k", "v5")}, s));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 1"));
+  EXPECT_EQ(redis.get("k"), "v9");
+  EXPECT_EQ(redis.get("{k}:strata-ver"), "9");
+  EXPECT_EQ(mc.get("k"), "v9");
+  EXPECT_EQ(stats_of(*rt).stale_skipped, 1u);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -328,19 +357,15 @@ end
   ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 5"));
   EXPECT_EQ(src.acks(), std::vector<std::string>{"ack t 0 5"});
 
+  // Only the script failure is a dead letter. A key or value that L1 refuses is durable and
+  // readable from L2: written where it fits, counted, not dead-lettered (issue 7 item 4).
   auto lines = lines_of(read_file(h.dead_letter_path()));
-  EXPECT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines.size(), 1u);
   auto script = dead_letters_at(h.dead_letter_path(), 1);
   ASSERT_EQ(script.size(), 1u);
   EXPECT_NE(script[0].find("script"), std::string::npos) << script[0];
   EXPECT_NE(script[0].find("boom on purpose"), std::string::npos) << script[0];
-  auto key = dead_letters_at(h.dead_letter_path(), 2);
-  ASSERT_EQ(key.size(), 1u);
-  EXPECT_NE(key[0].find("tiers.l1"), std::string::npos) << key[0];
-  auto value = dead_letters_at(h.dead_letter_path(), 3);
-  ASSERT_EQ(value.size(), 1u);
-  EXPECT_NE(value[0].find("tiers.l1"), std::string::npos) << value[0];
-  EXPECT_NE(value[0].find("max_value_size"), std::string::npos) << value[0];
+  EXPECT_EQ(stats_of(*rt).l1_refused, 2u);
 
   EXPECT_EQ(redis.get("good1"), "g1");
   EXPECT_EQ(redis.get("good2"), "g2");
@@ -351,7 +376,7 @@ end
   EXPECT_EQ(redis.get(long_key), "lv");  // durable; only memcached refused the key
   EXPECT_EQ(redis.get("bigval"), big);
   EXPECT_EQ(mc.get("bigval"), std::nullopt);  // the older copy does not linger
-  EXPECT_EQ(stats_of(*rt).dead_letters, 3u);
+  EXPECT_EQ(stats_of(*rt).dead_letters, 1u);
   EXPECT_EQ(stats_of(*rt).keys_written, 4u);
 }
 
@@ -368,8 +393,11 @@ TEST(Pipeline, PartlyFailedRecordDoesNotLeaveAStaleL1CopyOfTheKeyRedisAccepted) 
   // A companion key of the wrong type makes the versioned write of B fail (WRONGTYPE).
   ASSERT_EQ(redis.command({"RPUSH", "{B}:strata-ver", "x"}), "1");
   Sections s;
-  s.l2 = "versioned_batch = 1\n";  // one script call per op: A and B fail separately
-  s.script = "function key(r) return {\"A\", \"B\"} end\n";
+  s.l2 = "versioned_batch = 1\n";        // one script call per op: A and B fail separately
+  s.pipeline = "order = \"version\"\n";  // per-key versions: B's companion key is in the way
+  s.script =
+      "function key(r) return {\"A\", \"B\"} end\n"
+      "function version(r) return r.offset + 1 end\n";
   auto rt = h.build(h.config_text({record_line("t", 0, 0, "r", "new")}, s));
   ASSERT_TRUE(rt);
   ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 1"));

@@ -144,10 +144,10 @@ class RedisL2Test : public ::testing::Test {
 ModuleLoader* RedisL2Test::loader_ = nullptr;
 const LoadedModule* RedisL2Test::module_ = nullptr;
 
-TEST_F(RedisL2Test, DescriptorIsADurableVersionedTier) {
+TEST_F(RedisL2Test, DescriptorIsADurableVersionedWatermarkTier) {
   EXPECT_EQ(module_->desc->kind, STRATA_KIND_TIER);
   auto* hooks = static_cast<const strata_tier_hooks*>(module_->desc->kind_hooks);
-  EXPECT_EQ(hooks->tier_flags, STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED);
+  EXPECT_EQ(hooks->tier_flags, STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK);
 }
 
 TEST_F(RedisL2Test, SetGetAddDeleteRoundTrip) {

@@ -55,6 +55,15 @@ inline void set_result_ttl(strata_tier_op& op, int64_t ms) {
     op.result_ttl_ms = ms;
 }
 
+// ABI 1.2: the partition watermark guard of a SET/DELETE (guard_name empty = unguarded). Empty
+// when the host predates 1.2.
+inline std::string_view guard_name(const strata_tier_op& op) {
+  if (op.struct_size < offsetof(strata_tier_op, guard_offset) + sizeof op.guard_offset ||
+      op.guard_name.len == 0)
+    return {};
+  return {op.guard_name.data, op.guard_name.len};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Option schema builder: constexpr, so a module's table is static data.
 //   static constexpr strata_option_def kOptions[] = {
@@ -194,6 +203,14 @@ class Host {
     api_->op_set_value(&op, data, len);
   }
   std::string instance_name() const { return api_->instance_name(ctx_); }
+  // Sources: the next offset stored with the data for a newly assigned partition (the
+  // pipeline's watermark), or -1 (nothing stored, no watermark guard, or a host before 1.2).
+  int64_t stored_position(const char* topic, int32_t partition) const {
+    if (api_->struct_size < offsetof(strata_host_api, stored_position) + sizeof(void*) ||
+        !api_->stored_position)
+      return -1;
+    return api_->stored_position(ctx_, topic, partition);
+  }
   const strata_host_api* api() const { return api_; }
   strata_instance_ctx* ctx() const { return ctx_; }
 

@@ -19,7 +19,9 @@ extern "C" {
 #endif
 
 #define STRATA_ABI_MAJOR 1
-#define STRATA_ABI_MINOR 1 /* 1.1: strata_tier_op.result_ttl_ms */
+#define STRATA_ABI_MINOR 2 /* 1.1: strata_tier_op.result_ttl_ms; 1.2: the partition watermark \
+                            guard (strata_tier_op.guard_*, STRATA_TIER_WATERMARK, \
+                            STRATA_TIER_WATERMARK_GET, strata_host_api.stored_position) */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -165,6 +167,12 @@ typedef struct strata_host_api {
 
   /* Instance identity, owned by the host: "tiers.l1" etc. */
   const char* (*instance_name)(strata_instance_ctx* ctx);
+  /* ABI 1.2 (check struct_size before calling). Sources: where a newly assigned partition
+   * should resume, as stored with the data by the pipeline's durable tiers (the partition
+   * watermark): the next offset to read, or -1 when nothing is stored or the pipeline does
+   * not guard by watermark. Called on the source's own thread (e.g. in a rebalance callback);
+   * it does I/O against the durable tier and may take up to its timeouts. */
+  int64_t (*stored_position)(strata_instance_ctx* ctx, const char* topic, int32_t partition);
 } strata_host_api;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -234,7 +242,11 @@ typedef enum strata_tier_op_kind {
   STRATA_TIER_GET = 1,
   STRATA_TIER_SET = 2,   /* versioned when `version` != 0 (durable tiers must honour it) */
   STRATA_TIER_ADD = 3,   /* store only if absent (read-path refill) */
-  STRATA_TIER_DELETE = 4 /* versioned when `version` != 0 */
+  STRATA_TIER_DELETE = 4, /* versioned when `version` != 0 */
+  /* ABI 1.2, tiers with STRATA_TIER_WATERMARK only. `key` is a watermark name (see guard_name);
+   * on STRATA_OK the tier hands the stored next offset back as decimal text through
+   * op_set_value(); STRATA_NOT_FOUND when none is stored. */
+  STRATA_TIER_WATERMARK_GET = 5
 } strata_tier_op_kind;
 
 /* Item flags the host uses; tiers store `flags` as the item's client flags where they can. */
@@ -258,11 +270,24 @@ struct strata_tier_op {
    * cannot tell). The host sets it to 0 before execute(). A module must write it only when
    * `struct_size` covers it (a 1.0 host passes a smaller op): use strata::set_result_ttl(). */
   int64_t result_ttl_ms;
+  /* ABI 1.2. The partition watermark guard (exactly once per source partition). When
+   * `guard_name.len` != 0 on a SET or DELETE sent to a tier with STRATA_TIER_WATERMARK:
+   * the op belongs to the record at `guard_offset` of the partition named `guard_name`
+   * ("pipeline/topic/partition", chosen by the host). The tier keeps, per name, a watermark
+   * = the highest guard_offset + 1 it applied, written in the same atomic step as the op.
+   * An op whose guard_offset is below the stored watermark is not applied and answers
+   * STRATA_NOT_STORED (already applied: a replay, or a zombie writer). Ops of one execute()
+   * with the same name come in increasing guard_offset order. Set only when struct_size
+   * covers them (the host passes 1.0/1.1-sized ops to older modules, which see no guard). */
+  strata_bytes guard_name;
+  int64_t guard_offset;
 };
 
 enum strata_tier_flags {
   STRATA_TIER_DURABLE = 1u << 0, /* commits wait for this tier's acks (Redis); L1s are volatile */
-  STRATA_TIER_VERSIONED = 1u << 1 /* honours strata_tier_op.version */
+  STRATA_TIER_VERSIONED = 1u << 1, /* honours strata_tier_op.version */
+  STRATA_TIER_WATERMARK = 1u << 2  /* ABI 1.2: honours strata_tier_op.guard_* and answers
+                                      STRATA_TIER_WATERMARK_GET */
 };
 
 typedef struct strata_tier_hooks {

@@ -19,10 +19,13 @@ void set_op_error(strata_tier_op& op, strata_status status, std::string_view msg
   op.error[n] = '\0';
 }
 
-// A module built for ABI 1.0 steps through an ops array with the 1.0 size of strata_tier_op,
-// which ended at host_result (result_ttl_ms came in 1.1). Such a module gets a packed copy.
+// A module built for an older minor steps through an ops array with that minor's size of
+// strata_tier_op: 1.0 ended at host_result (result_ttl_ms came in 1.1), 1.1 at result_ttl_ms
+// (the guard came in 1.2). Such a module gets a packed copy of exactly what it knows.
 constexpr size_t kOpSize_1_0 = offsetof(strata_tier_op, result_ttl_ms);
+constexpr size_t kOpSize_1_1 = offsetof(strata_tier_op, guard_name);
 static_assert(kOpSize_1_0 % alignof(strata_tier_op) == 0, "1.0 ops would be misaligned");
+static_assert(kOpSize_1_1 % alignof(strata_tier_op) == 0, "1.1 ops would be misaligned");
 
 // Failures that say the tier is unusable (as opposed to "this key is bad").
 bool is_availability_failure(int status) {
@@ -67,6 +70,8 @@ const char* op_kind_name(strata_tier_op_kind kind) {
       return "ADD";
     case STRATA_TIER_DELETE:
       return "DELETE";
+    case STRATA_TIER_WATERMARK_GET:
+      return "WATERMARK_GET";
   }
   return "?";
 }
@@ -74,7 +79,8 @@ const char* op_kind_name(strata_tier_op_kind kind) {
 Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
     : instance_(instance), hooks_(instance.tier()), breaker_(breaker) {
   const strata_module_descriptor* d = instance.desc();
-  legacy_ops_ = d && d->abi_major == 1 && d->abi_minor == 0;
+  if (d && d->abi_major == 1 && d->abi_minor == 0) op_size_ = kOpSize_1_0;
+  if (d && d->abi_major == 1 && d->abi_minor == 1) op_size_ = kOpSize_1_1;
   auto& reg = MetricsRegistry::global();
   const std::string labels = "tier=\"" + instance.name() + "\"";
   hits_ = reg.counter("strata_tier_hits_total", "GETs that found an item (incl. negative entries)",
@@ -98,7 +104,12 @@ Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
 
 const std::string& Tier::name() const { return instance_.name(); }
 
-uint32_t Tier::flags() const { return hooks_ ? hooks_->tier_flags : 0; }
+uint32_t Tier::flags() const {
+  uint32_t f = hooks_ ? hooks_->tier_flags : 0;
+  // A module older than 1.2 cannot see the guard fields, whatever bits it set.
+  if (op_size_ != sizeof(strata_tier_op)) f &= ~uint32_t(STRATA_TIER_WATERMARK);
+  return f;
+}
 
 void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to) {
   breaker_state_->set(breaker_gauge_value(to));
@@ -118,16 +129,17 @@ void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State t
   }
 }
 
-int Tier::execute_1_0(std::vector<strata_tier_op>& ops, strata_error* err) {
-  std::vector<unsigned char> packed(ops.size() * kOpSize_1_0);  // new[]: aligned for the op
+int Tier::execute_packed(std::vector<strata_tier_op>& ops, strata_error* err) {
+  const size_t size = op_size_;
+  std::vector<unsigned char> packed(ops.size() * size);  // new[]: aligned for the op
   for (size_t i = 0; i < ops.size(); ++i) {
-    ops[i].struct_size = kOpSize_1_0;
-    std::memcpy(packed.data() + i * kOpSize_1_0, &ops[i], kOpSize_1_0);
+    ops[i].struct_size = size;
+    std::memcpy(packed.data() + i * size, &ops[i], size);
   }
   int rc = hooks_->execute(instance_.handle(), reinterpret_cast<strata_tier_op*>(packed.data()),
                            ops.size(), err);
   for (size_t i = 0; i < ops.size(); ++i) {
-    std::memcpy(&ops[i], packed.data() + i * kOpSize_1_0, kOpSize_1_0);
+    std::memcpy(&ops[i], packed.data() + i * size, size);
     ops[i].struct_size = sizeof(strata_tier_op);
   }
   return rc;
@@ -164,8 +176,9 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
 
   strata_error err{};
   auto t0 = std::chrono::steady_clock::now();
-  int rc = legacy_ops_ ? execute_1_0(ops, &err)
-                       : hooks_->execute(instance_.handle(), ops.data(), ops.size(), &err);
+  int rc = op_size_ != sizeof(strata_tier_op)
+               ? execute_packed(ops, &err)
+               : hooks_->execute(instance_.handle(), ops.data(), ops.size(), &err);
   latency_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   if (rc != STRATA_OK) {

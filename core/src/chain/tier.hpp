@@ -40,13 +40,13 @@ class Tier {
 
  private:
   void refuse(std::vector<strata_tier_op>& ops);
-  // execute() for a module built against ABI 1.0 (smaller ops): packs the ops for it.
-  int execute_1_0(std::vector<strata_tier_op>& ops, strata_error* err);
+  // execute() for a module built against an older minor (smaller ops): packs the ops for it.
+  int execute_packed(std::vector<strata_tier_op>& ops, strata_error* err);
   void on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to);
 
   ModuleInstance& instance_;
   const strata_tier_hooks* hooks_;
-  bool legacy_ops_ = false;  // the module was built for ABI 1.0
+  size_t op_size_ = sizeof(strata_tier_op);  // the op size of the module's ABI minor
   CircuitBreaker breaker_;
   Series* hits_;
   Series* misses_;

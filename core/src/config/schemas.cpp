@@ -6,6 +6,7 @@ namespace strata {
 namespace {
 
 constexpr const char* kLuaLibraries[] = {"io", "os", "require", "debug", "ffi", nullptr};
+constexpr const char* kOrderings[] = {"auto", "partition", "version", "timestamp", nullptr};
 
 constexpr double kMinRetryBackoffMs = 10;
 constexpr double kMaxRetryBackoffMs = 60 * 60 * 1000;
@@ -38,6 +39,14 @@ const std::vector<strata_option_def>& pipeline_schema() {
             "Lua libraries the pipeline's script may use beyond the sandbox (each of io, os, "
             "require, debug, ffi). Empty keeps the script sandboxed.");
     lua_allow.enum_values = kLuaLibraries;
+    strata_option_def order =
+        def("order", STRATA_OPT_ENUM, "auto",
+            "How writes of one key are ordered and replays refused. partition: a per-partition "
+            "watermark stored atomically with the writes (exactly once per partition, no per-key "
+            "metadata; keys must not span partitions). version: per key, by the script's "
+            "version() hook. timestamp: per key, by the record timestamp. auto: version when the "
+            "script defines version(), else partition. See docs/kafka_source.md.");
+    order.enum_values = kOrderings;
     return std::vector<strata_option_def>{
         def("source", STRATA_OPT_STRING, nullptr,
             "Name of the [sources.NAME] instance that feeds this pipeline."),
@@ -77,6 +86,7 @@ const std::vector<strata_option_def>& pipeline_schema() {
         def("lua_memory", STRATA_OPT_SIZE, "128MiB",
             "Memory cap of the script's Lua state; a record whose hooks exceed it fails alone. "
             "0 removes the cap."),
+        order,
     };
   }();
   return schema;

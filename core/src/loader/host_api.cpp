@@ -118,6 +118,17 @@ const char* host_instance_name(strata_instance_ctx* ctx) {
   return ctx ? ctx->instance.c_str() : "";
 }
 
+int64_t host_stored_position(strata_instance_ctx* ctx, const char* topic, int32_t partition) {
+  if (!ctx || !ctx->stored_position || !topic) return -1;
+  try {
+    return ctx->stored_position(topic, partition);
+  } catch (const std::exception& e) {
+    log::write(STRATA_LOG_WARN, ctx->instance, ctx->pipeline,
+               std::string("stored position lookup failed: ") + e.what());
+    return -1;
+  }
+}
+
 const strata_host_api kHostApi = {
     sizeof(strata_host_api),
     STRATA_ABI_MAJOR,
@@ -131,6 +142,7 @@ const strata_host_api kHostApi = {
     host_monotonic_ns,
     host_op_set_value,
     host_instance_name,
+    host_stored_position,
 };
 
 }  // namespace
@@ -139,10 +151,14 @@ const strata_host_api* host_api() { return &kHostApi; }
 
 const char* kind_name(strata_module_kind kind) {
   switch (kind) {
-    case STRATA_KIND_SOURCE: return "source";
-    case STRATA_KIND_TIER: return "tier";
-    case STRATA_KIND_POLICY: return "policy";
-    case STRATA_KIND_FRONT: return "front";
+    case STRATA_KIND_SOURCE:
+      return "source";
+    case STRATA_KIND_TIER:
+      return "tier";
+    case STRATA_KIND_POLICY:
+      return "policy";
+    case STRATA_KIND_FRONT:
+      return "front";
   }
   return "unknown";
 }

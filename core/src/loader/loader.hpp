@@ -5,6 +5,7 @@
 
 #include <strata/strata.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -113,4 +114,7 @@ class ModuleInstance {
 struct strata_instance_ctx {
   std::string instance;  // "tiers.l1"
   std::string pipeline;  // may be empty
+  // strata_host_api.stored_position for a source: set by its pipeline before the source's
+  // thread first polls; empty = nothing stored (-1).
+  std::function<int64_t(const char* topic, int32_t partition)> stored_position;
 };

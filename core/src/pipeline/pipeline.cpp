@@ -25,60 +25,7 @@ int64_t unix_ms() {
       .count();
 }
 
-// Retryable: the tier may come back. Anything else is a property of the record.
-bool retryable(strata_status s) {
-  return s == STRATA_ERR_UNAVAILABLE || s == STRATA_ERR_BREAKER_OPEN;
-}
-
-strata_tier_op make_op(strata_tier_op_kind kind, const std::string& key, const std::string* value,
-                       int64_t ttl_ms, uint64_t version) {
-  strata_tier_op op{};
-  op.struct_size = sizeof op;
-  op.kind = kind;
-  op.key = {key.data(), key.size()};
-  if (value) op.value = {value->data(), value->size()};
-  op.ttl_ms = ttl_ms;
-  op.version = version;
-  return op;
-}
-
 }  // namespace
-
-struct Pipeline::Metrics {
-  Series* records;
-  Series* batches;
-  Series* batch_size;
-  Series* dead_letters;
-  Series* invalidations;
-  Series* retries;
-  Series* e2e;
-  Series* lag;
-  Series* paused;
-  std::vector<Series*> keys_written;  // per tier
-  std::vector<Series*> tier_errors;   // per tier
-};
-
-// One key write derived from one record.
-struct Pipeline::Batch {
-  struct Write {
-    size_t record;
-    std::string key;
-    const std::string* value;  // nullptr: delete (tombstone record)
-    uint64_t version;
-    std::vector<strata_policy_decision> decisions;  // per tier
-    bool durable_refused = false;  // a newer version is stored: do not touch volatile tiers
-    bool durable_failed = false;   // a durable tier refused it for good: volatile tiers untouched
-  };
-  struct Invalidation {
-    size_t record;
-    std::string key;
-  };
-  std::vector<lua::HookResult> results;  // per record (owns values)
-  std::vector<std::string> values;       // per record: the value written
-  std::vector<std::string> dead;         // per record: dead-letter reason, "" if alive
-  std::vector<Write> writes;
-  std::vector<Invalidation> invalidations;
-};
 
 Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vector<Tier*> tiers,
                    ModuleInstance* policy, DeadLetterSink* dead_letters)
@@ -106,16 +53,69 @@ Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vecto
       reg.histogram("strata_pipeline_end_to_end_seconds", "Record timestamp to durable ack", l);
   metrics_->lag = reg.gauge("strata_pipeline_consumer_lag", "Records not yet consumed", l);
   metrics_->paused = reg.gauge("strata_pipeline_paused", "1 while the source is paused", l);
+  metrics_->replays_skipped = reg.counter(
+      "strata_pipeline_replays_skipped_total",
+      "Durable writes not applied: at or below the partition watermark (already applied), or "
+      "older than the stored per-key version",
+      l);
+  metrics_->coalesced = reg.counter("strata_pipeline_coalesced_total",
+                                    "Key writes dropped because a later one of the batch won", l);
+  metrics_->spread = reg.counter(
+      "strata_pipeline_cross_partition_writes_total",
+      "Writes of a key from another partition than its last write (order = partition)", l);
   for (Tier* t : tiers_) {
     std::string tl = l + ",tier=\"" + t->name() + "\"";
     metrics_->keys_written.push_back(
         reg.counter("strata_pipeline_keys_written_total", "Keys written per tier", tl));
     metrics_->tier_errors.push_back(
         reg.counter("strata_pipeline_tier_errors_total", "Failed writes per tier", tl));
+    metrics_->refused.push_back(reg.counter(
+        "strata_pipeline_tier_refused_total",
+        "Writes a volatile tier refused (key or value does not fit it; the record is still "
+        "durable and is not dead-lettered)",
+        tl));
+  }
+  plan_.pipeline = settings_.name;
+  plan_.tiers = &policy_tiers_;
+  if (const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr) {
+    plan_.policy = pol;
+    plan_.policy_handle = policy_->handle();
+    plan_.policy_name = policy_->name();
   }
 }
 
-Pipeline::~Pipeline() { stop(); }
+Pipeline::~Pipeline() {
+  stop();
+  if (source_->ctx()) source_->ctx()->stored_position = nullptr;
+}
+
+Result<void> Pipeline::resolve_ordering(const lua::KeyHooks* hooks) {
+  const std::string& o = settings_.order;
+  bool has_version = hooks && hooks->has_hook("version");
+  if (o == "version" && !has_version)
+    return fail("pipeline " + settings_.name +
+                ": order = \"version\" needs the script to define version(record)");
+  ordering_ = o == "version" || (o == "auto" && has_version) ? Ordering::Version
+              : o == "timestamp"                             ? Ordering::Timestamp
+                                                             : Ordering::Partition;
+  plan_.ordering = ordering_;
+  bool any_durable = false, all_guard = true, all_versioned = true;
+  for (Tier* t : tiers_) {
+    if (!t->durable()) continue;
+    any_durable = true;
+    all_guard = all_guard && (t->flags() & STRATA_TIER_WATERMARK);
+    all_versioned = all_versioned && (t->flags() & STRATA_TIER_VERSIONED);
+  }
+  plan_.guard = ordering_ == Ordering::Partition && any_durable && all_guard;
+  // A durable tier from before ABI 1.2 cannot keep a watermark: refuse replays per key by
+  // offset there, as strata 1.1 did (right only for keys that stay in one partition).
+  plan_.offset_versions = ordering_ == Ordering::Partition && any_durable && !all_guard;
+  if (plan_.offset_versions && !all_versioned)
+    log::write(STRATA_LOG_WARN, {}, settings_.name,
+               "a durable tier honours neither watermarks nor versions: replays after a crash "
+               "may roll keys back");
+  return {};
+}
 
 Result<void> Pipeline::start() {
   std::unique_ptr<lua::KeyHooks> hooks;
@@ -124,7 +124,14 @@ Result<void> Pipeline::start() {
     if (!loaded) return fail("pipeline " + settings_.name + ": " + loaded.error());
     hooks = std::move(loaded.value());
   }
+  if (auto r = resolve_ordering(hooks.get()); !r) return r;
+  // Set before the worker's first poll, which serves the source's rebalance callbacks.
+  if (plan_.guard && source_->ctx())
+    source_->ctx()->stored_position = [this](const char* topic, int32_t partition) {
+      return stored_position(topic, partition);
+    };
   stopping_ = false;
+
   stats_.last_record_mono_ms = mono_ms();
   worker_ = std::thread([this, h = std::move(hooks)]() mutable { run(std::move(h)); });
   return {};
@@ -187,81 +194,19 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   metrics_->batches->add(1);
   metrics_->batch_size->set(static_cast<double>(n));
 
-  Batch b;
-  b.results.resize(n);
-  b.values.resize(n);
-  b.dead.resize(n);
-  std::vector<strata_policy_decision> decisions(tiers_.size());
-  const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr;
+  uint64_t skipped = 0;
+  WritePlan plan = derive_plan(in, hooks, plan_, &skipped);
+  stats_.skipped += skipped;
+  uint64_t coalesced = coalesce(plan, ordering_);
+  stats_.coalesced += coalesced;
+  metrics_->coalesced->add(static_cast<double>(coalesced));
+  if (ordering_ == Ordering::Partition) watch_spread(plan);
 
-  for (size_t r = 0; r < n; ++r) {
-    const strata_record& rec = in.records[r];
-    lua::HookResult& hr = b.results[r];
-    if (hooks) {
-      std::string error;
-      if (!hooks->run(rec, hr, error)) {
-        b.dead[r] = "script: " + error;
-        continue;
-      }
-    } else {
-      if (!rec.key.data) {
-        b.dead[r] = "record has no key and the pipeline has no script to derive one";
-        continue;
-      }
-      hr.keys.emplace_back(rec.key.data, rec.key.len);
-    }
-    if (hr.skip || hr.keys.empty()) {
-      stats_.skipped++;
-      for (auto& k : hr.invalidate) b.invalidations.push_back({r, k});
-      continue;
-    }
-    bool tombstone = !hr.has_value && rec.value.data == nullptr;
-    if (hr.has_value)
-      b.values[r] = std::move(hr.value);
-    else if (rec.value.data)
-      b.values[r].assign(rec.value.data, rec.value.len);
-    uint64_t version = hr.has_version ? hr.version : static_cast<uint64_t>(rec.offset) + 1;
-    for (auto& key : hr.keys) {
-      Batch::Write w{r, key, tombstone ? nullptr : &b.values[r], version, {}, false};
-      if (pol) {
-        strata_policy_input pin{};
-        pin.struct_size = sizeof pin;
-        pin.record = &rec;
-        pin.key = {key.data(), key.size()};
-        // A tombstone is a null value (strata.h): the policy decides what deleting means.
-        pin.value = tombstone ? strata_bytes{nullptr, 0}
-                              : strata_bytes{b.values[r].data(), b.values[r].size()};
-        pin.hook_ttl_ms = hr.has_ttl ? hr.ttl_ms : -1;
-        pin.tiers = policy_tiers_.data();
-        pin.tier_count = policy_tiers_.size();
-        strata_error err{};
-        std::fill(decisions.begin(), decisions.end(), strata_policy_decision{});
-        if (pol->decide(policy_->handle(), &pin, decisions.data(), &err) != STRATA_OK) {
-          b.dead[r] = "policy " + policy_->name() + ": " + err.message;
-          break;
-        }
-      } else {
-        for (size_t t = 0; t < tiers_.size(); ++t)
-          decisions[t] = {STRATA_ACTION_SET, hr.has_ttl ? hr.ttl_ms : 0};
-      }
-      w.decisions = decisions;
-      if (tombstone)
-        for (auto& d : w.decisions)
-          if (d.action == STRATA_ACTION_SET) d.action = STRATA_ACTION_DELETE;
-      b.writes.push_back(std::move(w));
-    }
-    for (auto& k : hr.invalidate) b.invalidations.push_back({r, k});
-  }
-  // Records that failed in the hooks or the policy write nothing.
-  b.writes.erase(std::remove_if(b.writes.begin(), b.writes.end(),
-                                [&](const Batch::Write& w) { return !b.dead[w.record].empty(); }),
-                 b.writes.end());
-
-  if (!write_durable(b)) return;  // stopping while the durable tier is down: not acked
-  write_volatile(b);
+  if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
+  write_volatile(plan);
 
   for (size_t r = 0; r < n; ++r)
-    if (!b.dead[r].empty() && !dead_letter(in.records[r], b.dead[r])) return;
+    if (!plan.records[r].dead.empty() && !dead_letter(in.records[r], plan.records[r].dead)) return;
   int64_t now = unix_ms();
   for (size_t r = 0; r < n; ++r)
     if (in.records[r].timestamp_ms > 0)
@@ -269,168 +214,27 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   ack(in);
 }
 
-bool Pipeline::write_durable(Batch& b) {
-  for (size_t t = 0; t < tiers_.size(); ++t) {
-    Tier* tier = tiers_[t];
-    if (!tier->durable()) continue;
-    // ops[i] belongs to writes[owner[i]] (or to invalidations[owner[i] - writes.size()]).
-    std::vector<strata_tier_op> ops;
-    std::vector<size_t> owner;
-    for (size_t i = 0; i < b.writes.size(); ++i) {
-      auto& w = b.writes[i];
-      const auto& d = w.decisions[t];
-      if (d.action == STRATA_ACTION_SET)
-        ops.push_back(make_op(STRATA_TIER_SET, w.key, w.value, d.ttl_ms, w.version));
-      else if (d.action == STRATA_ACTION_DELETE)
-        ops.push_back(make_op(STRATA_TIER_DELETE, w.key, nullptr, 0, w.version));
-      else
-        continue;
-      owner.push_back(i);
+// Keys written from two partitions have no order in Kafka: under partition ordering the last
+// batch to arrive wins. Say so once per key, with the remedy, and count every such write.
+void Pipeline::watch_spread(const WritePlan& plan) {
+  for (const KeyOp& op : plan.ops) {
+    if (op.invalidation) continue;
+    const strata_record& rec = *plan.records[op.record].rec;
+    std::string_view topic = rec.topic ? rec.topic : "";
+    int32_t previous = -1;
+    uint64_t before = spread_.spread_writes();
+    bool first = spread_.observe(op.key, topic, rec.partition, &previous);
+    if (spread_.spread_writes() != before) {
+      stats_.spread_keys++;
+      metrics_->spread->add(1);
     }
-    for (size_t i = 0; i < b.invalidations.size(); ++i) {
-      ops.push_back(make_op(STRATA_TIER_DELETE, b.invalidations[i].key, nullptr, 0, 0));
-      owner.push_back(b.writes.size() + i);
-    }
-    if (ops.empty()) continue;
-
-    std::vector<size_t> pending(ops.size());
-    for (size_t i = 0; i < ops.size(); ++i) pending[i] = i;
-    int64_t backoff = settings_.retry_backoff_ms;
-    bool paused = false;
-    std::vector<OpResult> results;
-    while (!pending.empty()) {
-      std::vector<strata_tier_op> round;
-      round.reserve(pending.size());
-      for (size_t i : pending) round.push_back(ops[i]);
-      tier->execute(round, results);
-      std::vector<size_t> again;
-      std::string last_error;
-      for (size_t k = 0; k < pending.size(); ++k) {
-        size_t i = pending[k];
-        const strata_tier_op& op = round[k];
-        if (retryable(op.status)) {
-          again.push_back(i);
-          last_error = op.error;
-          continue;
-        }
-        size_t o = owner[i];
-        if (op.status == STRATA_OK || op.status == STRATA_NOT_FOUND) {
-          if (o < b.writes.size()) {
-            if (op.kind == STRATA_TIER_SET) {
-              stats_.keys_written++;
-              metrics_->keys_written[t]->add(1);
-            }
-          } else {
-            stats_.invalidations++;
-            metrics_->invalidations->add(1);
-          }
-        } else if (op.status == STRATA_NOT_STORED) {
-          // A newer version is already durable (a replay after a crash, or a rebalance).
-          if (o < b.writes.size()) b.writes[o].durable_refused = true;
-          stats_.stale_skipped++;
-        } else {
-          metrics_->tier_errors[t]->add(1);
-          size_t r = o < b.writes.size() ? b.writes[o].record
-                                         : b.invalidations[o - b.writes.size()].record;
-          if (b.dead[r].empty()) b.dead[r] = tier->name() + ": " + op.error;
-          if (o < b.writes.size()) b.writes[o].durable_failed = true;
-        }
-      }
-      pending.swap(again);
-      if (pending.empty()) break;
-      stats_.durable_retries++;
-      metrics_->retries->add(1);
-      metrics_->tier_errors[t]->add(static_cast<double>(pending.size()));
-      if (tier->breaker().state() == CircuitBreaker::State::Open && !paused) {
-        // Back-pressure: stop consuming instead of draining records into the void.
-        source_->source()->pause(source_->handle());
-        paused = true;
-        stats_.paused = true;
-        metrics_->paused->set(1);
-        log::write(STRATA_LOG_WARN, tier->name(), settings_.name,
-                   "durable tier unavailable, source paused: " + last_error);
-      }
-      if (stopping_) {
-        log::write(STRATA_LOG_WARN, tier->name(), settings_.name,
-                   "stopping with " + std::to_string(pending.size()) +
-                       " durable writes unacknowledged; their records will be redelivered");
-        if (paused) {
-          source_->source()->resume(source_->handle());
-          stats_.paused = false;
-          metrics_->paused->set(0);
-        }
-        return false;
-      }
-      wait_backoff(backoff);
-      backoff = std::min(backoff * 2, settings_.retry_backoff_max_ms);
-    }
-    if (paused) {
-      source_->source()->resume(source_->handle());
-      stats_.paused = false;
-      metrics_->paused->set(0);
-      log::write(STRATA_LOG_INFO, tier->name(), settings_.name,
-                 "durable tier back, source resumed");
-    }
-  }
-  return true;
-}
-
-void Pipeline::write_volatile(Batch& b) {
-  for (size_t t = 0; t < tiers_.size(); ++t) {
-    Tier* tier = tiers_[t];
-    if (tier->durable()) continue;
-    std::vector<strata_tier_op> ops;
-    std::vector<size_t> owner;
-    for (size_t i = 0; i < b.writes.size(); ++i) {
-      auto& w = b.writes[i];
-      if (w.durable_failed) continue;  // the durable tier still holds what L1 may hold
-      const auto& d = w.decisions[t];
-      if (d.action == STRATA_ACTION_SKIP) continue;
-      // Only set a volatile tier when the durable tier accepted this version; otherwise drop
-      // the volatile copy so the next read refills the newer value from the durable tier. A
-      // dead record's other keys were written durably: drop their older volatile copies.
-      if (d.action == STRATA_ACTION_SET && !w.durable_refused && b.dead[w.record].empty())
-        ops.push_back(make_op(STRATA_TIER_SET, w.key, w.value, d.ttl_ms, 0));
-      else
-        ops.push_back(make_op(STRATA_TIER_DELETE, w.key, nullptr, 0, 0));
-      owner.push_back(i);
-    }
-    for (auto& inv : b.invalidations) {
-      ops.push_back(make_op(STRATA_TIER_DELETE, inv.key, nullptr, 0, 0));
-      owner.push_back(SIZE_MAX);
-    }
-    if (ops.empty()) continue;
-    std::vector<OpResult> results;
-    tier->execute(ops, results);
-    std::vector<strata_tier_op> cleanup;
-    std::vector<std::string> cleanup_keys;
-    for (size_t k = 0; k < ops.size(); ++k) {
-      const strata_tier_op& op = ops[k];
-      if (op.status == STRATA_OK || op.status == STRATA_NOT_FOUND) {
-        if (op.kind == STRATA_TIER_SET) {
-          stats_.l1_written++;
-          metrics_->keys_written[t]->add(1);
-        }
-        continue;
-      }
-      metrics_->tier_errors[t]->add(1);
-      if (op.status == STRATA_ERR_BAD_KEY || op.status == STRATA_ERR_TOO_LARGE) {
-        // The record is durable but does not fit this tier: report it; drop an older copy.
-        if (owner[k] != SIZE_MAX) {
-          size_t r = b.writes[owner[k]].record;
-          if (b.dead[r].empty()) b.dead[r] = tier->name() + ": " + op.error;
-          if (op.status == STRATA_ERR_TOO_LARGE) cleanup_keys.push_back(b.writes[owner[k]].key);
-        }
-      } else {
-        // A failing volatile tier never blocks a commit; it is counted.
-        stats_.volatile_errors++;
-      }
-    }
-    if (!cleanup_keys.empty()) {
-      for (auto& key : cleanup_keys)
-        cleanup.push_back(make_op(STRATA_TIER_DELETE, key, nullptr, 0, 0));
-      tier->execute(cleanup, results);
-    }
+    if (first)
+      log::write(STRATA_LOG_WARN, {}, settings_.name,
+                 "key \"" + op.key + "\" is written from partitions " + std::to_string(previous) +
+                     " and " + std::to_string(rec.partition) + " of " + std::string(topic) +
+                     ": Kafka does not order them, so the last batch to arrive wins. Give its "
+                     "records one Kafka key (one partition), or order per key with order = "
+                     "\"version\" and a version() hook, or order = \"timestamp\"");
   }
 }
 

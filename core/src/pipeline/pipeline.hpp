@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "lua_hooks.hpp"
+#include "pipeline/key_spread.hpp"
+#include "pipeline/write_plan.hpp"
 
 namespace strata {
 
@@ -26,7 +28,8 @@ struct PipelineSettings {
   lua::ScriptSettings script;      // path "" = identity hooks (key = record key)
   int64_t retry_backoff_ms = 100;  // first wait after a failed durable write
   int64_t retry_backoff_max_ms = 5000;
-  size_t max_batch = 100000;  // upper bound handed to the source's poll
+  size_t max_batch = 100000;   // upper bound handed to the source's poll
+  std::string order = "auto";  // option `order`: auto | partition | version | timestamp
 };
 
 // Counters a caller (CLI summary, tests) can read at any time.
@@ -35,7 +38,10 @@ struct PipelineStats {
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> keys_written{0};   // durable SETs acknowledged
   std::atomic<uint64_t> l1_written{0};     // volatile SETs acknowledged
-  std::atomic<uint64_t> stale_skipped{0};  // durable SETs refused as older (replays)
+  std::atomic<uint64_t> stale_skipped{0};  // durable writes refused: applied before, or older
+  std::atomic<uint64_t> coalesced{0};      // key ops dropped because a later one in the batch won
+  std::atomic<uint64_t> l1_refused{0};     // volatile writes a tier refused (key or value misfit)
+  std::atomic<uint64_t> spread_keys{0};    // writes of a key from a second partition
   std::atomic<uint64_t> invalidations{0};
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> skipped{0};  // key() returned nil
@@ -60,14 +66,24 @@ class Pipeline {
   void stop();
 
   const std::string& name() const { return settings_.name; }
+  Ordering ordering() const { return ordering_; }
   const PipelineStats& stats() const { return stats_; }
 
  private:
-  struct Batch;
   void run(std::unique_ptr<lua::KeyHooks> hooks);
   void process(const strata_record_batch& batch, lua::KeyHooks* hooks);
-  bool write_durable(Batch& b);
-  void write_volatile(Batch& b);
+  Result<void> resolve_ordering(const lua::KeyHooks* hooks);
+  void watch_spread(const WritePlan& plan);
+  // Stages in tier_writes.cpp.
+  strata_tier_op tier_op(const WritePlan& plan, const KeyOp& op, size_t tier) const;
+  bool write_durable(WritePlan& plan);  // false: stopping while the durable tier is down
+  bool write_durable_tier(WritePlan& plan, size_t tier);
+  void settle_durable(WritePlan& plan, size_t tier, KeyOp& op, const strata_tier_op& r);
+  void write_volatile(WritePlan& plan);
+  void settle_volatile(WritePlan& plan, size_t tier, const std::vector<size_t>& owner,
+                       const std::vector<strata_tier_op>& ops);
+  void set_paused(bool paused, const std::string& why);
+  int64_t stored_position(const char* topic, int32_t partition);
   bool dead_letter(const strata_record& rec, const std::string& reason);  // false: not stored
   void ack(const strata_record_batch& batch);
   void wait_backoff(int64_t ms);
@@ -78,11 +94,33 @@ class Pipeline {
   ModuleInstance* policy_;
   DeadLetterSink* dead_letters_;
   std::vector<strata_policy_tier> policy_tiers_;
+  Ordering ordering_ = Ordering::Partition;
+  PlanSettings plan_;
+  KeySpread spread_;
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};
   std::thread worker_;
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;
+};
+
+// The pipeline's series (registered once in the constructor; shared by its stage files).
+struct Pipeline::Metrics {
+  Series* records;
+  Series* batches;
+  Series* batch_size;
+  Series* dead_letters;
+  Series* invalidations;
+  Series* retries;
+  Series* e2e;
+  Series* lag;
+  Series* paused;
+  Series* replays_skipped;
+  Series* coalesced;
+  Series* spread;
+  std::vector<Series*> keys_written;  // per tier
+  std::vector<Series*> tier_errors;   // per tier
+  std::vector<Series*> refused;       // per tier: writes the tier refused (key/value misfit)
 };
 
 }  // namespace strata

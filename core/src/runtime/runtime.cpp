@@ -217,6 +217,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     ps.script = script;
     ps.retry_backoff_ms = pc.options.integer("retry_backoff");
     ps.retry_backoff_max_ms = pc.options.integer("retry_backoff_max");
+    ps.order = pc.options.str("order");
     ModuleInstance* source = instance("sources." + pc.source);
     ModuleInstance* policy =
         instance(pc.policy.empty() ? std::string(kDefaultPolicyInstance) : "policies." + pc.policy);
@@ -295,8 +296,10 @@ std::string Runtime::summary() const {
     out << "pipeline " << p->name() << ": records=" << s.records << " keys_l2=" << s.keys_written
         << " keys_l1=" << s.l1_written << " invalidations=" << s.invalidations
         << " dead_letters=" << s.dead_letters << " skipped=" << s.skipped
-        << " stale_replays=" << s.stale_skipped << " durable_retries=" << s.durable_retries
-        << " l1_errors=" << s.volatile_errors << "\n";
+        << " stale_replays=" << s.stale_skipped << " coalesced=" << s.coalesced
+        << " l1_refused=" << s.l1_refused << " cross_partition_writes=" << s.spread_keys
+        << " durable_retries=" << s.durable_retries << " l1_errors=" << s.volatile_errors
+        << "\n";
   }
   return out.str();
 }

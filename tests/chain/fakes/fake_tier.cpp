@@ -81,6 +81,9 @@ class FakeTier : public strata::TierModule {
             Item{std::string(op.value.data, op.value.len), op.flags, op.ttl_ms, op.version};
         op.status = STRATA_OK;
         break;
+      case STRATA_TIER_WATERMARK_GET:  // not flagged STRATA_TIER_WATERMARK: never sent
+        strata::set_op_error(op, STRATA_ERR_INVALID, "no watermarks");
+        break;
       case STRATA_TIER_DELETE:
         if (it == items_.end()) {
           op.status = STRATA_NOT_FOUND;

@@ -1,0 +1,215 @@
+// The write stages of the pipeline: a batch's plan goes to the durable tiers first (retried
+// with backoff until acknowledged, pausing the source while a breaker is open), then to the
+// volatile tiers (best effort, counted). Each KeyOp's durable outcome decides what the
+// volatile tiers get.
+#include <algorithm>
+#include <charconv>
+
+#include "chain/tier.hpp"
+#include "common/log.hpp"
+#include "loader/loader.hpp"
+#include "metrics/metrics.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace strata {
+namespace {
+
+// Retryable: the tier may come back. Anything else is a property of the record.
+bool retryable(strata_status s) {
+  return s == STRATA_ERR_UNAVAILABLE || s == STRATA_ERR_BREAKER_OPEN;
+}
+
+bool done(strata_status s) { return s == STRATA_OK || s == STRATA_NOT_FOUND; }
+
+}  // namespace
+
+// The op a durable tier gets for `op` (DELETE for a tombstone or an invalidation).
+strata_tier_op Pipeline::tier_op(const WritePlan& plan, const KeyOp& op, size_t tier) const {
+  const RecordEntry& e = plan.records[op.record];
+  bool set = op.action(tier) == STRATA_ACTION_SET;
+  strata_tier_op t =
+      make_op(set ? STRATA_TIER_SET : STRATA_TIER_DELETE, op.key,
+              set ? std::string_view(e.value) : std::string_view(), set ? op.ttl_ms(tier) : 0,
+              // invalidations are unversioned deletes under per-key orders
+              op.invalidation && !plan_.offset_versions ? 0 : e.version);
+  if (tiers_[tier]->durable() && e.guard != SIZE_MAX) {
+    const std::string& g = plan.guards[e.guard];
+    t.guard_name = {g.data(), g.size()};
+    t.guard_offset = e.rec->offset;
+  }
+  return t;
+}
+
+bool Pipeline::write_durable(WritePlan& plan) {
+  for (size_t t = 0; t < tiers_.size(); ++t)
+    if (tiers_[t]->durable() && !write_durable_tier(plan, t)) return false;
+  return true;
+}
+
+void Pipeline::settle_durable(WritePlan& plan, size_t t, KeyOp& op, const strata_tier_op& r) {
+  if (done(r.status)) {
+    if (op.durable == KeyOp::Outcome::Pending) op.durable = KeyOp::Outcome::Applied;
+    if (op.invalidation) {
+      stats_.invalidations++;
+      metrics_->invalidations->add(1);
+    } else if (r.kind == STRATA_TIER_SET) {
+      stats_.keys_written++;
+      metrics_->keys_written[t]->add(1);
+    }
+  } else if (r.status == STRATA_NOT_STORED) {
+    // Applied before (at or below the watermark: a replay, a zombie) or older than the
+    // stored version: the tiers already hold this or something newer.
+    if (op.durable != KeyOp::Outcome::Failed) op.durable = KeyOp::Outcome::Refused;
+    stats_.stale_skipped++;
+    metrics_->replays_skipped->add(1);
+  } else {
+    metrics_->tier_errors[t]->add(1);
+    std::string& dead = plan.records[op.record].dead;
+    if (dead.empty()) dead = tiers_[t]->name() + ": " + r.error;
+    op.durable = KeyOp::Outcome::Failed;
+  }
+}
+
+// Sends the plan's ops for durable tier `t` until each has a final status. False when the
+// pipeline stops while some are still unacknowledged (the batch is then not acked).
+bool Pipeline::write_durable_tier(WritePlan& plan, size_t t) {
+  Tier* tier = tiers_[t];
+  std::vector<KeyOp*> pending;
+  for (KeyOp& op : plan.ops)
+    if (!op.superseded && op.action(t) != STRATA_ACTION_SKIP) pending.push_back(&op);
+  int64_t backoff = settings_.retry_backoff_ms;
+  std::vector<strata_tier_op> round;
+  std::vector<OpResult> results;
+  bool paused = false;
+  while (!pending.empty()) {
+    round.clear();
+    for (KeyOp* op : pending) round.push_back(tier_op(plan, *op, t));
+    tier->execute(round, results);
+    std::vector<KeyOp*> again;
+    std::string last_error;
+    for (size_t k = 0; k < pending.size(); ++k) {
+      if (retryable(round[k].status)) {
+        again.push_back(pending[k]);
+        last_error = round[k].error;
+      } else {
+        settle_durable(plan, t, *pending[k], round[k]);
+      }
+    }
+    pending.swap(again);
+    if (pending.empty()) break;
+    stats_.durable_retries++;
+    metrics_->retries->add(1);
+    metrics_->tier_errors[t]->add(static_cast<double>(pending.size()));
+    if (!paused && tier->breaker().state() == CircuitBreaker::State::Open) {
+      // Back-pressure: stop consuming instead of draining records into the void.
+      paused = true;
+      set_paused(true, tier->name() + ": durable tier unavailable, source paused: " + last_error);
+    }
+    if (stopping_) {
+      log::write(STRATA_LOG_WARN, tier->name(), settings_.name,
+                 "stopping with " + std::to_string(pending.size()) +
+                     " durable writes unacknowledged; their records will be redelivered");
+      if (paused) set_paused(false, {});
+      return false;
+    }
+    wait_backoff(backoff);
+    backoff = std::min(backoff * 2, settings_.retry_backoff_max_ms);
+  }
+  if (paused) set_paused(false, tier->name() + ": durable tier back, source resumed");
+  return true;
+}
+
+void Pipeline::set_paused(bool pause, const std::string& why) {
+  if (pause)
+    source_->source()->pause(source_->handle());
+  else
+    source_->source()->resume(source_->handle());
+  stats_.paused = pause;
+  metrics_->paused->set(pause ? 1 : 0);
+  if (!why.empty()) log::write(pause ? STRATA_LOG_WARN : STRATA_LOG_INFO, {}, settings_.name, why);
+}
+
+void Pipeline::write_volatile(WritePlan& plan) {
+  std::vector<strata_tier_op> ops;
+  std::vector<size_t> owner;  // ops[k] belongs to plan.ops[owner[k]]
+  std::vector<OpResult> results;
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    if (tiers_[t]->durable()) continue;
+    ops.clear();
+    owner.clear();
+    for (size_t i = 0; i < plan.ops.size(); ++i) {
+      const KeyOp& op = plan.ops[i];
+      // Failed: the durable tier still holds what L1 may hold. Refused: L1 may hold the newer
+      // copy that made the durable tier refuse; a replay must never remove it.
+      if (op.superseded || op.durable == KeyOp::Outcome::Failed ||
+          op.durable == KeyOp::Outcome::Refused || op.action(t) == STRATA_ACTION_SKIP)
+        continue;
+      const RecordEntry& e = plan.records[op.record];
+      // A record dead on another key was still written durably here: drop the older L1 copy.
+      bool set = op.action(t) == STRATA_ACTION_SET && e.dead.empty();
+      ops.push_back(make_op(set ? STRATA_TIER_SET : STRATA_TIER_DELETE, op.key,
+                            set ? std::string_view(e.value) : std::string_view(),
+                            set ? op.ttl_ms(t) : 0));
+      owner.push_back(i);
+    }
+    if (ops.empty()) continue;
+    tiers_[t]->execute(ops, results);
+    settle_volatile(plan, t, owner, ops);
+  }
+}
+
+// Counts the volatile results. A key or value the tier refuses (too long, too large) is not a
+// dead letter: the record is durable and reads find it there (docs/tier_chain.md); it is
+// counted per tier, and an older copy of a too-large value is dropped.
+void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size_t>& owner,
+                               const std::vector<strata_tier_op>& ops) {
+  std::vector<strata_tier_op> cleanup;
+  std::vector<OpResult> results;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    const strata_tier_op& op = ops[k];
+    if (done(op.status)) {
+      if (op.kind == STRATA_TIER_SET) {
+        stats_.l1_written++;
+        metrics_->keys_written[t]->add(1);
+      }
+      continue;
+    }
+    metrics_->tier_errors[t]->add(1);
+    if (op.status != STRATA_ERR_BAD_KEY && op.status != STRATA_ERR_TOO_LARGE) {
+      stats_.volatile_errors++;  // a failing volatile tier never blocks a commit
+      continue;
+    }
+    uint64_t n = ++stats_.l1_refused;
+    metrics_->refused[t]->add(1);
+    if (n == 1 || n % 1000 == 0)
+      log::write(STRATA_LOG_WARN, tiers_[t]->name(), settings_.name,
+                 std::to_string(n) +
+                     " write(s) refused so far, kept in the durable tier only; "
+                     "latest: " +
+                     op.error);
+    if (op.status == STRATA_ERR_TOO_LARGE)
+      cleanup.push_back(make_op(STRATA_TIER_DELETE, plan.ops[owner[k]].key));
+  }
+  if (!cleanup.empty()) tiers_[t]->execute(cleanup, results);
+}
+
+// strata_host_api.stored_position: the lowest watermark the durable tiers hold for the
+// partition (a tier that lost it wins: the source then starts from Kafka's committed offset).
+int64_t Pipeline::stored_position(const char* topic, int32_t partition) {
+  const std::string name = settings_.name + "/" + topic + "/" + std::to_string(partition);
+  int64_t lowest = -1;
+  std::vector<OpResult> results;
+  for (Tier* t : tiers_) {
+    if (!t->durable()) continue;
+    std::vector<strata_tier_op> ops{make_op(STRATA_TIER_WATERMARK_GET, name)};
+    t->execute(ops, results);
+    int64_t v = -1;
+    if (ops[0].status != STRATA_OK || !results[0].has_value) return -1;
+    const std::string& s = results[0].value;
+    if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc() || v < 0) return -1;
+    lowest = lowest < 0 ? v : std::min(lowest, v);
+  }
+  return lowest;
+}
+
+}  // namespace strata
