@@ -1,6 +1,7 @@
 // DeadLetterSink: JSON lines with binary keys/values parsed back field by field, append across
-// reopen, whole lines under concurrent writers, clear open() errors, and the Kafka destination
-// against librdkafka's mock cluster (a real Kafka protocol server in-process).
+// reopen, whole lines under concurrent writers, clear open() errors, the Kafka destination
+// against librdkafka's mock cluster (a real Kafka protocol server in-process), and permanent
+// failures told from outages (issue 9 item 4).
 #include "deadletter/dead_letter.hpp"
 
 #include <gtest/gtest.h>
@@ -9,16 +10,21 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "deadletter/dead_letter_json.hpp"
+#include "metrics/metrics.hpp"
 #include "mini_json.hpp"
 
 namespace fs = std::filesystem;
+using strata::DeadLetterOutcome;
+using strata::DeadLetterProgress;
 using strata::DeadLetterSettings;
 using strata::DeadLetterSink;
 
@@ -78,6 +84,10 @@ struct OwnedRecord {
   }
 };
 
+bool stored(const strata::DeadLetterOutcome& out) {
+  return out.kind == strata::DeadLetterOutcome::Kind::Stored;
+}
+
 const std::string kBinaryKey = std::string("k\0\xff\n\"\\", 6);
 const std::string kBinaryValue = std::string("\x00\x01\x02\xfe\xff{\"x\":1}\r\n", 14);
 
@@ -109,7 +119,7 @@ TEST(DeadLetterJson, StringsAreEscapedAndAlwaysValidUtf8) {
 TEST(DeadLetterSink, FileLinesCarryEveryFieldWithBinaryKeysAndValues) {
   TempDir dir;
   const std::string path = dir.file("dead.jsonl");
-  auto sink = DeadLetterSink::open({path, "", "", "latest"});
+  auto sink = DeadLetterSink::open({path, "", "", "latest", {}});
   ASSERT_TRUE(sink.ok()) << sink.error();
 
   OwnedRecord binary(kBinaryKey, kBinaryValue, 42);
@@ -121,8 +131,8 @@ TEST(DeadLetterSink, FileLinesCarryEveryFieldWithBinaryKeysAndValues) {
   nulls.rec.timestamp_ms = -1;
   const std::string reason = "key hook failed: script.lua:3: \"bad\"\n\tstack";
 
-  EXPECT_TRUE((*sink)->write(binary.rec, reason));
-  EXPECT_TRUE((*sink)->write(nulls.rec, "key too long (300 > 250)"));
+  EXPECT_TRUE(stored((*sink)->write(binary.rec, reason)));
+  EXPECT_TRUE(stored((*sink)->write(nulls.rec, "key too long (300 > 250)")));
   EXPECT_EQ((*sink)->count(), 2u);
   EXPECT_EQ((*sink)->failures(), 0u);
 
@@ -156,10 +166,10 @@ TEST(DeadLetterSink, AppendsToAnExistingFile) {
   const std::string path = dir.file("dead.jsonl");
   OwnedRecord r("k", "v", 1);
   for (int round = 0; round < 2; ++round) {
-    auto sink = DeadLetterSink::open({path, "", "", "p"});
+    auto sink = DeadLetterSink::open({path, "", "", "p", {}});
     ASSERT_TRUE(sink.ok()) << sink.error();
     r.rec.offset = round;
-    EXPECT_TRUE((*sink)->write(r.rec, "reason"));
+    EXPECT_TRUE(stored((*sink)->write(r.rec, "reason")));
   }
   auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 2u);
@@ -170,7 +180,7 @@ TEST(DeadLetterSink, AppendsToAnExistingFile) {
 TEST(DeadLetterSink, ConcurrentWritersNeverInterleaveLines) {
   TempDir dir;
   const std::string path = dir.file("dead.jsonl");
-  auto sink = DeadLetterSink::open({path, "", "", "p"});
+  auto sink = DeadLetterSink::open({path, "", "", "p", {}});
   ASSERT_TRUE(sink.ok()) << sink.error();
   constexpr int kThreads = 4, kPerThread = 200;
   std::vector<std::thread> threads;
@@ -197,7 +207,7 @@ TEST(DeadLetterSink, ConcurrentWritersNeverInterleaveLines) {
 }
 
 TEST(DeadLetterSink, BadPathIsAClearErrorFromOpen) {
-  auto sink = DeadLetterSink::open({"/nonexistent-strata-dir/dead.jsonl", "", "", "p"});
+  auto sink = DeadLetterSink::open({"/nonexistent-strata-dir/dead.jsonl", "", "", "p", {}});
   ASSERT_FALSE(sink.ok());
   EXPECT_EQ(sink.error(),
             "dead-letter file \"/nonexistent-strata-dir/dead.jsonl\" cannot be opened: No such "
@@ -205,20 +215,20 @@ TEST(DeadLetterSink, BadPathIsAClearErrorFromOpen) {
 }
 
 TEST(DeadLetterSink, KafkaSettingsMustComeInPairs) {
-  auto no_brokers = DeadLetterSink::open({"", "dead", "", "p"});
+  auto no_brokers = DeadLetterSink::open({"", "dead", "", "p", {}});
   ASSERT_FALSE(no_brokers.ok());
   EXPECT_EQ(no_brokers.error(),
             "dead-letter Kafka topic \"dead\" needs kafka_brokers (bootstrap servers)");
-  auto no_topic = DeadLetterSink::open({"", "", "127.0.0.1:9092", "p"});
+  auto no_topic = DeadLetterSink::open({"", "", "127.0.0.1:9092", "p", {}});
   ASSERT_FALSE(no_topic.ok());
   EXPECT_EQ(no_topic.error(), "dead-letter kafka_brokers is set but kafka_topic is not");
 }
 
 TEST(DeadLetterSink, WithoutDestinationItOnlyCounts) {
-  auto sink = DeadLetterSink::open({"", "", "", "p"});
+  auto sink = DeadLetterSink::open({"", "", "", "p", {}});
   ASSERT_TRUE(sink.ok()) << sink.error();
   OwnedRecord r("k", "v", 7);
-  EXPECT_TRUE((*sink)->write(r.rec, "value too large"));
+  EXPECT_TRUE(stored((*sink)->write(r.rec, "value too large")));
   EXPECT_EQ((*sink)->count(), 1u);
 }
 
@@ -237,11 +247,11 @@ TEST(DeadLetterSink, KafkaTopicReceivesTheJsonLines) {
   constexpr int kRecords = 20;
   std::vector<std::string> expected;
   {
-    auto sink = DeadLetterSink::open({"", "dead", brokers, "latest"});
+    auto sink = DeadLetterSink::open({"", "dead", brokers, "latest", {}});
     ASSERT_TRUE(sink.ok()) << sink.error();
     for (int i = 0; i < kRecords; ++i) {
       OwnedRecord r(kBinaryKey + std::to_string(i), kBinaryValue, i);
-      ASSERT_TRUE((*sink)->write(r.rec, "hook failed"));
+      ASSERT_TRUE(stored((*sink)->write(r.rec, "hook failed")));
       expected.push_back(strata::dead_letter_json(r.rec, "latest", "hook failed"));
     }
     (*sink)->flush();
@@ -282,4 +292,235 @@ TEST(DeadLetterSink, KafkaTopicReceivesTheJsonLines) {
   auto first = mini_json::parse(got[0]);
   EXPECT_EQ(first["pipeline"].str, "latest");
   EXPECT_EQ(mini_json::base64_decode(first["value_b64"].str), kBinaryValue);
+}
+
+TEST(DeadLetterJson, AnyBytesInAnyFieldEncodeToValidJson) {
+  // No record can be refused by the encoder: every field of every line parses back.
+  std::mt19937 rng(9);
+  auto random_bytes = [&](size_t n) {
+    std::string b(n, '\0');
+    for (char& c : b) c = static_cast<char>(rng() & 0xff);
+    return b;
+  };
+  for (int i = 0; i < 200; ++i) {
+    OwnedRecord r(random_bytes(rng() % 40), random_bytes(rng() % 200), i);
+    r.topic = random_bytes(1 + rng() % 20);
+    r.topic.erase(std::remove(r.topic.begin(), r.topic.end(), '\0'), r.topic.end());
+    r.rec.topic = r.topic.c_str();
+    r.add_header(random_bytes(rng() % 10), random_bytes(rng() % 10));
+    const std::string pipeline = random_bytes(rng() % 10);
+    const std::string reason = random_bytes(rng() % 300);
+    auto line = mini_json::parse(strata::dead_letter_json(r.rec, pipeline, reason));
+    EXPECT_EQ(mini_json::base64_decode(line["value_b64"].str), r.value);
+    EXPECT_EQ(mini_json::base64_decode(line["key_b64"].str), r.key);
+    auto where = strata::DeadLetterCoordinates::of(r.rec, pipeline, reason);
+    auto coords = mini_json::parse(strata::dead_letter_coordinates_json(where, reason));
+    EXPECT_TRUE(coords["payload_dropped"].b);
+    EXPECT_EQ(coords["payload_bytes"].num, static_cast<double>(r.value.size()));
+  }
+}
+
+// ---- Issue 9 item 4: a dead letter that can never be stored must not wedge the pipeline. ----
+
+namespace {
+
+// librdkafka's mock cluster (one broker) and a consumer that reads a topic back.
+class MockKafka {
+ public:
+  MockKafka() {
+    char errstr[512];
+    holder_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof errstr);
+    if (!holder_) throw std::runtime_error(errstr);
+    cluster_ = rd_kafka_mock_cluster_new(holder_, 1);
+    if (!cluster_) throw std::runtime_error("mock cluster");
+    if (rd_kafka_mock_topic_create(cluster_, "dead", 1, 1) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw std::runtime_error("mock topic");
+    brokers_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  }
+  ~MockKafka() {
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(holder_);
+  }
+  rd_kafka_mock_cluster_t* cluster() { return cluster_; }
+  const std::string& brokers() const { return brokers_; }
+
+  // Every message of "dead" partition 0; stops after `expect` messages or ~3 s of polls.
+  std::vector<std::string> read_all(size_t expect) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers_.c_str(), errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "issue9", errstr, sizeof errstr);
+    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!consumer) throw std::runtime_error(errstr);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, "dead", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    std::vector<std::string> got;
+    for (int polls = 0; polls < 30 && got.size() <= expect; ++polls) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+      if (!m) continue;
+      if (!m->err) got.emplace_back(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_message_destroy(m);
+      if (got.size() == expect) polls = 25;  // a little longer: nothing more may arrive
+    }
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    return got;
+  }
+
+ private:
+  rd_kafka_t* holder_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::string brokers_;
+};
+
+DeadLetterSettings kafka_settings(const std::string& file, const std::string& brokers) {
+  DeadLetterSettings s;
+  s.file = file;
+  s.kafka_topic = "dead";
+  s.kafka_brokers = brokers;
+  s.pipeline = "issue9";
+  return s;
+}
+
+double dropped_metric() {
+  strata::Series* s = strata::MetricsRegistry::global().find("strata_dead_letters_dropped_total",
+                                                             "pipeline=\"issue9\"");
+  return s ? s->value() : 0;
+}
+
+}  // namespace
+
+// An 800 KB record is about 1.07 MB as a JSON line: more than Kafka's default 1 MB message
+// limit. It used to be retried forever. Now write() says Permanent at once and its coordinates
+// go to the topic instead; the next dead letter is stored as usual.
+TEST(DeadLetterSink, Issue9OversizedDeadLetterFallsBackToItsCoordinatesInKafka) {
+  MockKafka kafka;
+  OwnedRecord big("order-17", std::string(800 * 1024, 'x'), 41);
+  OwnedRecord small("order-18", "ok", 42);
+  {
+    auto sink = DeadLetterSink::open(kafka_settings("", kafka.brokers()));
+    ASSERT_TRUE(sink.ok()) << sink.error();
+    DeadLetterOutcome out = (*sink)->write(big.rec, "value too large");
+    EXPECT_EQ(out.kind, DeadLetterOutcome::Kind::Permanent);
+    EXPECT_NE(out.reason.find("too large"), std::string::npos) << out.reason;
+    EXPECT_TRUE(stored((*sink)->write(small.rec, "hook failed")));
+    (*sink)->flush();
+    EXPECT_EQ((*sink)->kafka_delivered(), 2u);
+    EXPECT_EQ((*sink)->dropped(), 0u);
+    EXPECT_EQ((*sink)->failures(), 0u);
+  }
+  std::vector<std::string> got = kafka.read_all(2);
+  ASSERT_EQ(got.size(), 2u);
+  auto coords = mini_json::parse(got[0]);
+  EXPECT_TRUE(coords["payload_dropped"].b);
+  EXPECT_EQ(coords["topic"].str, "orders");
+  EXPECT_EQ(coords["partition"].num, 3);
+  EXPECT_EQ(coords["offset"].num, 41);
+  EXPECT_EQ(coords["payload_bytes"].num, 800 * 1024);
+  EXPECT_EQ(mini_json::base64_decode(coords["key_prefix_b64"].str), "order-17");
+  EXPECT_EQ(coords["reason"].str, "value too large");
+  EXPECT_NE(coords["dropped_because"].str.find("too large"), std::string::npos);
+  EXPECT_FALSE(coords.has("value_b64"));
+  EXPECT_EQ(got[1], strata::dead_letter_json(small.rec, "issue9", "hook failed"));
+}
+
+// With a dead-letter file as well, the file (written first) keeps the whole record; nothing
+// more is sent to the topic that refused it.
+TEST(DeadLetterSink, Issue9OversizedDeadLetterIsKeptInTheFile) {
+  MockKafka kafka;
+  TempDir dir;
+  const std::string path = dir.file("dead.jsonl");
+  OwnedRecord big("order-17", std::string(800 * 1024, 'x'), 41);
+  {
+    auto sink = DeadLetterSink::open(kafka_settings(path, kafka.brokers()));
+    ASSERT_TRUE(sink.ok()) << sink.error();
+    EXPECT_EQ((*sink)->write(big.rec, "value too large").kind, DeadLetterOutcome::Kind::Permanent);
+    (*sink)->flush();
+    EXPECT_EQ((*sink)->dropped(), 0u);
+  }
+  auto lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(mini_json::base64_decode(mini_json::parse(lines[0])["value_b64"].str), big.value);
+  EXPECT_TRUE(kafka.read_all(0).empty());
+}
+
+// When not even the coordinates fit (message.max.bytes at its minimum, a reason of control
+// characters that escape to six bytes each), the record is logged, counted, and dropped.
+TEST(DeadLetterSink, Issue9DeadLetterWhoseCoordinatesDoNotFitIsCountedAndDropped) {
+  MockKafka kafka;
+  DeadLetterSettings settings = kafka_settings("", kafka.brokers());
+  settings.kafka_config = {{"message.max.bytes", "1000"}};
+  OwnedRecord r("k", std::string(2000, 'v'), 7);
+  const double before = dropped_metric();
+  auto sink = DeadLetterSink::open(settings);
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  DeadLetterOutcome out = (*sink)->write(r.rec, std::string(400, '\x01'));
+  EXPECT_EQ(out.kind, DeadLetterOutcome::Kind::Permanent);
+  EXPECT_EQ((*sink)->dropped(), 1u);
+  EXPECT_EQ(dropped_metric() - before, 1);
+}
+
+// A topic the producer may not write: librdkafka only sees it in the metadata, so write()
+// queues the message and it fails when message.timeout.ms (here 1 s) runs out. The fallback
+// then runs from the delivery report: the coordinates are refused too, and the record is
+// counted as dropped. Nothing waits on it; later writes are not held either.
+TEST(DeadLetterSink, Issue9UnauthorizedTopicDropsFromTheDeliveryReport) {
+  MockKafka kafka;
+  rd_kafka_mock_topic_set_error(kafka.cluster(), "dead",
+                                RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  DeadLetterSettings settings = kafka_settings("", kafka.brokers());
+  settings.kafka_config = {{"message.timeout.ms", "1000"}};
+  OwnedRecord r("k", "v", 7);
+  auto sink = DeadLetterSink::open(settings);
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  EXPECT_FALSE((*sink)->write(r.rec, "hook failed").retry());
+  // A bound on waiting, not a timing assertion.
+  for (int i = 0; i < 200 && (*sink)->dropped() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ((*sink)->dropped(), 1u);
+  EXPECT_FALSE((*sink)->write(r.rec, "hook failed").retry());
+  EXPECT_EQ((*sink)->kafka_delivered(), 0u);
+}
+
+// An outage is still retried, never dropped: a full disk (/dev/full: ENOSPC) and a Kafka
+// broker that is down with the local queue full both return Retry. With one progress per
+// record, the retry after the broker is back does not write the file line again.
+TEST(DeadLetterSink, Issue9OutagesAreRetriedNotDropped) {
+  {
+    auto sink = DeadLetterSink::open({"/dev/full", "", "", "issue9", {}});
+    ASSERT_TRUE(sink.ok()) << sink.error();
+    OwnedRecord r("k", "v", 1);
+    DeadLetterOutcome out = (*sink)->write(r.rec, "hook failed");
+    EXPECT_TRUE(out.retry());
+    EXPECT_NE(out.reason.find("No space left"), std::string::npos) << out.reason;
+    EXPECT_EQ((*sink)->dropped(), 0u);
+  }
+  MockKafka kafka;
+  TempDir dir;
+  const std::string path = dir.file("dead.jsonl");
+  DeadLetterSettings settings = kafka_settings(path, kafka.brokers());
+  settings.kafka_config = {{"queue.buffering.max.messages", "1"}};
+  OwnedRecord first("a", "1", 1);
+  OwnedRecord second("b", "2", 2);
+  {
+    auto sink = DeadLetterSink::open(settings);
+    ASSERT_TRUE(sink.ok()) << sink.error();
+    rd_kafka_mock_broker_set_down(kafka.cluster(), 1);
+    EXPECT_TRUE(stored((*sink)->write(first.rec, "r")));  // queued, waits for the broker
+    DeadLetterProgress progress;
+    DeadLetterOutcome out = (*sink)->write(second.rec, "r", &progress);
+    EXPECT_TRUE(out.retry()) << out.reason;
+    EXPECT_TRUE(progress.file);
+    rd_kafka_mock_broker_set_up(kafka.cluster(), 1);
+    for (int i = 0; i < 100 && out.retry(); ++i) out = (*sink)->write(second.rec, "r", &progress);
+    EXPECT_TRUE(stored(out)) << out.reason;
+    (*sink)->flush();
+    EXPECT_EQ((*sink)->kafka_delivered(), 2u);
+    EXPECT_EQ((*sink)->dropped(), 0u);
+    EXPECT_EQ((*sink)->count(), 2u);
+  }
+  EXPECT_EQ(read_lines(path).size(), 2u);
+  EXPECT_EQ(kafka.read_all(2).size(), 2u);
 }

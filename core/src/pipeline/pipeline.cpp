@@ -176,9 +176,13 @@ bool Pipeline::dead_letter(const strata_record& rec, const std::string& reason) 
              "dead letter " + std::string(rec.topic ? rec.topic : "") + "/" +
                  std::to_string(rec.partition) + "@" + std::to_string(rec.offset) + ": " + reason);
   if (!dead_letters_) return true;
-  // A dead letter that cannot be stored must not be lost either: retry like a durable write.
+  // A dead letter its destination cannot take right now (an outage) must not be lost: retry
+  // like a durable write. One the destination can never take (too large for the topic, not
+  // authorized) was already handled by the sink (file, coordinates only, or a counted drop):
+  // retrying it would hold the partition forever, also after a restart (issue 9).
+  DeadLetterProgress progress;  // a retry does not re-write a destination that took it
   int64_t backoff = settings_.retry_backoff_ms;
-  while (!dead_letters_->write(rec, reason)) {
+  while (dead_letters_->write(rec, reason, &progress).retry()) {
     if (stopping_) return false;  // not stored: the batch must not be acked
     wait_backoff(backoff);
     backoff = std::min(backoff * 2, settings_.retry_backoff_max_ms);
