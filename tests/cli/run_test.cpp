@@ -130,7 +130,12 @@ TEST_F(CliRun, SighupRejectsABadFileAppliesAGoodOneAndSigtermExitsCleanly) {
   strata_.signal(SIGHUP);
   std::string where = path_ + ":" + line_col(bad, "sevrers") + ": tiers.l1.sevrers: unknown option";
   ASSERT_TRUE(log_has("reload rejected", 20000)) << log();
-  EXPECT_TRUE(log_has(where, 5000)) << "expected '" << where << "' in:\n" << log();
+  // One complete line per diagnostic, then one saying the old configuration stays.
+  EXPECT_TRUE(log_has("ERROR reload rejected: " + where, 5000))
+      << "expected 'reload rejected: " << where << "' in:\n"
+      << log();
+  EXPECT_TRUE(log_has("reload rejected, the running configuration stays\n", 5000)) << log();
+  EXPECT_EQ(log().find("stays:\\n"), std::string::npos) << "diagnostics glued into one line";
   EXPECT_TRUE(strata_.running());
   EXPECT_TRUE(healthy());
   produce("a2|v2\n");

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
 
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
@@ -55,13 +57,25 @@ int run(const Args& a) {
     return 1;
   }
   std::mutex rt_mu;  // the admin thread reads health while SIGHUP may swap the runtime
+  // The last health answer. A reload holds rt_mu while it stops the old pipelines and starts
+  // the new ones, which can take a while; /healthz must not wait for it (a liveness probe would
+  // time out), so meanwhile it answers from this snapshot, marked as reloading.
+  std::mutex snapshot_mu;
+  std::pair<bool, std::string> snapshot{true, "ok\n"};
   AdminServer admin;
   const AdminConfig& ac = rt->config().admin;
   if (ac.enabled && ac.port > 0) {
     // Bound before anything is consumed: a taken port must not start a pipeline first.
     auto r = admin.start(ac.listen, ac.port, [&]() {
-      std::lock_guard<std::mutex> lock(rt_mu);
-      return rt ? rt->health() : std::make_pair(false, std::string("restarting\n"));
+      std::unique_lock<std::mutex> lock(rt_mu, std::try_to_lock);
+      if (!lock.owns_lock()) {
+        std::lock_guard<std::mutex> s(snapshot_mu);
+        return std::make_pair(snapshot.first, snapshot.second + "reload in progress\n");
+      }
+      auto health = rt ? rt->health() : std::make_pair(false, std::string("restarting\n"));
+      std::lock_guard<std::mutex> s(snapshot_mu);
+      snapshot = health;
+      return health;
     });
     if (!r) {
       std::fprintf(stderr, "strata: %s\n", r.error().c_str());
@@ -89,8 +103,22 @@ int run(const Args& a) {
       std::string why;
       auto next = load(a, &why);
       if (!next) {
-        log::error("reload rejected, the running configuration stays:\n" + why);
+        // One complete line per diagnostic: log lines are single lines (a newline would be
+        // escaped into a literal \n and glue every error into one).
+        for (size_t begin = 0; begin < why.size();) {
+          size_t end = why.find('\n', begin);
+          if (end == std::string::npos) end = why.size();
+          if (end > begin) log::error("reload rejected: " + why.substr(begin, end - begin));
+          begin = end + 1;
+        }
+        log::error("reload rejected, the running configuration stays");
         continue;
+      }
+      {
+        // The snapshot /healthz answers from while the swap below holds rt_mu.
+        auto health = rt->health();
+        std::lock_guard<std::mutex> s(snapshot_mu);
+        snapshot = std::move(health);
       }
       std::lock_guard<std::mutex> lock(rt_mu);
       auto previous = rt->shared_config();
