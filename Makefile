@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS        ?= $(shell nproc)
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build run test test-sanitize bench install clean format
+.PHONY: all deps build run test test-sanitize bench install clean format fuzz
 
 all: build
 
@@ -28,6 +28,17 @@ test-sanitize: deps
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j 2
+
+# libFuzzer targets (fuzz/, docs/reliability.md "Fuzzing"): clang with ASan + UBSan in
+# $(BUILD_FUZZ), each target run for FUZZ_SECONDS; `make fuzz FUZZ_SECONDS=600` for longer.
+BUILD_FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= config_fuzz lua_boundary_fuzz
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@test -f $(BUILD_FUZZ)/CMakeCache.txt || cmake -C fuzz/fuzz.cmake -S . -B $(BUILD_FUZZ) $(GENERATOR)
+	nice cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do fuzz/run.sh $(BUILD_FUZZ) $$t $(FUZZ_SECONDS) || exit 1; done
 
 bench: build
 	scripts/bench.sh $(BUILD)

@@ -105,7 +105,7 @@ decode = function(depth)
     error(setmetatable({}, { __tostring = function() error("__tostring") end }))
   elseif k == 13 then
     if tag >= 128 then -- runs into the memory cap
-      local s = rep("x", 1024 * 1024)
+      local s = rep("x", 65536)
       while true do s = s .. s end
     end
     while true do end -- runs into the instruction budget

@@ -11,6 +11,12 @@ PACKAGES=(
   memcached redis-server redis-tools kcat libmemcached-tools
   lua-cjson
 )
+# `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
+# compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=("${FUZZ_PACKAGES[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
