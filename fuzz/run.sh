@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz/run.sh BUILD_DIR TARGET SECONDS [extra libFuzzer flags...]
+# fuzz/run.sh BUILD_DIR TARGET SECONDS [extra libFuzzer flags, e.g. -runs=10000000]
 # Runs one fuzz target (called by `make fuzz`) on a working corpus in BUILD_DIR/corpus/TARGET,
 # seeded from fuzz/corpus/TARGET (read, never written), and prints what it did. Crash inputs go
 # to BUILD_DIR/artifacts/TARGET/; the exit status is non-zero when the target found one.
@@ -24,14 +24,16 @@ esac
 
 log="$build/fuzz-$target.log"
 echo "fuzz: $target for ${seconds}s (log: $log)"
+start=$SECONDS
 nice "$build/fuzz/$target" "${flags[@]}" "$@" "$work" "$here/corpus/$target" >"$log" 2>&1
 rc=$?
+elapsed=$((SECONDS - start))
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
 files=$(find "$work" -type f | wc -l)
 bytes=$(du -sk "$work" | cut -f1)
-echo "fuzz: $target: ${execs:-?} executions, ${rate:-?} exec/s, ${seconds}s, corpus $files files" \
+echo "fuzz: $target: ${execs:-?} executions, ${rate:-?} exec/s, ${elapsed}s, corpus $files files" \
      "(${bytes} KiB), peak RSS ${rss:-?} MiB, exit $rc"
 if [ "$rc" -ne 0 ]; then
   grep -E "ERROR|invariant broken|SUMMARY|Test unit written" "$log" | head -20
