@@ -64,13 +64,23 @@ static constexpr strata_option_def kOptions[] = {
     strata::option("start", STRATA_OPT_ENUM, "earliest",
                    "Where a group without a committed offset starts (auto.offset.reset)")
         .one_of(kStartValues),
-    strata::option("batch_size", STRATA_OPT_INT, "1000", "Maximum records per poll")
+    strata::option("batch_size", STRATA_OPT_INT, "5000", "Maximum records per poll")
         .range(1, 1000000),
     strata::option("max_wait", STRATA_OPT_DURATION, "50ms", "Maximum time to fill one batch")
         .range(0, 60000),
     strata::option("commit_interval", STRATA_OPT_DURATION, "1s",
                    "How often acked positions are committed to Kafka (also on rebalance/stop)")
         .range(10, 3600000),
+    strata::option("close_timeout", STRATA_OPT_DURATION, "10s",
+                   "How long a stop waits for the consumer to leave its group (final commit, "
+                   "revoke); after it the consumer is abandoned and the group notices by its "
+                   "session timeout. What was not committed is read again, and skipped below "
+                   "the watermark")
+        .range(0, 600000),
+    strata::option("resume_from_watermark", STRATA_OPT_BOOL, "true",
+                   "On assignment, start a partition where the pipeline's durable tier says it "
+                   "stopped (the watermark stored with the data), not at Kafka's committed "
+                   "offset, which may lag behind it"),
     strata::option("mock_partitions", STRATA_OPT_INT, "8",
                    "Partitions of each topic created in the embedded mock cluster")
         .range(1, 10000),
@@ -93,6 +103,8 @@ class KafkaSource final : public strata::SourceModule {
         start_(opts.str("start")),
         batch_size_(static_cast<size_t>(opts.integer("batch_size"))),
         max_wait_ms_(opts.duration_ms("max_wait")),
+        close_timeout_ms_(opts.duration_ms("close_timeout")),
+        resume_from_watermark_(opts.boolean("resume_from_watermark")),
         mock_partitions_(static_cast<int>(opts.integer("mock_partitions"))),
         seed_file_(opts.str("seed_file")),
         bootstrap_file_(opts.str("bootstrap_file")) {
@@ -123,7 +135,9 @@ class KafkaSource final : public strata::SourceModule {
       for (Batch* b : outstanding_) delete b;  // the host never released them
       outstanding_.clear();
     }
-    if (rk_) rd_kafka_destroy(rk_);
+    // A consumer that did not close in time is not closed again by destroy (it would block).
+    if (rk_)
+      rd_kafka_destroy_flags(rk_, closed_cleanly_ ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     mock_.stop();
   }
 
@@ -137,6 +151,7 @@ class KafkaSource final : public strata::SourceModule {
     if (!rk_) throw strata::Error(STRATA_ERR_INVALID, std::string("consumer: ") + errstr);
     conf_.release();                  // owned by rk_ now
     rd_kafka_poll_set_consumer(rk_);  // callbacks (errors, rebalances) are served by poll()
+    queue_ = rd_kafka_queue_get_consumer(rk_);
     rd_kafka_topic_partition_list_t* subs =
         rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
     for (const auto& t : topics_)
@@ -151,14 +166,35 @@ class KafkaSource final : public strata::SourceModule {
   void stop(bool /*drain*/) override {
     if (!rk_ || closed_) return;
     closed_ = true;
-    commit_stored("stop");
-    // close() leaves the group; the revoke it triggers commits again (a no-op by then).
-    rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);
-    if (err) host_.warn(std::string("consumer close: ") + rd_kafka_err2str(err));
+    close_bounded();
     std::lock_guard<std::mutex> lock(mu_);
     for (auto* m : held_) rd_kafka_message_destroy(m);
     held_.clear();
     owned_.clear();
+  }
+
+  // Leaves the group within close_timeout: the close (final commit, revoke callback) runs in
+  // librdkafka's background and we serve its queue until it is done or the deadline passes.
+  // Regression (issue 9 item 5): a revoke commit after a group change held SIGTERM 40 s+.
+  void close_bounded() {
+    rd_kafka_commit(rk_, nullptr, 1);  // async: the close waits for it within the deadline
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
+    if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk_, q)) {
+      host_.warn(std::string("consumer close: ") + rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+    } else {
+      uint64_t deadline = host_.monotonic_ns() + uint64_t(close_timeout_ms_) * 1000000u;
+      while (!rd_kafka_consumer_closed(rk_) && host_.monotonic_ns() < deadline)
+        rd_kafka_queue_poll_callback(q, 50);
+      closed_cleanly_ = rd_kafka_consumer_closed(rk_);
+      if (!closed_cleanly_)
+        host_.warn("consumer did not leave the group within close_timeout (" +
+                   std::to_string(close_timeout_ms_) +
+                   " ms); abandoning it: uncommitted positions are read again after a restart");
+    }
+    rd_kafka_queue_destroy(q);
+    if (queue_) rd_kafka_queue_destroy(queue_);
+    queue_ = nullptr;
   }
 
   void poll(size_t max_records, int timeout_ms, strata_record_batch& out) override {
@@ -191,21 +227,24 @@ class KafkaSource final : public strata::SourceModule {
     }
     uint64_t revokes_before = revokes_;
     uint64_t deadline = host_.monotonic_ns() + static_cast<uint64_t>(wait) * 1000000u;
+    // One call takes up to a whole batch from the consumer queue (and serves the rebalance
+    // and error callbacks), instead of one rd_kafka_consumer_poll() per message.
+    std::vector<rd_kafka_message_t*> got(limit);
     while (batch->msgs.size() < limit) {
       uint64_t now = host_.monotonic_ns();
       int remaining = now >= deadline ? 0 : static_cast<int>((deadline - now) / 1000000u);
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, remaining);
-      if (!m) {
-        if (remaining == 0 || is_paused()) break;
-        continue;
+      ssize_t n =
+          rd_kafka_consume_batch_queue(queue_, remaining, got.data(), limit - batch->msgs.size());
+      for (ssize_t i = 0; i < n; ++i) {
+        if (got[i]->err)
+          handle_error(got[i]);
+        else
+          batch->msgs.push_back(got[i]);
       }
-      if (m->err) {
-        handle_error(m);
-        throw_if_fatal();  // the unfinished batch is freed, never delivered nor committed
-        continue;
-      }
-      batch->msgs.push_back(m);
+      throw_if_fatal();  // the unfinished batch is freed, never delivered nor committed
+      if (n <= 0 && (remaining == 0 || is_paused())) break;
       if (is_paused()) break;  // a rebalance callback cannot pause, but stay defensive
+      if (remaining == 0) break;
     }
     if (revokes_ != revokes_before) drop_unowned(*batch);
     update_lag_gauge();
@@ -311,6 +350,11 @@ class KafkaSource final : public strata::SourceModule {
     set("enable.auto.commit", "true");         // ...and committed in the background
     set("auto.commit.interval.ms", std::to_string(opts.duration_ms("commit_interval")));
     set("client.id", "strata");
+    // Throughput defaults (rdkafka.* below may override): prefetch deep queues (still bounded
+    // by queued.max.messages.kbytes, 64 MiB) and answer fetches within 10 ms instead of 500 ms
+    // of waiting for fetch.min.bytes. Measured in docs/performance.md.
+    set("queued.min.messages", "1000000");
+    set("fetch.wait.max.ms", "10");
     if (mock_brokers_ > 0) {
       // The mock re-forms a group only session.timeout.ms - 1 s after a member left; keep a
       // restart of the quickstart quick. rdkafka.* below may still override both.
@@ -374,6 +418,8 @@ class KafkaSource final : public strata::SourceModule {
     rebalances_.add();
     bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      rd_kafka_topic_partition_list_t* resumed =
+          resume_from_watermark_ ? resume_positions(parts) : nullptr;
       if (cooperative) {
         if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
           host_.error(std::string("incremental assign: ") + rd_kafka_error_string(e));
@@ -381,6 +427,12 @@ class KafkaSource final : public strata::SourceModule {
         }
       } else {
         rd_kafka_assign(rk_, parts);
+      }
+      if (resumed) {
+        // The watermark is durable: store it as the position to commit, so the committed
+        // offset catches up even for a partition that gets no new record.
+        rd_kafka_offsets_store(rk_, resumed);
+        rd_kafka_topic_partition_list_destroy(resumed);
       }
       bool paused;
       {
@@ -395,8 +447,11 @@ class KafkaSource final : public strata::SourceModule {
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       // Commit what the pipeline acked before another member takes these partitions over;
-      // after a lost assignment the group has moved on and a commit would be refused.
-      if (!rd_kafka_assignment_lost(rk_)) commit_stored("revoke");
+      // after a lost assignment the group has moved on and a commit would be refused. Async:
+      // the next owner resumes from the watermark stored with the data, so a commit that is
+      // late (or never lands) costs skipped replays, never a wrong value, and a slow
+      // coordinator cannot hold the rebalance (or a SIGTERM) hostage.
+      if (!rd_kafka_assignment_lost(rk_)) rd_kafka_commit(rk_, nullptr, 1);
       {
         std::lock_guard<std::mutex> lock(mu_);
         ++revokes_;
@@ -432,6 +487,28 @@ class KafkaSource final : public strata::SourceModule {
       owned_.clear();
     }
     rd_kafka_assign(rk_, nullptr);
+  }
+
+  // Starts each newly assigned partition at the watermark its pipeline stored with the data,
+  // when there is one: it is where the durable writes stopped, so records between Kafka's
+  // committed offset and it are not read again. Also when it is behind the committed offset
+  // (a Redis restored from an older snapshot): the records it misses are then written again.
+  // Returns the partitions it moved (owned by the caller), or null.
+  rd_kafka_topic_partition_list_t* resume_positions(rd_kafka_topic_partition_list_t* parts) {
+    rd_kafka_topic_partition_list_t* resumed = nullptr;
+    std::string said;
+    for (int i = 0; i < parts->cnt; ++i) {
+      rd_kafka_topic_partition_t& p = parts->elems[i];
+      int64_t at = host_.stored_position(p.topic, p.partition);
+      if (at < 0) continue;
+      p.offset = at;
+      if (!resumed) resumed = rd_kafka_topic_partition_list_new(parts->cnt);
+      rd_kafka_topic_partition_list_add(resumed, p.topic, p.partition)->offset = at;
+      said += (said.empty() ? "" : ", ") + std::string(p.topic) + " [" +
+              std::to_string(p.partition) + "]@" + std::to_string(at);
+    }
+    if (resumed) host_.info("resuming at the stored watermarks: " + said);
+    return resumed;
   }
 
   void consumer_error(int err, const char* reason) {
@@ -473,11 +550,6 @@ class KafkaSource final : public strata::SourceModule {
   void throw_if_fatal() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!fatal_.empty()) throw strata::Error(STRATA_ERR_UNAVAILABLE, fatal_);
-  }
-  void commit_stored(const char* why) {
-    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, nullptr, 0);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-      host_.warn(std::string("commit on ") + why + " failed: " + rd_kafka_err2str(err));
   }
 
   bool is_paused() {
@@ -578,6 +650,8 @@ class KafkaSource final : public strata::SourceModule {
   std::string group_, start_;
   size_t batch_size_;
   int64_t max_wait_ms_;
+  int64_t close_timeout_ms_;
+  bool resume_from_watermark_;
   int mock_partitions_;
   std::string seed_file_, bootstrap_file_;
   int mock_brokers_ = 0;  // 0: a real cluster at bootstraps_
@@ -590,7 +664,9 @@ class KafkaSource final : public strata::SourceModule {
                                                                      rd_kafka_conf_destroy};
   rd_kafka_t* rk_ = nullptr;
   bool closed_ = false;
-  std::atomic<uint64_t> revokes_{0};  // bumped by the revoke callback
+  bool closed_cleanly_ = false;
+  rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue: batches are read from it
+  std::atomic<uint64_t> revokes_{0};   // bumped by the revoke callback
 
   std::mutex mu_;  // guards everything below: callbacks, stop() and lag() run on other threads
   bool paused_ = false;

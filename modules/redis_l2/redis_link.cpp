@@ -85,7 +85,7 @@ for i = 1, n do
         if not set then
           r = redis.pcall('DEL', k)
         elseif ttl > 0 then
-          r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ttl)
+          r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ARGV[a + 4])
         else
           r = redis.pcall('SET', k, ARGV[a + 3])
         end
@@ -97,7 +97,7 @@ for i = 1, n do
       else
         local w
         if vttl > 0 then
-          w = redis.pcall('SET', vk, v, 'PX', vttl)
+          w = redis.pcall('SET', vk, v, 'PX', ARGV[a + 5])
         else
           w = redis.pcall('SET', vk, v)
         end
@@ -147,7 +147,7 @@ for i = 1, #KEYS - m do
     if ARGV[a + 2] == 'd' then
       r = redis.pcall('DEL', k)
     elseif ttl > 0 then
-      r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ttl)
+      r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ARGV[a + 4])
     else
       r = redis.pcall('SET', k, ARGV[a + 3])
     end

@@ -18,6 +18,9 @@
 struct redisContext;
 struct memcached_st;
 
+// First line of a test that needs the harness's servers.
+#define REQUIRE_HARNESS(h) ASSERT_TRUE((h).ok()) << "memcached/redis-server did not start"
+
 namespace strata::test {
 
 // A hiredis connection (old 0.14 API).

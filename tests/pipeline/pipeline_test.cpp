@@ -49,8 +49,6 @@ struct AckProbe {
   }
 };
 
-#define REQUIRE_HARNESS(h) ASSERT_TRUE((h).ok()) << "memcached/redis-server did not start"
-
 // ------------------------------------------------------------------------------------------
 // 1. identity hooks, versions, ack positions
 
