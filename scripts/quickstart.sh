@@ -63,10 +63,13 @@ grep -E "WARN|ERROR" "$WORK/strata.log" | grep -v "dead letter" | tail -5 || tru
 echo
 echo "== summary"
 cat "$WORK/summary.txt"
-values=$(redis-cli -p "$RD_PORT" --scan | grep -cv 'strata-ver' || true)
-echo "keys in redis (L2):      $values (plus one version key each, see docs/redis_l2.md)"
+values=$(redis-cli -p "$RD_PORT" --scan | grep -v -e 'strata-ver' -e '^strata:wm:' | wc -l)
+marks=$(redis-cli -p "$RD_PORT" --scan --pattern 'strata:wm:*' | wc -l)
+echo "keys in redis (L2):      $values (plus $marks partition watermarks, see docs/redis_l2.md)"
 items=$(exec 3<>"/dev/tcp/127.0.0.1/$MC_PORT"; printf 'stats\r\nquit\r\n' >&3; tr -d '\r' <&3 | awk '/STAT curr_items/ {print $3}')
 echo "items in memcached (L1): $items"
+refused=$(sed -nE 's/.* l1_refused=([0-9]+).*/\1/p' "$WORK/summary.txt" | head -1)
+echo "refused by L1:           ${refused:-0} (key or value does not fit memcached; kept in Redis, not dead letters)"
 dead=$(wc -l <"$STRATA_DEAD_LETTERS" 2>/dev/null || echo 0)
 echo "dead letters:            $dead (in $STRATA_DEAD_LETTERS)"
 if [ "$dead" -gt 0 ]; then
