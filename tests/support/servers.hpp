@@ -34,6 +34,7 @@ class ServerProcess {
   void kill();  // SIGKILL and wait (crash)
   bool restart() { stop(); return start(); }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // for SIGSTOP / SIGCONT (a stalled server)
 
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:PORT"
