@@ -32,12 +32,8 @@ class ServerProcess {
   bool start();
   void stop();  // SIGTERM and wait
   void kill();  // SIGKILL and wait (crash)
-  bool restart() {
-    stop();
-    return start();
-  }
+  bool restart() { stop(); return start(); }
   bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }  // for SIGSTOP / SIGCONT (a stall); -1 when not running
   pid_t pid() const { return pid_; }  // for SIGSTOP / SIGCONT (a stalled server)
 
   int port() const { return port_; }
