@@ -33,8 +33,8 @@ const char* const kColours[] = {"red", "green", "blue", nullptr};
 const std::vector<strata_option_def>& every_type_schema() {
   auto def = [](const char* name, strata_option_type type, const char* dflt, uint32_t flags,
                 double min, double max, const char* const* values) {
-    return strata_option_def{sizeof(strata_option_def), name, type, dflt, flags, min, max, values,
-                             "fuzz"};
+    return strata_option_def{
+        sizeof(strata_option_def), name, type, dflt, flags, min, max, values, "fuzz"};
   };
   constexpr uint32_t kRange = STRATA_OPTF_HAS_MIN | STRATA_OPTF_HAS_MAX;
   static const std::vector<strata_option_def> schema = {

@@ -82,8 +82,8 @@ void load_variants() {
     out.close();
     strata::lua::ScriptSettings s;
     s.path = path;
-    s.instruction_budget = 50000;        // a runaway loop costs ~0.1 ms, not the default's 2 ms
-    s.memory_limit_bytes = 2 << 20;      // a memory bomb hits the cap after ~2 MiB of copies
+    s.instruction_budget = 50000;    // a runaway loop costs ~0.1 ms, not the default's 2 ms
+    s.memory_limit_bytes = 2 << 20;  // a memory bomb hits the cap after ~2 MiB of copies
     s.instance = "pipelines.fuzz";
     auto loaded = strata::lua::KeyHooks::load(s);
     if (!loaded) broken("the fuzz script does not load", loaded.error());
@@ -96,8 +96,8 @@ void load_variants() {
 std::string describe(const strata::WritePlan& plan) {
   std::string out;
   for (size_t r = 0; r < plan.records.size(); ++r)
-    out += "record " + std::to_string(r) + " dead=\"" + plan.records[r].dead + "\" value.size=" +
-           std::to_string(plan.records[r].value.size()) +
+    out += "record " + std::to_string(r) + " dead=\"" + plan.records[r].dead +
+           "\" value.size=" + std::to_string(plan.records[r].value.size()) +
            " version=" + std::to_string(plan.records[r].version) + "\n";
   for (const auto& op : plan.ops)
     out += "op record=" + std::to_string(op.record) + " key.size=" + std::to_string(op.key.size()) +
