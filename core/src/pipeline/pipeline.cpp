@@ -25,6 +25,12 @@ int64_t unix_ms() {
       .count();
 }
 
+// How many possibly stale L1 keys a pipeline remembers per tier, and how long after the tier
+// answers again the second delete follows (writes still queued in the server's socket buffers
+// when it stalled are applied by then).
+constexpr size_t kMaxSuspects = 100000;
+constexpr int64_t kSettleMs = 1000;
+
 }  // namespace
 
 Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vector<Tier*> tiers,
@@ -69,12 +75,25 @@ Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vecto
         reg.counter("strata_pipeline_keys_written_total", "Keys written per tier", tl));
     metrics_->tier_errors.push_back(
         reg.counter("strata_pipeline_tier_errors_total", "Failed writes per tier", tl));
+    metrics_->suspects.push_back(reg.gauge(
+        "strata_pipeline_l1_suspect_keys",
+        "Keys whose volatile copy may be stale after a failed write, waiting to be deleted", tl));
+    metrics_->sweeps.push_back(
+        reg.counter("strata_pipeline_l1_suspect_deletes_total",
+                    "Deletes of possibly stale volatile copies once the tier answered again", tl));
+    suspects_.push_back(t->durable() ? nullptr
+                                     : std::make_unique<L1Suspects>(kMaxSuspects, kSettleMs));
     metrics_->refused.push_back(reg.counter(
         "strata_pipeline_tier_refused_total",
         "Writes a volatile tier refused (key or value does not fit it; the record is still "
         "durable and is not dead-lettered)",
         tl));
   }
+  metrics_->suspects_overflow = reg.counter(
+      "strata_pipeline_l1_suspects_dropped_total",
+      "Possibly stale volatile keys not tracked because the suspect list was full (they may "
+      "stay stale until their TTL)",
+      l);
   plan_.pipeline = settings_.name;
   plan_.tiers = &policy_tiers_;
   if (const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr) {
@@ -161,11 +180,13 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
     }
     if (batch.count == 0) {
       src->release_batch(source_->handle(), &batch);
+      sweep_suspects();
       continue;
     }
     stats_.last_record_mono_ms = mono_ms();
     process(batch, hooks.get());
     src->release_batch(source_->handle(), &batch);
+    sweep_suspects();
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "lua_hooks.hpp"
 #include "pipeline/key_spread.hpp"
+#include "pipeline/l1_suspects.hpp"
 #include "pipeline/write_plan.hpp"
 
 namespace strata {
@@ -83,6 +84,7 @@ class Pipeline {
   void settle_volatile(WritePlan& plan, size_t tier, const std::vector<size_t>& owner,
                        const std::vector<strata_tier_op>& ops);
   void set_paused(bool paused, const std::string& why);
+  void sweep_suspects();
   int64_t stored_position(const char* topic, int32_t partition);
   bool dead_letter(const strata_record& rec, const std::string& reason);  // false: not stored
   void ack(const strata_record_batch& batch);
@@ -97,6 +99,7 @@ class Pipeline {
   Ordering ordering_ = Ordering::Partition;
   PlanSettings plan_;
   KeySpread spread_;
+  std::vector<std::unique_ptr<L1Suspects>> suspects_;  // per tier; null for durable ones
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};
   std::thread worker_;
@@ -121,6 +124,9 @@ struct Pipeline::Metrics {
   std::vector<Series*> keys_written;  // per tier
   std::vector<Series*> tier_errors;   // per tier
   std::vector<Series*> refused;       // per tier: writes the tier refused (key/value misfit)
+  std::vector<Series*> suspects;      // per tier: keys whose L1 copy may be stale
+  std::vector<Series*> sweeps;        // per tier: suspect keys deleted
+  Series* suspects_overflow;
 };
 
 }  // namespace strata

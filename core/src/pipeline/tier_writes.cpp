@@ -4,6 +4,7 @@
 // volatile tiers get.
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 #include "chain/tier.hpp"
 #include "common/log.hpp"
@@ -20,6 +21,12 @@ bool retryable(strata_status s) {
 }
 
 bool done(strata_status s) { return s == STRATA_OK || s == STRATA_NOT_FOUND; }
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -176,7 +183,10 @@ void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size
     }
     metrics_->tier_errors[t]->add(1);
     if (op.status != STRATA_ERR_BAD_KEY && op.status != STRATA_ERR_TOO_LARGE) {
-      stats_.volatile_errors++;  // a failing volatile tier never blocks a commit
+      // A failing volatile tier never blocks a commit. But its copy may now be stale (the
+      // write may land late, or never replaced an older copy): delete it once the tier is back.
+      stats_.volatile_errors++;
+      if (!suspects_[t]->add(plan.ops[owner[k]].key, now_ms())) metrics_->suspects_overflow->add(1);
       continue;
     }
     uint64_t n = ++stats_.l1_refused;
@@ -191,6 +201,30 @@ void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size
       cleanup.push_back(make_op(STRATA_TIER_DELETE, plan.ops[owner[k]].key));
   }
   if (!cleanup.empty()) tiers_[t]->execute(cleanup, results);
+  metrics_->suspects[t]->set(static_cast<double>(suspects_[t]->size()));
+}
+
+// Deletes the volatile copies that failed writes left possibly stale, once their tier answers
+// (its breaker is not open), at most 1000 per tier per call. Runs between batches, also idle.
+void Pipeline::sweep_suspects() {
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    L1Suspects* s = suspects_[t].get();
+    if (!s || s->empty() || tiers_[t]->breaker().state() == CircuitBreaker::State::Open) continue;
+    int64_t now = now_ms();
+    std::vector<std::string> keys = s->due(now, 1000);
+    if (keys.empty()) continue;
+    std::vector<strata_tier_op> ops;
+    ops.reserve(keys.size());
+    for (const auto& k : keys) ops.push_back(make_op(STRATA_TIER_DELETE, k));
+    std::vector<OpResult> results;
+    tiers_[t]->execute(ops, results);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (!done(ops[i].status)) continue;
+      s->swept(keys[i], now);
+      metrics_->sweeps[t]->add(1);
+    }
+    metrics_->suspects[t]->set(static_cast<double>(s->size()));
+  }
 }
 
 // strata_host_api.stored_position: the lowest watermark the durable tiers hold for the
