@@ -172,6 +172,13 @@ int Background::stop(int sig, int timeout_ms) {
   return rc;
 }
 
+int Background::wait(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  int rc = wait_for(pid_, timeout_ms);
+  pid_ = -1;
+  return rc;
+}
+
 bool wait_until(const std::function<bool()>& cond, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {

@@ -45,6 +45,8 @@ class Background {
   // Signals and waits up to timeout_ms; returns the exit code, 128+signal, or -1 if it had to
   // be killed.
   int stop(int sig, int timeout_ms = 30000);
+  // Waits up to timeout_ms for it to exit by itself (killed after that): as stop().
+  int wait(int timeout_ms);
   pid_t pid() const { return pid_; }
 
  private:

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "cli_support.hpp"
 #include "servers.hpp"
@@ -244,6 +248,9 @@ TEST_F(CliRun, SighupWithABrokenScriptKeepsRunning) {
   write_file(dir_ + "/keys.lua", "function key(r) return \"k:\" .. r.key end\n");
   ASSERT_TRUE(start_strata());
   ASSERT_TRUE(wait_until([&] { return healthy(); }, 30000)) << "no healthy admin listener";
+  // The listener answers before the pipelines start (and compile the script): editing it
+  // earlier would fail the start itself, not a reload.
+  ASSERT_TRUE(log_has("strata running", 30000)) << log();
 
   write_file(dir_ + "/keys.lua", "function key(r)\n  return \"k:\" ..\nend\n");
   strata_.signal(SIGHUP);
@@ -297,6 +304,93 @@ TEST_F(CliRun, RejectedReloadKeepsTheLogLevel) {
     ++count;
   EXPECT_EQ(count, 2u) << "the rejected file's log_level was applied:\n" << l;
   EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
+}
+
+// Issue 9 item 5: a hook stuck where nothing can interrupt it (no budget, an endless loop: the
+// same as one long C call) used to make SIGTERM and --exit-when-idle wait forever. The stop is
+// bounded by --shutdown-timeout: one ERROR line names what is still running, exit 1, nothing
+// more committed. The hook has been entered once the pipeline counted the seeded record.
+class CliRunStuckHook : public CliRun {
+ protected:
+  void start_stuck(const std::vector<std::string>& extra) {
+    write_file(dir_ + "/seed.tsv", "s1\tv1\n");
+    write_file(dir_ + "/stuck.lua", "function key(r)\n  while true do end\nend\n");
+    std::string t = tiers_and_admin();
+    t.replace(t.find("@L1@"), 4, "");
+    path_ = dir_ + "/strata.toml";
+    write_file(path_, t +
+                          "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"mock\"\n"
+                          "topics = [\"events\"]\nmock_partitions = 1\nseed_file = \"" +
+                          dir_ +
+                          "/seed.tsv\"\n\n[pipelines.p]\nsource = \"events\"\n"
+                          "tiers = [\"l1\", \"l2\"]\nscript = \"stuck.lua\"\nlua_budget = 0\n");
+    std::vector<std::string> argv = {strata_bin(), "run", "-c", path_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(strata_.start(argv, dir_ + "/strata.out", dir_ + "/strata.err"));
+  }
+  bool hook_entered() {
+    return wait_until(
+        [&] {
+          return http_get(admin_port_, "/metrics")
+                     .body.find("strata_pipeline_records_total{pipeline=\"p\"} 1\n") !=
+                 std::string::npos;
+        },
+        45000);
+  }
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  const std::string gave_up_ =
+      "still running: pipeline p (its batch in hand: a hook or a tier call has not returned); "
+      "exiting now without committing: records not yet committed will be read again after a "
+      "restart";
+};
+
+TEST_F(CliRunStuckHook, Issue9SigtermWithAStuckHookExitsAtTheShutdownDeadline) {
+  start_stuck({"--shutdown-timeout", "2s"});
+  ASSERT_TRUE(hook_entered()) << log();
+  int64_t t0 = now_ms();
+  int rc = strata_.stop(SIGTERM, 20000);
+  int64_t took = now_ms() - t0;
+  EXPECT_EQ(rc, 1);
+  EXPECT_GE(took, 1900);
+  EXPECT_LT(took, 10000) << "the stop was not bounded by --shutdown-timeout";
+  EXPECT_NE(log().find("(deadline 2s, then exit 1 without committing)"), std::string::npos)
+      << log();
+  EXPECT_NE(log().find("ERROR the stop did not finish within --shutdown-timeout 2s; " + gave_up_),
+            std::string::npos)
+      << log();
+  EXPECT_EQ(read_file(dir_ + "/strata.out").find("pipeline p: records="), std::string::npos)
+      << "a summary after a forced exit";
+  EXPECT_EQ(redis_.redis_cli("EXISTS s1"), "0");
+}
+
+// The common convention: a second SIGTERM (or ^C) while the stop waits exits at once.
+TEST_F(CliRunStuckHook, Issue9SecondSigtermDuringAStuckStopExitsAtOnce) {
+  start_stuck({"--shutdown-timeout", "5m"});
+  ASSERT_TRUE(hook_entered()) << log();
+  strata_.signal(SIGTERM);
+  ASSERT_TRUE(log_has("received SIGTERM, stopping", 10000)) << log();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // past the admin listener's stop
+  EXPECT_TRUE(strata_.running());
+  int64_t t0 = now_ms();
+  EXPECT_EQ(strata_.stop(SIGTERM, 20000), 1);
+  EXPECT_LT(now_ms() - t0, 5000);
+  EXPECT_NE(log().find("ERROR received a second SIGTERM; " + gave_up_), std::string::npos) << log();
+}
+
+// --exit-when-idle: the stuck worker takes no more records and the lag is 0, so the pipeline
+// looks idle and the stop begins; the watchdog then bounds it like a SIGTERM's.
+TEST_F(CliRunStuckHook, Issue9ExitWhenIdleWithAStuckHookEndsAtTheShutdownDeadline) {
+  start_stuck({"--exit-when-idle", "1s", "--shutdown-timeout", "2s"});
+  ASSERT_TRUE(hook_entered()) << log();
+  EXPECT_EQ(strata_.wait(30000), 1) << "--exit-when-idle did not end the process";
+  EXPECT_NE(log().find("idle for 1s, stopping (deadline 2s"), std::string::npos) << log();
+  EXPECT_NE(log().find("ERROR the stop did not finish within --shutdown-timeout 2s; " + gave_up_),
+            std::string::npos)
+      << log();
 }
 
 // Issue 9: a file that used to overflow toml++'s stack killed the daemon on SIGHUP; now it is a

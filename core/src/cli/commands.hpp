@@ -8,11 +8,14 @@
 namespace strata::cli {
 
 struct Args {
-  std::string config;        // -c FILE
-  std::string pipeline;      // --pipeline NAME
-  std::string modules_dir;   // --modules-dir DIR
+  std::string config;          // -c FILE
+  std::string pipeline;        // --pipeline NAME
+  std::string modules_dir;     // --modules-dir DIR
   std::string exit_when_idle;  // --exit-when-idle DURATION
-  std::string ttl;           // --ttl DURATION
+  // --shutdown-timeout DURATION: how long a stop may take before run() gives up (0: forever).
+  // Below Kubernetes' default 30 s grace period, so strata says what was stuck before SIGKILL.
+  std::string shutdown_timeout = "25s";
+  std::string ttl;                 // --ttl DURATION
   std::vector<std::string> words;  // positional
 };
 

@@ -19,9 +19,12 @@ const char* kUsage =
     "usage: strata <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run -c FILE [--exit-when-idle DURATION]\n"
+    "  run -c FILE [--exit-when-idle DURATION] [--shutdown-timeout DURATION]\n"
     "                         run the pipelines until SIGTERM/SIGINT (SIGHUP re-reads FILE);\n"
-    "                         with --exit-when-idle, exit once nothing arrived for DURATION\n"
+    "                         with --exit-when-idle, exit once nothing arrived for DURATION;\n"
+    "                         a stop that takes longer than --shutdown-timeout (default 25s,\n"
+    "                         0 = no limit) or a second SIGTERM/SIGINT exits 1 at once,\n"
+    "                         committing nothing more\n"
     "  check -c FILE          validate FILE: modules load, options, scripts compile (exit 1\n"
     "                         with every error as FILE:LINE:COL: message)\n"
     "  modules [-c FILE]      list the loadable modules (name, kind, version, description)\n"
@@ -77,6 +80,8 @@ int main(int argc, char** argv) {
       ok = take_value(argc, argv, i, a.modules_dir);
     else if (w == "--exit-when-idle")
       ok = take_value(argc, argv, i, a.exit_when_idle);
+    else if (w == "--shutdown-timeout")
+      ok = take_value(argc, argv, i, a.shutdown_timeout);
     else if (w == "--ttl")
       ok = take_value(argc, argv, i, a.ttl);
     else if (w == "-h" || w == "--help") {

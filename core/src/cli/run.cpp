@@ -1,6 +1,7 @@
 // `strata run`: builds the runtime, serves the admin listener, and waits for signals.
-// SIGTERM/SIGINT stop gracefully (pipelines finish their batch and commit); SIGHUP re-reads the
-// configuration and scripts: a bad new one is reported and the running one stays.
+// SIGTERM/SIGINT stop gracefully (pipelines finish their batch and commit), within
+// --shutdown-timeout (ShutdownWatchdog); SIGHUP re-reads the configuration and scripts: a bad new
+// one is reported and the running one stays.
 #include <signal.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
+#include "cli/shutdown_watchdog.hpp"
 #include "common/log.hpp"
 #include "runtime/runtime.hpp"
 
@@ -29,6 +31,27 @@ std::unique_ptr<Runtime> load(const Args& a, std::string* errors) {
   return rt;
 }
 
+std::string deadline_text(int64_t shutdown_ms) {
+  if (shutdown_ms == 0) return " (no deadline: --shutdown-timeout 0)";
+  return " (deadline " + format_duration_ms(shutdown_ms) + ", then exit 1 without committing)";
+}
+
+// Runtime::stop(), one pipeline at a time first, so that the watchdog can name the pipeline a
+// stuck hook holds (Pipeline::stop is idempotent: the runtime's own pass finds them stopped).
+void stop_runtime(Runtime& rt, ShutdownWatchdog& watchdog) {
+  const auto& pipelines = rt.pipelines();
+  for (size_t i = 0; i < pipelines.size(); ++i) {
+    std::string stage = "pipeline " + pipelines[i]->name() +
+                        " (its batch in hand: a hook or a tier call has not returned)";
+    for (size_t j = i + 1; j < pipelines.size(); ++j)
+      stage += ", pipeline " + pipelines[j]->name() + " (not stopped yet)";
+    watchdog.set_stage(stage);
+    pipelines[i]->stop();
+  }
+  watchdog.set_stage("the sources, tiers and policies (stopping in reverse start order)");
+  rt.stop();
+}
+
 }  // namespace
 
 int run(const Args& a) {
@@ -42,6 +65,13 @@ int run(const Args& a) {
                  a.exit_when_idle.c_str());
     return 2;
   }
+  int64_t shutdown_ms = 0;
+  if (!parse_duration_ms(a.shutdown_timeout, &shutdown_ms)) {
+    std::fprintf(stderr, "strata run: --shutdown-timeout: '%s' is not a duration\n",
+                 a.shutdown_timeout.c_str());
+    return 2;
+  }
+  ShutdownWatchdog watchdog(shutdown_ms);
   // Signals are taken synchronously by this thread only: block them before any thread starts.
   sigset_t set;
   sigemptyset(&set);
@@ -95,7 +125,8 @@ int run(const Args& a) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
       log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                ", stopping: finishing in-flight writes and committing");
+                ", stopping: finishing in-flight writes and committing" +
+                deadline_text(shutdown_ms));
       break;
     }
     if (sig == SIGHUP) {
@@ -122,7 +153,9 @@ int run(const Args& a) {
       }
       std::lock_guard<std::mutex> lock(rt_mu);
       auto previous = rt->shared_config();
-      rt->stop();
+      // A SIGTERM while a stuck hook holds this stop must still end the process (bounded).
+      watchdog.watch();
+      stop_runtime(*rt, watchdog);
       rt.reset();
       if (auto r = next->start(); !r) {
         log::error("reload failed to start (" + r.error() +
@@ -142,19 +175,25 @@ int run(const Args& a) {
           rt.reset();
           return 1;
         }
+        if (watchdog.stop_watching()) break;  // a SIGTERM/SIGINT came during the reload
         continue;
       }
       rt = std::move(next);
       log::info("configuration reloaded");
+      if (watchdog.stop_watching()) break;
       continue;
     }
     if (idle_ms > 0 && rt->idle(idle_ms)) {
-      log::info("idle for " + a.exit_when_idle + ", stopping");
+      log::info("idle for " + a.exit_when_idle + ", stopping" + deadline_text(shutdown_ms));
       break;
     }
   }
+  // From here a stuck stop ends in _exit(1) at the deadline or on a second SIGTERM/SIGINT.
+  watchdog.arm();
+  watchdog.set_stage("the admin listener (the pipelines stop after it)");
   admin.stop();
-  rt->stop();
+  stop_runtime(*rt, watchdog);
+  watchdog.stop_watching();
   std::fputs(rt->summary().c_str(), stdout);
   return 0;
 }
