@@ -40,6 +40,20 @@ fuzz:
 	nice cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do fuzz/run.sh $(BUILD_FUZZ) $$t $(FUZZ_SECONDS) || exit 1; done
 
+# The fault matrix (tests/faults, docs/reliability.md "Fault matrix"): FAULTS_SCHEDULES seeded
+# schedules of FAULTS_SECONDS of faults each, stopping at the first failure; FAULTS_SEED=N
+# repeats a run (schedule i uses seed N+i). CI runs one 20 s schedule (ctest -L faults).
+BUILD_FAULTS     ?= build-faults
+FAULTS_SCHEDULES ?= 20
+FAULTS_SECONDS   ?= 40
+FAULTS_SEED      ?=
+.PHONY: faults
+faults: deps
+	@test -f $(BUILD_FAULTS)/CMakeCache.txt || cmake -S . -B $(BUILD_FAULTS) $(GENERATOR) -DSTRATA_WERROR=ON -DSTRATA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	nice cmake --build $(BUILD_FAULTS) -j $(JOBS) --target faults_test
+	FAULTS_SCHEDULES=$(FAULTS_SCHEDULES) FAULTS_SECONDS=$(FAULTS_SECONDS) FAULTS_SEED=$(FAULTS_SEED) \
+	  $(BUILD_FAULTS)/tests/faults/faults_test
+
 bench: build
 	scripts/bench.sh $(BUILD)
 
