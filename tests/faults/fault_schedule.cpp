@@ -97,7 +97,7 @@ const char* fault_name(FaultKind k) {
   return "?";
 }
 
-std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds) {
+std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds, const std::string& skip) {
   std::mt19937_64 rng(seed);
   std::vector<Fault> out;
   std::vector<FaultKind> deck;
@@ -105,7 +105,10 @@ std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds) {
   while (t < fault_seconds * 1000) {
     // Every kind once per round, in a seeded order: a short schedule covers most of them.
     if (deck.empty()) {
-      deck.assign(std::begin(kAllKinds), std::end(kAllKinds));
+      for (FaultKind k : kAllKinds)
+        if (("," + skip + ",").find("," + std::string(fault_name(k)) + ",") == std::string::npos)
+          deck.push_back(k);
+      if (deck.empty()) break;
       std::shuffle(deck.begin(), deck.end(), rng);
     }
     Fault f{deck.back(), t, 150 + static_cast<int>(rng() % 1050), static_cast<uint32_t>(rng())};

@@ -35,7 +35,9 @@ struct Fault {
   uint32_t arg;  // a draw for the fault's own choices (which broker, partition, error, ...)
 };
 
-std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds);
+// `skip`: fault names (fault_name) left out, comma-separated; the same seed and skip list
+// give the same schedule.
+std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds, const std::string& skip = "");
 std::string describe(const std::vector<Fault>& schedule);
 
 // Runs the schedule against the world; returns false (with why) on a defect seen while

@@ -67,7 +67,13 @@ struct Figures {
   int64_t l1_regressions = 0;  // memcached reads that saw a lower sequence (transient, counted)
   int64_t l1_misses = 0;
   double seconds = 0;
+  bool ok = false;
 };
+
+// Failures reported so far in this test (gtest records failures, not passing expectations).
+int failure_parts() {
+  return ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
+}
 
 class Faults : public ::testing::Test {
  protected:
@@ -82,13 +88,14 @@ class Faults : public ::testing::Test {
     Figures fig;
     auto t0 = Clock::now();
     std::string dir = make_temp_dir("strata-faults");
-    std::vector<Fault> schedule = draw_schedule(seed, fault_seconds);
+    const char* skip = std::getenv("FAULTS_SKIP");
+    std::vector<Fault> schedule = draw_schedule(seed, fault_seconds, skip ? skip : "");
     std::string repeat = "repeat with STRATA_FAULTS_SEED=" + std::to_string(seed) +
                          " FAULTS_SCHEDULES=1 FAULTS_SECONDS=" + std::to_string(fault_seconds) +
-                         " (logs in " + dir + ")\nschedule:\n" + describe(schedule);
+                         (skip ? " FAULTS_SKIP='" + std::string(skip) + "'" : "") + " (logs in " +
+                         dir + ")\nschedule:\n" + describe(schedule);
     SCOPED_TRACE(repeat);
-    int failures_before = ::testing::UnitTest::GetInstance()->failed_test_count() +
-                          (::testing::Test::HasFailure() ? 1 : 0);
+    int failures_before = failure_parts();
     {
       FaultWorld w(dir, kPartitions, kKeys);
       std::string why;
@@ -191,9 +198,8 @@ class Faults : public ::testing::Test {
       }
     }
     fig.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    int failures_after = ::testing::UnitTest::GetInstance()->failed_test_count() +
-                         (::testing::Test::HasFailure() ? 1 : 0);
-    if (failures_after == failures_before) remove_tree(dir);
+    fig.ok = failure_parts() == failures_before;
+    if (fig.ok) remove_tree(dir);
     return fig;
   }
 };
@@ -205,10 +211,11 @@ TEST_F(Faults, SeededSchedulesLoseNothingAndNeverRollBack) {
   std::printf("fault matrix: %ld schedule(s) of %d s from seed %llu\n", schedules, seconds,
               static_cast<unsigned long long>(seed));
   Figures sum;
-  int passed = 0;
+  int passed = 0, failed = 0;
+  // FAULTS_KEEP_GOING=1: run every schedule and count the failed ones instead of stopping.
+  bool keep_going = env_int("FAULTS_KEEP_GOING", 0) != 0;
   for (long i = 0; i < schedules; ++i) {
     uint64_t s = seed + static_cast<uint64_t>(i);
-    bool failed_before = HasFailure();
     Figures f = run_schedule_with_seed(s, seconds);
     std::printf(
         "schedule %ld seed %llu: %d faults, %lld records, %.0f duplicates (replays skipped), "
@@ -219,10 +226,12 @@ TEST_F(Faults, SeededSchedulesLoseNothingAndNeverRollBack) {
         static_cast<long long>(f.rolled_back), static_cast<long long>(f.l1_stale),
         static_cast<long long>(f.l1_misses), static_cast<long long>(f.l1_regressions), f.seconds);
     std::fflush(stdout);
-    if (HasFailure() && !failed_before) {
+    if (!f.ok) {
       ADD_FAILURE() << "schedule " << i + 1 << " failed: repeat with STRATA_FAULTS_SEED=" << s
                     << " FAULTS_SCHEDULES=1";
-      break;
+      failed++;
+      if (!keep_going) break;
+      continue;
     }
     passed++;
     sum.faults += f.faults;
@@ -235,10 +244,10 @@ TEST_F(Faults, SeededSchedulesLoseNothingAndNeverRollBack) {
     sum.seconds += f.seconds;
   }
   std::printf(
-      "fault matrix: %d of %ld schedules passed in a row: %d faults, %lld records, %.0f "
+      "fault matrix: %d of %ld schedules passed (%d failed): %d faults, %lld records, %.0f "
       "duplicates, %.0f re-read, %lld lost, %lld rolled back, %lld L1 transient regressions, "
       "%.0f s\n",
-      passed, schedules, sum.faults, static_cast<long long>(sum.records), sum.duplicates,
+      passed, schedules, failed, sum.faults, static_cast<long long>(sum.records), sum.duplicates,
       sum.reread, static_cast<long long>(sum.lost), static_cast<long long>(sum.rolled_back),
       static_cast<long long>(sum.l1_regressions), sum.seconds);
 }
