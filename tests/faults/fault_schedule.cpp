@@ -113,6 +113,10 @@ std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds, const std::st
     }
     Fault f{deck.back(), t, 150 + static_cast<int>(rng() % 1050), static_cast<uint32_t>(rng())};
     deck.pop_back();
+    // "good reload": leave out the good SIGHUP that follows a rejected one (bit 2 of arg).
+    if (f.kind == FaultKind::BadReload &&
+        ("," + skip + ",").find(",good reload,") != std::string::npos)
+      f.arg &= ~4u;
     out.push_back(f);
     t += f.hold_ms + 200 + static_cast<int>(rng() % 600);
   }

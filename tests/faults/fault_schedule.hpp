@@ -35,8 +35,8 @@ struct Fault {
   uint32_t arg;  // a draw for the fault's own choices (which broker, partition, error, ...)
 };
 
-// `skip`: fault names (fault_name) left out, comma-separated; the same seed and skip list
-// give the same schedule.
+// `skip`: fault names (fault_name) left out, comma-separated, and "good reload" for the good
+// SIGHUP after a rejected one; the same seed and skip list give the same schedule.
 std::vector<Fault> draw_schedule(uint64_t seed, int fault_seconds, const std::string& skip = "");
 std::string describe(const std::vector<Fault>& schedule);
 
