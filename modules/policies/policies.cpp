@@ -1,7 +1,7 @@
-// The built-in write policies: write_through (the default), write_around and l2_only. One source
-// built three times; STRATA_POLICY_NAME (set by CMakeLists.txt) picks the mode. The pipeline
-// calls decide() once per key of each record, from its worker threads. docs/policies.md has the
-// user-facing semantics.
+// The built-in write policies: write_through (the default), write_back, write_around and l2_only.
+// One source built four times; STRATA_POLICY_NAME (set by CMakeLists.txt) picks the mode. The
+// pipeline calls decide() once per key of each record, from its worker threads. docs/policies.md
+// has the user-facing semantics.
 #include <strata/sdk.hpp>
 
 #include <atomic>
@@ -11,7 +11,8 @@
 #include <string_view>
 
 #ifndef STRATA_POLICY_NAME
-#error "STRATA_POLICY_NAME must be \"write_through\", \"write_around\" or \"l2_only\""
+#error \
+    "STRATA_POLICY_NAME must be \"write_through\", \"write_back\", \"write_around\" or \"l2_only\""
 #endif
 
 namespace {
@@ -20,14 +21,18 @@ namespace {
 enum class VolatileWrite { Set, Delete, Skip };
 
 constexpr std::string_view kName = STRATA_POLICY_NAME;
-constexpr VolatileWrite kMode = kName == "write_through"  ? VolatileWrite::Set
-                                : kName == "write_around" ? VolatileWrite::Delete
-                                                          : VolatileWrite::Skip;
-static_assert(kName == "write_through" || kName == "write_around" || kName == "l2_only",
+constexpr bool kWriteBack = kName == "write_back";
+constexpr VolatileWrite kMode = kName == "write_through" || kWriteBack ? VolatileWrite::Set
+                                : kName == "write_around"              ? VolatileWrite::Delete
+                                                                       : VolatileWrite::Skip;
+static_assert(kName == "write_through" || kWriteBack || kName == "write_around" ||
+                  kName == "l2_only",
               "unknown STRATA_POLICY_NAME");
 
 constexpr const char* kDescription =
-    kMode == VolatileWrite::Set ? "Writes durable tiers, then sets volatile tiers (the default)"
+    kWriteBack ? "Sets volatile tiers first (fresh at once), then durable tiers; commits wait for "
+                 "the durable acks"
+    : kMode == VolatileWrite::Set ? "Writes durable tiers, then sets volatile tiers (the default)"
     : kMode == VolatileWrite::Delete
         ? "Writes durable tiers and deletes the key from volatile tiers (reads refill them)"
         : "Writes durable tiers only; volatile tiers are left untouched";
@@ -68,6 +73,8 @@ class JitterSource {
 
 class WritePolicy : public strata::PolicyModule {
  public:
+  static constexpr uint32_t kPolicyFlags = kWriteBack ? STRATA_POLICY_VOLATILE_FIRST : 0;
+
   WritePolicy(strata::Host /*host*/, const strata::Options& opts)
       : l1_ttl_ms_(opts.duration_ms("l1_ttl")),
         l2_ttl_ms_(opts.duration_ms("l2_ttl")),

@@ -277,7 +277,7 @@ TEST_F(EndToEnd, BadRecordsAreDeadLetteredWithReasonsWhileTheRestFlows) {
   EXPECT_EQ(dead.find("tiers.l1"), std::string::npos) << dead;
   std::string log = read_file(dir_ + "/strata.log");
   EXPECT_NE(log.find("l1_refused=2"), std::string::npos) << log;
-  EXPECT_NE(log.find("at most 250"), std::string::npos) << log;  // the refusal is logged
+  EXPECT_NE(log.find("kept in the durable tier only"), std::string::npos) << log;  // logged
 }
 
 }  // namespace

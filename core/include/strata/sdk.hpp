@@ -254,6 +254,7 @@ class TierModule : public ModuleBase {
 class PolicyModule : public ModuleBase {
  public:
   static constexpr strata_module_kind kKind = STRATA_KIND_POLICY;
+  static constexpr uint32_t kPolicyFlags = 0;  // strata_policy_flags; a subclass may shadow it
   virtual void decide(const strata_policy_input& in, strata_policy_decision* decisions) = 0;
 };
 
@@ -375,7 +376,7 @@ const void* kind_hooks() {
   } else {
     static_assert(std::is_base_of_v<PolicyModule, T>, "derive from a strata::*Module class");
     static const strata_policy_hooks h = {sizeof(strata_policy_hooks), Tr::decide,
-                                          {nullptr, nullptr, nullptr, nullptr}};
+                                          {nullptr, nullptr, nullptr, nullptr}, T::kPolicyFlags};
     return &h;
   }
 }

@@ -333,6 +333,15 @@ typedef struct strata_policy_decision {
   int64_t ttl_ms; /* for SET: 0 = the tier's default; < 0 = no expiry */
 } strata_policy_decision;
 
+/* ABI 1.2: how the host orders one record's writes (strata_policy_hooks.policy_flags). */
+enum strata_policy_flags {
+  /* Write-back: the volatile tiers are written first (freshness), the durable ones after;
+   * commits still wait for the durable acks. The host skips the volatile write of a record
+   * it knows is a replay, and deletes a volatile copy it wrote when the durable tier then
+   * refused the write (older, already applied) or failed it for good. */
+  STRATA_POLICY_VOLATILE_FIRST = 1u << 0
+};
+
 typedef struct strata_policy_hooks {
   size_t struct_size;
   /* Fill decisions[0..in->tier_count). The host executes durable tiers first, then the
@@ -340,6 +349,8 @@ typedef struct strata_policy_hooks {
   int (*decide)(void* inst, const strata_policy_input* in, strata_policy_decision* decisions,
                 strata_error* err);
   void* reserved[4];
+  /* ABI 1.2 (the host reads it only when struct_size covers it): strata_policy_flags. */
+  uint32_t policy_flags;
 } strata_policy_hooks;
 
 /* ------------------------------------------------------------------------------------------ */

@@ -144,6 +144,10 @@ Result<void> Pipeline::start() {
     hooks = std::move(loaded.value());
   }
   if (auto r = resolve_ordering(hooks.get()); !r) return r;
+  const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr;
+  volatile_first_ =
+      pol && pol->struct_size >= offsetof(strata_policy_hooks, policy_flags) + sizeof(uint32_t) &&
+      (pol->policy_flags & STRATA_POLICY_VOLATILE_FIRST) != 0;
   // Set before the worker's first poll, which serves the source's rebalance callbacks.
   if (plan_.guard && source_->ctx())
     source_->ctx()->stored_position = [this](const char* topic, int32_t partition) {
@@ -227,8 +231,16 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   metrics_->coalesced->add(static_cast<double>(coalesced));
   if (ordering_ == Ordering::Partition) watch_spread(plan);
 
-  if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
-  write_volatile(plan);
+  if (volatile_first_) {
+    skip_known_replays(plan);
+    write_volatile(plan);
+    if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
+    note_watermarks(plan);
+    repair_volatile(plan);
+  } else {
+    if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
+    write_volatile(plan);
+  }
 
   for (size_t r = 0; r < n; ++r)
     if (!plan.records[r].dead.empty() && !dead_letter(in.records[r], plan.records[r].dead)) return;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "lua_hooks.hpp"
@@ -81,6 +82,11 @@ class Pipeline {
   bool write_durable_tier(WritePlan& plan, size_t tier);
   void settle_durable(WritePlan& plan, size_t tier, KeyOp& op, const strata_tier_op& r);
   void write_volatile(WritePlan& plan);
+  // Write-back (STRATA_POLICY_VOLATILE_FIRST): known replays skip L1; copies that L1 got
+  // before the durable tier refused or failed them are deleted again.
+  void skip_known_replays(WritePlan& plan);
+  void note_watermarks(const WritePlan& plan);
+  void repair_volatile(WritePlan& plan);
   void settle_volatile(WritePlan& plan, size_t tier, const std::vector<size_t>& owner,
                        const std::vector<strata_tier_op>& ops);
   void set_paused(bool paused, const std::string& why);
@@ -99,6 +105,10 @@ class Pipeline {
   Ordering ordering_ = Ordering::Partition;
   PlanSettings plan_;
   KeySpread spread_;
+  bool volatile_first_ = false;  // the policy asks for write-back
+  // Write-back under partition order: the watermark per guard name as far as this pipeline
+  // knows it (read on assignment, moved by its own durable acks).
+  std::unordered_map<std::string, int64_t> known_watermarks_;
   std::vector<std::unique_ptr<L1Suspects>> suspects_;  // per tier; null for durable ones
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};

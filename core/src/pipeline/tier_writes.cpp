@@ -145,7 +145,7 @@ void Pipeline::write_volatile(WritePlan& plan) {
     ops.clear();
     owner.clear();
     for (size_t i = 0; i < plan.ops.size(); ++i) {
-      const KeyOp& op = plan.ops[i];
+      KeyOp& op = plan.ops[i];
       // Failed: the durable tier still holds what L1 may hold. Refused: L1 may hold the newer
       // copy that made the durable tier refuse; a replay must never remove it.
       if (op.superseded || op.durable == KeyOp::Outcome::Failed ||
@@ -158,6 +158,7 @@ void Pipeline::write_volatile(WritePlan& plan) {
                             set ? std::string_view(e.value) : std::string_view(),
                             set ? op.ttl_ms(t) : 0));
       owner.push_back(i);
+      op.volatile_set = op.volatile_set || set;
     }
     if (ops.empty()) continue;
     tiers_[t]->execute(ops, results);
@@ -227,6 +228,54 @@ void Pipeline::sweep_suspects() {
   }
 }
 
+// A partition seen for the first time (no assignment told us) has its watermark read once.
+void Pipeline::skip_known_replays(WritePlan& plan) {
+  for (KeyOp& op : plan.ops) {
+    const RecordEntry& e = plan.records[op.record];
+    if (e.guard == SIZE_MAX) continue;
+    auto it = known_watermarks_.find(plan.guards[e.guard]);
+    if (it == known_watermarks_.end()) {
+      int64_t stored = stored_position(e.rec->topic ? e.rec->topic : "", e.rec->partition);
+      it = known_watermarks_.emplace(plan.guards[e.guard], std::max<int64_t>(stored, 0)).first;
+    }
+    if (e.rec->offset < it->second)
+      op.durable = KeyOp::Outcome::Refused;  // L2 refuses it too; L1 must not see it first
+  }
+}
+
+void Pipeline::note_watermarks(const WritePlan& plan) {
+  for (const KeyOp& op : plan.ops) {
+    const RecordEntry& e = plan.records[op.record];
+    if (e.guard == SIZE_MAX || op.durable == KeyOp::Outcome::Pending) continue;
+    int64_t& wm = known_watermarks_[plan.guards[e.guard]];
+    wm = std::max(wm, e.rec->offset + 1);
+  }
+}
+
+// The volatile copy written first is not what the durable tier holds when it refused the
+// write (a newer one is stored: an unknown replay, a zombie, an older version) or failed it
+// for good: drop it, so the next read refills from the durable tier.
+void Pipeline::repair_volatile(WritePlan& plan) {
+  std::vector<strata_tier_op> ops;
+  std::vector<OpResult> results;
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    if (tiers_[t]->durable()) continue;
+    ops.clear();
+    for (const KeyOp& op : plan.ops)
+      if (op.volatile_set &&
+          (op.durable == KeyOp::Outcome::Refused || op.durable == KeyOp::Outcome::Failed))
+        ops.push_back(make_op(STRATA_TIER_DELETE, op.key));
+    if (ops.empty()) continue;
+    tiers_[t]->execute(ops, results);
+    for (size_t k = 0; k < ops.size(); ++k)
+      if (!done(ops[k].status)) {
+        stats_.volatile_errors++;
+        if (!suspects_[t]->add(std::string(ops[k].key.data, ops[k].key.len), now_ms()))
+          metrics_->suspects_overflow->add(1);
+      }
+  }
+}
+
 // strata_host_api.stored_position: the lowest watermark the durable tiers hold for the
 // partition (a tier that lost it wins: the source then starts from Kafka's committed offset).
 int64_t Pipeline::stored_position(const char* topic, int32_t partition) {
@@ -243,6 +292,7 @@ int64_t Pipeline::stored_position(const char* topic, int32_t partition) {
     if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc() || v < 0) return -1;
     lowest = lowest < 0 ? v : std::min(lowest, v);
   }
+  if (lowest >= 0) known_watermarks_[name] = lowest;  // write-back skips replays below it
   return lowest;
 }
 

@@ -42,6 +42,7 @@ struct KeyOp {
   std::vector<strata_policy_decision> decisions;  // per tier (empty for an invalidation)
   bool superseded = false;             // coalesced away: a later op of the key in this batch wins
   Outcome durable = Outcome::Pending;  // Refused: already applied / older; Failed: for good
+  bool volatile_set = false;  // write-back: a volatile tier got this op's SET before L2 ran
 
   strata_policy_action action(size_t tier) const {
     return invalidation ? STRATA_ACTION_DELETE : decisions[tier].action;
