@@ -417,76 +417,80 @@ class KafkaSource final : public strata::SourceModule {
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
     rebalances_.add();
     bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      rd_kafka_topic_partition_list_t* resumed =
-          resume_from_watermark_ ? resume_positions(parts) : nullptr;
-      if (cooperative) {
-        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
-          host_.error(std::string("incremental assign: ") + rd_kafka_error_string(e));
-          rd_kafka_error_destroy(e);
-        }
-      } else {
-        rd_kafka_assign(rk_, parts);
-      }
-      if (resumed) {
-        // The watermark is durable: store it as the position to commit, so the committed
-        // offset catches up even for a partition that gets no new record.
-        rd_kafka_offsets_store(rk_, resumed);
-        rd_kafka_topic_partition_list_destroy(resumed);
-      }
-      bool paused;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (int i = 0; i < parts->cnt; ++i)
-          owned_.try_emplace(PartitionKey(parts->elems[i].topic, parts->elems[i].partition));
-        paused = paused_;
-      }
-      if (paused) rd_kafka_pause_partitions(rk_, parts);
-      host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
-      return;
-    }
-    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-      // Commit what the pipeline acked before another member takes these partitions over;
-      // after a lost assignment the group has moved on and a commit would be refused. Async:
-      // the next owner resumes from the watermark stored with the data, so a commit that is
-      // late (or never lands) costs skipped replays, never a wrong value, and a slow
-      // coordinator cannot hold the rebalance (or a SIGTERM) hostage.
-      if (!rd_kafka_assignment_lost(rk_)) rd_kafka_commit(rk_, nullptr, 1);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++revokes_;
-        std::set<PartitionKey> gone;
-        for (int i = 0; i < parts->cnt; ++i)
-          gone.emplace(parts->elems[i].topic, parts->elems[i].partition);
-        for (const auto& tp : gone) owned_.erase(tp);
-        // Held records of revoked partitions were never delivered nor committed: the next
-        // owner reads them again, so nothing is lost by dropping them here.
-        for (auto it = held_.begin(); it != held_.end();) {
-          if (gone.count(PartitionKey(rd_kafka_topic_name((*it)->rkt), (*it)->partition))) {
-            rd_kafka_message_destroy(*it);
-            it = held_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-      }
-      host_.info("revoked " + describe(parts));
-      if (cooperative) {
-        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) {
-          host_.error(std::string("incremental unassign: ") + rd_kafka_error_string(e));
-          rd_kafka_error_destroy(e);
-        }
-      } else {
-        rd_kafka_assign(rk_, nullptr);
-      }
-      return;
-    }
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) return assign(parts, cooperative);
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) return revoke(parts, cooperative);
     host_.error(std::string("rebalance failed: ") + rd_kafka_err2str(err));
     {
       std::lock_guard<std::mutex> lock(mu_);
       owned_.clear();
     }
     rd_kafka_assign(rk_, nullptr);
+  }
+
+  void assign(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    rd_kafka_topic_partition_list_t* resumed =
+        resume_from_watermark_ ? resume_positions(parts) : nullptr;
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
+        host_.error(std::string("incremental assign: ") + rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(rk_, parts);
+    }
+    if (resumed) {
+      // The watermark is durable: store it as the position to commit, so the committed
+      // offset catches up even for a partition that gets no new record.
+      rd_kafka_offsets_store(rk_, resumed);
+      rd_kafka_topic_partition_list_destroy(resumed);
+    }
+    bool paused;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int i = 0; i < parts->cnt; ++i)
+        owned_.try_emplace(PartitionKey(parts->elems[i].topic, parts->elems[i].partition));
+      paused = paused_;
+    }
+    if (paused) rd_kafka_pause_partitions(rk_, parts);
+    host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
+  }
+
+  void revoke(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    // Commit what the pipeline acked before another member takes these partitions over;
+    // after a lost assignment the group has moved on and a commit would be refused. Async:
+    // the next owner resumes from the watermark stored with the data, so a commit that is
+    // late (or never lands) costs skipped replays, never a wrong value, and a slow
+    // coordinator cannot hold the rebalance (or a SIGTERM) hostage.
+    if (!rd_kafka_assignment_lost(rk_)) rd_kafka_commit(rk_, nullptr, 1);
+    forget(parts);
+    host_.info("revoked " + describe(parts));
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) {
+        host_.error(std::string("incremental unassign: ") + rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(rk_, nullptr);
+    }
+  }
+
+  // Drops revoked partitions and the records held for them. Held records were never delivered
+  // nor committed: the next owner reads them again, so nothing is lost.
+  void forget(const rd_kafka_topic_partition_list_t* parts) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++revokes_;
+    std::set<PartitionKey> gone;
+    for (int i = 0; i < parts->cnt; ++i)
+      gone.emplace(parts->elems[i].topic, parts->elems[i].partition);
+    for (const auto& tp : gone) owned_.erase(tp);
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (gone.count(PartitionKey(rd_kafka_topic_name((*it)->rkt), (*it)->partition))) {
+        rd_kafka_message_destroy(*it);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   // Starts each newly assigned partition at the watermark its pipeline stored with the data,
