@@ -111,6 +111,10 @@ class Faults : public ::testing::Test {
       fig.faults = inj.total;
       for (auto& d : inj.defects) ADD_FAILURE() << "defect while injecting: " << d;
 
+      // Errors still pushed for Fetch / OffsetCommit would hit the log reader below.
+      for (const char* api : {"1", "8"}) w.mock_command(std::string("clear ") + api);
+      wait_until(10000,
+                 [&] { return w.mock_log().find("control: clear 8: ok") != std::string::npos; });
       Produced p = w.stop_producing(120000);
       EXPECT_EQ(p.failed, 0) << "harness: the producer lost deliveries: " << p.first_error;
       EXPECT_EQ(p.delivered, p.sent) << "harness: undelivered records";

@@ -9,6 +9,7 @@
 // With --control, reads fault commands from FIFO, one a line (tests/faults uses it):
 //   broker down|up ID          leader TOPIC PARTITION BROKER
 //   errors APIKEY CODE[,CODE]  (rd_kafka_mock_push_request_errors: the next requests fail)
+//   clear APIKEY               (drops the errors still pushed for APIKEY)
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -145,6 +146,12 @@ std::string apply_command(rd_kafka_mock_cluster_t* cluster, const std::string& l
       errs.push_back(static_cast<rd_kafka_resp_err_t>(std::atoi(code.c_str())));
     rd_kafka_mock_push_request_errors_array(cluster, static_cast<int16_t>(api_key), errs.size(),
                                             errs.data());
+    return "";
+  }
+  if (verb == "clear") {
+    int api_key = 0;
+    if (!(in >> api_key)) return "usage: clear APIKEY";
+    rd_kafka_mock_clear_request_errors(cluster, static_cast<int16_t>(api_key));
     return "";
   }
   return "unknown command";
