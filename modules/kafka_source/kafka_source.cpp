@@ -184,8 +184,16 @@ class KafkaSource final : public strata::SourceModule {
       rd_kafka_error_destroy(e);
     } else {
       uint64_t deadline = host_.monotonic_ns() + uint64_t(close_timeout_ms_) * 1000000u;
-      while (!rd_kafka_consumer_closed(rk_) && host_.monotonic_ns() < deadline)
-        rd_kafka_queue_poll_callback(q, 50);
+      // Served with the event API, not poll_callback: the close forwards the consumer queue
+      // here, and a message or error still in it is no callback's to serve (librdkafka
+      // asserts on it). A rebalance arrives as an event and is handled like the callback.
+      while (!rd_kafka_consumer_closed(rk_) && host_.monotonic_ns() < deadline) {
+        rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 50);
+        if (!ev) continue;
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+          rebalance(rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+        rd_kafka_event_destroy(ev);
+      }
       closed_cleanly_ = rd_kafka_consumer_closed(rk_);
       if (!closed_cleanly_)
         host_.warn("consumer did not leave the group within close_timeout (" +
