@@ -87,6 +87,11 @@ const std::vector<strata_option_def>& pipeline_schema() {
             "Memory cap of the script's Lua state; a record whose hooks exceed it fails alone. "
             "0 removes the cap."),
         order,
+        def("overlap_l1", STRATA_OPT_BOOL, "false",
+            "Write a batch's volatile (L1) copies on a thread of their own, overlapping the next "
+            "batch's hooks and durable writes. Commits never wait for L1 either way; L1 then "
+            "trails L2 by up to two batches. Ignored with a write-back policy. See "
+            "docs/performance.md for when it pays."),
     };
   }();
   return schema;

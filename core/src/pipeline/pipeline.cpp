@@ -154,6 +154,9 @@ Result<void> Pipeline::start() {
       return stored_position(topic, partition);
     };
   stopping_ = false;
+  if (settings_.overlap_l1 && !volatile_first_)
+    lane_ = std::make_unique<VolatileLane>([this](WritePlan& plan) { write_volatile(plan); },
+                                           [this] { sweep_suspects(); });
 
   stats_.last_record_mono_ms = mono_ms();
   worker_ = std::thread([this, h = std::move(hooks)]() mutable { run(std::move(h)); });
@@ -163,6 +166,7 @@ Result<void> Pipeline::start() {
 void Pipeline::stop() {
   stopping_ = true;
   if (worker_.joinable()) worker_.join();
+  lane_.reset();  // the L1 writes of the last batches, bounded by the tiers' own timeouts
 }
 
 void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
@@ -184,13 +188,13 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
     }
     if (batch.count == 0) {
       src->release_batch(source_->handle(), &batch);
-      sweep_suspects();
+      if (!lane_) sweep_suspects();
       continue;
     }
     stats_.last_record_mono_ms = mono_ms();
     process(batch, hooks.get());
     src->release_batch(source_->handle(), &batch);
-    sweep_suspects();
+    if (!lane_) sweep_suspects();
   }
 }
 
@@ -239,11 +243,19 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
     repair_volatile(plan);
   } else {
     if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
-    write_volatile(plan);
+    if (!lane_) write_volatile(plan);
   }
 
+  std::vector<std::pair<size_t, std::string>> dead;
   for (size_t r = 0; r < n; ++r)
-    if (!plan.records[r].dead.empty() && !dead_letter(in.records[r], plan.records[r].dead)) return;
+    if (!plan.records[r].dead.empty()) dead.emplace_back(r, std::move(plan.records[r].dead));
+  if (lane_) {
+    // The volatile stage reads only what the plan owns; the source's records go away.
+    for (auto& e : plan.records) e.rec = nullptr;
+    lane_->push(std::make_unique<WritePlan>(std::move(plan)));
+  }
+  for (auto& [r, reason] : dead)
+    if (!dead_letter(in.records[r], reason)) return;
   int64_t now = unix_ms();
   for (size_t r = 0; r < n; ++r)
     if (in.records[r].timestamp_ms > 0)

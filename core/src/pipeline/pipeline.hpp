@@ -16,6 +16,7 @@
 #include "lua_hooks.hpp"
 #include "pipeline/key_spread.hpp"
 #include "pipeline/l1_suspects.hpp"
+#include "pipeline/volatile_lane.hpp"
 #include "pipeline/write_plan.hpp"
 
 namespace strata {
@@ -32,6 +33,7 @@ struct PipelineSettings {
   int64_t retry_backoff_max_ms = 5000;
   size_t max_batch = 100000;   // upper bound handed to the source's poll
   std::string order = "auto";  // option `order`: auto | partition | version | timestamp
+  bool overlap_l1 = false;     // option `overlap_l1`: L1 writes on their own thread
 };
 
 // Counters a caller (CLI summary, tests) can read at any time.
@@ -113,6 +115,7 @@ class Pipeline {
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};
   std::thread worker_;
+  std::unique_ptr<VolatileLane> lane_;  // overlap_l1 (not with write-back): owns the L1 stage
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;
 };

@@ -218,6 +218,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     ps.retry_backoff_ms = pc.options.integer("retry_backoff");
     ps.retry_backoff_max_ms = pc.options.integer("retry_backoff_max");
     ps.order = pc.options.str("order");
+    ps.overlap_l1 = pc.options.integer("overlap_l1") != 0;
     ModuleInstance* source = instance("sources." + pc.source);
     ModuleInstance* policy =
         instance(pc.policy.empty() ? std::string(kDefaultPolicyInstance) : "policies." + pc.policy);
@@ -298,8 +299,7 @@ std::string Runtime::summary() const {
         << " dead_letters=" << s.dead_letters << " skipped=" << s.skipped
         << " stale_replays=" << s.stale_skipped << " coalesced=" << s.coalesced
         << " l1_refused=" << s.l1_refused << " cross_partition_writes=" << s.spread_keys
-        << " durable_retries=" << s.durable_retries << " l1_errors=" << s.volatile_errors
-        << "\n";
+        << " durable_retries=" << s.durable_retries << " l1_errors=" << s.volatile_errors << "\n";
   }
   return out.str();
 }
