@@ -381,6 +381,23 @@ TEST_F(CliRunStuckHook, Issue9SecondSigtermDuringAStuckStopExitsAtOnce) {
   EXPECT_NE(log().find("ERROR received a second SIGTERM; " + gave_up_), std::string::npos) << log();
 }
 
+// A SIGHUP reload stops the old pipelines on the main thread, which then takes no signal: the
+// watchdog takes SIGTERM meanwhile, and the stuck stop ends at the deadline all the same.
+TEST_F(CliRunStuckHook, Issue9SigtermDuringAReloadThatAStuckHookHoldsExitsAtTheDeadline) {
+  start_stuck({"--shutdown-timeout", "2s"});
+  ASSERT_TRUE(hook_entered()) << log();
+  strata_.signal(SIGHUP);
+  ASSERT_TRUE(log_has("received SIGHUP", 10000)) << log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the old pipelines are stopping
+  int64_t t0 = now_ms();
+  EXPECT_EQ(strata_.stop(SIGTERM, 20000), 1);
+  EXPECT_LT(now_ms() - t0, 10000);
+  EXPECT_NE(log().find("received SIGTERM during a reload"), std::string::npos) << log();
+  EXPECT_NE(log().find("ERROR the stop did not finish within --shutdown-timeout 2s; " + gave_up_),
+            std::string::npos)
+      << log();
+}
+
 // --exit-when-idle: the stuck worker takes no more records and the lag is 0, so the pipeline
 // looks idle and the stop begins; the watchdog then bounds it like a SIGTERM's.
 TEST_F(CliRunStuckHook, Issue9ExitWhenIdleWithAStuckHookEndsAtTheShutdownDeadline) {
