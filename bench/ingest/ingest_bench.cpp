@@ -175,8 +175,6 @@ double hand_tuned(const std::string& bootstrap, const std::string& group, redisC
   return static_cast<double>(n - first_batch) / seconds(first, last);
 }
 
-// (c), (d) and (f): strata's runtime in this process. Each run has its own pipeline name, so
-// its own partition watermarks in Redis (another run's would make it skip every record).
 struct StrataRun {
   double rate = 0;  // records/s
   uint64_t batches = 0;
@@ -192,6 +190,8 @@ struct StrataRun {
   }
 };
 
+// (c), (d) and (f): strata's runtime in this process. Each run has its own pipeline name, so
+// its own partition watermarks in Redis (another run's would make it skip every record).
 StrataRun strata_run(const std::string& dir, const std::string& bootstrap, const char* topic,
                      const std::string& group, const std::string& script,
                      const st::ServerProcess& mc, const st::ServerProcess& redis) {
