@@ -203,7 +203,10 @@ StrataRun strata_run(const std::string& dir, const std::string& bootstrap, const
                       << "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" << redis.address()
                       << "\"\n\n[pipelines." << group << "]\nsource = \"events\"\n"
                       << "tiers = [\"l1\", \"l2\"]\n"
-                      << (script.empty() ? "" : "script = \"" + script + "\"\n");
+                      << (script.empty() ? "" : "script = \"" + script + "\"\n")
+                      // INGEST_PIPELINE="overlap_l1 = true" and the like: options to compare.
+                      << (std::getenv("INGEST_PIPELINE") ? std::getenv("INGEST_PIPELINE") : "")
+                      << "\n";
   strata::Diagnostics diags;
   auto rt = strata::Runtime::load(path, strata::Runtime::Mode::Run, diags);
   if (!rt) {
