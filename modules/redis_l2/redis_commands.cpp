@@ -1,7 +1,6 @@
 // Command encoding for redis_l2: see redis_commands.hpp.
 #include "redis_commands.hpp"
 
-#include <algorithm>
 #include <strata/sdk.hpp>
 #include <string_view>
 
@@ -9,11 +8,6 @@
 
 namespace redis_l2 {
 namespace {
-
-int64_t value_ttl(const Encoding& e, const strata_tier_op& op) {
-  if (op.ttl_ms < 0) return 0;
-  return op.ttl_ms == 0 ? e.default_ttl_ms : op.ttl_ms;
-}
 
 // The version key lives as long as the value plus tombstone_ttl, so an expired value is
 // protected like a deleted one; without a value TTL (or tombstone_ttl 0) it does not expire.
@@ -27,23 +21,6 @@ std::string_view value_of(const strata_tier_op& op) {
 }
 
 std::string_view value_of_key(const strata_tier_op& op) { return {op.key.data, op.key.len}; }
-
-// Argument list of one command; `own` keeps the strings built for it (reserved up front by the
-// caller so that no string moves while arguments point into it).
-struct Args {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  std::vector<std::string> own;
-
-  void add(std::string_view a) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  void add_owned(std::string s) { add(own.emplace_back(std::move(s))); }
-  void send(redisContext* c) {
-    redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
-  }
-};
 
 void append_plain(redisContext* c, const Encoding& e, const strata_tier_op& op) {
   std::string key = e.prefix;
@@ -109,49 +86,12 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
   a.send(c);
 }
 
-// EVALSHA sha m+n  wm1..wmm k1..kn  m  (widx off kind value ttl)*n   (kGuardedWriteScript)
-void append_guarded(redisContext* c, const Encoding& e, const Command& cmd,
-                    strata_tier_op* const* members, const std::string& script_sha) {
-  std::vector<std::string_view> names;  // distinct watermark names, in first-seen order
-  std::vector<size_t> widx(cmd.count);
-  for (size_t i = 0; i < cmd.count; ++i) {
-    std::string_view g = strata::guard_name(*members[cmd.first + i]);
-    auto it = std::find(names.begin(), names.end(), g);
-    widx[i] = static_cast<size_t>(it - names.begin()) + 1;
-    if (it == names.end()) names.push_back(g);
-  }
-  Args a;
-  a.argv.reserve(4 + names.size() + 6 * cmd.count);
-  a.lens.reserve(4 + names.size() + 6 * cmd.count);
-  a.own.reserve(2 + names.size() + 4 * cmd.count);
-  a.add("EVALSHA");
-  a.add(script_sha);
-  a.add_owned(std::to_string(names.size() + cmd.count));
-  for (auto g : names) a.add_owned(watermark_key(e.prefix, g));
-  for (size_t i = 0; i < cmd.count; ++i) {
-    const strata_tier_op& op = *members[cmd.first + i];
-    std::string key = e.prefix;
-    key.append(op.key.data, op.key.len);
-    a.add_owned(std::move(key));
-  }
-  a.add_owned(std::to_string(names.size()));
-  for (size_t i = 0; i < cmd.count; ++i) {
-    const strata_tier_op& op = *members[cmd.first + i];
-    bool set = op.kind == STRATA_TIER_SET;
-    int64_t t = set ? value_ttl(e, op) : 0;
-    a.add_owned(std::to_string(widx[i]));
-    a.add_owned(std::to_string(op.guard_offset));
-    a.add(set ? "s" : "d");
-    a.add(set ? value_of(op) : std::string_view());
-    if (t > 0)
-      a.add_owned(std::to_string(t));
-    else
-      a.add("0");
-  }
-  a.send(c);
-}
-
 }  // namespace
+
+int64_t value_ttl(const Encoding& e, const strata_tier_op& op) {
+  if (op.ttl_ms < 0) return 0;
+  return op.ttl_ms == 0 ? e.default_ttl_ms : op.ttl_ms;
+}
 
 std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_t n,
                                    std::vector<strata_tier_op*>* members) {
@@ -175,9 +115,10 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
     }
     size_t bytes = op.key.len + value_of(op).size();
     bool guarded = is_guarded(op);
-    bool versioned = guarded || is_versioned(op);
+    bool versioned = is_versioned(op);
+    bool run = guarded || versioned;  // a run of ops that travel as one command
     // An op answered locally above does not end a run: it sends nothing, so order is kept.
-    if (versioned && run_open && cmds.back().guarded == guarded &&
+    if (run && run_open && cmds.back().guarded == guarded &&
         cmds.back().count < (guarded ? e.guarded_batch : e.script_batch) &&
         cmds.back().bytes + bytes <= kScriptBytes) {
       ++cmds.back().count;
@@ -185,7 +126,7 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
     } else {
       cmds.push_back(Command{members->size(), 1, versioned, guarded, bytes});
     }
-    run_open = versioned;
+    run_open = run;
     members->push_back(&op);
   }
   return cmds;
@@ -199,9 +140,7 @@ int64_t remaining_ttl(const redisReply* pttl) {
 
 void append_command(redisContext* c, const Encoding& e, const Command& cmd,
                     strata_tier_op* const* members, const Scripts& scripts) {
-  if (cmd.guarded)
-    append_guarded(c, e, cmd, members, scripts.guarded);
-  else if (cmd.versioned)
+  if (cmd.versioned)
     append_script(c, e, cmd, members, scripts.versioned);
   else
     append_plain(c, e, *members[cmd.first]);

@@ -15,16 +15,18 @@
 
 namespace redis_l2 {
 
-// Payload bytes (values) after which an EVALSHA of versioned writes takes no further op, so one
-// script call stays short on the server (it blocks every other client while it runs).
+// Payload bytes (values) after which an EVALSHA of versioned writes (or a guarded transaction)
+// takes no further op, so one call stays short on the server (it blocks every other client
+// while it runs).
 constexpr size_t kScriptBytes = 1u << 20;
 
 // One command of a batch: a plain command answering one op, or one EVALSHA answering `count`
 // consecutive versioned ops. Its ops are members[first .. first + count) of the batch's plan.
 struct Command {
   size_t first = 0, count = 0;
-  bool versioned = false;  // an EVALSHA of a write script (versioned or guarded)
-  bool guarded = false;    // ... of kGuardedWriteScript
+  bool versioned = false;  // an EVALSHA of the versioned-write script
+  bool guarded = false;    // a run of guarded writes: one transaction (guarded_tx.hpp), not sent
+                           // in the pipelined rounds
   size_t bytes = 0;        // keys + values, for the round and script size limits
 };
 
@@ -34,10 +36,10 @@ struct Encoding {
   int64_t default_ttl_ms = 0;
   int64_t tombstone_ttl_ms = 0;
   size_t script_batch = 100;    // max versioned ops per EVALSHA
-  size_t guarded_batch = 5000;  // max guarded ops per EVALSHA
+  size_t guarded_batch = 5000;  // max guarded ops per transaction
 };
 
-// A write with the ABI 1.2 partition guard: goes through kGuardedWriteScript. The guard wins
+// A write with the ABI 1.2 partition guard: goes through run_guarded_tx(). The guard wins
 // over a version (the host sends one or the other).
 inline bool is_guarded(const strata_tier_op& op) {
   return (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE) &&
@@ -59,6 +61,26 @@ inline size_t reply_count(const Command& cmd, strata_tier_op* const* members) {
 // 0 = unknown (no integer reply). -2 (the key vanished between the GET and the PTTL) is 1:
 // the value we read has no time left.
 int64_t remaining_ttl(const redisReply* pttl);
+
+// Argument list of one command; `own` keeps the strings built for it (reserved up front by the
+// caller so that no string moves while arguments point into it).
+struct Args {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  std::vector<std::string> own;
+
+  void add(std::string_view a) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  void add_owned(std::string s) { add(own.emplace_back(std::move(s))); }
+  void send(redisContext* c) {
+    redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+};
+
+// The TTL a SET/ADD asks Redis for in ms (the tier default for 0), 0 = none.
+int64_t value_ttl(const Encoding& e, const strata_tier_op& op);
 
 // Resets every op's status, answers the ops that cannot be sent (empty key, unknown kind) and
 // groups the rest, in batch order, into commands; `members` receives the ops that need Redis.

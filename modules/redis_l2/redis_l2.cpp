@@ -2,8 +2,8 @@
 // A pool of connections, each behind its own mutex, serves concurrent execute() calls; a batch
 // is pipelined in rounds of at most `pipeline_depth` commands. Versioned SET/DELETE go through
 // a Lua script (EVALSHA) that refuses to replace a newer version, one call per run of up to
-// `versioned_batch` consecutive versioned ops. Ops with the ABI 1.2 partition guard go through a
-// second script that applies them with their partitions' watermarks atomically; see
+// `versioned_batch` consecutive versioned ops. Ops with the ABI 1.2 partition guard go as one
+// WATCH / MULTI / EXEC transaction with their partitions' watermarks (guarded_tx.hpp); see
 // docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded_tx.hpp"
 #include "redis_commands.hpp"
 #include "redis_link.hpp"
 
@@ -54,8 +55,8 @@ constexpr strata_option_def kOptions[] = {
         .range(1, 1000),
     strata::option("guarded_batch", STRATA_OPT_INT, "5000",
                    "max consecutive partition-guarded writes (the default ordering) sent as one "
-                   "EVALSHA with their watermarks (a call also stops at 1 MiB of values); each "
-                   "call is atomic, and a batch split over several calls stays exactly-once "
+                   "MULTI/EXEC transaction with their watermarks (one also stops at 1 MiB of "
+                   "values); each is atomic, and a batch split over several stays exactly once "
                    "(see docs/redis_l2.md)")
         .range(1, 100000),
 };
@@ -157,7 +158,10 @@ class RedisL2 final : public strata::TierModule {
           fail_all(call, call.cmds[i], STRATA_ERR_UNAVAILABLE, call.lost + " (not sent)");
         return;
       }
-      round(s, call, begin, end);
+      if (call.cmds[begin].guarded)
+        guarded(s, call, call.cmds[begin]);
+      else
+        round(s, call, begin, end);
     }
   }
 
@@ -240,9 +244,12 @@ class RedisL2 final : public strata::TierModule {
 
   // A round ends after pipeline_depth commands or once its payload passes kRoundBytes (at least
   // one command), so a batch of large values does not build one huge output buffer.
+  // A guarded run is a transaction of its own: it ends a round and forms one alone.
   size_t round_end(const std::vector<Command>& cmds, size_t begin) const {
+    if (cmds[begin].guarded) return begin + 1;
     size_t end = begin, bytes = 0;
-    while (end < cmds.size() && end - begin < depth_ && (end == begin || bytes < kRoundBytes)) {
+    while (end < cmds.size() && !cmds[end].guarded && end - begin < depth_ &&
+           (end == begin || bytes < kRoundBytes)) {
       bytes += cmds[end].bytes;
       ++end;
     }
@@ -271,11 +278,6 @@ class RedisL2 final : public strata::TierModule {
       fail(call, op, std::string_view(r->str, r->len));
     } else if (r->type != REDIS_REPLY_INTEGER) {
       strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
-    } else if (r->integer < 0 && is_guarded(op)) {
-      already_applied_.add();
-      strata::set_op_error(op, STRATA_NOT_STORED,
-                           "offset " + std::to_string(op.guard_offset) +
-                               " is below the stored watermark (already applied)");
     } else if (r->integer < 0) {
       not_stored_.add();
       strata::set_op_error(
@@ -299,7 +301,7 @@ class RedisL2 final : public strata::TierModule {
     if (cmd.versioned) {
       if (r->type != REDIS_REPLY_ARRAY || r->elements != cmd.count) {
         fail_all(call, cmd, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
-        return false;  // versioned_result() tells guarded from versioned ops
+        return false;
       }
       for (size_t i = 0; i < cmd.count; ++i)
         versioned_result(call, *call.members[cmd.first + i], r->element[i]);
@@ -371,6 +373,21 @@ class RedisL2 final : public strata::TierModule {
       if (interpret(call, cmd, r[0].get(), r[1].get())) noscript.push_back(idx[n]);
     }
     return noscript;
+  }
+
+  // A run of guarded writes: one watermark transaction (guarded_tx.hpp).
+  void guarded(Slot& s, Call& call, const Command& cmd) {
+    TxOutcome out = run_guarded_tx(s.ctx.get(), enc_, call.members.data() + cmd.first, cmd.count,
+                                   "redis " + link_.endpoint.display);
+    roundtrips_.add(static_cast<double>(1 + out.attempts));
+    commands_.add(static_cast<double>(cmd.count));
+    already_applied_.add(static_cast<double>(out.skipped));
+    if (out.lost) {
+      call.lost = out.error;
+      drop(s, out.error);
+    } else if (out.drop) {
+      drop(s, "an error reply retired the connection");
+    }
   }
 
   // One round: commands [begin, end) on one connection, plus a NOSCRIPT retry.

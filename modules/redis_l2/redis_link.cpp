@@ -115,58 +115,6 @@ flush()
 return out
 )lua";
 
-// One call applies a run of partition-guarded writes (ABI 1.2 guard) in order, with the
-// watermarks of their partitions, atomically (a script runs alone on the server).
-// KEYS[1..m] watermark keys, KEYS[m+1..m+n] value keys. ARGV[1] m; op i (1-based) at
-// a = 2 + 5(i-1): ARGV[a] index of its watermark key, ARGV[a+1] its record offset, ARGV[a+2]
-// "s" | "d", ARGV[a+3] value, ARGV[a+4] TTL ms (0 = none).
-// A watermark holds the next offset to apply. An op whose offset is below it was applied
-// before (a replay, or a zombie writer): -1, nothing written. Otherwise the op is written and
-// its watermark moves past it: 1 applied, 0 a delete that found no value, or the op's error
-// reply. As in the versioned script, a server-wide refusal (OOM, READONLY, ...) fails the
-// later ops too and moves no watermark; an op's own error (a TTL Redis refuses) fails only
-// that op and still moves the watermark (a replay would fail the same way).
-// Offsets stay exact as Lua numbers (doubles) up to 2^53.
-const char* const kGuardedWriteScript = R"lua(
-local m = tonumber(ARGV[1])
-local wm, top = {}, {}
-for j = 1, m do
-  local c = redis.call('GET', KEYS[j])
-  wm[j] = c and tonumber(c) or -1
-end
-local out, failed = {}, nil
-for i = 1, #KEYS - m do
-  local a = 2 + 5 * (i - 1)
-  local j, off = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  if off < wm[j] then
-    out[i] = -1
-  elseif failed then
-    out[i] = failed
-  else
-    local k, ttl, r = KEYS[m + i], tonumber(ARGV[a + 4]), nil
-    if ARGV[a + 2] == 'd' then
-      r = redis.pcall('DEL', k)
-    elseif ttl > 0 then
-      r = redis.pcall('SET', k, ARGV[a + 3], 'PX', ARGV[a + 4])
-    else
-      r = redis.pcall('SET', k, ARGV[a + 3])
-    end
-    if type(r) == 'table' and r.err then
-      out[i] = r
-      local code = string.match(r.err, '^%u+')
-      if code ~= 'ERR' and code ~= 'WRONGTYPE' then failed = r end
-    else
-      out[i] = ARGV[a + 2] == 'd' and r or 1
-    end
-    if not failed and (top[j] == nil or off + 1 > top[j]) then top[j] = off + 1 end
-  end
-end
-for j, nx in pairs(top) do
-  if nx > wm[j] then redis.call('SET', KEYS[j], string.format('%d', nx)) end
-end
-return out
-)lua";
-
 namespace {
 
 [[noreturn]] void bad_address(const std::string& text, const std::string& why) {
@@ -328,8 +276,6 @@ std::string load_one(redisContext* c, const LinkSettings& s, const char* script,
 Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error) {
   Scripts out;
   out.versioned = load_one(c, s, kVersionedWriteScript, error);
-  if (!out.versioned.empty()) out.guarded = load_one(c, s, kGuardedWriteScript, error);
-  if (out.guarded.empty()) out.versioned.clear();
   return out;
 }
 

@@ -51,10 +51,10 @@ struct ReplyFree {
 };
 using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
-// The SHA1s of the two write scripts, as SCRIPT LOAD returned them; both empty on failure.
+// The SHA1 of the write script, as SCRIPT LOAD returned it; empty on failure.
 struct Scripts {
-  std::string versioned, guarded;
-  bool empty() const { return versioned.empty() || guarded.empty(); }
+  std::string versioned;
+  bool empty() const { return versioned.empty(); }
 };
 
 // Result of opening a connection. `config_error` marks failures that a retry will not heal
@@ -66,10 +66,10 @@ struct Opened {
   bool config_error = false;
 };
 
-// Connects, authenticates, selects the db and loads the write scripts.
+// Connects, authenticates, selects the db and loads the write script.
 Opened open_link(const LinkSettings& s);
 
-// SCRIPT LOAD of both write scripts on an open connection; empty with `error` filled on failure.
+// SCRIPT LOAD of the write script on an open connection; empty with `error` filled on failure.
 Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error);
 
 // Message for an I/O failure on `c` (timeouts are named as such).
@@ -78,10 +78,6 @@ std::string io_error(const redisContext* c, const LinkSettings& s);
 // The versioned-write script: a run of ops per call, two KEYS and five ARGV per op (see the
 // .cpp), one reply element per op.
 extern const char* const kVersionedWriteScript;
-
-// The partition-guarded write script (ABI 1.2 watermark guard): a run of guarded ops and their
-// partitions' watermarks per call, one reply element per op (see the .cpp).
-extern const char* const kGuardedWriteScript;
 
 // The Redis key of a watermark named `name` (strata_tier_op.guard_name) under `prefix`.
 inline std::string watermark_key(std::string_view prefix, std::string_view name) {
