@@ -650,11 +650,16 @@ class KafkaSource final : public strata::SourceModule {
     std::map<std::string, std::string> by_topic;
     for (int i = 0; i < parts->cnt; ++i) {
       auto& s = by_topic[parts->elems[i].topic];
-      s += (s.empty() ? "" : ",") + std::to_string(parts->elems[i].partition);
+      if (!s.empty()) s += ',';
+      s += std::to_string(parts->elems[i].partition);
     }
-    std::string out;
-    for (const auto& [t, p] : by_topic) out += (out.empty() ? "" : " ") + t + "[" + p + "]";
-    return std::to_string(parts->cnt) + " partition(s)" + (out.empty() ? "" : ": " + out);
+    std::string out = std::to_string(parts->cnt) + " partition(s)";
+    const char* sep = ": ";
+    for (const auto& [t, p] : by_topic) {
+      out.append(sep).append(t).append("[").append(p).append("]");
+      sep = " ";
+    }
+    return out;
   }
 
   strata::Host host_;
