@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS        ?= $(shell nproc)
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build run test test-sanitize bench install clean format fuzz
+.PHONY: all deps build run test test-sanitize test-thread bench install clean format fuzz
 
 all: build
 
@@ -28,6 +28,30 @@ test-sanitize: deps
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j 2
+
+# The whole suite under ThreadSanitizer in $(BUILD_TSAN) (docs/reliability.md "ThreadSanitizer").
+# RelWithDebInfo: TSan at -O2 reports the same races and runs several times faster than -O0.
+# Excluded (TSAN_EXCLUDE, a ctest -E regex), because TSan cannot run them as written:
+#   CliCheck.Issue9ManyErrorsPrintTheFirstHundredQuickly and
+#   ConfigLimits.Issue9FiftyThousandUnknownKeysAreFastAndTheOutputIsBounded assert a wall-clock
+#   bound (5 s, 2 s) on single-threaded parsing that TSan's 5-15x slowdown exceeds; they test
+#   speed, not concurrency, and run in `make test` and `make test-sanitize`.
+#   DeadLetterSink.Issue9OversizedDeadLetterFallsBackToItsCoordinatesInKafka and
+#   DeadLetterSink.Issue9OutagesAreRetriedNotDropped: a false positive in the test's own reader
+#   (it copies a consumed payload, then librdkafka frees it on its broker thread once an atomic
+#   refcount, invisible to TSan in the uninstrumented library, drops).
+# Suppressed: librdkafka (uninstrumented; its refcounts are atomics TSan cannot see) destroys a
+# rwlock another of its threads last read-locked; both frames are inside librdkafka.
+# librdkafka's C11 threads need cmake/tsan_c11_threads.c (linked by -DSTRATA_TSAN=ON).
+BUILD_TSAN   ?= build-tsan
+TSAN_SUPPRESS ?= race:pthread_rwlock_destroy
+TSAN_EXCLUDE ?= ^(CliCheck\.Issue9ManyErrorsPrintTheFirstHundredQuickly|ConfigLimits\.Issue9FiftyThousandUnknownKeysAreFastAndTheOutputIsBounded|DeadLetterSink\.Issue9OversizedDeadLetterFallsBackToItsCoordinatesInKafka|DeadLetterSink\.Issue9OutagesAreRetriedNotDropped)$$
+test-thread: deps
+	@test -f $(BUILD_TSAN)/CMakeCache.txt || cmake -S . -B $(BUILD_TSAN) $(GENERATOR) -DSTRATA_WERROR=ON -DSTRATA_TSAN=ON -DSTRATA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD_TSAN) -j $(JOBS)
+	@printf '%s\n' $(TSAN_SUPPRESS) > $(BUILD_TSAN)/tsan.supp
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(BUILD_TSAN))/tsan.supp \
+	  ctest --test-dir $(BUILD_TSAN) --output-on-failure -j 2 -E '$(TSAN_EXCLUDE)'
 
 # libFuzzer targets (fuzz/, docs/reliability.md "Fuzzing"): clang with ASan + UBSan in
 # $(BUILD_FUZZ), each target run for FUZZ_SECONDS; `make fuzz FUZZ_SECONDS=600` for longer.
@@ -64,4 +88,4 @@ format:
 	find core modules scripting tests bench examples -name '*.cpp' -o -name '*.hpp' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
