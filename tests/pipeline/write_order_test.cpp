@@ -231,6 +231,32 @@ TEST(WriteOrder, Issue7OverlappedL1WritesKeepRecordOrderAcrossBatches) {
   EXPECT_EQ(stats_of(*rt).l1_written, stats_of(*rt).keys_written);
 }
 
+// An empty key reaches no tier: the record's own empty key (identity hooks) and an empty
+// invalidate() result are dead letters before any op is sent (found by lua_boundary_fuzz).
+TEST(WriteOrder, Issue9EmptyKeysAreDeadLettersBeforeAnyWrite) {
+  Harness h;
+  REQUIRE_HARNESS(h);
+  FakeSource src;
+  auto rt = h.build(
+      h.config_text({record_line("t", 0, 0, "", "v"), record_line("t", 0, 1, "ok", "v")}, {}));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 2"));
+  auto lines = lines_of(read_file(h.dead_letter_path()));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("key is empty"), std::string::npos) << lines[0];
+  Sections s;
+  s.script = "function key(r) return r.key end\nfunction invalidate(r) return {\"x\", \"\"} end\n";
+  FakeSource src2;
+  auto rt2 = h.build(h.config_text({record_line("t", 0, 2, "k", "v")}, s));
+  ASSERT_TRUE(rt2);
+  ASSERT_TRUE(h.run_until_ack(*rt2, src2, "ack t 0 3"));
+  RedisClient redis(h.redis.port());
+  EXPECT_EQ(redis.get("k"), std::nullopt);  // the record wrote nothing
+  lines = lines_of(read_file(h.dead_letter_path()));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("invalidate() returned an empty key"), std::string::npos) << lines[1];
+}
+
 // memcached stalls (SIGSTOP) while a batch of newer values is written: the L1 writes time out
 // and may be applied late when it resumes. Before: 79 of 100 L1 copies stayed stale for their
 // whole TTL. Now every key whose L1 write failed is deleted once memcached answers again, and

@@ -96,6 +96,16 @@ bool derive_record(const strata_record& rec, lua::KeyHooks* hooks, const PlanSet
     hr.keys.emplace_back(rec.key.data, rec.key.len);
   }
   if (e.dead = check_ttl(hr); !e.dead.empty()) return false;
+  // No tier stores an empty key: refuse it here, before any of the record's ops is sent (the
+  // script layer refuses an empty key() result; this catches the record's own empty key and
+  // an empty invalidate() result).
+  for (const auto* list : {&hr.keys, &hr.invalidate})
+    for (const auto& k : *list)
+      if (k.empty()) {
+        e.dead =
+            list == &hr.keys ? "the record's key is empty" : "invalidate() returned an empty key";
+        return false;
+      }
   if (hr.skip || hr.keys.empty()) return true;
   e.tombstone = !hr.has_value && rec.value.data == nullptr;
   if (hr.has_value)
