@@ -1,5 +1,7 @@
 #include "e2e_support.hpp"
 
+#include <sys/prctl.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -24,24 +26,28 @@ ChildProcess::~ChildProcess() {
   if (pid_ > 0) kill9();
 }
 
-bool ChildProcess::start(const std::vector<std::string>& argv, const std::string& log_path) {
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path) {
   pid_t pid = ::fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    std::fprintf(stderr, "cannot exec %s\n", args[0]);
-    ::_exit(127);
+  if (pid != 0) return pid;  // the child's pid, or -1
+  // A test process that dies without its destructors (an abort, a sanitizer's halt) must not
+  // leave servers behind that keep ctest waiting.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
   }
-  pid_ = pid;
-  return true;
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  std::fprintf(stderr, "cannot exec %s\n", args[0]);
+  ::_exit(127);
+}
+
+bool ChildProcess::start(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_ = spawn_logged(argv, log_path);
+  return pid_ > 0;
 }
 
 int ChildProcess::stop(int sig) {

@@ -14,6 +14,10 @@
 
 namespace strata::test {
 
+// Forks and execs argv[0] (a path) with stdout and stderr appended to `log_path`; the child's
+// pid, or -1.
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path);
+
 // A child process with its stderr (and stdout) in a log file.
 class ChildProcess {
  public:

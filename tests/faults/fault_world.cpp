@@ -23,21 +23,8 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 bool Process::start(const std::vector<std::string>& argv, const std::string& log_path) {
-  pid_t pid = ::fork();
+  pid_t pid = spawn_logged(argv, log_path);
   if (pid < 0) return false;
-  if (pid == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    std::fprintf(stderr, "cannot exec %s\n", args[0]);
-    ::_exit(127);
-  }
   pid_ = pid;
   status_ = -1;
   return true;
