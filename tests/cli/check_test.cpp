@@ -315,12 +315,12 @@ TEST_F(CliCheck, Issue9ModulesDirIsHonouredByCheckRunAndCache) {
   EXPECT_NE(k.err.find("defines no pipeline"), std::string::npos) << k.err;
 }
 
-TEST_F(CliCheck, Issue9ManyErrorsPrintTheFirstHundredQuickly) {
+// The output is bounded; that the cost grows linearly is ConfigLimits.Issue9UnknownKeysCost
+// GrowsLinearly (no wall-clock bound here: a loaded machine or a sanitizer would decide it).
+TEST_F(CliCheck, Issue9ManyErrorsPrintTheFirstHundred) {
   std::string extra;
   for (int i = 0; i < 50000; ++i) extra += "unknown_" + std::to_string(i) + " = 1\n";
-  auto start = std::chrono::steady_clock::now();
   Outcome o = check(config_text(extra));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_EQ(lines_of(o.err).size(), 102u) << o.err.substr(o.err.size() - 300);
   EXPECT_NE(o.err.find(path_ + ": ... and 49900 more errors\n"), std::string::npos);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -158,19 +159,33 @@ TEST(ConfigLimits, Issue9ShellDefaultsAreRefusedInOneClearError) {
             "and '_', not starting with a digit)\n");
 }
 
-TEST(ConfigLimits, Issue9FiftyThousandUnknownKeysAreFastAndTheOutputIsBounded) {
+// Validation time of a [tiers.l1] section with `n` unknown keys (the fastest of `tries`).
+double unknown_keys_seconds(int n, int tries) {
+  std::string text = "[tiers.l1]\nmodule = \"m\"\nservers = [\"a\"]\n";
+  for (int i = 0; i < n; ++i) text += "unknown_" + std::to_string(i) + " = 1\n";
+  double best = 1e9;
+  for (int t = 0; t < tries; ++t) {
+    auto start = std::chrono::steady_clock::now();
+    Parsed p = parse(text);
+    if (p.cfg)
+      validate_instance(*p.cfg, p.cfg->tiers.at(0), testing_config::kMemcachedLike,
+                        testing_config::kMemcachedLikeCount, p.diags);
+    std::string out = p.diags.str();
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+TEST(ConfigLimits, Issue9FiftyThousandUnknownKeysGiveOneHundredErrorsAndACount) {
   std::string text = "[tiers.l1]\nmodule = \"m\"\nservers = [\"a\"]\n";
   for (int i = 0; i < 50000; ++i) text += "unknown_" + std::to_string(i) + " = 1\n";
-  auto start = std::chrono::steady_clock::now();
   Parsed p = parse(text);
   ASSERT_TRUE(p.cfg) << p.diags.str();
   auto v = validate_instance(*p.cfg, p.cfg->tiers.at(0), testing_config::kMemcachedLike,
                              testing_config::kMemcachedLikeCount, p.diags);
   std::string out = p.diags.str();
-  auto took = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(v);
-  // Before: 7 s (every new diagnostic was compared with all earlier ones).
-  EXPECT_LT(took, std::chrono::seconds(2));
   EXPECT_EQ(p.diags.size(), 50000u);
   // The first 100 in file order, then one line that counts the rest.
   size_t lines = 0;
@@ -182,6 +197,16 @@ TEST(ConfigLimits, Issue9FiftyThousandUnknownKeysAreFastAndTheOutputIsBounded) {
   EXPECT_EQ(out.find("unknown_100:"), std::string::npos);
   EXPECT_NE(out.find("\nt.toml: ... and 49900 more errors\n"), std::string::npos)
       << out.substr(out.size() - 200);
+}
+
+// Linear, not quadratic (before: every new diagnostic was compared with all earlier ones,
+// 7 s for 50,000 keys). Ten times the keys must cost well under a hundred times the time; the
+// fastest of several runs each keeps a busy machine or a sanitizer from deciding it (both
+// sizes slow down alike), and no absolute time is asserted.
+TEST(ConfigLimits, Issue9UnknownKeysCostGrowsLinearly) {
+  double small = unknown_keys_seconds(2000, 3);
+  double large = unknown_keys_seconds(20000, 2);
+  EXPECT_LT(large, 35 * small) << "2,000 keys: " << small << " s; 20,000 keys: " << large << " s";
 }
 
 class ConfigFileKinds : public ::testing::Test {
