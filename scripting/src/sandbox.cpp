@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <mutex>
+#include <vector>
 
 #include "common/log.hpp"
 #include "pattern.hpp"
@@ -282,8 +284,26 @@ Result<std::unique_ptr<SandboxedState>> SandboxedState::create(
   return s;
 }
 
+namespace {
+
+// States abandoned after a Lua panic: one may be inconsistent, so it is never closed. They stay
+// reachable from here for the life of the process (a process has the few it ever panicked),
+// which is what they are: kept on purpose, not lost (LeakSanitizer agrees).
+void keep_abandoned(lua_State* L) {
+  static std::mutex mu;
+  static auto* abandoned = new std::vector<lua_State*>;
+  std::lock_guard<std::mutex> lock(mu);
+  abandoned->push_back(L);
+}
+
+}  // namespace
+
 SandboxedState::~SandboxedState() {
-  if (L_ == nullptr || ctx_->broken) return;  // a panicked state may be inconsistent: leak it
+  if (L_ == nullptr) return;
+  if (ctx_->broken) {
+    keep_abandoned(L_);
+    return;
+  }
   std::string error;
   guarded(
       [this] {
