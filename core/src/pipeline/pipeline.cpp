@@ -83,6 +83,7 @@ Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vecto
                     "Deletes of possibly stale volatile copies once the tier answered again", tl));
     suspects_.push_back(t->durable() ? nullptr
                                      : std::make_unique<L1Suspects>(kMaxSuspects, kSettleMs));
+    metrics_->suspects.back()->set(0);  // the series outlives a reloaded pipeline of this name
     metrics_->refused.push_back(reg.counter(
         "strata_pipeline_tier_refused_total",
         "Writes a volatile tier refused (key or value does not fit it; the record is still "
@@ -167,6 +168,9 @@ void Pipeline::stop() {
   stopping_ = true;
   if (worker_.joinable()) worker_.join();
   lane_.reset();  // the L1 writes of the last batches, bounded by the tiers' own timeouts
+  // Suspects die with this pipeline (a reload builds a new one): delete them now if the tier
+  // answers, bounded by its own timeouts like any write.
+  sweep_suspects(true);
 }
 
 void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {

@@ -92,7 +92,8 @@ class Pipeline {
   void settle_volatile(WritePlan& plan, size_t tier, const std::vector<size_t>& owner,
                        const std::vector<strata_tier_op>& ops);
   void set_paused(bool paused, const std::string& why);
-  void sweep_suspects();
+  // all: every suspect now, whatever its due time (a stopping pipeline's last chance).
+  void sweep_suspects(bool all = false);
   int64_t stored_position(const char* topic, int32_t partition);
   bool dead_letter(const strata_record& rec, const std::string& reason);  // false: not stored
   void ack(const strata_record_batch& batch);

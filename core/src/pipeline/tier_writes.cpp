@@ -205,14 +205,17 @@ void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size
   metrics_->suspects[t]->set(static_cast<double>(suspects_[t]->size()));
 }
 
-// Deletes the volatile copies that failed writes left possibly stale, once their tier answers
-// (its breaker is not open), at most 1000 per tier per call. Runs between batches, also idle.
-void Pipeline::sweep_suspects() {
+// Deletes the volatile copies that failed writes left possibly stale, once their tier answers,
+// at most 1000 per tier per call. Runs between batches, also idle. While the tier's breaker is
+// open, execute() refuses at once; once its open time is over the sweep is the half-open
+// probe, so an idle pipeline does not wait for a write to find the tier back (the fault
+// matrix caught suspects never swept after memcached was killed at the end of a run).
+void Pipeline::sweep_suspects(bool all) {
   for (size_t t = 0; t < tiers_.size(); ++t) {
     L1Suspects* s = suspects_[t].get();
-    if (!s || s->empty() || tiers_[t]->breaker().state() == CircuitBreaker::State::Open) continue;
+    if (!s || s->empty()) continue;
     int64_t now = now_ms();
-    std::vector<std::string> keys = s->due(now, 1000);
+    std::vector<std::string> keys = all ? s->due(INT64_MAX, s->size()) : s->due(now, 1000);
     if (keys.empty()) continue;
     std::vector<strata_tier_op> ops;
     ops.reserve(keys.size());
