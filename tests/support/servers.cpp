@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,6 +137,9 @@ bool ServerProcess::spawn() {
     FILE* devnull = std::fopen("/dev/null", "w");
     if (devnull) ::dup2(fileno(devnull), 1);
     ::setpgid(0, 0);
+    // Dies with the test process, also when that one ends without destructors (an abort, a
+    // sanitizer's halt), so no server keeps ctest waiting on its output pipe.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::execvp(argv[0], argv.data());
     std::fprintf(stderr, "cannot exec %s\n", argv[0]);
     ::_exit(127);
