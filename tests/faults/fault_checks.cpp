@@ -1,5 +1,7 @@
 #include "fault_checks.hpp"
 
+#include "e2e_support.hpp"
+
 #include <arpa/inet.h>
 #include <hiredis.h>
 #include <librdkafka/rdkafka.h>
@@ -138,17 +140,10 @@ std::optional<std::vector<int64_t>> redis_watermarks(int port, const std::string
 
 std::optional<Values> memcached_get(int port, const std::vector<std::string>& keys,
                                     int timeout_ms) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = connect_loopback(port, timeout_ms);
   if (fd < 0) return std::nullopt;
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
   std::optional<Values> out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+  {
     out.emplace();
     auto deadline = Clock::now() + milliseconds(timeout_ms);
     for (size_t i = 0; i < keys.size() && out; i += 50) {  // short lines, many keys each

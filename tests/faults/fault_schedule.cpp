@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "e2e_support.hpp"
 #include "files.hpp"
 
 namespace strata::test::faults {
@@ -239,8 +240,7 @@ class Injector {
 
   void bad_reload(Member& m, uint32_t arg) {
     // SIGHUP is blocked once the admin listener answers; before that it would kill.
-    if (!wait_until(15000,
-                    [&] { return !http_get_bounded(m.admin_port, "/healthz", 500).empty(); })) {
+    if (!wait_until(15000, [&] { return !http_get(m.admin_port, "/healthz", 500).empty(); })) {
       defects.push_back("strata " + m.name + ": no /healthz for 15 s (" + m.log + ")");
       return;
     }

@@ -63,31 +63,6 @@ void Process::kill9() {
   pid_ = -1;
 }
 
-std::string http_get_bounded(int port, const std::string& path, int timeout_ms) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[65536];
-      ssize_t n;
-      auto deadline = Clock::now() + milliseconds(timeout_ms);
-      while (Clock::now() < deadline && (n = ::read(fd, buf, sizeof buf)) > 0)
-        out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
 FaultWorld::FaultWorld(std::string dir, int partitions, int keys)
     : dir_(std::move(dir)), partitions_(partitions), keys_(keys) {}
 
@@ -140,7 +115,7 @@ bool FaultWorld::start(std::string* why) {
   }
   Member& a = member("A");
   if (!start_member(a)) return *why = "strata did not start", false;
-  for (int i = 0; i < 300 && http_get_bounded(a.admin_port, "/healthz", 500).empty(); ++i) {
+  for (int i = 0; i < 300 && http_get(a.admin_port, "/healthz", 500).empty(); ++i) {
     if (!a.proc.alive()) return *why = "strata exited at start: " + read_file(a.log), false;
     std::this_thread::sleep_for(milliseconds(50));
   }
@@ -184,7 +159,7 @@ bool FaultWorld::start_member(Member& m) {
 
 void FaultWorld::scrape(Member& m) {
   if (!m.proc.alive()) return;
-  std::string text = http_get_bounded(m.admin_port, "/metrics", 1000);
+  std::string text = http_get(m.admin_port, "/metrics", 1000);
   if (text.empty()) return;
   double records = metric_value(text, "strata_pipeline_records_total");
   double replays = metric_value(text, "strata_pipeline_replays_skipped_total");

@@ -117,7 +117,4 @@ class FaultWorld {
   std::atomic<int64_t> sent_{0};
 };
 
-// GET http://127.0.0.1:PORT/PATH with a deadline; "" on failure.
-std::string http_get_bounded(int port, const std::string& path, int timeout_ms);
-
 }  // namespace strata::test::faults
