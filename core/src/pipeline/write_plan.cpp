@@ -1,6 +1,7 @@
 #include "pipeline/write_plan.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string_view>
 #include <unordered_map>
 
@@ -69,14 +70,37 @@ std::string decide(const PlanSettings& s, const RecordEntry& e, const lua::HookR
   return {};
 }
 
+// The partitions of one batch seen so far: a batch draws from a few, so a linear scan that
+// compares the topic pointer first (a source hands the same pointer for a topic) beats
+// building and hashing a name per record.
+struct GuardIndex {
+  struct Entry {
+    const char* topic;
+    int32_t partition;
+    size_t guard;
+  };
+  std::vector<Entry> seen;
+  size_t last = 0;  // records of a partition mostly come together: try the last hit first
+};
+
 // The watermark name of the record's partition, shared by the batch's records of it.
-size_t guard_of(WritePlan& plan, std::unordered_map<std::string, size_t>& index,
-                const PlanSettings& s, const strata_record& rec) {
-  std::string name =
-      s.pipeline + "/" + (rec.topic ? rec.topic : "") + "/" + std::to_string(rec.partition);
-  auto [it, inserted] = index.emplace(std::move(name), plan.guards.size());
-  if (inserted) plan.guards.push_back(it->first);
-  return it->second;
+size_t guard_of(WritePlan& plan, GuardIndex& index, const PlanSettings& s,
+                const strata_record& rec) {
+  const char* topic = rec.topic ? rec.topic : "";
+  auto same = [&](const GuardIndex::Entry& e) {
+    return e.partition == rec.partition && (e.topic == topic || std::strcmp(e.topic, topic) == 0);
+  };
+  if (index.last < index.seen.size() && same(index.seen[index.last]))
+    return index.seen[index.last].guard;
+  for (size_t i = 0; i < index.seen.size(); ++i)
+    if (same(index.seen[i])) {
+      index.last = i;
+      return index.seen[i].guard;
+    }
+  plan.guards.push_back(s.pipeline + "/" + topic + "/" + std::to_string(rec.partition));
+  index.seen.push_back({topic, rec.partition, plan.guards.size() - 1});
+  index.last = index.seen.size() - 1;
+  return plan.guards.size() - 1;
 }
 
 // Hooks, value, version and guard of one record; false when it is dead or has no keys.
@@ -123,7 +147,7 @@ WritePlan derive_plan(const strata_record_batch& batch, lua::KeyHooks* hooks, co
   WritePlan plan;
   plan.records.resize(batch.count);
   plan.ops.reserve(batch.count);
-  std::unordered_map<std::string, size_t> guard_index;
+  GuardIndex guard_index;
   lua::HookResult hr;
   for (size_t r = 0; r < batch.count; ++r) {
     const strata_record& rec = batch.records[r];
