@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "servers.hpp"
+
 extern char** environ;
 
 namespace strata::cli_test {
@@ -83,22 +85,7 @@ int wait_for(pid_t pid, int timeout_ms) {
   }
 }
 
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int connect_loopback(int port) { return test::connect_loopback(port, 5000); }
 
 bool send_all(int fd, const std::string& s) {
   size_t off = 0;

@@ -62,8 +62,6 @@ std::pair<int64_t, int64_t> committed_and_end(const std::string& bootstrap,
 
 // GET http://127.0.0.1:PORT/PATH within timeout_ms; "" on failure.
 std::string http_get(int port, const std::string& path, int timeout_ms = 5000);
-// A TCP connection to 127.0.0.1:port whose reads and writes time out after timeout_ms; -1.
-int connect_loopback(int port, int timeout_ms);
 // The value of the first sample of `metric` in Prometheus text, -1 if absent.
 double metric_value(const std::string& text, const std::string& metric);
 

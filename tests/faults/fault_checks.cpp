@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "fault_world.hpp"
+#include "servers.hpp"
 
 namespace strata::test::faults {
 

@@ -29,11 +29,14 @@ int free_port() {
   return port;
 }
 
-namespace {
-
-// One connection to 127.0.0.1:port, or -1.
-int connect_loopback(int port) {
+int connect_loopback(int port, int timeout_ms) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  if (timeout_ms > 0) {
+    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -42,6 +45,8 @@ int connect_loopback(int port) {
   ::close(fd);
   return -1;
 }
+
+namespace {
 
 // Sends `request` and waits (up to 1 s) for the first byte of an answer. A server that
 // answered has fully set the connection up, so its counters (memcached's total_connections)
@@ -60,7 +65,7 @@ bool answers(int fd, const std::string& request) {
 bool wait_for_port(int port, int timeout_ms, const std::string& request) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
-    int fd = connect_loopback(port);
+    int fd = connect_loopback(port, 0);
     bool ok = fd >= 0 && (request.empty() || answers(fd, request));
     if (fd >= 0) ::close(fd);
     if (ok) return true;
@@ -123,8 +128,9 @@ bool ServerProcess::spawn() {
       char* d = ::mkdtemp(tmpl);
       dir_ = d ? d : "/tmp";
     }
-    args = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", dir_, "--daemonize", "no", "--loglevel", "warning"};
+    args = {"redis-server", "--port", port,    "--bind", "127.0.0.1",   "--save", "",
+            "--appendonly", "no",     "--dir", dir_,     "--daemonize", "no",     "--loglevel",
+            "warning"};
   }
   for (auto& e : extra_) args.push_back(e);
   pid_t pid = ::fork();

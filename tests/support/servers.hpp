@@ -14,6 +14,9 @@ int free_port();
 // True once something accepts TCP connections on 127.0.0.1:port (waits up to timeout_ms) and,
 // when `request` is not empty, answers it with at least one byte.
 bool wait_for_port(int port, int timeout_ms, const std::string& request = "");
+// A TCP connection to 127.0.0.1:port, or -1; with timeout_ms > 0 its reads and writes time out
+// after that long.
+int connect_loopback(int port, int timeout_ms);
 // Runs a shell command, returns its stdout (stderr passes through); exit status in *status.
 std::string run_command(const std::string& cmd, int* status = nullptr);
 
@@ -32,7 +35,10 @@ class ServerProcess {
   bool start();
   void stop();  // SIGTERM and wait
   void kill();  // SIGKILL and wait (crash)
-  bool restart() { stop(); return start(); }
+  bool restart() {
+    stop();
+    return start();
+  }
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }  // for SIGSTOP / SIGCONT (a stalled server)
 
