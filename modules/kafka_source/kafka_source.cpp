@@ -452,14 +452,12 @@ class KafkaSource final : public strata::SourceModule {
       rd_kafka_offsets_store(rk_, resumed);
       rd_kafka_topic_partition_list_destroy(resumed);
     }
-    bool paused;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (int i = 0; i < parts->cnt; ++i)
         owned_.try_emplace(PartitionKey(parts->elems[i].topic, parts->elems[i].partition));
-      paused = paused_;
     }
-    if (paused) rd_kafka_pause_partitions(rk_, parts);
+    bool paused = apply_pause(parts);
     host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
   }
 
@@ -570,6 +568,7 @@ class KafkaSource final : public strata::SourceModule {
   }
 
   void set_paused(bool pause) {
+    std::lock_guard<std::mutex> order(pause_mu_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (paused_ == pause) return;
@@ -585,6 +584,25 @@ class KafkaSource final : public strata::SourceModule {
       rd_kafka_topic_partition_list_destroy(parts);
     }
     host_.info(pause ? "paused" : "resumed");
+  }
+
+  // Newly assigned partitions get the current pause state, stated both ways. librdkafka keeps an
+  // application pause on the partition object across unassign and assign: a partition paused
+  // (durable tier down), revoked, then assigned back after the resume would otherwise stay
+  // paused for good, fetched by no member (the fault-matrix stall, seed 372893748). Under
+  // pause_mu_ so that a concurrent set_paused() cannot slip between reading and applying.
+  bool apply_pause(rd_kafka_topic_partition_list_t* parts) {
+    std::lock_guard<std::mutex> order(pause_mu_);
+    bool paused;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      paused = paused_;
+    }
+    if (paused)
+      rd_kafka_pause_partitions(rk_, parts);
+    else
+      rd_kafka_resume_partitions(rk_, parts);
+    return paused;
   }
 
   // After a revoke inside poll(): records of partitions we lost go back to the group.
@@ -685,6 +703,7 @@ class KafkaSource final : public strata::SourceModule {
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue: batches are read from it
   std::atomic<uint64_t> revokes_{0};   // bumped by the revoke callback
 
+  std::mutex pause_mu_;  // orders set_paused() and apply_pause(); taken before mu_
   std::mutex mu_;  // guards everything below: callbacks, stop() and lag() run on other threads
   bool paused_ = false;
   std::map<PartitionKey, Owned> owned_;

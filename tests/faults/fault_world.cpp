@@ -125,14 +125,23 @@ bool FaultWorld::start(std::string* why) {
 
 Member& FaultWorld::member(const std::string& name) { return *members_.at(name); }
 
+// FAULTS_RDKAFKA_DEBUG=cgrp,fetch,... turns on librdkafka's debug contexts in every member
+// (their lines land in the members' logs): the way to see why a schedule stalls.
+static std::string rdkafka_debug() {
+  const char* v = std::getenv("FAULTS_RDKAFKA_DEBUG");
+  return v && *v ? std::string(", \"debug\" = \"") + v + "\"" : std::string();
+}
+
 std::string FaultWorld::good_config(const Member& m) const {
-  return "[admin]\nport = " + std::to_string(m.admin_port) +
+  const char* debug = std::getenv("FAULTS_RDKAFKA_DEBUG");
+  return std::string(debug && *debug ? "log_level = \"debug\"\n" : "") + "[admin]\nport = " + std::to_string(m.admin_port) +
          "\n\n[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"" + bootstrap_ +
          "\"\ntopics = [\"" + kTopic +
          "\"]\ngroup_id = \"faults\"\nbatch_size = 500\nmax_wait = \"20ms\"\n"
          "commit_interval = \"200ms\"\nclose_timeout = \"5s\"\n"
          // The mock re-forms a group only after a session timeout: keep it short.
-         "rdkafka = { \"session.timeout.ms\" = \"4000\", \"heartbeat.interval.ms\" = \"400\" }\n"
+         "rdkafka = { \"session.timeout.ms\" = \"4000\", \"heartbeat.interval.ms\" = \"400\"" +
+         rdkafka_debug() + " }\n"
          "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
          memcached_.address() +
          "\"]\n"

@@ -231,6 +231,51 @@ TEST(KafkaSource, PauseHoldsRecordsUntilResume) {
   for (const auto& r : after) EXPECT_EQ(r.key.rfind("during-", 0), 0u) << r.key;
 }
 
+// Regression (fault matrix, seed 372893748): librdkafka keeps an application pause on the
+// partition object across unassign and assign. A member paused while it owned every partition,
+// resumed after half of them went to another member, stayed paused on those for good when they
+// came back to it: nobody fetched them again. Each assignment now states the pause both ways.
+TEST(KafkaSource, PartitionsAssignedBackAfterAResumeAreFetched) {
+  MockKafkaProcess mock(1, "swing", 4);
+  ASSERT_TRUE(mock.ok());
+  TempDir dir;
+  const std::string body = "brokers = \"" + mock.bootstrap() +
+                           "\"\ntopics = [\"swing\"]\ngroup_id = \"g-swing\"\n" + kFastGroup;
+  auto a = started(body);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "swing", numbered("first-", 40), dir.path()));
+  auto first = a->poll_until(40);
+  std::set<int32_t> all_parts;
+  for (const auto& r : first) all_parts.insert(r.partition);
+  ASSERT_EQ(all_parts.size(), 4u) << "the 40 keys should land on every partition";
+
+  a->pause();  // a owns all four partitions: all four are paused in librdkafka
+  auto b = started(body);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "swing", numbered("during-", 40), dir.path()));
+  std::vector<Rec> at_b, at_a;
+  for (int i = 0; i < 600 && at_b.empty(); ++i) {
+    a->poll_once(&at_a, 1000, 20);  // keeps a in the group while it is paused
+    b->poll_once(&at_b, 1000, 20);
+  }
+  ASSERT_FALSE(at_b.empty()) << "the second member never got partitions";
+  EXPECT_TRUE(at_a.empty()) << at_a.size() << " records reached a while it was paused";
+
+  a->resume();  // resumes what a owns now: half the partitions
+  for (int i = 0; i < 20; ++i) a->poll_once(&at_a, 1000, 20);
+  b->stop();  // leaves the group: every partition goes back to a
+
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "swing", numbered("after-", 40), dir.path()));
+  std::set<std::string> after;
+  for (int i = 0; i < 600 && after.size() < 40; ++i) {
+    std::vector<Rec> got;
+    a->poll_once(&got, 1000, 100);
+    for (const auto& r : got)
+      if (r.key.rfind("after-", 0) == 0) after.insert(r.key);
+  }
+  EXPECT_EQ(after.size(), 40u) << "records on partitions that came back to a were never fetched";
+}
+
 TEST(KafkaSource, SeedFileLoadsJsonAndTabLines) {
   TempDir dir;
   std::string seed = dir.file("seed.jsonl");
