@@ -21,7 +21,10 @@ extern "C" {
 #define STRATA_ABI_MAJOR 1
 #define STRATA_ABI_MINOR 2 /* 1.1: strata_tier_op.result_ttl_ms; 1.2: the partition watermark \
                             guard (strata_tier_op.guard_*, STRATA_TIER_WATERMARK, \
-                            STRATA_TIER_WATERMARK_GET, strata_host_api.stored_position) */
+                            STRATA_TIER_WATERMARK_GET, strata_host_api.stored_position), \
+                            policy_flags, the front kind (strata_front_hooks, strata_chain_op, \
+                            strata_host_api.front_chain/chain_submit/chain_release) and the \
+                            tier ops a front needs (STRATA_TIER_REPLACE.., STRATA_TIER_RICH) */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -137,6 +140,9 @@ typedef enum strata_metric_type {
 typedef struct strata_instance_ctx strata_instance_ctx; /* one per module instance */
 typedef struct strata_tier_op strata_tier_op;           /* defined with the tier kind below */
 typedef struct strata_metric strata_metric;             /* one labelled time series */
+typedef struct strata_chain strata_chain;               /* a tier chain a front reads through */
+typedef struct strata_chain_op strata_chain_op;         /* defined with the front kind below */
+typedef void (*strata_chain_done_fn)(void* user, strata_chain_op* ops, size_t count);
 
 typedef struct strata_host_api {
   size_t struct_size;
@@ -173,6 +179,23 @@ typedef struct strata_host_api {
    * not guard by watermark. Called on the source's own thread (e.g. in a rebalance callback);
    * it does I/O against the durable tier and may take up to its timeouts. */
   int64_t (*stored_position)(strata_instance_ctx* ctx, const char* topic, int32_t partition);
+
+  /* ABI 1.2, fronts (check struct_size before calling). See "Kind: front" below. */
+  /* The tier chain this front instance is configured with (`tiers = [...]` or `pipeline =`).
+   * Owned by the host; valid from create() until destroy() returns. NULL for other kinds. */
+  strata_chain* (*front_chain)(strata_instance_ctx* ctx);
+  /* Runs `count` ops through the chain and calls done(user, ops, count) exactly once when
+   * every op has its status. Any thread may submit; done runs on a host thread, or on the
+   * caller's thread before chain_submit returns (the front must accept both). The ops array
+   * and the bytes its inputs point to are owned by the caller and must stay valid and
+   * unchanged until done is called. Ops of one submit on the same key run in array order;
+   * ops of different submits are not ordered with each other. Returns STRATA_OK, or an
+   * error (nothing will be called back) when the chain is shutting down or count is 0. */
+  int (*chain_submit)(strata_chain* chain, strata_chain_op* ops, size_t count,
+                      strata_chain_done_fn done, void* user);
+  /* Frees the result storage (result_value) of ops that completed. Call once per completed
+   * submit, from any thread, when done with the results; the ops may be reused after it. */
+  void (*chain_release)(strata_chain_op* ops, size_t count);
 } strata_host_api;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -246,7 +269,22 @@ typedef enum strata_tier_op_kind {
   /* ABI 1.2, tiers with STRATA_TIER_WATERMARK only. `key` is a watermark name (see guard_name);
    * on STRATA_OK the tier hands the stored next offset back as decimal text through
    * op_set_value(); STRATA_NOT_FOUND when none is stored. */
-  STRATA_TIER_WATERMARK_GET = 5
+  STRATA_TIER_WATERMARK_GET = 5,
+  /* ABI 1.2, tiers with STRATA_TIER_RICH only (the memcached-protocol front's writes). Each
+   * keeps memcached's meaning: */
+  STRATA_TIER_REPLACE = 6, /* store only if present; NOT_STORED otherwise */
+  STRATA_TIER_APPEND = 7,  /* value appended to the stored one; NOT_STORED if absent */
+  STRATA_TIER_PREPEND = 8, /* value prepended to the stored one; NOT_STORED if absent */
+  /* INCR/DECR: `version` is the unsigned 64-bit delta. The stored value must be decimal
+   * digits (an unsigned 64-bit number): INCR wraps at 2^64, DECR stops at 0. On STRATA_OK the
+   * new value is handed back as decimal text through op_set_value(). NOT_FOUND if absent;
+   * STRATA_ERR_INVALID (message "non-numeric value") if the value is not a number. */
+  STRATA_TIER_INCR = 9,
+  STRATA_TIER_DECR = 10,
+  STRATA_TIER_TOUCH = 11, /* new ttl_ms for an existing item; NOT_FOUND if absent */
+  /* CAS: store `value` only if the stored value's token (strata_cas_token() of its bytes)
+   * equals `version`. NOT_FOUND if absent, NOT_STORED ("exists") if the token differs. */
+  STRATA_TIER_CAS = 12
 } strata_tier_op_kind;
 
 /* Item flags the host uses; tiers store `flags` as the item's client flags where they can. */
@@ -286,9 +324,22 @@ struct strata_tier_op {
 enum strata_tier_flags {
   STRATA_TIER_DURABLE = 1u << 0, /* commits wait for this tier's acks (Redis); L1s are volatile */
   STRATA_TIER_VERSIONED = 1u << 1, /* honours strata_tier_op.version */
-  STRATA_TIER_WATERMARK = 1u << 2  /* ABI 1.2: honours strata_tier_op.guard_* and answers
+  STRATA_TIER_WATERMARK = 1u << 2, /* ABI 1.2: honours strata_tier_op.guard_* and answers
                                       STRATA_TIER_WATERMARK_GET */
+  STRATA_TIER_RICH = 1u << 3 /* ABI 1.2: implements STRATA_TIER_REPLACE .. STRATA_TIER_CAS */
 };
+
+/* The compare-and-swap token of a value: FNV-1a 64 of its bytes, never 0 (0 maps to 1). The
+ * front hands it out as memcached's cas unique and tiers compare it on STRATA_TIER_CAS, so the
+ * token follows the value, whichever tier served it. */
+static inline uint64_t strata_cas_token(const char* data, size_t len) {
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < len; ++i) {
+    h ^= (unsigned char)data[i];
+    h *= 1099511628211ull;
+  }
+  return h ? h : 1;
+}
 
 typedef struct strata_tier_hooks {
   size_t struct_size;
@@ -354,13 +405,67 @@ typedef struct strata_policy_hooks {
 } strata_policy_hooks;
 
 /* ------------------------------------------------------------------------------------------ */
+/* Kind: front (ABI 1.2). Serves a network protocol over a tier chain. The front owns its
+ * threads (started in start(), joined in stop()); the host owns the chain and the threads
+ * that run its ops. stop() must return within a bounded time: close listeners, finish or
+ * fail what is in flight (the host still calls back every submitted op), join threads. */
+
+typedef enum strata_chain_op_kind {
+  STRATA_CHAIN_GET = 1,    /* read-through: volatile tiers, then the durable one with one read
+                              in flight per key, refill of the volatile tiers with ADD,
+                              negative caching and stale-on-error as the chain is configured.
+                              ttl_ms != 0: also touch the item (gat) with that TTL */
+  STRATA_CHAIN_SET = 2,    /* durable tiers first (an error leaves the volatile ones alone),
+                              then the volatile tiers */
+  STRATA_CHAIN_ADD = 3,    /* store only if absent in the durable tier, then set volatile */
+  STRATA_CHAIN_DELETE = 4, /* durable first, then volatile */
+  STRATA_CHAIN_TOUCH = 5,  /* new TTL in every tier holding the key */
+  /* The rest act on the durable tier (STRATA_TIER_RICH) and then drop the volatile copies:
+   * memcached's meaning of each is the durable tier's (see strata_tier_op_kind). */
+  STRATA_CHAIN_REPLACE = 6,
+  STRATA_CHAIN_APPEND = 7,
+  STRATA_CHAIN_PREPEND = 8,
+  STRATA_CHAIN_INCR = 9, /* delta in `cas` */
+  STRATA_CHAIN_DECR = 10,
+  STRATA_CHAIN_CAS = 11 /* expected token in `cas` */
+} strata_chain_op_kind;
+
+struct strata_chain_op {
+  size_t struct_size; /* sizeof(strata_chain_op) of the front's build */
+  /* in (owned by the front until done) */
+  strata_chain_op_kind kind;
+  strata_bytes key;
+  strata_bytes value; /* SET ADD REPLACE APPEND PREPEND CAS */
+  int64_t ttl_ms;     /* writes, TOUCH, GET (gat): 0 = the tier's default (GET: no touch);
+                         < 0 = no expiry */
+  uint32_t flags;     /* client flags stored with SET ADD REPLACE CAS */
+  uint64_t cas;       /* CAS: the expected token; INCR/DECR: the delta */
+  /* out (written by the host before done; result_value owned by the host until
+   * chain_release) */
+  strata_status status;       /* OK, NOT_FOUND, NOT_STORED, or an error */
+  strata_bytes result_value;  /* GET: the value; INCR/DECR: the new value as decimal text */
+  uint32_t result_flags;      /* GET: the item's client flags */
+  uint64_t result_cas;        /* GET: strata_cas_token() of the value */
+  int64_t result_ttl_ms;      /* GET: remaining TTL; -1 no expiry; 0 unknown */
+  const char* result_tier;    /* GET hit: the instance that answered ("tiers.l1"), static */
+  int result_stale;           /* GET: served by a volatile tier while the durable one is down */
+  char error[160];            /* a message when status is an error */
+  void* host_private;         /* the host's; the front leaves it alone */
+};
+
+typedef struct strata_front_hooks {
+  size_t struct_size;
+  void* reserved[4]; /* a front is driven by its own threads: no hooks yet */
+} strata_front_hooks;
+
+/* ------------------------------------------------------------------------------------------ */
 /* The module descriptor: returned by strata_module_entry(), static, owned by the module. */
 
 typedef enum strata_module_kind {
   STRATA_KIND_SOURCE = 1,
   STRATA_KIND_TIER = 2,
   STRATA_KIND_POLICY = 3,
-  STRATA_KIND_FRONT = 4 /* reserved: serves reads over a network protocol */
+  STRATA_KIND_FRONT = 4 /* ABI 1.2: serves a network protocol over a tier chain */
 } strata_module_kind;
 
 typedef struct strata_module_descriptor {
@@ -389,7 +494,8 @@ typedef struct strata_module_descriptor {
   void (*stop)(void* inst, int drain);
   void (*destroy)(void* inst);
 
-  /* Points to strata_source_hooks, strata_tier_hooks or strata_policy_hooks per `kind`. */
+  /* Points to strata_source_hooks, strata_tier_hooks, strata_policy_hooks or
+   * strata_front_hooks per `kind`. */
   const void* kind_hooks;
 
   void* reserved[8]; /* room for later hooks; must be NULL */

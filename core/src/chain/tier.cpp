@@ -72,6 +72,20 @@ const char* op_kind_name(strata_tier_op_kind kind) {
       return "DELETE";
     case STRATA_TIER_WATERMARK_GET:
       return "WATERMARK_GET";
+    case STRATA_TIER_REPLACE:
+      return "REPLACE";
+    case STRATA_TIER_APPEND:
+      return "APPEND";
+    case STRATA_TIER_PREPEND:
+      return "PREPEND";
+    case STRATA_TIER_INCR:
+      return "INCR";
+    case STRATA_TIER_DECR:
+      return "DECR";
+    case STRATA_TIER_TOUCH:
+      return "TOUCH";
+    case STRATA_TIER_CAS:
+      return "CAS";
   }
   return "?";
 }
