@@ -232,6 +232,38 @@ TEST(Loader, GoodModuleLifecycle) {
   EXPECT_EQ(after[3], before[3] + 1);
 }
 
+TEST(LoaderAccepts, FrontKind) {
+  ModuleLoader loader({kFakes});
+  auto m = loader.load("front");
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m.value()->desc->kind, STRATA_KIND_FRONT);
+  EXPECT_STREQ(kind_name(m.value()->desc->kind), "front");
+  auto inst = ModuleInstance::create(*m.value(), "fronts.mc", "", ResolvedOptions());
+  ASSERT_TRUE(inst.ok()) << inst.error();
+  EXPECT_NE(inst.value()->front(), nullptr);
+  EXPECT_EQ(inst.value()->tier(), nullptr);
+  EXPECT_EQ(inst.value()->front()->struct_size, sizeof(strata_front_hooks));
+}
+
+TEST(LoaderRefuses, FrontHooksStructTooSmall) {
+  ModuleLoader loader({kFakes});
+  auto r = loader.load("front_small_hooks");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "module file \"" + fake("front_small_hooks") +
+                           "\" has an invalid descriptor: front hooks struct_size is 4, expected "
+                           "at least " +
+                           std::to_string(sizeof(strata_front_hooks)));
+}
+
+TEST(LoaderRefuses, FrontBeforeAbi12) {
+  ModuleLoader loader({kFakes});
+  auto r = loader.load("front_old_abi");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "module file \"" + fake("front_old_abi") +
+                           "\" has an invalid descriptor: kind 4 (front) needs ABI 1.2, the "
+                           "module declares 1.1");
+}
+
 TEST(Loader, ExplicitStopIsNotRepeatedByTheDestructor) {
   ModuleLoader loader({kFakes});
   auto m = loader.load("good");

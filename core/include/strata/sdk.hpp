@@ -178,6 +178,9 @@ class Metric {
 
 // The host as a module sees it.
 class Host {
+  // The host table covers the function pointer at `offset` (a member added by a later minor).
+  bool has(size_t offset) const { return api_->struct_size >= offset + sizeof(void*); }
+
  public:
   Host(const strata_host_api* api, strata_instance_ctx* ctx) : api_(api), ctx_(ctx) {}
   void log(strata_log_level level, const std::string& msg) const {
@@ -211,6 +214,30 @@ class Host {
       return -1;
     return api_->stored_position(ctx_, topic, partition);
   }
+  // Fronts (ABI 1.2): the tier chain this instance is configured with (`tiers = [...]` or
+  // `pipeline = "..."`), owned by the host, valid from the constructor until the module is
+  // destroyed. nullptr for other kinds or a host before 1.2.
+  strata_chain* front_chain() const {
+    if (!has(offsetof(strata_host_api, front_chain)) || !api_->front_chain) return nullptr;
+    return api_->front_chain(ctx_);
+  }
+  // Runs `count` ops through `chain`; done(user, ops, count) is called exactly once, on a host
+  // thread or on this thread before submit() returns. `ops` and the bytes their inputs point
+  // to stay the caller's and must live, unchanged, until done. Returns STRATA_OK, or an error
+  // (done is then never called): the chain is shutting down, count is 0, or the host has no
+  // chain service (before 1.2). Every op must start with struct_size = sizeof(strata_chain_op)
+  // (chain_op() below does that).
+  strata_status submit(strata_chain* chain, strata_chain_op* ops, size_t count,
+                       strata_chain_done_fn done, void* user) const {
+    if (!has(offsetof(strata_host_api, chain_submit)) || !api_->chain_submit || !chain)
+      return STRATA_ERR_UNAVAILABLE;
+    return static_cast<strata_status>(api_->chain_submit(chain, ops, count, done, user));
+  }
+  // Frees the results (result_value) of a completed submit; the ops may be reused after it.
+  void release(strata_chain_op* ops, size_t count) const {
+    if (has(offsetof(strata_host_api, chain_release)) && api_->chain_release)
+      api_->chain_release(ops, count);
+  }
   const strata_host_api* api() const { return api_; }
   strata_instance_ctx* ctx() const { return ctx_; }
 
@@ -218,6 +245,34 @@ class Host {
   const strata_host_api* api_;
   strata_instance_ctx* ctx_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Fronts: building chain ops and reading their results.
+
+// A zeroed op of `kind` on `key` (the bytes are not copied: they must outlive the submit).
+inline strata_chain_op chain_op(strata_chain_op_kind kind, std::string_view key,
+                                std::string_view value = {}, int64_t ttl_ms = 0,
+                                uint32_t flags = 0, uint64_t cas = 0) {
+  strata_chain_op op;
+  std::memset(&op, 0, sizeof op);
+  op.struct_size = sizeof op;
+  op.kind = kind;
+  op.key = strata_bytes{key.data(), key.size()};
+  op.value = strata_bytes{value.data(), value.size()};
+  op.ttl_ms = ttl_ms;
+  op.flags = flags;
+  op.cas = cas;
+  return op;
+}
+
+inline std::string_view result_value(const strata_chain_op& op) {
+  return op.result_value.data ? std::string_view(op.result_value.data, op.result_value.len)
+                              : std::string_view();
+}
+
+inline std::string_view result_error(const strata_chain_op& op) {
+  return std::string_view(op.error, strnlen(op.error, sizeof op.error));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Base classes. A module class derives from one, has a constructor (Host, const Options&), and
@@ -256,6 +311,14 @@ class PolicyModule : public ModuleBase {
   static constexpr strata_module_kind kKind = STRATA_KIND_POLICY;
   static constexpr uint32_t kPolicyFlags = 0;  // strata_policy_flags; a subclass may shadow it
   virtual void decide(const strata_policy_input& in, strata_policy_decision* decisions) = 0;
+};
+
+// A front serves a network protocol over the tier chain host().front_chain() returns. It owns
+// its threads: spawn them in start(), stop and join them in stop() (bounded: the host waits),
+// and submit ops from any of them with host().submit(). No other hooks.
+class FrontModule : public ModuleBase {
+ public:
+  static constexpr strata_module_kind kKind = STRATA_KIND_FRONT;
 };
 
 namespace detail {
@@ -372,6 +435,10 @@ const void* kind_hooks() {
   } else if constexpr (std::is_base_of_v<TierModule, T>) {
     static const strata_tier_hooks h = {sizeof(strata_tier_hooks), T::kTierFlags, Tr::execute,
                                         Tr::health, {nullptr, nullptr, nullptr, nullptr}};
+    return &h;
+  } else if constexpr (std::is_base_of_v<FrontModule, T>) {
+    static const strata_front_hooks h = {sizeof(strata_front_hooks),
+                                         {nullptr, nullptr, nullptr, nullptr}};
     return &h;
   } else {
     static_assert(std::is_base_of_v<PolicyModule, T>, "derive from a strata::*Module class");

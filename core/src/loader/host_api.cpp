@@ -143,6 +143,9 @@ const strata_host_api kHostApi = {
     host_op_set_value,
     host_instance_name,
     host_stored_position,
+    nullptr,  // front_chain: the chain service is not wired in yet
+    nullptr,  // chain_submit
+    nullptr,  // chain_release
 };
 
 }  // namespace

@@ -66,8 +66,8 @@ std::string descriptor_problem(const strata_module_descriptor* d) {
     if (!d->options[i].name || !*d->options[i].name)
       return "option " + std::to_string(i) + " has no name";
   }
-  if (d->kind == STRATA_KIND_FRONT) return "kind 4 (front) is not supported by this host yet";
-  if (d->kind != STRATA_KIND_SOURCE && d->kind != STRATA_KIND_TIER && d->kind != STRATA_KIND_POLICY)
+  if (d->kind != STRATA_KIND_SOURCE && d->kind != STRATA_KIND_TIER &&
+      d->kind != STRATA_KIND_POLICY && d->kind != STRATA_KIND_FRONT)
     return "kind " + std::to_string(static_cast<int>(d->kind)) + " is unknown";
   if (!d->kind_hooks) return "kind_hooks is NULL";
   auto too_small = [](const char* what, size_t got, size_t want) {
@@ -86,6 +86,15 @@ std::string descriptor_problem(const strata_module_descriptor* d) {
       auto* h = static_cast<const strata_tier_hooks*>(d->kind_hooks);
       if (h->struct_size < sizeof *h) return too_small("tier", h->struct_size, sizeof *h);
       if (!h->execute) return "tier hook execute is NULL";
+      break;
+    }
+    case STRATA_KIND_FRONT: {
+      // A 1.2 module is the oldest front there is: its hooks are the 1.2 struct or larger.
+      auto* h = static_cast<const strata_front_hooks*>(d->kind_hooks);
+      if (h->struct_size < sizeof *h) return too_small("front", h->struct_size, sizeof *h);
+      if (d->abi_minor < 2)
+        return "kind 4 (front) needs ABI 1.2, the module declares " +
+               abi(d->abi_major, d->abi_minor);
       break;
     }
     default: {
@@ -305,6 +314,12 @@ const strata_source_hooks* ModuleInstance::source() const {
 const strata_tier_hooks* ModuleInstance::tier() const {
   return desc()->kind == STRATA_KIND_TIER
              ? static_cast<const strata_tier_hooks*>(desc()->kind_hooks)
+             : nullptr;
+}
+
+const strata_front_hooks* ModuleInstance::front() const {
+  return desc()->kind == STRATA_KIND_FRONT
+             ? static_cast<const strata_front_hooks*>(desc()->kind_hooks)
              : nullptr;
 }
 

@@ -97,6 +97,7 @@ class ModuleInstance {
   const strata_source_hooks* source() const;  // nullptr unless kind == source
   const strata_tier_hooks* tier() const;
   const strata_policy_hooks* policy() const;
+  const strata_front_hooks* front() const;
 
  private:
   ModuleInstance() = default;
