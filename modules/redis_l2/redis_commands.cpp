@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "redis_link.hpp"
+#include "rich_ops.hpp"
 
 namespace redis_l2 {
 namespace {
@@ -109,7 +110,8 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       continue;
     }
     if (op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_SET && op.kind != STRATA_TIER_ADD &&
-        op.kind != STRATA_TIER_DELETE && op.kind != STRATA_TIER_WATERMARK_GET) {
+        op.kind != STRATA_TIER_DELETE && op.kind != STRATA_TIER_WATERMARK_GET &&
+        !is_rich(op.kind)) {
       strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
       continue;
     }
@@ -124,7 +126,7 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       ++cmds.back().count;
       cmds.back().bytes += bytes;
     } else {
-      cmds.push_back(Command{members->size(), 1, versioned, guarded, bytes});
+      cmds.push_back(Command{members->size(), 1, versioned, guarded, is_rich(op.kind), bytes});
     }
     run_open = run;
     members->push_back(&op);
@@ -142,6 +144,8 @@ void append_command(redisContext* c, const Encoding& e, const Command& cmd,
                     strata_tier_op* const* members, const Scripts& scripts) {
   if (cmd.versioned)
     append_script(c, e, cmd, members, scripts.versioned);
+  else if (cmd.rich)
+    append_rich(c, e, *members[cmd.first], scripts.rich);
   else
     append_plain(c, e, *members[cmd.first]);
 }

@@ -1,6 +1,6 @@
 // How redis_l2 turns a batch of tier ops into Redis commands: plain GET(+PTTL)/SET/DEL for
-// unversioned ops, and one EVALSHA of kVersionedWriteScript per run of consecutive versioned
-// writes. Used by redis_l2.cpp, which pipelines the commands and reads their replies.
+// unversioned ops, one EVALSHA of kVersionedWriteScript per run of consecutive versioned
+// writes, and one command per front write (REPLACE .. CAS, rich_ops.hpp). Used by redis_l2.cpp, which pipelines the commands and reads their replies.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -27,6 +27,7 @@ struct Command {
   bool versioned = false;  // an EVALSHA of the versioned-write script
   bool guarded = false;    // a run of guarded writes: one transaction (guarded_tx.hpp), not sent
                            // in the pipelined rounds
+  bool rich = false;       // one front write (rich_ops.hpp): SET XX or an EVALSHA of its script
   size_t bytes = 0;        // keys + values, for the round and script size limits
 };
 

@@ -3,7 +3,8 @@
 // is pipelined in rounds of at most `pipeline_depth` commands. Versioned SET/DELETE go through
 // a Lua script (EVALSHA) that refuses to replace a newer version, one call per run of up to
 // `versioned_batch` consecutive versioned ops. Ops with the ABI 1.2 partition guard go as one
-// WATCH / MULTI / EXEC transaction with their partitions' watermarks (guarded_tx.hpp); see
+// WATCH / MULTI / EXEC transaction with their partitions' watermarks (guarded_tx.hpp). The
+// memcached front's writes (REPLACE .. CAS) are one atomic command each (rich_ops.hpp); see
 // docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
@@ -16,6 +17,7 @@
 #include "guarded_tx.hpp"
 #include "redis_commands.hpp"
 #include "redis_link.hpp"
+#include "rich_ops.hpp"
 
 namespace redis_l2 {
 namespace {
@@ -84,7 +86,7 @@ struct Call {
 class RedisL2 final : public strata::TierModule {
  public:
   static constexpr uint32_t kTierFlags =
-      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK;
+      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH;
 
   RedisL2(strata::Host host, const strata::Options& o) : host_(host) {
     link_.endpoint = parse_address(o.str("address"));
@@ -294,8 +296,12 @@ class RedisL2 final : public strata::TierModule {
     strata_tier_op& first = *call.members[cmd.first];
     if (r->type == REDIS_REPLY_ERROR) {
       std::string_view msg(r->str, r->len);
-      if (cmd.versioned && msg.substr(0, 8) == "NOSCRIPT") return true;
+      if ((cmd.versioned || cmd.rich) && msg.substr(0, 8) == "NOSCRIPT") return true;
       for (size_t i = 0; i < cmd.count; ++i) fail(call, *call.members[cmd.first + i], msg);
+      return false;
+    }
+    if (cmd.rich) {
+      rich_result(host_, first, r);
       return false;
     }
     if (cmd.versioned) {

@@ -10,6 +10,8 @@
 #include <strata/sdk.hpp>
 #include <vector>
 
+#include "rich_ops.hpp"
+
 namespace redis_l2 {
 
 // One call applies a run of versioned writes in order (a run of one is the unbatched path).
@@ -276,6 +278,7 @@ std::string load_one(redisContext* c, const LinkSettings& s, const char* script,
 Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error) {
   Scripts out;
   out.versioned = load_one(c, s, kVersionedWriteScript, error);
+  if (!out.versioned.empty()) out.rich = load_one(c, s, kRichScript, error);
   return out;
 }
 

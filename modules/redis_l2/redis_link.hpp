@@ -51,10 +51,11 @@ struct ReplyFree {
 };
 using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
-// The SHA1 of the write script, as SCRIPT LOAD returned it; empty on failure.
+// The SHA1s of the scripts, as SCRIPT LOAD returned them; empty on failure.
 struct Scripts {
-  std::string versioned;
-  bool empty() const { return versioned.empty(); }
+  std::string versioned;  // kVersionedWriteScript
+  std::string rich;       // kRichScript (rich_ops.hpp)
+  bool empty() const { return versioned.empty() || rich.empty(); }
 };
 
 // Result of opening a connection. `config_error` marks failures that a retry will not heal
@@ -66,10 +67,10 @@ struct Opened {
   bool config_error = false;
 };
 
-// Connects, authenticates, selects the db and loads the write script.
+// Connects, authenticates, selects the db and loads the scripts.
 Opened open_link(const LinkSettings& s);
 
-// SCRIPT LOAD of the write script on an open connection; empty with `error` filled on failure.
+// SCRIPT LOAD of the scripts on an open connection; empty with `error` filled on failure.
 Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error);
 
 // Message for an I/O failure on `c` (timeouts are named as such).
