@@ -98,6 +98,41 @@ Memc make_handle(const Settings& s, const std::vector<ServerAddress>& servers, b
   return m;
 }
 
+// libmemcached's last error without its "(0x55..) " handle prefix and " -> file.cc:123" suffix.
+std::string last_error(memcached_st* m) {
+  std::string e = memcached_last_error_message(m);
+  if (e.rfind("(0x", 0) == 0) {
+    size_t close = e.find(") ");
+    if (close != std::string::npos) e.erase(0, close + 2);
+  }
+  size_t arrow = e.find(" -> ");
+  if (arrow != std::string::npos) e.erase(arrow);
+  while (!e.empty() && (e.back() == ' ' || e.back() == ',')) e.pop_back();
+  return e;
+}
+
+strata_status status_of(memcached_return_t rc) {
+  switch (rc) {
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_BUFFERED:
+    case MEMCACHED_STORED:
+    case MEMCACHED_DELETED:
+      return STRATA_OK;
+    case MEMCACHED_NOTFOUND:
+      return STRATA_NOT_FOUND;
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+      return STRATA_NOT_STORED;
+    case MEMCACHED_E2BIG:
+      return STRATA_ERR_TOO_LARGE;
+    case MEMCACHED_BAD_KEY_PROVIDED:
+    case MEMCACHED_KEY_TOO_BIG:
+      return STRATA_ERR_BAD_KEY;
+    default:
+      return STRATA_ERR_UNAVAILABLE;  // connection, timeout, ejected, server error
+  }
+}
+
 SlotPool::SlotPool(const Settings& s, size_t size) {
   for (size_t i = 0; i < size; ++i) {
     auto slot = std::make_unique<Slot>();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <libmemcached-1.0/memcached.h>
+#include <strata/strata.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -46,6 +47,13 @@ using Memc = std::unique_ptr<memcached_st, MemcDeleter>;
 // `buffered` turns on MEMCACHED_BEHAVIOR_BUFFER_REQUESTS (see memcached_l1.cpp for why).
 // Throws strata::Error(STRATA_ERR_INVALID) when libmemcached refuses a setting.
 Memc make_handle(const Settings& s, const std::vector<ServerAddress>& servers, bool buffered);
+
+// libmemcached's last error without its "(0x55..) " handle prefix and " -> file.cc:123" suffix.
+std::string last_error(memcached_st* m);
+
+// The strata status of a libmemcached return code (connection, timeout, ejected and server
+// errors are all ERR_UNAVAILABLE).
+strata_status status_of(memcached_return_t rc);
 
 // One caller's pair of handles to the same ring: `direct` answers every request (gets, add,
 // delete); `pipelined` buffers sets until flushed. Both keep their own failure/ejection state.

@@ -18,6 +18,7 @@
 //     newer write; NOT_FOUND tells an absent key): they go through a normal handle, one round
 //     trip each, after the preceding SET run was confirmed, so ops on a key keep array order.
 //   - A run of GETs is one memcached_mget + memcached_fetch_result loop.
+//   - The front's writes (REPLACE .. CAS, rich_ops.hpp) go one at a time like ADD and DELETE.
 #include <libmemcached-1.0/memcached.h>
 #include <strata/sdk.hpp>
 
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "connections.hpp"
+#include "rich_ops.hpp"
 
 namespace memcached_l1 {
 
@@ -79,19 +81,6 @@ std::string server_of(memcached_st* m, std::string_view key) {
   return std::string(memcached_server_name(in)) + ":" + std::to_string(memcached_server_port(in));
 }
 
-// libmemcached's last error without its "(0x55..) " handle prefix and " -> file.cc:123" suffix.
-std::string last_error(memcached_st* m) {
-  std::string e = memcached_last_error_message(m);
-  if (e.rfind("(0x", 0) == 0) {
-    size_t close = e.find(") ");
-    if (close != std::string::npos) e.erase(0, close + 2);
-  }
-  size_t arrow = e.find(" -> ");
-  if (arrow != std::string::npos) e.erase(arrow);
-  while (!e.empty() && (e.back() == ' ' || e.back() == ',')) e.pop_back();
-  return e;
-}
-
 // A get of a key that is never written, routed to `group_key`'s server. libmemcached first
 // reads every pending reply on that connection, so success also means every earlier buffered
 // request there was processed. Returns "" or why it failed.
@@ -109,28 +98,6 @@ std::string barrier_get(memcached_st* m, const std::string& group_key) {
   memcached_result_free(&res);
   if (frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND || frc == MEMCACHED_SUCCESS) return "";
   return last_error(m);
-}
-
-strata_status status_of(memcached_return_t rc) {
-  switch (rc) {
-    case MEMCACHED_SUCCESS:
-    case MEMCACHED_BUFFERED:
-    case MEMCACHED_STORED:
-    case MEMCACHED_DELETED:
-      return STRATA_OK;
-    case MEMCACHED_NOTFOUND:
-      return STRATA_NOT_FOUND;
-    case MEMCACHED_NOTSTORED:
-    case MEMCACHED_DATA_EXISTS:
-      return STRATA_NOT_STORED;
-    case MEMCACHED_E2BIG:
-      return STRATA_ERR_TOO_LARGE;
-    case MEMCACHED_BAD_KEY_PROVIDED:
-    case MEMCACHED_KEY_TOO_BIG:
-      return STRATA_ERR_BAD_KEY;
-    default:
-      return STRATA_ERR_UNAVAILABLE;  // connection, timeout, ejected, server error
-  }
 }
 
 }  // namespace
@@ -156,7 +123,7 @@ std::string key_problem(std::string_view prefix, std::string_view key) {
 
 class MemcachedL1 : public strata::TierModule {
  public:
-  static constexpr uint32_t kTierFlags = 0;  // volatile, unversioned
+  static constexpr uint32_t kTierFlags = STRATA_TIER_RICH;  // volatile, unversioned
 
   MemcachedL1(strata::Host host, const strata::Options& o) : host_(host) {
     for (const auto& text : o.list("servers")) {
@@ -272,12 +239,14 @@ class MemcachedL1 : public strata::TierModule {
       return false;
     }
     if (op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_SET && op.kind != STRATA_TIER_ADD &&
-        op.kind != STRATA_TIER_DELETE) {
+        op.kind != STRATA_TIER_DELETE && !is_rich(op.kind)) {
       strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind " + std::to_string(op.kind));
       return false;
     }
-    if ((op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD) &&
-        int64_t(op.value.len) > max_value_) {
+    bool stores = op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD ||
+                  op.kind == STRATA_TIER_REPLACE || op.kind == STRATA_TIER_APPEND ||
+                  op.kind == STRATA_TIER_PREPEND || op.kind == STRATA_TIER_CAS;
+    if (stores && int64_t(op.value.len) > max_value_) {
       too_large_.add();
       strata::set_op_error(op, STRATA_ERR_TOO_LARGE,
                            "value is " + std::to_string(op.value.len) +
@@ -334,6 +303,17 @@ class MemcachedL1 : public strata::TierModule {
   void run_single(Slot& slot, strata_tier_op& op, const std::string& key) {
     memcached_st* m = slot.direct.get();
     std::string server = server_of(m, key);  // before: a failure may change the ring
+    if (is_rich(op.kind)) {
+      RichOutcome o = run_rich(m, key, op, expiration(op.ttl_ms));
+      if (o.status == STRATA_OK || o.status == STRATA_NOT_FOUND || o.status == STRATA_NOT_STORED ||
+          o.status == STRATA_ERR_INVALID) {
+        if (o.status != STRATA_OK) strata::set_op_error(op, o.status, o.message);
+        if (o.has_value) host_.set_value(op, o.value.data(), o.value.size());
+        return;
+      }
+      fail(op, o.status, server, o.message);
+      return;
+    }
     memcached_return_t rc;
     if (op.kind == STRATA_TIER_ADD) {
       rc = memcached_add(m, key.data(), key.size(), op.value.data, op.value.len,
