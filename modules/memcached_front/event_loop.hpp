@@ -1,0 +1,58 @@
+// One epoll event loop of the memcached front, run by one thread: it accepts from the shared
+// listening socket, serves its connections, and takes back the chain's completions, which
+// arrive on host threads (or inline in chain_submit) through post() and an eventfd.
+#pragma once
+
+#include <strata/strata.h>
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+namespace mcfront {
+
+class Server;
+class Connection;
+struct Batch;
+
+class EventLoop {
+ public:
+  EventLoop(Server& server, int listen_fd);
+  ~EventLoop();  // releases completions that came after run() returned
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  void run();   // until the server stops and in-flight ops are done (or the deadline passed)
+  void wake();  // any thread
+  void post(Batch* batch);  // any thread: a batch the chain answered
+  // strata_chain_done_fn: user is the Batch.
+  static void on_chain_done(void* user, strata_chain_op* ops, size_t count);
+
+  Server& server() { return server_; }
+  void set_interest(Connection& conn, uint32_t events);
+  void forget(Connection& conn);  // closing: out of epoll, deleted once nothing is in flight
+
+ private:
+  void accept_all();
+  void drain_completions();
+  void sweep_idle(uint64_t now_ns);
+  void reap();
+  bool drained() const;
+  void begin_stop();
+
+  Server& server_;
+  int listen_fd_;
+  int epfd_ = -1;
+  int wake_fd_ = -1;
+  char listen_tag_ = 0, wake_tag_ = 0;  // epoll data for the two non-connection fds
+  std::mutex mu_;
+  std::vector<Batch*> done_;            // completions, guarded by mu_
+  std::vector<Batch*> local_;
+  std::unordered_set<Connection*> conns_;
+  std::vector<Connection*> dead_;
+  bool stopping_ = false;
+  uint64_t last_sweep_ns_ = 0;
+};
+
+}  // namespace mcfront
