@@ -26,12 +26,11 @@ RichOutcome outcome(memcached_st* m, memcached_return_t rc, const char* absent) 
 RichOutcome counter(memcached_st* m, const std::string& key, const strata_tier_op& op) {
   uint64_t value = 0;
   // The _by_key forms take a 64-bit delta (memcached_increment's is 32 bits).
-  memcached_return_t rc =
-      op.kind == STRATA_TIER_INCR
-          ? memcached_increment_by_key(m, key.data(), key.size(), key.data(), key.size(),
-                                       op.version, &value)
-          : memcached_decrement_by_key(m, key.data(), key.size(), key.data(), key.size(),
-                                       op.version, &value);
+  memcached_return_t rc = op.kind == STRATA_TIER_INCR
+                              ? memcached_increment_by_key(m, key.data(), key.size(), key.data(),
+                                                           key.size(), op.version, &value)
+                              : memcached_decrement_by_key(m, key.data(), key.size(), key.data(),
+                                                           key.size(), op.version, &value);
   RichOutcome o;
   if (rc == MEMCACHED_SUCCESS) {
     o.has_value = true;
@@ -75,8 +74,7 @@ Read gets(memcached_st* m, const std::string& key) {
   return r;
 }
 
-RichOutcome cas(memcached_st* m, const std::string& key, const strata_tier_op& op,
-                time_t exptime) {
+RichOutcome cas(memcached_st* m, const std::string& key, const strata_tier_op& op, time_t exptime) {
   // The handle is leased to this caller alone: gets only for this op, plain get after it.
   memcached_behavior_set(m, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
   RichOutcome o;
@@ -96,11 +94,12 @@ RichOutcome cas(memcached_st* m, const std::string& key, const strata_tier_op& o
       o.message = "the stored value changed (cas token differs)";
       break;
     }
-    memcached_return_t rc = memcached_cas(m, key.data(), key.size(), val(op), op.value.len,
-                                          exptime, op.flags, r.unique);
+    memcached_return_t rc = memcached_cas(m, key.data(), key.size(), val(op), op.value.len, exptime,
+                                          op.flags, r.unique);
     if (rc == MEMCACHED_DATA_EXISTS && attempt + 1 < kCasAttempts) continue;
-    o = outcome(m, rc, rc == MEMCACHED_DATA_EXISTS ? "the item kept changing under the cas"
-                                                   : "no such key");
+    o = outcome(
+        m, rc,
+        rc == MEMCACHED_DATA_EXISTS ? "the item kept changing under the cas" : "no such key");
     break;
   }
   memcached_behavior_set(m, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 0);
@@ -118,11 +117,9 @@ RichOutcome run_rich(memcached_st* m, const std::string& key, const strata_tier_
       return outcome(m, memcached_replace(m, k, kl, val(op), op.value.len, exptime, op.flags),
                      "no such key (replace stores only over one)");
     case STRATA_TIER_APPEND:  // memcached ignores the flags and exptime of append / prepend
-      return outcome(m, memcached_append(m, k, kl, val(op), op.value.len, 0, 0),
-                     "no such key");
+      return outcome(m, memcached_append(m, k, kl, val(op), op.value.len, 0, 0), "no such key");
     case STRATA_TIER_PREPEND:
-      return outcome(m, memcached_prepend(m, k, kl, val(op), op.value.len, 0, 0),
-                     "no such key");
+      return outcome(m, memcached_prepend(m, k, kl, val(op), op.value.len, 0, 0), "no such key");
     case STRATA_TIER_INCR:
     case STRATA_TIER_DECR:
       return counter(m, key, op);

@@ -20,9 +20,9 @@ inline bool is_rich(strata_tier_op_kind k) {
 
 struct RichOutcome {
   strata_status status = STRATA_OK;
-  std::string message;   // for a status other than OK (libmemcached's error for UNAVAILABLE)
+  std::string message;  // for a status other than OK (libmemcached's error for UNAVAILABLE)
   bool has_value = false;
-  std::string value;     // INCR/DECR: the new value as decimal text
+  std::string value;  // INCR/DECR: the new value as decimal text
 };
 
 // Runs `op` (a rich kind) on `key` (with prefix) through the replying handle `m`; `exptime` is

@@ -126,7 +126,8 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       ++cmds.back().count;
       cmds.back().bytes += bytes;
     } else {
-      cmds.push_back(Command{members->size(), 1, versioned, guarded, is_rich(op.kind), bytes});
+      cmds.push_back(Command{members->size(), 1, versioned, guarded, is_rich(op.kind),
+                             op.kind == STRATA_TIER_CAS, bytes});
     }
     run_open = run;
     members->push_back(&op);

@@ -1,6 +1,7 @@
 // How redis_l2 turns a batch of tier ops into Redis commands: plain GET(+PTTL)/SET/DEL for
 // unversioned ops, one EVALSHA of kVersionedWriteScript per run of consecutive versioned
-// writes, and one command per front write (REPLACE .. CAS, rich_ops.hpp). Used by redis_l2.cpp, which pipelines the commands and reads their replies.
+// writes, and one command per front write (REPLACE .. CAS, rich_ops.hpp). Used by redis_l2.cpp,
+// which pipelines the commands and reads their replies.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -28,7 +29,12 @@ struct Command {
   bool guarded = false;    // a run of guarded writes: one transaction (guarded_tx.hpp), not sent
                            // in the pipelined rounds
   bool rich = false;       // one front write (rich_ops.hpp): SET XX or an EVALSHA of its script
+  bool watched = false;    // a CAS: WATCH / GET / MULTI / SET / EXEC (rich_ops.hpp), not sent in
+                           // the pipelined rounds either
   size_t bytes = 0;        // keys + values, for the round and script size limits
+
+  // Runs on its own, between pipelined rounds.
+  bool apart() const { return guarded || watched; }
 };
 
 // What shapes the commands (from the module's options).

@@ -4,8 +4,8 @@
 // a Lua script (EVALSHA) that refuses to replace a newer version, one call per run of up to
 // `versioned_batch` consecutive versioned ops. Ops with the ABI 1.2 partition guard go as one
 // WATCH / MULTI / EXEC transaction with their partitions' watermarks (guarded_tx.hpp). The
-// memcached front's writes (REPLACE .. CAS) are one atomic command each (rich_ops.hpp); see
-// docs/redis_l2.md.
+// memcached front's writes (REPLACE .. CAS) are atomic on the server, one command each (CAS: one
+// WATCH / MULTI / EXEC on its key) (rich_ops.hpp); see docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
 #include <algorithm>
@@ -162,6 +162,8 @@ class RedisL2 final : public strata::TierModule {
       }
       if (call.cmds[begin].guarded)
         guarded(s, call, call.cmds[begin]);
+      else if (call.cmds[begin].watched)
+        watched(s, call, call.cmds[begin]);
       else
         round(s, call, begin, end);
     }
@@ -246,11 +248,11 @@ class RedisL2 final : public strata::TierModule {
 
   // A round ends after pipeline_depth commands or once its payload passes kRoundBytes (at least
   // one command), so a batch of large values does not build one huge output buffer.
-  // A guarded run is a transaction of its own: it ends a round and forms one alone.
+  // A guarded run or a CAS is a transaction of its own: it ends a round and forms one alone.
   size_t round_end(const std::vector<Command>& cmds, size_t begin) const {
-    if (cmds[begin].guarded) return begin + 1;
+    if (cmds[begin].apart()) return begin + 1;
     size_t end = begin, bytes = 0;
-    while (end < cmds.size() && !cmds[end].guarded && end - begin < depth_ &&
+    while (end < cmds.size() && !cmds[end].apart() && end - begin < depth_ &&
            (end == begin || bytes < kRoundBytes)) {
       bytes += cmds[end].bytes;
       ++end;
@@ -388,6 +390,20 @@ class RedisL2 final : public strata::TierModule {
     roundtrips_.add(static_cast<double>(1 + out.attempts));
     commands_.add(static_cast<double>(cmd.count));
     already_applied_.add(static_cast<double>(out.skipped));
+    if (out.lost) {
+      call.lost = out.error;
+      drop(s, out.error);
+    } else if (out.drop) {
+      drop(s, "an error reply retired the connection");
+    }
+  }
+
+  // A CAS: one optimistic transaction on the value key (rich_ops.hpp).
+  void watched(Slot& s, Call& call, const Command& cmd) {
+    CasOutcome out =
+        run_cas(s.ctx.get(), enc_, *call.members[cmd.first], "redis " + link_.endpoint.display);
+    roundtrips_.add(static_cast<double>(out.roundtrips));
+    commands_.add(1);
     if (out.lost) {
       call.lost = out.error;
       drop(s, out.error);

@@ -1,25 +1,21 @@
 // The front's writes on redis_l2: see rich_ops.hpp.
 #include "rich_ops.hpp"
 
-#include <cstdio>
 #include <string_view>
 
 #include "redis_commands.hpp"
+#include "redis_link.hpp"
 
 namespace redis_l2 {
 
-// Redis runs Lua 5.1: numbers are doubles, exact only up to 2^53, so neither the uint64
-// counters nor FNV-1a 64 fit a Lua number.
-// - Counters are decimal strings. `number` accepts what memcached's safe_strtoull does:
-//   leading whitespace, an optional '+', digits, then the end, a whitespace (memcached pads a
-//   shrunk counter with spaces) or a NUL, at most 2^64 - 1; `add` / `sub` work digit by digit; INCR subtracts 2^64 once when the sum passes 2^64 - 1 (both operands are below
-//   2^64, so once is enough), DECR stops at 0, as memcached does.
-// - FNV-1a 64 (strata_cas_token in strata.h) keeps the hash in four 16-bit limbs, h0 lowest.
-//   The prime 2^40 + 0x1b3 has limbs (0x1b3, 0, 0x100, 0), so the product mod 2^64 needs only
-//   the five partial products below; each is below 2^33 and exact in a double. XOR touches
-//   the low 8 bits only, so it is the low limb's.
+// Redis runs Lua 5.1: numbers are doubles, exact only up to 2^53, so the uint64 counters are
+// decimal strings. `number` accepts what memcached's safe_strtoull does: leading whitespace, an
+// optional '+', digits, then the end, a whitespace (memcached pads a shrunk counter with
+// spaces) or a NUL, at most 2^64 - 1; `add` / `sub` work digit by digit; INCR subtracts 2^64
+// once when the sum passes 2^64 - 1 (both operands are below 2^64, so once is enough), DECR
+// stops at 0, as memcached does.
 // The value keeps its TTL on APPEND (native), PREPEND, INCR and DECR (SET ... KEEPTTL), as
-// memcached keeps an item's exptime; CAS and TOUCH set the op's TTL.
+// memcached keeps an item's exptime; TOUCH sets the op's TTL.
 const char* const kRichScript = R"lua(
 local k, op, a = KEYS[1], ARGV[1], ARGV[2]
 if op == 't' then
@@ -37,32 +33,6 @@ local cur = redis.call('GET', k)
 if not cur then return 0 end
 if op == 'p' then
   redis.call('SET', k, a .. cur, 'KEEPTTL')
-  return 1
-end
-if op == 'c' then
-  local h0, h1, h2, h3 = 0x2325, 0x8422, 0x9ce4, 0xcbf2
-  local byte, floor, bxor = string.byte, math.floor, bit.bxor
-  for i = 1, #cur do
-    h0 = bxor(h0, byte(cur, i))
-    local r0, r1 = h0 * 0x1b3, h1 * 0x1b3
-    local r2, r3 = h2 * 0x1b3 + h0 * 0x100, h3 * 0x1b3 + h1 * 0x100
-    local c = floor(r0 / 65536)
-    h0 = r0 - c * 65536
-    r1 = r1 + c
-    c = floor(r1 / 65536)
-    h1 = r1 - c * 65536
-    r2 = r2 + c
-    c = floor(r2 / 65536)
-    h2 = r2 - c * 65536
-    h3 = (r3 + c) % 65536
-  end
-  if h0 + h1 + h2 + h3 == 0 then h0 = 1 end
-  if string.format('%04x%04x%04x%04x', h3, h2, h1, h0) ~= a then return -1 end
-  if ARGV[3] ~= '0' then
-    redis.call('SET', k, ARGV[4], 'PX', ARGV[3])
-  else
-    redis.call('SET', k, ARGV[4])
-  end
   return 1
 end
 local MAX, WRAP = '18446744073709551615', '18446744073709551616'
@@ -132,10 +102,8 @@ const char* letter(strata_tier_op_kind k) {
       return "i";
     case STRATA_TIER_DECR:
       return "d";
-    case STRATA_TIER_TOUCH:
-      return "t";
     default:
-      return "c";
+      return "t";
   }
 }
 
@@ -178,18 +146,10 @@ void append_rich(redisContext* c, const Encoding& e, const strata_tier_op& op,
     case STRATA_TIER_DECR:
       a.add_owned(std::to_string(op.version));
       break;
-    case STRATA_TIER_TOUCH:
+    default:  // TOUCH
       a.add("");
       a.add_owned(std::to_string(ttl));
       break;
-    default: {  // CAS
-      char hex[17];
-      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(op.version));
-      a.add_owned(hex);
-      a.add_owned(std::to_string(ttl));
-      a.add(bytes_of(op.value));
-      break;
-    }
   }
   a.send(c);
 }
@@ -204,7 +164,8 @@ void rich_result(strata::Host host, strata_tier_op& op, const redisReply* r) {
       strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to SET XX");
     return;
   }
-  if (r->type == REDIS_REPLY_STRING && (op.kind == STRATA_TIER_INCR || op.kind == STRATA_TIER_DECR)) {
+  if (r->type == REDIS_REPLY_STRING &&
+      (op.kind == STRATA_TIER_INCR || op.kind == STRATA_TIER_DECR)) {
     host.set_value(op, r->str, r->len);
     return;
   }
@@ -221,15 +182,147 @@ void rich_result(strata::Host host, strata_tier_op& op, const redisReply* r) {
       else
         strata::set_op_error(op, STRATA_NOT_FOUND, "no such key");
       break;
-    case -1:
-      strata::set_op_error(op, STRATA_NOT_STORED, "the stored value changed (cas token differs)");
-      break;
     case -2:
       strata::set_op_error(op, STRATA_ERR_INVALID, "non-numeric value");
       break;
     default:
       strata::set_op_error(op, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
   }
+}
+
+namespace {
+
+// EXEC came back empty (the value changed between our GET and our EXEC) this many times in a
+// row: the op answers NOT_STORED, as memcached's cas does for an item that changed.
+constexpr int kCasAttempts = 3;
+
+class Cas {
+ public:
+  Cas(redisContext* c, const Encoding& e, strata_tier_op& op, const std::string& where)
+      : c_(c), op_(op), where_(where), key_(e.prefix) {
+    key_.append(op.key.data, op.key.len);
+    ttl_ = value_ttl(e, op);
+  }
+
+  CasOutcome run() {
+    for (int attempt = 0; attempt < kCasAttempts; ++attempt) {
+      int r = once();
+      if (r != 0) return out_;
+    }
+    strata::set_op_error(op_, STRATA_NOT_STORED, "the value kept changing under the cas");
+    return out_;
+  }
+
+ private:
+  Reply next() {
+    void* raw = nullptr;
+    if (redisGetReply(c_, &raw) != REDIS_OK) return Reply();
+    return Reply(static_cast<redisReply*>(raw));
+  }
+
+  int lose(const char* what) {
+    out_.lost = true;
+    out_.error = where_ + ": connection lost while " + what + (c_->err ? ": " : "") +
+                 (c_->err ? c_->errstr : "");
+    strata::set_op_error(op_, STRATA_ERR_UNAVAILABLE, out_.error);
+    return -1;
+  }
+
+  void error_reply(const redisReply* r) {
+    bool drop = false;
+    std::string msg(r->str, r->len);
+    strata::set_op_error(op_, classify_error_reply(msg, &drop), where_ + ": " + msg);
+    out_.drop = out_.drop || drop;
+  }
+
+  // Ends a WATCH that is not followed by EXEC.
+  int unwatch() {
+    Args u;
+    u.add("UNWATCH");
+    u.send(c_);
+    ++out_.roundtrips;
+    return next() ? 1 : lose("sending UNWATCH");
+  }
+
+  // One attempt. 1: the op has its status; 0: the value changed before EXEC (start over);
+  // -1: the connection was lost.
+  int once() {
+    Args w, g;
+    w.add("WATCH");
+    w.add(key_);
+    g.add("GET");
+    g.add(key_);
+    w.send(c_);
+    g.send(c_);
+    ++out_.roundtrips;
+    Reply watched = next();
+    Reply got = next();
+    if (!watched || !got) return lose("reading the value for a cas");
+    if (watched->type == REDIS_REPLY_ERROR) {
+      error_reply(watched.get());
+      return unwatch();
+    }
+    if (got->type == REDIS_REPLY_ERROR) {  // WRONGTYPE
+      error_reply(got.get());
+      return unwatch();
+    }
+    if (got->type == REDIS_REPLY_NIL) {
+      strata::set_op_error(op_, STRATA_NOT_FOUND, "no such key");
+      return unwatch();
+    }
+    if (got->type != REDIS_REPLY_STRING) {
+      strata::set_op_error(op_, STRATA_ERR_INTERNAL, where_ + ": unexpected reply to GET");
+      return unwatch();
+    }
+    if (strata_cas_token(got->str, got->len) != op_.version) {
+      strata::set_op_error(op_, STRATA_NOT_STORED, "the stored value changed (cas token differs)");
+      return unwatch();
+    }
+    Args m, set, x;
+    m.add("MULTI");
+    set.add("SET");
+    set.add(key_);
+    set.add(op_.value.data ? std::string_view(op_.value.data, op_.value.len) : std::string_view());
+    set.own.reserve(1);
+    if (ttl_ > 0) {
+      set.add("PX");
+      set.add_owned(std::to_string(ttl_));
+    }
+    x.add("EXEC");
+    m.send(c_);
+    set.send(c_);
+    x.send(c_);
+    ++out_.roundtrips;
+    Reply multi = next();
+    Reply queued = next();
+    Reply done = next();
+    if (!multi || !queued || !done) return lose("waiting for the EXEC of a cas");
+    if (done->type == REDIS_REPLY_NIL) return 0;  // WATCH fired: nothing was written
+    if (done->type == REDIS_REPLY_ERROR) {        // EXECABORT: the SET was refused (OOM, ...)
+      error_reply(queued->type == REDIS_REPLY_ERROR ? queued.get() : done.get());
+      return 1;
+    }
+    if (done->type != REDIS_REPLY_ARRAY || done->elements != 1) {
+      strata::set_op_error(op_, STRATA_ERR_INTERNAL, where_ + ": unexpected reply to EXEC");
+      return 1;
+    }
+    if (done->element[0]->type == REDIS_REPLY_ERROR) error_reply(done->element[0]);
+    return 1;
+  }
+
+  redisContext* c_;
+  strata_tier_op& op_;
+  const std::string& where_;
+  std::string key_;
+  int64_t ttl_ = 0;
+  CasOutcome out_;
+};
+
+}  // namespace
+
+CasOutcome run_cas(redisContext* c, const Encoding& e, strata_tier_op& op,
+                   const std::string& where) {
+  return Cas(c, e, op, where).run();
 }
 
 }  // namespace redis_l2

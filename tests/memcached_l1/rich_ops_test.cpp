@@ -245,12 +245,12 @@ TEST(MemcachedL1Rich, OpsOnOneKeyInOneBatchApplyInArrayOrder) {
   ASSERT_EQ(t.error(), "");
   std::vector<Op> b{
       op(STRATA_TIER_SET, "k", "1", 0, 0, 6),
-      op(STRATA_TIER_INCR, "k", "", 2),     // 3
-      op(STRATA_TIER_APPEND, "k", "0"),     // 30
-      op(STRATA_TIER_PREPEND, "k", "1"),    // 130
-      op(STRATA_TIER_DECR, "k", "", 30),    // 100
-      op(STRATA_TIER_GET, "k"),             // 100
-      op(STRATA_TIER_REPLACE, "k", "x"),    // x
+      op(STRATA_TIER_INCR, "k", "", 2),   // 3
+      op(STRATA_TIER_APPEND, "k", "0"),   // 30
+      op(STRATA_TIER_PREPEND, "k", "1"),  // 130
+      op(STRATA_TIER_DECR, "k", "", 30),  // 100
+      op(STRATA_TIER_GET, "k"),           // 100
+      op(STRATA_TIER_REPLACE, "k", "x"),  // x
       op(STRATA_TIER_CAS, "k", "y", token("x"), 0, 8),
       op(STRATA_TIER_CAS, "k", "z", token("x")),  // stale now
       op(STRATA_TIER_TOUCH, "k", "", 0, 9000),
@@ -268,10 +268,10 @@ TEST(MemcachedL1Rich, OpsOnOneKeyInOneBatchApplyInArrayOrder) {
   };
   ASSERT_EQ(t.execute(b), STRATA_OK);
   const strata_status want[] = {
-      STRATA_OK,        STRATA_OK,         STRATA_OK,        STRATA_OK, STRATA_OK, STRATA_OK,
-      STRATA_OK,        STRATA_OK,         STRATA_NOT_STORED, STRATA_OK, STRATA_OK, STRATA_OK,
-      STRATA_NOT_STORED, STRATA_NOT_FOUND, STRATA_NOT_FOUND, STRATA_OK, STRATA_OK, STRATA_OK,
-      STRATA_OK,        STRATA_OK,         STRATA_OK};
+      STRATA_OK,         STRATA_OK,        STRATA_OK,         STRATA_OK, STRATA_OK, STRATA_OK,
+      STRATA_OK,         STRATA_OK,        STRATA_NOT_STORED, STRATA_OK, STRATA_OK, STRATA_OK,
+      STRATA_NOT_STORED, STRATA_NOT_FOUND, STRATA_NOT_FOUND,  STRATA_OK, STRATA_OK, STRATA_OK,
+      STRATA_OK,         STRATA_OK,        STRATA_OK};
   ASSERT_EQ(b.size(), std::size(want));
   for (size_t i = 0; i < b.size(); ++i)
     EXPECT_EQ(b[i].op.status, want[i]) << "op " << i << ": " << b[i].op.error;
