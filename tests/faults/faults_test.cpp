@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <thread>
 
 #include "e2e_support.hpp"
@@ -36,10 +37,9 @@ long env_int(const char* name, long fallback) {
 uint64_t base_seed() {
   for (const char* name : {"STRATA_FAULTS_SEED", "FAULTS_SEED"})
     if (const char* v = std::getenv(name); v && *v) return std::strtoull(v, nullptr, 10);
-  // Without a seed (ctest, CI) the schedule is fixed: a known open defect (a stall after a
-  // rebalance with a leader move, seed 372893748, docs/reliability.md) must not fail CI by the
-  // luck of the draw while it is being fixed. `make faults` and FAULTS_SEED pick others.
-  return 7000;
+  // Without a seed (ctest, CI) each run draws a new schedule, so every CI run explores one
+  // more; a failure prints the seed that repeats it.
+  return std::random_device{}();
 }
 
 template <typename Pred>
