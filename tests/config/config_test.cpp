@@ -165,9 +165,9 @@ TEST(ConfigParse, UnknownTopLevelKeyListsAllowedOnes) {
   ASSERT_TRUE(p.cfg);
   EXPECT_EQ(p.diags.str(),
             "t.toml:1:1: log_lvl: unknown top-level key (did you mean 'log_level'?); allowed: "
-            "modules_dir, log_level, admin, sources, tiers, policies, pipelines\n"
+            "modules_dir, log_level, admin, sources, tiers, policies, pipelines, fronts\n"
             "t.toml:2:2: tier: unknown top-level key (did you mean 'tiers'?); allowed: "
-            "modules_dir, log_level, admin, sources, tiers, policies, pipelines\n");
+            "modules_dir, log_level, admin, sources, tiers, policies, pipelines, fronts\n");
 }
 
 TEST(ConfigParse, TopLevelScalarsAreChecked) {

@@ -120,9 +120,26 @@ const std::string& Tier::name() const { return instance_.name(); }
 
 uint32_t Tier::flags() const {
   uint32_t f = hooks_ ? hooks_->tier_flags : 0;
-  // A module older than 1.2 cannot see the guard fields, whatever bits it set.
-  if (op_size_ != sizeof(strata_tier_op)) f &= ~uint32_t(STRATA_TIER_WATERMARK);
+  // A module older than 1.2 cannot see the guard fields nor knows the rich op kinds, whatever
+  // bits it set.
+  if (op_size_ != sizeof(strata_tier_op))
+    f &= ~uint32_t(STRATA_TIER_WATERMARK | STRATA_TIER_RICH);
   return f;
+}
+
+bool Tier::refuse_unsupported(std::vector<strata_tier_op>& ops) {
+  if (flags() & STRATA_TIER_RICH) return false;
+  const strata_tier_op* rich = nullptr;
+  for (const auto& op : ops)
+    if (op.kind >= STRATA_TIER_REPLACE && op.kind <= STRATA_TIER_CAS) rich = &op;
+  if (!rich) return false;
+  // Never sent: a module that does not declare STRATA_TIER_RICH (or predates 1.2) does not
+  // know these kinds. The chain checks first; this is the last line.
+  const std::string msg =
+      name() + ": does not support " + op_kind_name(rich->kind) + "; nothing was sent";
+  for (auto& op : ops) set_op_error(op, STRATA_ERR_INVALID, msg);
+  errors_->add(static_cast<double>(ops.size()));
+  return true;
 }
 
 void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to) {
@@ -183,6 +200,7 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
     errors_->add(static_cast<double>(ops.size()));
     return false;
   }
+  if (refuse_unsupported(ops)) return false;
   if (!breaker_.allow()) {
     refuse(ops);
     return false;

@@ -24,6 +24,8 @@ class Tier {
   const std::string& name() const;  // "tiers.l1"
   uint32_t flags() const;           // strata_tier_hooks::tier_flags
   bool durable() const { return (flags() & STRATA_TIER_DURABLE) != 0; }
+  // Declares STRATA_TIER_RICH (REPLACE .. CAS) and is built for ABI 1.2 or later.
+  bool rich() const { return (flags() & STRATA_TIER_RICH) != 0; }
 
   // Runs ops through the module if the breaker allows, else sets every op to
   // STRATA_ERR_BREAKER_OPEN with a message naming the tier. results.size() is made ==
@@ -40,6 +42,9 @@ class Tier {
 
  private:
   void refuse(std::vector<strata_tier_op>& ops);
+  // Fails the batch (true) when it holds a rich op kind and the tier does not declare
+  // STRATA_TIER_RICH.
+  bool refuse_unsupported(std::vector<strata_tier_op>& ops);
   // execute() for a module built against an older minor (smaller ops): packs the ops for it.
   int execute_packed(std::vector<strata_tier_op>& ops, strata_error* err);
   void on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to);
@@ -63,5 +68,11 @@ strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key, std::stri
 
 // "GET", "SET", ... for messages.
 const char* op_kind_name(strata_tier_op_kind kind);
+
+// "tiers.l2: SET failed: <the module's message>" for an op that failed on `tier` (a message
+// that already names the tier is kept as it is).
+std::string describe_failure(const Tier& tier, const strata_tier_op& op);
+// The same without the tier's name, for log lines (the logger prefixes the instance).
+std::string failure_for_log(const Tier& tier, const strata_tier_op& op);
 
 }  // namespace strata

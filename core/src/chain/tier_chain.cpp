@@ -6,8 +6,6 @@
 
 namespace strata {
 
-namespace {
-
 std::string describe_failure(const Tier& tier, const strata_tier_op& op) {
   std::string msg = op.error;
   // Tier::execute prefixes whole-batch and breaker errors with the tier's name already.
@@ -16,12 +14,13 @@ std::string describe_failure(const Tier& tier, const strata_tier_op& op) {
   return tier.name() + ": " + op_kind_name(op.kind) + " failed: " + msg;
 }
 
-// The same without the tier's name, for log lines (the logger prefixes the instance).
 std::string failure_for_log(const Tier& tier, const strata_tier_op& op) {
   std::string msg = describe_failure(tier, op);
   const std::string prefix = tier.name() + ": ";
   return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
 }
+
+namespace {
 
 // How much sooner than the durable tier's copy a refilled volatile copy must expire. Volatile
 // tiers such as memcached count TTLs in whole seconds (memcached_l1 rounds up) on a clock that
@@ -97,6 +96,8 @@ GetResult TierChain::read_through(std::string_view key) {
       }
       result.status = STRATA_OK;
       result.value = std::move(results[0].value);
+      result.flags = op.result_flags;
+      result.ttl_ms = op.result_ttl_ms;
       // Every volatile tier before this one that missed gets the value: with its own default
       // TTL, or, when the value expires here sooner, a TTL that ends before it does here.
       int64_t ttl = refill_ttl(op.result_ttl_ms);
@@ -162,14 +163,14 @@ bool TierChain::durable_degraded() const {
 }
 
 Result<void> TierChain::set(std::string_view key, std::string_view value, int64_t ttl_ms,
-                            uint64_t version) {
+                            uint64_t version, uint32_t flags) {
   std::vector<strata_tier_op> ops(1);
   std::vector<OpResult> results;
   bool any_durable = false;
   for (Tier* tier : tiers_) {
     if (!tier->durable()) continue;
     any_durable = true;
-    ops[0] = make_op(STRATA_TIER_SET, key, value, ttl_ms, version);
+    ops[0] = make_op(STRATA_TIER_SET, key, value, ttl_ms, version, flags);
     tier->execute(ops, results);
     if (ops[0].status == STRATA_NOT_STORED) {
       // A newer version is stored: this write is superseded (a replay). Leave L1 alone so it
@@ -182,28 +183,36 @@ Result<void> TierChain::set(std::string_view key, std::string_view value, int64_
   }
 
   std::string volatile_error;
-  bool any_volatile_ok = false;
+  bool any_volatile_ok = set_volatile(key, value, ttl_ms, version, flags, &volatile_error);
+  // Without a durable tier the volatile ones are all there is: failing all of them is an error.
+  if (!any_durable && !any_volatile_ok && !volatile_error.empty()) return fail(volatile_error);
+  return {};
+}
+
+bool TierChain::set_volatile(std::string_view key, std::string_view value, int64_t ttl_ms,
+                             uint64_t version, uint32_t flags, std::string* first_error) {
+  std::vector<strata_tier_op> ops(1);
+  std::vector<OpResult> results;
+  bool any_ok = false;
   for (Tier* tier : tiers_) {
     if (tier->durable()) continue;
-    ops[0] = make_op(STRATA_TIER_SET, key, value, ttl_ms, version);
+    ops[0] = make_op(STRATA_TIER_SET, key, value, ttl_ms, version, flags);
     tier->execute(ops, results);
     if (ops[0].status == STRATA_OK) {
-      any_volatile_ok = true;
+      any_ok = true;
       continue;
     }
     // Counted by the tier's error metric; L1 is volatile, so this is not the caller's failure.
     log::write(STRATA_LOG_WARN, tier->name(), {},
                "volatile tier not updated: " + failure_for_log(*tier, ops[0]));
-    if (volatile_error.empty()) volatile_error = describe_failure(*tier, ops[0]);
+    if (first_error->empty()) *first_error = describe_failure(*tier, ops[0]);
     if (ops[0].status == STRATA_ERR_TOO_LARGE) {
       // An older value may still sit there; drop it rather than serve it.
       ops[0] = make_op(STRATA_TIER_DELETE, key);
       tier->execute(ops, results);
     }
   }
-  // Without a durable tier the volatile ones are all there is: failing all of them is an error.
-  if (!any_durable && !any_volatile_ok && !volatile_error.empty()) return fail(volatile_error);
-  return {};
+  return any_ok;
 }
 
 Result<void> TierChain::del(std::string_view key, uint64_t version) {

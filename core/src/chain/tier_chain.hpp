@@ -1,6 +1,6 @@
 // TierChain: the read-through path over a pipeline's tiers (L1 memcached, then the durable L2
 // Redis) and the write/delete path that keeps them in the right order. Serves the CLI
-// (`strata cache get`), the embeddable C++ API and, later, the memcached-protocol front.
+// (`strata cache get`), the embeddable C++ API and the fronts (through ChainService).
 #pragma once
 
 #include <strata/strata.h>
@@ -28,11 +28,20 @@ struct ChainSettings {
 struct GetResult {
   strata_status status = STRATA_NOT_FOUND;
   std::string value;
+  uint32_t flags = 0;   // the item's client flags, as the answering tier stored them
+  int64_t ttl_ms = 0;   // remaining TTL in the answering tier; -1 no expiry; 0 unknown
   std::string tier;  // the instance that answered ("tiers.l1"); "" on a plain miss
   // The value came from a volatile tier while a durable tier's breaker was not closed, so it
   // may be older than what L2 holds.
   bool stale = false;
   std::string error;  // "tiers.l2: ..." when status is an error
+};
+
+// What one write of the fronts' ops (store, add, remove, touch, durable_only) came to.
+struct OpOutcome {
+  strata_status status = STRATA_OK;  // OK, NOT_FOUND, NOT_STORED or an error
+  std::string value;                 // INCR/DECR: the new value as decimal text
+  std::string error;                 // "tiers.l2: ..." when status is an error
 };
 
 class TierChain {  // thread-safe; tiers in read order (L1 first, the durable last)
@@ -43,9 +52,27 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   GetResult get(std::string_view key);
   // Durable tiers first (any failure is returned, L1 untouched), then volatile tiers.
   Result<void> set(std::string_view key, std::string_view value, int64_t ttl_ms = 0,
-                   uint64_t version = 0);
+                   uint64_t version = 0, uint32_t flags = 0);
   // Durable tiers first, then volatile tiers.
   Result<void> del(std::string_view key, uint64_t version = 0);
+
+  // The fronts' ops (tier_chain_ops.cpp), each answering with memcached's meaning. Durable
+  // tiers first; a durable failure leaves the volatile tiers alone.
+  // set() with its status: a failing volatile tier is logged and counted, not returned.
+  OpOutcome store(std::string_view key, std::string_view value, int64_t ttl_ms, uint32_t flags);
+  // ADD in the durable tier (NOT_STORED when present), then SET in the volatile ones.
+  OpOutcome add(std::string_view key, std::string_view value, int64_t ttl_ms, uint32_t flags);
+  // DELETE everywhere; NOT_FOUND when the durable tier had no such key.
+  OpOutcome remove(std::string_view key);
+  // TOUCH in every tier holding the key: the durable tier must declare STRATA_TIER_RICH; a
+  // volatile tier that does not gets its copy deleted (the next get refills it with the new
+  // TTL).
+  OpOutcome touch(std::string_view key, int64_t ttl_ms);
+  // REPLACE, APPEND, PREPEND, INCR, DECR or CAS (`arg`: the delta or the expected token) on
+  // the one durable tier, which must declare STRATA_TIER_RICH (else STRATA_ERR_INVALID "the
+  // durable tier does not support <op>"); then the volatile copies are deleted.
+  OpOutcome durable_only(strata_tier_op_kind kind, std::string_view key, std::string_view value,
+                         int64_t ttl_ms, uint32_t flags, uint64_t arg);
 
   const std::vector<Tier*>& tiers() const { return tiers_; }
 
@@ -67,6 +94,11 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   void refill(const std::vector<Tier*>& tiers, std::string_view key, std::string_view value,
               uint32_t flags, int64_t ttl_ms);
   bool durable_degraded() const;
+  // SET in every volatile tier (set()'s second half); true when one stored it.
+  bool set_volatile(std::string_view key, std::string_view value, int64_t ttl_ms,
+                    uint64_t version, uint32_t flags, std::string* first_error);
+  // DELETE in every volatile tier; the copies a durable-only op made stale.
+  void drop_volatile(std::string_view key, const char* why);
 
   std::vector<Tier*> tiers_;
   ChainSettings settings_;

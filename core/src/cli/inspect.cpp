@@ -38,10 +38,13 @@ int check(const Args& a) {
     return 1;
   }
   const Config& c = rt->config();
-  std::printf("strata: configuration %s is valid (%zu pipeline%s, %zu source%s, %zu tier%s)\n",
+  std::string fronts;
+  if (!c.fronts.empty())
+    fronts = ", " + std::to_string(c.fronts.size()) + (c.fronts.size() == 1 ? " front" : " fronts");
+  std::printf("strata: configuration %s is valid (%zu pipeline%s, %zu source%s, %zu tier%s%s)\n",
               a.config.c_str(), c.pipelines.size(), c.pipelines.size() == 1 ? "" : "s",
               c.sources.size(), c.sources.size() == 1 ? "" : "s", c.tiers.size(),
-              c.tiers.size() == 1 ? "" : "s");
+              c.tiers.size() == 1 ? "" : "s", fronts.c_str());
   return 0;
 }
 
@@ -63,15 +66,18 @@ int modules(const Args& a) {
 
 int describe(const Args& a) {
   if (a.words.size() != 1) {
-    std::fprintf(stderr, "usage: strata describe MODULE | pipeline | tier\n");
+    std::fprintf(stderr, "usage: strata describe MODULE | pipeline | tier | front\n");
     return 2;
   }
   const std::string& what = a.words[0];
-  if (what == "pipeline" || what == "tier") {
-    const auto& schema = what == "pipeline" ? pipeline_schema() : tier_host_schema();
+  if (what == "pipeline" || what == "tier" || what == "front") {
+    const auto& schema = what == "pipeline" ? pipeline_schema()
+                         : what == "tier"   ? tier_host_schema()
+                                            : front_host_schema();
     std::printf("[%s.NAME] keys the host reads%s:\n\n%s",
-                what == "pipeline" ? "pipelines" : "tiers",
-                what == "tier" ? " in every tier section, besides the module's own" : "",
+                what == "pipeline" ? "pipelines" : what == "tier" ? "tiers" : "fronts",
+                what == "pipeline" ? "" : (" in every " + what + " section, besides the module's "
+                                           "own").c_str(),
                 describe_schema(schema.data(), schema.size()).c_str());
     return 0;
   }

@@ -1,5 +1,5 @@
 // `strata run`: builds the runtime, serves the admin listener, and waits for signals.
-// SIGTERM/SIGINT stop gracefully (pipelines finish their batch and commit), within
+// SIGTERM/SIGINT stop gracefully (fronts first, then pipelines finish their batch and commit), within
 // --shutdown-timeout (ShutdownWatchdog); SIGHUP re-reads the configuration and scripts: a bad new
 // one is reported and the running one stays.
 #include <signal.h>
@@ -39,6 +39,9 @@ std::string deadline_text(int64_t shutdown_ms) {
 // Runtime::stop(), one pipeline at a time first, so that the watchdog can name the pipeline a
 // stuck hook holds (Pipeline::stop is idempotent: the runtime's own pass finds them stopped).
 void stop_runtime(Runtime& rt, ShutdownWatchdog& watchdog) {
+  // Fronts first: no new reads or writes arrive while the pipelines drain.
+  watchdog.set_stage("the fronts (a front's stop() or an op in its tier chain has not returned)");
+  rt.stop_fronts();
   const auto& pipelines = rt.pipelines();
   for (size_t i = 0; i < pipelines.size(); ++i) {
     std::string stage = "pipeline " + pipelines[i]->name() +

@@ -22,9 +22,10 @@ using config_detail::join;
 using config_detail::pos_of;
 using config_detail::toml_type_name;
 
-const std::vector<std::string> kTopLevelKeys = {"modules_dir", "log_level", "admin",    "sources",
-                                                "tiers",       "policies",  "pipelines"};
-const std::vector<std::string> kInstanceCategories = {"sources", "tiers", "policies"};
+const std::vector<std::string> kTopLevelKeys = {"modules_dir", "log_level", "admin",
+                                                "sources",     "tiers",     "policies",
+                                                "pipelines",   "fronts"};
+const std::vector<std::string> kInstanceCategories = {"sources", "tiers", "policies", "fronts"};
 constexpr const char* kLogLevels[] = {"debug", "info", "warn", "error", nullptr};
 
 const std::vector<strata_option_def>& top_level_schema() {
@@ -63,7 +64,7 @@ bool by_position(const SourcePos& a, const SourcePos& b) {
   return a.line != b.line ? a.line < b.line : a.col < b.col;
 }
 
-// One [sources] / [tiers] / [policies] category: every child must be a section with a module.
+// One [sources] / [tiers] / [policies] / [fronts] category: every child must be a section with a module.
 void parse_instances(const Config& cfg, const std::string& category, const toml::node& node,
                      std::vector<InstanceConfig>& out, Diagnostics& diags) {
   const toml::table* cat = node.as_table();
@@ -174,6 +175,10 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
   if (const toml::node* n = doc.get("policies"))
     parse_instances(cfg, "policies", *n, cfg.policies, diags);
   if (const toml::node* n = doc.get("pipelines")) config_detail::parse_pipelines(cfg, *n, diags);
+  if (const toml::node* n = doc.get("fronts")) {
+    parse_instances(cfg, "fronts", *n, cfg.fronts, diags);
+    config_detail::check_fronts(cfg, diags);  // after pipelines: `pipeline =` names one
+  }
   for (PipelineConfig& p : cfg.pipelines) p.script = resolve_path(cfg.dir, p.script);
   return cfg;
 }
@@ -218,6 +223,7 @@ const InstanceConfig* Config::find_instance(const std::string& category,
   const std::vector<InstanceConfig>* list = category == "sources"    ? &sources
                                             : category == "tiers"    ? &tiers
                                             : category == "policies" ? &policies
+                                            : category == "fronts"   ? &fronts
                                                                      : nullptr;
   if (!list) return nullptr;
   for (const InstanceConfig& inst : *list)
@@ -244,8 +250,9 @@ std::optional<ResolvedOptions> validate_instance(const Config& cfg, const Instan
   // Host keys the module does not declare itself; a key both declare belongs to the module
   // (tier_host_options still reads it, so the host and the module see the same value).
   std::vector<strata_option_def> host;
-  if (inst.category == "tiers") {
-    for (const strata_option_def& d : tier_host_schema()) {
+  if (inst.category == "tiers" || inst.category == "fronts") {
+    const auto& schema = inst.category == "tiers" ? tier_host_schema() : front_host_schema();
+    for (const strata_option_def& d : schema) {
       bool module_has = false;
       for (size_t i = 0; i < count; ++i)
         module_has = module_has || (options[i].name && std::strcmp(options[i].name, d.name) == 0);
@@ -271,7 +278,7 @@ std::optional<ResolvedOptions> tier_host_options(const Config& cfg, const Instan
     diags.add(inst.pos, inst.full_name() + ": the section has no table to validate");
     return std::nullopt;
   }
-  const auto& schema = tier_host_schema();
+  const auto& schema = inst.category == "fronts" ? front_host_schema() : tier_host_schema();
   return config_detail::validate_table_impl(*inst.table, cfg.path, inst.full_name(), schema.data(),
                                             schema.size(), {},
                                             /*ignore_unknown=*/true, diags);

@@ -76,9 +76,9 @@ class ResolvedOptions {
   std::unique_ptr<Storage> storage;
 };
 
-// One `[tiers.l1]`, `[sources.events]`, `[policies.default]` section.
+// One `[tiers.l1]`, `[sources.events]`, `[policies.default]`, `[fronts.mc]` section.
 struct InstanceConfig {
-  std::string category;                // "tiers" | "sources" | "policies"
+  std::string category;                // "tiers" | "sources" | "policies" | "fronts"
   std::string name;                    // "l1"
   std::string module;                  // value of `module = "..."`
   SourcePos pos;                       // of the section header
@@ -115,6 +115,9 @@ struct Config {
   AdminConfig admin;
   std::vector<InstanceConfig> sources, tiers, policies;
   std::vector<PipelineConfig> pipelines;
+  // [fronts.NAME]: module instances like the others; their host keys (front_host_schema():
+  // `tiers` or `pipeline`, the chain's options) are read with tier_host_options().
+  std::vector<InstanceConfig> fronts;
 
   const InstanceConfig* find_instance(const std::string& category, const std::string& name) const;
   const PipelineConfig* find_pipeline(const std::string& name) const;
@@ -143,7 +146,8 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
 std::optional<ResolvedOptions> validate_instance(const Config& cfg, const InstanceConfig& inst,
                                                  const strata_option_def* options, size_t count,
                                                  Diagnostics& diags);
-// Host-level keys every tier section may carry (breaker thresholds), with their values.
+// Host-level keys every tier section may carry (breaker thresholds), with their values; for a
+// [fronts.NAME] section, the keys of front_host_schema().
 std::optional<ResolvedOptions> tier_host_options(const Config& cfg, const InstanceConfig& inst,
                                                  Diagnostics& diags);
 
@@ -157,6 +161,8 @@ std::optional<ResolvedOptions> validate_table(const toml::table& table, const st
 // Host schemas, printed by `strata describe` like a module's.
 const std::vector<strata_option_def>& pipeline_schema();
 const std::vector<strata_option_def>& tier_host_schema();
+// The host's keys of a [fronts.NAME] section: tiers | pipeline, neg_ttl, chain_threads.
+const std::vector<strata_option_def>& front_host_schema();
 
 // Parses "250ms", "5s", "5m", "1h", "1d" -> ms; "64KiB", "1MiB", "1GB", "512" -> bytes.
 bool parse_duration_ms(const std::string& text, int64_t* out);

@@ -50,6 +50,16 @@ bool check_admin_values(const toml::table& table, const ResolvedOptions& values,
 bool check_pipeline_values(const toml::table& table, const ResolvedOptions& values,
                            const std::string& file, const std::string& section, Diagnostics& diags);
 
+// [fronts.NAME]: exactly one of `tiers` / `pipeline`, each naming something defined, and no
+// chain option beside `pipeline` (that chain is the pipeline's). Needs cfg.tiers, cfg.pipelines.
+void check_fronts(const Config& cfg, Diagnostics& diags);
+// "tier 'l3' is not defined (did you mean 'l2'?); defined tiers: l1, l2" at `node` (a string).
+void check_reference(const Config& cfg, const std::string& category, const char* singular,
+                     const toml::node& node, const std::string& path, Diagnostics& diags);
+// `tiers = [...]` of a pipeline or front: non-empty, no duplicates, each defined.
+void check_tier_list(const Config& cfg, const toml::array& arr, const std::string& full,
+                     Diagnostics& diags);
+
 // Like validate_table(); with `ignore_unknown` keys outside the schema are skipped silently
 // (tier_host_options reads the host keys of a section that also holds module keys).
 std::optional<ResolvedOptions> validate_table_impl(

@@ -13,9 +13,7 @@
 #include "config/pipelines.hpp"
 
 namespace strata::config_detail {
-namespace {
 
-// "tier 'l3' is not defined (did you mean 'l2'?); defined tiers: l1, l2"
 void check_reference(const Config& cfg, const std::string& category, const char* singular,
                      const toml::node& node, const std::string& path, Diagnostics& diags) {
   const std::string& name = node.as_string()->get();
@@ -31,16 +29,8 @@ void check_reference(const Config& cfg, const std::string& category, const char*
                                         did_you_mean(name, names) + "; " + listed);
 }
 
-void check_references(const Config& cfg, const toml::table& section, const std::string& full,
-                      Diagnostics& diags) {
-  if (const toml::node* src = section.get("source"); src && src->is_string())
-    check_reference(cfg, "sources", "source", *src, full + ".source", diags);
-  if (const toml::node* pol = section.get("policy");
-      pol && pol->is_string() && !pol->as_string()->get().empty())
-    check_reference(cfg, "policies", "policy", *pol, full + ".policy", diags);
-  const toml::node* tiers = section.get("tiers");
-  if (!tiers || !tiers->is_array()) return;
-  const toml::array& arr = *tiers->as_array();
+void check_tier_list(const Config& cfg, const toml::array& arr, const std::string& full,
+                     Diagnostics& diags) {
   if (arr.empty())
     diags.add(pos_of(arr, cfg.path), full + ".tiers: must name at least one tier (L1 first)");
   std::unordered_set<std::string> seen;  // a set: a list of 50,000 tiers stays linear
@@ -56,6 +46,19 @@ void check_references(const Config& cfg, const toml::table& section, const std::
     }
     check_reference(cfg, "tiers", "tier", e, path, diags);
   }
+}
+
+namespace {
+
+void check_references(const Config& cfg, const toml::table& section, const std::string& full,
+                      Diagnostics& diags) {
+  if (const toml::node* src = section.get("source"); src && src->is_string())
+    check_reference(cfg, "sources", "source", *src, full + ".source", diags);
+  if (const toml::node* pol = section.get("policy");
+      pol && pol->is_string() && !pol->as_string()->get().empty())
+    check_reference(cfg, "policies", "policy", *pol, full + ".policy", diags);
+  const toml::node* tiers = section.get("tiers");
+  if (tiers && tiers->is_array()) check_tier_list(cfg, *tiers->as_array(), full, diags);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The host's own schemas: [pipelines.*], the keys every [tiers.*] section may carry besides
-// its module's options, and [admin]. `strata describe` prints them like a module's.
+// The host's own schemas: [pipelines.*], the keys every [tiers.*] and [fronts.*] section may
+// carry besides its module's options, and [admin]. `strata describe` prints them like a module's.
 #include "config/internal.hpp"
 
 namespace strata {
@@ -107,6 +107,26 @@ const std::vector<strata_option_def>& tier_host_schema() {
       ranged(def("breaker_probes", STRATA_OPT_INT, "1",
                  "Successful half-open probes that close the breaker again."),
              1, 1000),
+  };
+  return schema;
+}
+
+const std::vector<strata_option_def>& front_host_schema() {
+  static const std::vector<strata_option_def> schema = {
+      def("tiers", STRATA_OPT_STRING_LIST, "",
+          "Names of [tiers.NAME] instances the front reads through, in read order (L1 first): "
+          "a chain of the front's own. Exactly one of `tiers` and `pipeline`."),
+      def("pipeline", STRATA_OPT_STRING, "",
+          "Name of a [pipelines.NAME] whose tier chain the front shares (its tiers, its "
+          "neg_ttl, its in-flight reads). Exactly one of `tiers` and `pipeline`."),
+      def("neg_ttl", STRATA_OPT_DURATION, "0",
+          "With `tiers`: TTL of the negative entry written to L1 after a miss in every tier; 0 "
+          "disables negative caching. With `pipeline` the pipeline's neg_ttl applies."),
+      ranged(def("chain_threads", STRATA_OPT_INT, "4",
+                 "Host threads that run the front's chain ops (reads block on the tiers: this "
+                 "many ops are in the tiers at once). 0 runs each op on the thread that "
+                 "submitted it."),
+             0, 256),
   };
   return schema;
 }

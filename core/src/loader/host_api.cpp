@@ -129,6 +129,23 @@ int64_t host_stored_position(strata_instance_ctx* ctx, const char* topic, int32_
   }
 }
 
+strata_chain* host_front_chain(strata_instance_ctx* ctx) { return ctx ? ctx->chain : nullptr; }
+
+int host_chain_submit(strata_chain* chain, strata_chain_op* ops, size_t count,
+                      strata_chain_done_fn done, void* user) {
+  if (!chain || !ops || count == 0 || !done) return STRATA_ERR_INVALID;
+  return chain->submit(ops, count, done, user);
+}
+
+void host_chain_release(strata_chain_op* ops, size_t count) {
+  if (!ops) return;
+  for (size_t i = 0; i < count; ++i) {
+    delete static_cast<ChainResultStorage*>(ops[i].host_private);
+    ops[i].host_private = nullptr;
+    ops[i].result_value = strata_bytes{nullptr, 0};
+  }
+}
+
 const strata_host_api kHostApi = {
     sizeof(strata_host_api),
     STRATA_ABI_MAJOR,
@@ -143,9 +160,9 @@ const strata_host_api kHostApi = {
     host_op_set_value,
     host_instance_name,
     host_stored_position,
-    nullptr,  // front_chain: the chain service is not wired in yet
-    nullptr,  // chain_submit
-    nullptr,  // chain_release
+    host_front_chain,
+    host_chain_submit,
+    host_chain_release,
 };
 
 }  // namespace

@@ -253,13 +253,15 @@ std::vector<const LoadedModule*> ModuleLoader::discover(std::vector<std::string>
 Result<std::unique_ptr<ModuleInstance>> ModuleInstance::create(const LoadedModule& module,
                                                                std::string instance_name,
                                                                std::string pipeline,
-                                                               ResolvedOptions options) {
+                                                               ResolvedOptions options,
+                                                               strata_chain* chain) {
   const strata_module_descriptor* d = module.desc;
   std::unique_ptr<ModuleInstance> inst(new ModuleInstance());
   inst->module_ = &module;
   inst->ctx_ = std::make_unique<strata_instance_ctx>();
   inst->ctx_->instance = std::move(instance_name);
   inst->ctx_->pipeline = std::move(pipeline);
+  inst->ctx_->chain = d->kind == STRATA_KIND_FRONT ? chain : nullptr;
   inst->options_ = std::make_unique<ResolvedOptions>(std::move(options));
   std::string prefix =
       "module " + in_quotes(d->name) + " create failed for " + inst->ctx_->instance;

@@ -78,10 +78,12 @@ class ModuleLoader {
 class ModuleInstance {
  public:
   // create hook failure: module "x" create failed for tiers.l1: <module's message>
+  // `chain`: what a front's front_chain() returns (must outlive the instance).
   static Result<std::unique_ptr<ModuleInstance>> create(const LoadedModule& module,
                                                         std::string instance_name,
                                                         std::string pipeline,
-                                                        ResolvedOptions options);
+                                                        ResolvedOptions options,
+                                                        strata_chain* chain = nullptr);
   ~ModuleInstance();
 
   // start hook failure: module "x" start failed for tiers.l1: <module's message>
@@ -111,6 +113,24 @@ class ModuleInstance {
 
 }  // namespace strata
 
+// A tier chain as a front sees it (strata_host_api.chain_submit dispatches here). Implemented
+// by the host's chain service (core/src/front/chain_service.hpp); opaque to modules.
+struct strata_chain {
+  virtual int submit(strata_chain_op* ops, size_t count, strata_chain_done_fn done,
+                     void* user) noexcept = 0;
+
+ protected:
+  ~strata_chain() = default;
+};
+
+namespace strata {
+// What strata_chain_op.host_private points to while an op holds a result (its result_value's
+// bytes); chain_release() deletes it.
+struct ChainResultStorage {
+  std::string value;
+};
+}  // namespace strata
+
 // Defined in the loader (host side); opaque to modules.
 struct strata_instance_ctx {
   std::string instance;  // "tiers.l1"
@@ -118,4 +138,7 @@ struct strata_instance_ctx {
   // strata_host_api.stored_position for a source: set by its pipeline before the source's
   // thread first polls; empty = nothing stored (-1).
   std::function<int64_t(const char* topic, int32_t partition)> stored_position;
+  // strata_host_api.front_chain for a front: set before its create(), valid until its
+  // destroy() returned; nullptr for other kinds.
+  strata_chain* chain = nullptr;
 };

@@ -13,6 +13,7 @@ namespace {
 strata_module_kind expected_kind(const std::string& category) {
   if (category == "sources") return STRATA_KIND_SOURCE;
   if (category == "tiers") return STRATA_KIND_TIER;
+  if (category == "fronts") return STRATA_KIND_FRONT;
   return STRATA_KIND_POLICY;
 }
 
@@ -32,6 +33,9 @@ Runtime::Runtime(std::shared_ptr<const Config> cfg, Mode mode)
 
 Runtime::~Runtime() {
   stop();
+  fronts_.clear();  // destroy() before their chain services go
+  chain_services_.clear();
+  front_chains_.clear();
   pipelines_.clear();
   dead_letters_.clear();
   chains_.clear();
@@ -59,6 +63,7 @@ std::unique_ptr<Runtime> Runtime::build(std::shared_ptr<const Config> cfg, Mode 
   // Both steps run even when the first failed, so one check reports every error at once.
   bool ok = rt->build_instances(diags);
   ok = rt->build_pipelines(diags) && ok;
+  ok = rt->build_fronts(diags) && ok;
   return ok ? std::move(rt) : nullptr;
 }
 
@@ -234,6 +239,9 @@ Result<void> Runtime::start() {
     auto r = instances_[name]->start();
     if (!r) return r;
   }
+  // Fronts once their tiers are connected, and before any record is consumed: a front that
+  // cannot listen fails the start with nothing consumed.
+  if (auto r = start_fronts(); !r) return r;
   for (auto& p : pipelines_) {
     auto r = p->start();
     if (!r) return r;
@@ -243,6 +251,7 @@ Result<void> Runtime::start() {
 }
 
 void Runtime::stop() {
+  stop_fronts();
   for (auto& p : pipelines_) p->stop();
   for (auto& d : dead_letters_) d->flush();
   if (!started_) return;
@@ -275,6 +284,7 @@ std::pair<bool, std::string> Runtime::health() const {
   }
   for (auto& p : pipelines_)
     out << "pipeline " << p->name() << (p->stats().paused ? " paused" : " running") << "\n";
+  front_health(out);
   return {ok, (ok ? "ok\n" : "unhealthy\n") + out.str()};
 }
 

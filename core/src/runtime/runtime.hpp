@@ -14,6 +14,7 @@
 #include "common/result.hpp"
 #include "config/config.hpp"
 #include "deadletter/dead_letter.hpp"
+#include "front/chain_service.hpp"
 #include "loader/loader.hpp"
 #include "pipeline/pipeline.hpp"
 
@@ -40,10 +41,16 @@ class Runtime {
                                                      const std::string& config_modules_dir);
   ~Runtime();
 
-  // Starts tiers and policies, then (Run) sources and pipelines.
+  // Starts tiers and policies (and sources), then the fronts' chain services and the fronts,
+  // then (Run) the pipelines.
   Result<void> start();
-  // Pipelines first (they finish their batch and ack), then instances.
+  // Fronts first (stop_fronts), then pipelines (they finish their batch and ack), then
+  // instances.
   void stop();
+  // Stops every front (its stop() closes listeners and fails or finishes what is in flight),
+  // then shuts their chain services down: a submit still queued is answered "shutting down".
+  // Idempotent; stop() calls it first.
+  void stop_fronts();
 
   // The chain of one pipeline's tiers; "" = the only pipeline (error if several).
   Result<TierChain*> chain(const std::string& pipeline);
@@ -60,6 +67,12 @@ class Runtime {
   Runtime(std::shared_ptr<const Config> cfg, Mode mode);
   bool build_instances(Diagnostics& diags);
   bool build_pipelines(Diagnostics& diags);
+  // [fronts.NAME] (fronts.cpp): a chain per front (its own over `tiers`, or its pipeline's),
+  // the chain service, then the instance.
+  bool build_fronts(Diagnostics& diags);
+  bool build_front(const InstanceConfig& ic, Diagnostics& diags);
+  Result<void> start_fronts();
+  void front_health(std::ostream& out) const;
   ModuleInstance* instance(const std::string& full_name);
 
   std::shared_ptr<const Config> cfg_ptr_;
@@ -74,7 +87,13 @@ class Runtime {
   std::map<std::string, std::unique_ptr<TierChain>> chains_;  // pipeline -> chain
   std::vector<std::unique_ptr<DeadLetterSink>> dead_letters_;
   std::vector<std::unique_ptr<Pipeline>> pipelines_;
+  // Fronts: their own chains, then the services that run their ops, then the instances (which
+  // use a service from create() until destroy(), so they go first).
+  std::vector<std::unique_ptr<TierChain>> front_chains_;
+  std::vector<std::unique_ptr<ChainService>> chain_services_;
+  std::vector<std::unique_ptr<ModuleInstance>> fronts_;
   bool started_ = false;
+  bool fronts_stopped_ = false;
 };
 
 }  // namespace strata

@@ -94,6 +94,61 @@ class FakeTier : public strata::TierModule {
           op.status = STRATA_OK;
         }
         break;
+      default:
+        run_rich(op, key);
+        break;
+    }
+  }
+
+  // REPLACE .. CAS, sent only when FAKE_TIER_FLAGS has STRATA_TIER_RICH (the host must never
+  // send them otherwise: the counts tell a test whether it did).
+  void run_rich(strata_tier_op& op, const std::string& key) {
+    auto it = items_.find(key);
+    std::string value(op.value.data ? op.value.data : "", op.value.len);
+    if (it == items_.end()) {
+      op.status = op.kind == STRATA_TIER_INCR || op.kind == STRATA_TIER_DECR ||
+                          op.kind == STRATA_TIER_TOUCH || op.kind == STRATA_TIER_CAS
+                      ? STRATA_NOT_FOUND
+                      : STRATA_NOT_STORED;
+      return;
+    }
+    Item& item = it->second;
+    op.status = STRATA_OK;
+    switch (op.kind) {
+      case STRATA_TIER_REPLACE:
+        item = Item{value, op.flags, op.ttl_ms, 0};
+        break;
+      case STRATA_TIER_APPEND:
+        item.value += value;
+        break;
+      case STRATA_TIER_PREPEND:
+        item.value = value + item.value;
+        break;
+      case STRATA_TIER_INCR:
+      case STRATA_TIER_DECR: {
+        if (item.value.empty() || item.value.find_first_not_of("0123456789") != std::string::npos) {
+          strata::set_op_error(op, STRATA_ERR_INVALID, "non-numeric value");
+          return;
+        }
+        uint64_t n = std::stoull(item.value);
+        n = op.kind == STRATA_TIER_INCR ? n + op.version : (n > op.version ? n - op.version : 0);
+        item.value = std::to_string(n);
+        host_.set_value(op, item.value.data(), item.value.size());
+        break;
+      }
+      case STRATA_TIER_TOUCH:
+        item.ttl_ms = op.ttl_ms;
+        break;
+      case STRATA_TIER_CAS:
+        if (strata_cas_token(item.value.data(), item.value.size()) != op.version) {
+          op.status = STRATA_NOT_STORED;
+          return;
+        }
+        item = Item{value, op.flags, op.ttl_ms, 0};
+        break;
+      default:
+        strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
+        break;
     }
   }
 

@@ -1,0 +1,236 @@
+#include "front/chain_service.hpp"
+
+#include <cstring>
+#include <exception>
+
+#include "common/log.hpp"
+#include "metrics/metrics.hpp"
+
+namespace strata {
+namespace {
+
+void set_error(strata_chain_op& op, strata_status status, const std::string& msg) {
+  op.status = status;
+  size_t n = std::min(msg.size(), sizeof op.error - 1);
+  std::memcpy(op.error, msg.data(), n);
+  op.error[n] = '\0';
+}
+
+// The outputs start out as "nothing yet": a reused op must not show the last submit's result.
+void clear_results(strata_chain_op& op) {
+  op.status = STRATA_OK;
+  op.result_value = strata_bytes{nullptr, 0};
+  op.result_flags = 0;
+  op.result_cas = 0;
+  op.result_ttl_ms = 0;
+  op.result_tier = nullptr;
+  op.result_stale = 0;
+  op.error[0] = '\0';
+  op.host_private = nullptr;
+}
+
+// Hands `value` to the front: host-owned until chain_release().
+void set_value(strata_chain_op& op, std::string value) {
+  auto* storage = new ChainResultStorage{std::move(value)};
+  op.host_private = storage;
+  op.result_value = strata_bytes{storage->value.data(), storage->value.size()};
+}
+
+void set_outcome(strata_chain_op& op, OpOutcome out) {
+  if (out.status >= STRATA_ERR_BAD_KEY) {
+    set_error(op, out.status, out.error);
+    return;
+  }
+  op.status = out.status;
+  if (!out.value.empty()) set_value(op, std::move(out.value));
+}
+
+bool stores_flags(strata_chain_op_kind k) {
+  return k == STRATA_CHAIN_SET || k == STRATA_CHAIN_ADD || k == STRATA_CHAIN_REPLACE ||
+         k == STRATA_CHAIN_CAS;
+}
+
+// The chain op kinds that act on the durable tier only, and the tier op each becomes.
+bool durable_kind(strata_chain_op_kind k, strata_tier_op_kind* out) {
+  switch (k) {
+    case STRATA_CHAIN_REPLACE: *out = STRATA_TIER_REPLACE; return true;
+    case STRATA_CHAIN_APPEND: *out = STRATA_TIER_APPEND; return true;
+    case STRATA_CHAIN_PREPEND: *out = STRATA_TIER_PREPEND; return true;
+    case STRATA_CHAIN_INCR: *out = STRATA_TIER_INCR; return true;
+    case STRATA_CHAIN_DECR: *out = STRATA_TIER_DECR; return true;
+    case STRATA_CHAIN_CAS: *out = STRATA_TIER_CAS; return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+ChainService::ChainService(std::string front, TierChain& chain, int threads)
+    : front_(std::move(front)), chain_(chain), threads_(threads < 0 ? 0 : threads) {
+  auto& reg = MetricsRegistry::global();
+  const std::string labels = "front=\"" + front_ + "\"";
+  ops_total_ = reg.counter("strata_front_chain_ops_total",
+                           "Ops a front submitted to its tier chain", labels);
+  errors_total_ = reg.counter("strata_front_chain_errors_total",
+                              "Chain ops that ended in an error (incl. shutting down)", labels);
+  queue_gauge_ = reg.gauge("strata_front_chain_queue",
+                           "Submits waiting for a chain thread", labels);
+  queue_gauge_->set(0);
+}
+
+ChainService::~ChainService() { shutdown(); }
+
+void ChainService::start() {
+  std::lock_guard lock(mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { worker(); });
+}
+
+void ChainService::shutdown() {
+  std::deque<Job> left;
+  {
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    left.swap(queue_);
+    queue_gauge_->set(0);
+    idle_cv_.wait(lock, [&] { return inline_running_ == 0; });
+  }
+  cv_.notify_all();
+  for (const Job& job : left) finish_unavailable(job, "shutting down");
+  for (std::thread& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+size_t ChainService::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+int ChainService::submit(strata_chain_op* ops, size_t count, strata_chain_done_fn done,
+                         void* user) noexcept {
+  if (!ops || count == 0 || !done) return STRATA_ERR_INVALID;
+  for (size_t i = 0; i < count; ++i)
+    if (ops[i].struct_size != sizeof(strata_chain_op)) return STRATA_ERR_INVALID;
+  try {
+    std::unique_lock lock(mu_);
+    if (stopping_) return STRATA_ERR_UNAVAILABLE;
+    for (size_t i = 0; i < count; ++i) clear_results(ops[i]);
+    if (threads_ > 0) {
+      queue_.push_back(Job{ops, count, done, user});
+      queue_gauge_->set(static_cast<double>(queue_.size()));
+      lock.unlock();
+      cv_.notify_one();
+      return STRATA_OK;
+    }
+    ++inline_running_;
+  } catch (...) {
+    return STRATA_ERR_INTERNAL;  // out of memory queueing: nothing will be called back
+  }
+  run(Job{ops, count, done, user});
+  {
+    std::lock_guard lock(mu_);
+    --inline_running_;
+  }
+  idle_cv_.notify_all();
+  return STRATA_OK;
+}
+
+void ChainService::worker() {
+  for (;;) {
+    Job job{};
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      job = queue_.front();
+      queue_.pop_front();
+      queue_gauge_->set(static_cast<double>(queue_.size()));
+    }
+    run(job);
+  }
+}
+
+void ChainService::run(const Job& job) noexcept {
+  double errors = 0;
+  for (size_t i = 0; i < job.count; ++i) {
+    strata_chain_op& op = job.ops[i];
+    try {
+      run_op(op);
+    } catch (const std::exception& e) {
+      set_error(op, STRATA_ERR_INTERNAL, std::string("chain op failed: ") + e.what());
+    } catch (...) {
+      set_error(op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
+    }
+    if (op.status >= STRATA_ERR_BAD_KEY) ++errors;
+  }
+  ops_total_->add(static_cast<double>(job.count));
+  if (errors) errors_total_->add(errors);
+  job.done(job.user, job.ops, job.count);
+}
+
+void ChainService::finish_unavailable(const Job& job, const char* why) noexcept {
+  for (size_t i = 0; i < job.count; ++i) set_error(job.ops[i], STRATA_ERR_UNAVAILABLE, why);
+  ops_total_->add(static_cast<double>(job.count));
+  errors_total_->add(static_cast<double>(job.count));
+  job.done(job.user, job.ops, job.count);
+}
+
+void ChainService::run_op(strata_chain_op& op) {
+  const std::string_view key(op.key.data ? op.key.data : "", op.key.data ? op.key.len : 0);
+  const std::string_view value(op.value.data ? op.value.data : "",
+                               op.value.data ? op.value.len : 0);
+  if (key.empty()) return set_error(op, STRATA_ERR_BAD_KEY, "empty key");
+  if (stores_flags(op.kind) && op.flags == STRATA_ITEM_NEGATIVE)
+    return set_error(op, STRATA_ERR_INVALID,
+                     "client flags " + std::to_string(STRATA_ITEM_NEGATIVE) +
+                         " are reserved for strata's negative-cache entries");
+  strata_tier_op_kind durable;
+  switch (op.kind) {
+    case STRATA_CHAIN_GET:
+      return run_get(op);
+    case STRATA_CHAIN_SET:
+      return set_outcome(op, chain_.store(key, value, op.ttl_ms, op.flags));
+    case STRATA_CHAIN_ADD:
+      return set_outcome(op, chain_.add(key, value, op.ttl_ms, op.flags));
+    case STRATA_CHAIN_DELETE:
+      return set_outcome(op, chain_.remove(key));
+    case STRATA_CHAIN_TOUCH:
+      return set_outcome(op, chain_.touch(key, op.ttl_ms));
+    default:
+      if (!durable_kind(op.kind, &durable))
+        return set_error(op, STRATA_ERR_INVALID,
+                         "unknown chain op kind " + std::to_string(static_cast<int>(op.kind)));
+      return set_outcome(
+          op, chain_.durable_only(durable, key, value, op.ttl_ms, op.flags, op.cas));
+  }
+}
+
+void ChainService::run_get(strata_chain_op& op) {
+  const std::string_view key(op.key.data, op.key.len);
+  if (op.ttl_ms != 0) {
+    // gat: the new TTL first, so the read below refills a dropped volatile copy with it.
+    OpOutcome touched = chain_.touch(key, op.ttl_ms);
+    if (touched.status != STRATA_OK) return set_outcome(op, std::move(touched));
+  }
+  GetResult r = chain_.get(key);
+  if (r.status >= STRATA_ERR_BAD_KEY) return set_error(op, r.status, r.error);
+  op.status = r.status;
+  if (r.status != STRATA_OK) return;
+  op.result_flags = r.flags;
+  op.result_ttl_ms = r.ttl_ms;
+  op.result_cas = strata_cas_token(r.value.data(), r.value.size());
+  op.result_tier = tier_name(r.tier);
+  op.result_stale = r.stale ? 1 : 0;
+  set_value(op, std::move(r.value));
+}
+
+// The tier's own name string: it lives as long as the tier, longer than any front.
+const char* ChainService::tier_name(const std::string& name) const {
+  for (Tier* t : chain_.tiers())
+    if (t->name() == name) return t->name().c_str();
+  return nullptr;
+}
+
+}  // namespace strata
