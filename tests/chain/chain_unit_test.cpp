@@ -14,11 +14,13 @@
 #include "config/config.hpp"
 #include "loader/loader.hpp"
 #include "metrics/metrics.hpp"
+#include "fake_tiers.hpp"
 
 namespace strata {
 namespace {
 
 using State = CircuitBreaker::State;
+using namespace chain_test;
 
 // ------------------------------------------------------------------------------------------
 // Breaker
@@ -122,98 +124,6 @@ TEST(BreakerTest, RealClockReopensForProbeAfterInterval) {
 // ------------------------------------------------------------------------------------------
 // Chain over fake tiers
 
-// The fake's control functions, looked up in the loaded module.
-struct FakeControl {
-  int (*count)(void*, int);
-  void (*set_down)(void*, int);
-  void (*put)(void*, const char*, const char*, uint32_t, uint64_t);
-  int (*lookup)(void*, const char*, char*, size_t, uint32_t*, int64_t*);
-  void (*use_sequence)(void*, std::atomic<uint64_t>*);
-  uint64_t (*last_seq)(void*, int);
-  void (*gate)(void*, int);
-  int (*waiting)(void*);
-  int (*set_remaining_ttl)(void*, const char*, int64_t);
-
-  template <typename F>
-  static void bind(void* handle, const char* name, F*& fn) {
-    fn = reinterpret_cast<F*>(::dlsym(handle, name));
-    ASSERT_NE(fn, nullptr) << name << ": " << ::dlerror();
-  }
-  void load(void* handle) {
-    bind(handle, "fake_tier_count", count);
-    bind(handle, "fake_tier_set_down", set_down);
-    bind(handle, "fake_tier_put", put);
-    bind(handle, "fake_tier_lookup", lookup);
-    bind(handle, "fake_tier_use_sequence", use_sequence);
-    bind(handle, "fake_tier_last_seq", last_seq);
-    bind(handle, "fake_tier_gate", gate);
-    bind(handle, "fake_tier_waiting", waiting);
-    bind(handle, "fake_tier_set_remaining_ttl", set_remaining_ttl);
-  }
-};
-
-// One fake tier instance with its control functions.
-struct FakeTier {
-  std::unique_ptr<ModuleInstance> instance;
-  FakeControl ctl;
-  std::unique_ptr<Tier> tier;
-
-  void* inst() const { return instance->handle(); }
-  int count(strata_tier_op_kind k) const { return ctl.count(inst(), k); }
-  void down(bool d) const { ctl.set_down(inst(), d ? 1 : 0); }
-  void put(const char* k, const char* v, uint32_t flags = 0, uint64_t version = 0) const {
-    ctl.put(inst(), k, v, flags, version);
-  }
-  // What a GET of `key` reports as its remaining TTL (strata_tier_op.result_ttl_ms).
-  void remaining_ttl(const char* k, int64_t ms) const {
-    ASSERT_EQ(ctl.set_remaining_ttl(inst(), k, ms), 1) << k;
-  }
-  // Value of `key`, or nullopt.
-  std::optional<std::string> lookup(const char* key, uint32_t* flags = nullptr,
-                                    int64_t* ttl = nullptr) const {
-    char buf[256];
-    uint32_t f = 0;
-    int64_t t = 0;
-    if (!ctl.lookup(inst(), key, buf, sizeof buf, &f, &t)) return std::nullopt;
-    if (flags) *flags = f;
-    if (ttl) *ttl = t;
-    return std::string(buf);
-  }
-};
-
-ModuleLoader& fake_loader() {
-  static ModuleLoader loader({STRATA_CHAIN_FAKES_DIR});
-  return loader;
-}
-
-std::string unique_suffix() {
-  static std::atomic<int> n{0};
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return std::string(info->name()) + "_" + std::to_string(n++);
-}
-
-FakeTier make_fake(const std::string& module, const std::string& instance_name,
-                   BreakerSettings breaker) {
-  FakeTier f;
-  auto mod = fake_loader().load(module);
-  EXPECT_TRUE(mod.ok()) << mod.error();
-  if (!mod.ok()) return f;
-  const LoadedModule* m = mod.value();
-  Diagnostics diags;
-  toml::table empty;
-  auto opts = validate_table(empty, "test.toml", instance_name, m->desc->options,
-                             m->desc->option_count, {}, diags);
-  EXPECT_TRUE(opts.has_value()) << diags.str();
-  if (!opts) return f;
-  auto inst = ModuleInstance::create(*m, instance_name, "", std::move(*opts));
-  EXPECT_TRUE(inst.ok()) << inst.error();
-  if (!inst.ok()) return f;
-  f.instance = std::move(inst.value());
-  EXPECT_TRUE(f.instance->start().ok());
-  f.ctl.load(m->handle);
-  f.tier = std::make_unique<Tier>(*f.instance, breaker);
-  return f;
-}
 
 class ChainTest : public ::testing::Test {
  protected:
@@ -221,11 +131,12 @@ class ChainTest : public ::testing::Test {
 
   // Rebuilds both tiers and the chain (fresh fakes, fresh metric labels).
   void build(ChainSettings settings, BreakerSettings breaker = {2, 60000, 1},
-             const std::string& l1_module = "fake_volatile_tier") {
+             const std::string& l1_module = "fake_volatile_tier",
+             const std::string& l2_module = "fake_durable_tier") {
     chain_.reset();
     const std::string suffix = unique_suffix();
     l1_ = make_fake(l1_module, "tiers.l1_" + suffix, breaker);
-    l2_ = make_fake("fake_durable_tier", "tiers.l2_" + suffix, breaker);
+    l2_ = make_fake(l2_module, "tiers.l2_" + suffix, breaker);
     ASSERT_TRUE(l1_.tier && l2_.tier);
     chain_ =
         std::make_unique<TierChain>(std::vector<Tier*>{l1_.tier.get(), l2_.tier.get()}, settings);

@@ -183,17 +183,24 @@ FakeTier* self(void* inst) {
 
 }  // namespace
 
-#ifndef FAKE_TIER_ABI10
+#if defined(FAKE_TIER_ABI10)
+#define FAKE_TIER_OLD_MINOR 0
+#elif defined(FAKE_TIER_ABI11)
+#define FAKE_TIER_OLD_MINOR 1
+#endif
+
+#ifndef FAKE_TIER_OLD_MINOR
 STRATA_MODULE(FakeTier, FAKE_TIER_NAME, "0.0.1", "counting in-memory tier for tests", kOptions)
 #else
-// Poses as a module built for ABI 1.0, whose strata_tier_op ended at host_result: it walks the
-// ops array with that stride and never sees result_ttl_ms.
+// Poses as a module built for ABI 1.0 (whose strata_tier_op ended at host_result) or 1.1 (at
+// result_ttl_ms): it walks the ops array with that stride and never sees the later fields.
 #define strata_module_entry fake_tier_inner_entry
 STRATA_MODULE(FakeTier, FAKE_TIER_NAME, "0.0.1", "counting in-memory tier for tests", kOptions)
 #undef strata_module_entry
 
 namespace {
-constexpr size_t kOpSize_1_0 = offsetof(strata_tier_op, result_ttl_ms);
+constexpr size_t kOpSize_1_0 = FAKE_TIER_OLD_MINOR == 0 ? offsetof(strata_tier_op, result_ttl_ms)
+                                                        : offsetof(strata_tier_op, guard_name);
 
 int execute_1_0(void* inst, strata_tier_op* ops, size_t n, strata_error* err) {
   auto* base = reinterpret_cast<unsigned char*>(ops);
@@ -202,7 +209,7 @@ int execute_1_0(void* inst, strata_tier_op* ops, size_t n, strata_error* err) {
     strata_tier_op op{};
     std::memcpy(&op, base + i * kOpSize_1_0, kOpSize_1_0);
     if (op.struct_size != kOpSize_1_0) {
-      strata::set_error(err, "op " + std::to_string(i) + " is not a 1.0 op");
+      strata::set_error(err, "op " + std::to_string(i) + " is not an op of the module's ABI");
       return STRATA_ERR_INVALID;
     }
     int rc = inner->execute(inst, &op, 1, err);
@@ -222,7 +229,7 @@ extern "C" STRATA_EXPORT const strata_module_descriptor* strata_module_entry(voi
   }();
   static const strata_module_descriptor d = [] {
     strata_module_descriptor x = *fake_tier_inner_entry();
-    x.abi_minor = 0;
+    x.abi_minor = FAKE_TIER_OLD_MINOR;
     x.kind_hooks = &hooks;
     return x;
   }();
