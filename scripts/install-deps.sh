@@ -9,6 +9,7 @@ PACKAGES=(
   librdkafka-dev libmemcached-dev libhiredis-dev libluajit-5.1-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   memcached redis-server redis-tools kcat libmemcached-tools
+  python3-memcache nutcracker
   lua-cjson
 )
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
