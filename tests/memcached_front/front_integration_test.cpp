@@ -130,3 +130,31 @@ TEST_F(FrontIntegration, PipelinedMetaWithQuietAndNoopAnswerAsMemcached) {
   EXPECT_EQ(want.substr(0, 16), "HD\r\nVA 2\r\nhi\r\nVA") << want;
   EXPECT_EQ(got, want);
 }
+
+// libmemcached's conformance tool, ascii tests only: memcached passes 27 of 27. The front fails
+// the two flush tests (flush_all is refused: the chain has no flush, docs/memcached_front.md).
+TEST_F(FrontIntegration, MemccapableAsciiPassesAllButFlush) {
+  ASSERT_TRUE(front_.start(mc_, redis_));
+  int status = 0;
+  std::string out = strata::test::run_command(
+      "memccapable -h 127.0.0.1 -p " + std::to_string(front_.port()) + " -a -t 5 2>&1", &status);
+  int passed = 0, failed = 0;
+  for (size_t p = 0; (p = out.find("[pass]", p)) != std::string::npos; ++p) ++passed;
+  for (size_t p = 0; (p = out.find("[FAIL]", p)) != std::string::npos; ++p) ++failed;
+  std::printf("memccapable -a against the front: %d passed, %d failed\n%s", passed, failed,
+              out.c_str());
+  EXPECT_GE(passed, 25) << out;
+  EXPECT_EQ(passed + failed, 27) << out;
+}
+
+// examples/front_python: Debian's python3-memcache reading through the front.
+TEST_F(FrontIntegration, PythonClientReadsThroughTheFront) {
+  ASSERT_EQ(redis_.redis_cli("SET user:1:last clicked"), "OK");
+  ASSERT_TRUE(front_.start(mc_, redis_));
+  int status = -1;
+  std::string out = strata::test::run_command(
+      "/usr/bin/python3 " STRATA_FRONT_SOURCE_DIR "/examples/front_python/read_through.py "
+      "127.0.0.1:" + std::to_string(front_.port()) + " user:1:last user:2:last", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "user:1:last = clicked\nuser:2:last missing\nmulti-get found 2 of 3 keys\n");
+}
