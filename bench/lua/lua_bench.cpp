@@ -126,6 +126,62 @@ BENCHMARK(BM_LuaIdentityKey)->ArgName("budget")->Arg(1000000)->Arg(0);
 void BM_LuaJsonKeys(benchmark::State& state) { run_script(state, kJsonKeys); }
 BENCHMARK(BM_LuaJsonKeys)->ArgName("budget")->Arg(1000000)->Arg(0);
 
+// bench_ingest's (c) script over its ~80-byte values: the key hook alone, decode bound to a local.
+constexpr const char* kIngestKeys = R"(
+local decode = strata.json.decode
+function key(r)
+  local ev = decode(r.value)
+  return "user:" .. ev.user
+end
+)";
+struct IngestRecords {
+  std::vector<std::string> keys, values;
+  std::vector<strata_record> recs;
+  explicit IngestRecords(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      std::string key = "u";
+      key += std::to_string(i * 48 % 50000);
+      std::string value = R"({"user":")";
+      value += key;
+      value += R"(","event":"page_view","page":"/pricing","seq":)";
+      value += std::to_string(100000 + i);
+      value += "}";
+      keys.push_back(std::move(key));
+      values.push_back(std::move(value));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      strata_record r{};
+      r.struct_size = sizeof r;
+      r.topic = "events";
+      r.partition = static_cast<int32_t>(i % 32);
+      r.offset = static_cast<int64_t>(i);
+      r.key = {keys[i].data(), keys[i].size()};
+      r.value = {values[i].data(), values[i].size()};
+      r.timestamp_ms = 1700000000123;
+      recs.push_back(r);
+    }
+  }
+};
+void BM_LuaIngestKey(benchmark::State& state) {
+  static IngestRecords recs(4096);
+  auto hooks = load(kIngestKeys, state.range(0));
+  if (!hooks) {
+    state.SkipWithError("load failed");
+    return;
+  }
+  HookResult out;
+  std::string error;
+  size_t i = 0;
+  for (auto _ : state) {
+    if (!hooks->run(recs.recs[i++ & 4095], out, error)) {
+      state.SkipWithError(error.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_LuaIngestKey)->ArgName("budget")->Arg(1000000)->Arg(0);
+
 // ~5000 VM instructions of arithmetic: shows what the budget costs a busy script (interpreter
 // plus a count hook) against the JIT.
 constexpr const char* kBusy = R"(

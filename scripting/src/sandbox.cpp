@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "common/log.hpp"
@@ -21,6 +22,28 @@ StateContext* context_of(lua_State* L) {
   return static_cast<StateContext*>(ud);
 }
 
+// Moves a block between the pool and malloc as its size crosses SmallBlockPool::kMax: which of
+// the two owns a block follows from the size Lua passes back (LuaJIT always passes the exact
+// old size).
+void* resize_block(SmallBlockPool& pool, void* ptr, size_t osize, size_t nsize) {
+  constexpr size_t kMax = SmallBlockPool::kMax;
+  if (ptr == nullptr) return nsize <= kMax ? pool.take(nsize) : std::malloc(nsize);
+  if (osize > kMax && nsize > kMax) return std::realloc(ptr, nsize);
+  if (osize <= kMax && nsize <= kMax &&
+      SmallBlockPool::class_of(osize) == SmallBlockPool::class_of(nsize)) {
+    return ptr;
+  }
+  void* p = nsize <= kMax ? pool.take(nsize) : std::malloc(nsize);
+  if (p == nullptr) return nullptr;
+  std::memcpy(p, ptr, osize < nsize ? osize : nsize);
+  if (osize <= kMax) {
+    pool.give(ptr, osize);
+  } else {
+    std::free(ptr);
+  }
+  return p;
+}
+
 // Counts bytes so that a script cannot take the process down with string.rep(x, 1e10). Only
 // growth is refused (Lua assumes shrinking never fails), and only while a hook runs: the host's
 // own pushes between calls are unprotected and must not raise.
@@ -28,7 +51,12 @@ void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* ctx = static_cast<StateContext*>(ud);
   int64_t old_size = ptr ? static_cast<int64_t>(osize) : 0;
   if (nsize == 0) {
-    std::free(ptr);
+    if (ptr == nullptr) return nullptr;
+    if (osize <= SmallBlockPool::kMax) {
+      ctx->pool.give(ptr, osize);
+    } else {
+      std::free(ptr);
+    }
     ctx->memory_used -= old_size;
     return nullptr;
   }
@@ -38,7 +66,7 @@ void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     ctx->memory_exceeded = true;
     return nullptr;
   }
-  void* p = std::realloc(ptr, nsize);
+  void* p = resize_block(ctx->pool, ptr, ptr ? osize : 0, nsize);
   if (p != nullptr) ctx->memory_used += delta;
   return p;
 }
@@ -289,11 +317,11 @@ namespace {
 // States abandoned after a Lua panic: one may be inconsistent, so it is never closed. They stay
 // reachable from here for the life of the process (a process has the few it ever panicked),
 // which is what they are: kept on purpose, not lost (LeakSanitizer agrees).
-void keep_abandoned(lua_State* L) {
+void keep_abandoned(lua_State* L, std::unique_ptr<StateContext> ctx) {
   static std::mutex mu;
-  static auto* abandoned = new std::vector<lua_State*>;
+  static auto* abandoned = new std::vector<std::pair<lua_State*, StateContext*>>;
   std::lock_guard<std::mutex> lock(mu);
-  abandoned->push_back(L);
+  abandoned->emplace_back(L, ctx.release());  // its memory lives in the context's pool
 }
 
 }  // namespace
@@ -301,7 +329,7 @@ void keep_abandoned(lua_State* L) {
 SandboxedState::~SandboxedState() {
   if (L_ == nullptr) return;
   if (ctx_->broken) {
-    keep_abandoned(L_);
+    keep_abandoned(L_, std::move(ctx_));
     return;
   }
   std::string error;
