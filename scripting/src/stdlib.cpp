@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/log.hpp"
+#include "json_decode.hpp"
 #include "sandbox.hpp"
 
 // lua-cjson (Debian package lua-cjson, liblua5.1-cjson.so.0), opened host-side so that the
@@ -124,10 +125,13 @@ void open_strata_library(lua_State* L) {
     lua_pushcfunction(L, luaopen_cjson);
     lua_call(L, 0, 1);
   }
-  for (const char* name : {"decode", "encode", "null"}) {
+  for (const char* name : {"encode", "null"}) {
     lua_getfield(L, -1, name);
     lua_setfield(L, -3, name);
   }
+  lua_getfield(L, -1, "decode");
+  push_json_decode(L);  // cjson's decode with a fast path (json_decode.hpp)
+  lua_setfield(L, -3, "decode");
   lua_pop(L, 1);  // cjson
   lua_setfield(L, -2, "json");
 

@@ -518,6 +518,101 @@ end)");
   EXPECT_NE(error.find("ttl() failed: " + dir_ + "/keys.lua:7: "), std::string::npos) << error;
 }
 
+// strata.json.decode decodes strict JSON itself (tables created at their final size) and hands
+// everything else to lua-cjson's decode. Both must give the same values and the same errors:
+// the cases run through strata.json.decode in a sandboxed state and through cjson.decode in a
+// plain LuaJIT state, and are compared after a dump with sorted keys.
+constexpr const char* kJsonCases = R"lua(
+local cases = {
+  '{"user":"u1","event":"page_view","page":"/pricing","seq":100001}',
+  '{}', '[]', '[1,2,3]', '{"a":{"b":{"c":[true,false,null]}}}', ' \t\r\n{"a" : 1 ,"b":[ ] } \n',
+  '"str"', '""', '123', '-0', '0', '-0.0', '0.0', '1e5', '1E+5', '1.5e-3', '-2.5E-2',
+  '12345678901234567890', '123456789012345', '-123456789012345', '1234567890123456',
+  '9007199254740993', '0.1', '-1.25', '1e400', '-1e400', '1e-400', '4.9e-324',
+  '2.2250738585072014e-308', '1.7976931348623157e308', '{"a":1,"a":2}', '{"":""}',
+  '{"a":null}', '[null,null]', '["a\\u00e9"]', '"caf\195\169"', '{"k":"a\\"b"}', '"\\ud83d\\ude00"',
+  '"\\x"', '"a\\/b"', '01', '-01', '0x10', '+1', '.5', '1.', '1.e5', '2.', '-', '[-]', '[1e]',
+  '[1e+]', 'inf', '-inf', 'nan', 'Infinity', '-Infinity', 'NaN', 'true', 'false', 'null',
+  'truex', 'nul', 'tru', '[1,]', '{"a":1,}', '[1 2]', '{"a" 1}', '{a:1}', "{'a':1}", '', ' ',
+  '{', '[', '"abc', '"a\tb"', '"a\0b"', '{}\0xyz', '\0{}', '{} x', '1 2', '\239\187\191{}',
+  '[1e5,2.5,-3]', '{"n":12.5,"list":[1,2,3],"nothing":null}', '[0,-0,1,-1,0.5,-0.5]',
+  '{"a":[{"b":[{"c":{}}]}]}', '[[],{},[[]],[{}]]', '{"x":1}\n', '\f{}', '{"a":1}{"b":2}',
+  string.rep('[', 70) .. string.rep(']', 70), string.rep('[', 1100) .. string.rep(']', 1100),
+  '[' .. string.rep('1,', 700) .. '1]', '{"big":"' .. string.rep('x', 100000) .. '"}',
+  123, 1.5, nil, true, {},
+}
+local function dump(v)
+  local t = type(v)
+  if t == 'table' then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b)
+      if type(a) ~= type(b) then return type(a) < type(b) end
+      return a < b
+    end)
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = dump(k) .. '=' .. dump(v[k]) end
+    return '{' .. table.concat(parts, ',') .. '}'
+  elseif t == 'number' then
+    if v ~= v then return 'nan' end
+    if v == 0 and 1 / v < 0 then return '-0' end
+    return string.format('%.17g', v)
+  elseif t == 'string' then
+    return string.format('%q', v)
+  elseif t == 'userdata' then
+    return v == null and 'null' or 'userdata'
+  end
+  return tostring(v)
+end
+function run_cases()
+  local out = {}
+  for i = 1, #cases + 5 do
+    local ok, res = pcall(decode, cases[i])
+    out[#out + 1] = i .. ':' .. tostring(ok) .. ':' .. (ok and dump(res) or tostring(res))
+  end
+  out[#out + 1] = 'two:' .. tostring(select(2, pcall(decode, '1', '2')))
+  out[#out + 1] = 'none:' .. tostring(select(2, pcall(decode)))
+  return table.concat(out, '\n')
+end
+)lua";
+
+extern "C" int luaopen_cjson(lua_State* L);
+
+TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
+  auto h = must_load(std::string("decode, null = strata.json.decode, strata.json.null\n") +
+                     kJsonCases + "function key(r) return run_cases() end\n");
+  ASSERT_TRUE(h);
+  auto got = run_ok(*h, record()).keys;
+  ASSERT_EQ(got.size(), 1u);
+
+  lua_State* L = luaL_newstate();
+  ASSERT_NE(L, nullptr);
+  luaL_openlibs(L);
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_call(L, 0, 1);
+  lua_getfield(L, -1, "decode");
+  lua_setglobal(L, "decode");
+  lua_getfield(L, -1, "null");
+  lua_setglobal(L, "null");
+  lua_pop(L, 1);
+  ASSERT_EQ(luaL_dostring(L, kJsonCases), 0) << lua_tostring(L, -1);
+  lua_getglobal(L, "run_cases");
+  ASSERT_EQ(lua_pcall(L, 0, 1, 0), 0) << lua_tostring(L, -1);
+  std::string want = lua_tostring(L, -1);
+  lua_close(L);
+
+  std::istringstream w(want), g(got[0]);
+  std::string wl, gl;
+  int lines = 0;
+  while (std::getline(w, wl)) {
+    ASSERT_TRUE(std::getline(g, gl));
+    EXPECT_EQ(gl, wl);
+    ++lines;
+  }
+  EXPECT_FALSE(std::getline(g, gl));
+  EXPECT_GT(lines, 100);
+}
+
 TEST_F(ScriptingTest, HashIsStableXxh64) {
   // Published XXH64 (seed 0) test values.
   EXPECT_EQ(hash64_hex(""), "ef46db3751d8e999");
