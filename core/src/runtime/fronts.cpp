@@ -85,6 +85,12 @@ void Runtime::stop_fronts() {
   for (auto& service : chain_services_) service->shutdown();
 }
 
+ModuleInstance* Runtime::front(const std::string& full_name) const {
+  for (const auto& f : fronts_)
+    if (f->name() == full_name) return f.get();
+  return nullptr;
+}
+
 void Runtime::front_health(std::ostream& out) const {
   for (size_t i = 0; i < fronts_.size() && i < chain_services_.size(); ++i)
     out << "front " << fronts_[i]->name() << (fronts_stopped_ ? " stopped" : " running")

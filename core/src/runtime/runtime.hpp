@@ -56,6 +56,8 @@ class Runtime {
   Result<TierChain*> chain(const std::string& pipeline);
 
   const std::vector<std::unique_ptr<Pipeline>>& pipelines() const { return pipelines_; }
+  // A front instance by its full name ("fronts.mc"), or nullptr.
+  ModuleInstance* front(const std::string& full_name) const;
   std::pair<bool, std::string> health() const;
   // True when every pipeline has had no record for idle_ms and knows of no lag.
   bool idle(int64_t idle_ms) const;
