@@ -4,6 +4,8 @@
 #include <libmemcached-1.0/memcached.h>
 #include <netinet/in.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <optional>
 #include <thread>
@@ -30,6 +32,21 @@ std::optional<std::string> memcached_get(int port, const std::string& key) {
   }
   memcached_free(mc);
   return out;
+}
+
+// memcached's meta get with the TTL flag: "HD t<seconds>\r\n" (t-1: no expiry), "EN\r\n".
+std::string cli_meta_ttl(int port, const std::string& key) {
+  int fd = test::connect_loopback(port, 10000);
+  if (fd < 0) return "";
+  std::string cmd = "mg " + key + " t\r\n", reply;
+  if (::write(fd, cmd.data(), cmd.size()) == static_cast<ssize_t>(cmd.size())) {
+    char buf[256];
+    ssize_t n;
+    while (reply.find("\r\n") == std::string::npos && (n = ::read(fd, buf, sizeof buf)) > 0)
+      reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return reply;
 }
 
 class FrontChain : public FrontFixture {};
@@ -146,6 +163,72 @@ TEST_F(FrontChain, WritesKeepFlagsAndOrderWithinASubmit) {
   EXPECT_EQ(memcached_get(memcached_.port(), "added"), "a");
   auto reserved = call(STRATA_CHAIN_SET, "neg", "x", 0, STRATA_ITEM_NEGATIVE);
   EXPECT_EQ(reserved->op.status, STRATA_ERR_INVALID);
+}
+
+// The durable-only ops on the real redis_l2 (STRATA_TIER_RICH): applied in Redis, and the
+// memcached copy dropped so that the next read refills it from there.
+TEST_F(FrontChain, RichOpsActOnRedisAndDropTheMemcachedCopy) {
+  ASSERT_TRUE(start_runtime(config("tiers = [\"l1\", \"l2\"]\n")));
+  ASSERT_EQ(call(STRATA_CHAIN_SET, "n", "10", 0, 0)->op.status, STRATA_OK);
+  ASSERT_EQ(memcached_get(memcached_.port(), "n"), "10");
+  auto incr = call(STRATA_CHAIN_INCR, "n", "", 0, 0, 5);
+  EXPECT_EQ(incr->op.status, STRATA_OK) << incr->op.error;
+  EXPECT_EQ(strata::result_value(incr->op), "15");
+  release(*incr);
+  EXPECT_EQ(redis_.redis_cli("GET n"), "15");
+  EXPECT_FALSE(memcached_get(memcached_.port(), "n"));
+  auto decr = call(STRATA_CHAIN_DECR, "n", "", 0, 0, 100);
+  EXPECT_EQ(strata::result_value(decr->op), "0");  // stops at 0
+  release(*decr);
+
+  auto append = call(STRATA_CHAIN_APPEND, "n", "x");
+  EXPECT_EQ(append->op.status, STRATA_OK);
+  auto prepend = call(STRATA_CHAIN_PREPEND, "n", "<");
+  EXPECT_EQ(prepend->op.status, STRATA_OK);
+  EXPECT_EQ(redis_.redis_cli("GET n"), "<0x");
+  auto bad = call(STRATA_CHAIN_INCR, "n", "", 0, 0, 1);
+  EXPECT_EQ(bad->op.status, STRATA_ERR_INVALID);
+  EXPECT_NE(std::string(bad->op.error).find("non-numeric value"), std::string::npos)
+      << bad->op.error;
+  EXPECT_EQ(call(STRATA_CHAIN_REPLACE, "absent", "v")->op.status, STRATA_NOT_STORED);
+  EXPECT_EQ(call(STRATA_CHAIN_INCR, "absent", "", 0, 0, 1)->op.status, STRATA_NOT_FOUND);
+
+  // CAS keeps its promise with the token a GET handed out, whichever tier served it.
+  auto got = call(STRATA_CHAIN_GET, "n");
+  ASSERT_EQ(got->op.status, STRATA_OK);
+  const uint64_t token = got->op.result_cas;
+  release(*got);
+  EXPECT_EQ(call(STRATA_CHAIN_CAS, "n", "late", 0, 0, token + 1)->op.status, STRATA_NOT_STORED);
+  EXPECT_EQ(call(STRATA_CHAIN_CAS, "n", "won", 0, 0, token)->op.status, STRATA_OK);
+  EXPECT_EQ(redis_.redis_cli("GET n"), "won");
+  EXPECT_EQ(call(STRATA_CHAIN_CAS, "n", "again", 0, 0, token)->op.status, STRATA_NOT_STORED);
+  auto after = call(STRATA_CHAIN_GET, "n");
+  EXPECT_EQ(strata::result_value(after->op), "won");
+  EXPECT_STREQ(after->op.result_tier, "tiers.l2");  // the copy was dropped, then refilled
+  release(*after);
+  EXPECT_EQ(memcached_get(memcached_.port(), "n"), "won");
+}
+
+TEST_F(FrontChain, TouchAndGatSetTheTtlInBothTiers) {
+  ASSERT_TRUE(start_runtime(config("tiers = [\"l1\", \"l2\"]\n")));
+  ASSERT_EQ(call(STRATA_CHAIN_SET, "t", "v", -1, 0)->op.status, STRATA_OK);
+  ASSERT_EQ(redis_.redis_cli("PTTL t"), "-1");
+  EXPECT_EQ(call(STRATA_CHAIN_TOUCH, "t", "", 60000)->op.status, STRATA_OK);
+  long pttl = std::stol(redis_.redis_cli("PTTL t"));
+  EXPECT_GT(pttl, 0);
+  EXPECT_LE(pttl, 60000);
+  std::string mg = cli_meta_ttl(memcached_.port(), "t");
+  EXPECT_EQ(mg.rfind("HD t", 0), 0u) << mg;
+  EXPECT_NE(mg, "HD t-1\r\n") << mg;
+  EXPECT_EQ(call(STRATA_CHAIN_TOUCH, "absent", "", 60000)->op.status, STRATA_NOT_FOUND);
+
+  auto gat = call(STRATA_CHAIN_GET, "t", "", 600000);
+  EXPECT_EQ(gat->op.status, STRATA_OK) << gat->op.error;
+  EXPECT_EQ(strata::result_value(gat->op), "v");
+  release(*gat);
+  EXPECT_GT(std::stol(redis_.redis_cli("PTTL t")), 60000);
+  auto gat_missing = call(STRATA_CHAIN_GET, "absent", "", 600000);
+  EXPECT_EQ(gat_missing->op.status, STRATA_NOT_FOUND);
 }
 
 TEST_F(FrontChain, DoneExactlyOnceIncludingQueuedSubmitsAtShutdown) {
