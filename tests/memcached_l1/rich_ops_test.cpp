@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "memcached_l1_support.hpp"
@@ -304,6 +305,57 @@ TEST(MemcachedL1Rich, BadKeysTooLargeValuesAndDownServersFailAsForSet) {
     Op o = op(kind, "k", "v", 1);
     EXPECT_EQ(t.one(o), STRATA_ERR_UNAVAILABLE) << kind << ": " << o.op.error;
   }
+}
+
+// Atomicity under contention: concurrent INCRs lose no update, and concurrent read-token-CAS
+// loops (each retried until its CAS lands) lose none either. The outcome does not depend on
+// the interleaving, and neither does the bound: an attempt fails only when another thread's CAS
+// landed since its read, so all threads together fail at most 3 x 200 times.
+TEST(MemcachedL1Rich, ConcurrentIncrsAndCasLoopsLoseNoUpdate) {
+  START(mc);
+  Tier t({&mc}, "connections = 4\n", "tiers.rich_concurrent");
+  ASSERT_EQ(t.error(), "");
+  Op n0 = op(STRATA_TIER_SET, "n", "0");
+  ASSERT_EQ(t.one(n0), STRATA_OK);
+  Op c0 = op(STRATA_TIER_SET, "c", "0");
+  ASSERT_EQ(t.one(c0), STRATA_OK);
+  constexpr int kThreads = 4, kIncrs = 200, kCas = 50, kMaxAttempts = 5000;
+  std::vector<int> failures(kThreads, 0), exhausted(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < kIncrs; ++k) {
+        Op inc = op(STRATA_TIER_INCR, "n", "", 1);
+        if (t.one(inc) != STRATA_OK) ++failures[i];
+      }
+      int done = 0;
+      for (int attempt = 0; done < kCas && attempt < kMaxAttempts; ++attempt) {
+        Op get = op(STRATA_TIER_GET, "c");
+        if (t.one(get) != STRATA_OK) {
+          ++failures[i];
+          continue;
+        }
+        std::string cur = get.result.value;
+        Op cas = op(STRATA_TIER_CAS, "c", std::to_string(std::stoll(cur) + 1), token(cur));
+        strata_status st = t.one(cas);
+        if (st == STRATA_OK)
+          ++done;
+        else if (st != STRATA_NOT_STORED)
+          ++failures[i];
+      }
+      if (done < kCas) ++exhausted[i];
+    });
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(failures[i], 0) << i;
+    EXPECT_EQ(exhausted[i], 0) << i;
+  }
+  Op n = op(STRATA_TIER_GET, "n");
+  ASSERT_EQ(t.one(n), STRATA_OK);
+  EXPECT_EQ(n.result.value, std::to_string(kThreads * kIncrs));
+  Op c = op(STRATA_TIER_GET, "c");
+  ASSERT_EQ(t.one(c), STRATA_OK);
+  EXPECT_EQ(c.result.value, std::to_string(kThreads * kCas));
 }
 
 }  // namespace

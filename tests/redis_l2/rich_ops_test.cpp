@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "redis_l2_support.hpp"
 
@@ -340,6 +342,43 @@ TEST_F(RedisL2Rich, UnversionedFrontWritesKeepTheStoredVersion) {
   EXPECT_EQ(raw("{k}:strata-ver"), "5");
   EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "old", 4), STRATA_NOT_STORED);
   EXPECT_EQ(tier->get("k"), "6");
+}
+
+// Atomicity under contention: concurrent INCRs lose no update, and concurrent read-token-CAS
+// loops (each retried until its CAS lands) lose none either. The outcome does not depend on
+// the interleaving, and neither does the bound: an attempt fails only when another thread's CAS
+// landed since its read, so all threads together fail at most 3 x 200 times.
+TEST_F(RedisL2Rich, ConcurrentIncrsAndCasLoopsLoseNoUpdate) {
+  auto tier = start_tier("connections = 4\n");
+  ASSERT_TRUE(tier);
+  ASSERT_EQ(tier->one(STRATA_TIER_SET, "n", "0"), STRATA_OK);
+  ASSERT_EQ(tier->one(STRATA_TIER_SET, "c", "0"), STRATA_OK);
+  constexpr int kThreads = 4, kIncrs = 200, kCas = 50, kMaxAttempts = 5000;
+  std::vector<int> failures(kThreads, 0), exhausted(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kIncrs; ++i)
+        if (tier->one(STRATA_TIER_INCR, "n", "", 1) != STRATA_OK) ++failures[t];
+      int done = 0;
+      for (int attempt = 0; done < kCas && attempt < kMaxAttempts; ++attempt) {
+        std::string cur = tier->get("c");
+        std::string next = std::to_string(std::stoll(cur) + 1);
+        strata_status st = tier->one(STRATA_TIER_CAS, "c", next, token(cur));
+        if (st == STRATA_OK)
+          ++done;
+        else if (st != STRATA_NOT_STORED)
+          ++failures[t];
+      }
+      if (done < kCas) ++exhausted[t];
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(failures[t], 0) << t;
+    EXPECT_EQ(exhausted[t], 0) << t;
+  }
+  EXPECT_EQ(tier->get("n"), std::to_string(kThreads * kIncrs));
+  EXPECT_EQ(tier->get("c"), std::to_string(kThreads * kCas));
 }
 
 }  // namespace
