@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "front_fixture.hpp"
+#include "metrics/metrics.hpp"
 
 namespace strata::front_test {
 namespace {
@@ -272,6 +273,58 @@ TEST_F(FrontChain, DoneExactlyOnceIncludingQueuedSubmitsAtShutdown) {
   EXPECT_EQ(n.accepted, 1 + kQueued);
   EXPECT_EQ(n.done, 1 + kQueued);
   EXPECT_EQ(n.duplicates, 0);
+}
+
+// Plain reads queued from several submits share one batched memcached read; each key still
+// gets its own answer (a multi-get submit, an empty key, a key only in Redis, a missing one).
+TEST_F(FrontChain, QueuedReadsShareOneMemcachedRead) {
+  ASSERT_TRUE(start_runtime(config("tiers = [\"l1\", \"l2\"]\nchain_threads = 1\n")));
+  for (const char* k : {"a", "b", "c"})
+    ASSERT_EQ(call(STRATA_CHAIN_SET, k, std::string("v") + k, 0, 0)->op.status, STRATA_OK);
+  ASSERT_EQ(redis_.redis_cli("SET only-redis r"), "OK");
+  Series* l1_batches =
+      MetricsRegistry::global().find("strata_tier_latency_seconds", "tier=\"tiers.l1\"");
+  ASSERT_NE(l1_batches, nullptr);
+
+  ctl_.hold_next_done();  // the only chain thread waits in this done; the rest queue up
+  auto blocker = std::make_unique<Call>();
+  blocker->key = "a";
+  blocker->op = strata::chain_op(STRATA_CHAIN_GET, blocker->key);
+  void* p0 = ctl_.pending_new();
+  pendings_.push_back(p0);
+  ASSERT_EQ(ctl_.submit(front_inst(), &blocker->op, 1, p0), STRATA_OK);
+  ASSERT_EQ(ctl_.wait_held(30000), 1);
+
+  std::string ka = "a", kb = "b", kc = "c", kr = "only-redis", km = "missing", ke;
+  strata_chain_op one[1] = {strata::chain_op(STRATA_CHAIN_GET, ka)};
+  strata_chain_op two[1] = {strata::chain_op(STRATA_CHAIN_GET, kb)};
+  strata_chain_op many[4] = {
+      strata::chain_op(STRATA_CHAIN_GET, kc), strata::chain_op(STRATA_CHAIN_GET, kr),
+      strata::chain_op(STRATA_CHAIN_GET, km), strata::chain_op(STRATA_CHAIN_GET, ke)};
+  std::vector<void*> ps;
+  for (auto [ops, n] : {std::pair{one, 1}, std::pair{two, 1}, std::pair{many, 4}}) {
+    ps.push_back(ctl_.pending_new());
+    pendings_.push_back(ps.back());
+    ASSERT_EQ(ctl_.submit(front_inst(), ops, static_cast<size_t>(n), ps.back()), STRATA_OK);
+  }
+  const uint64_t before = l1_batches->count();
+  ctl_.release_held();
+  for (void* p : ps) ASSERT_EQ(ctl_.wait(p, 30000), 1);
+  // One batch for a, b, c, only-redis and missing; then the two misses' own read path (L1
+  // again, single flight, L2, the refill of only-redis): 1 + 2 + 1 L1 batches.
+  EXPECT_EQ(l1_batches->count() - before, 4u);
+  EXPECT_EQ(strata::result_value(one[0]), "va");
+  EXPECT_EQ(strata::result_value(two[0]), "vb");
+  EXPECT_EQ(strata::result_value(many[0]), "vc");
+  EXPECT_STREQ(many[0].result_tier, "tiers.l1");
+  EXPECT_EQ(strata::result_value(many[1]), "r");
+  EXPECT_STREQ(many[1].result_tier, "tiers.l2");
+  EXPECT_EQ(many[2].status, STRATA_NOT_FOUND);
+  EXPECT_EQ(many[3].status, STRATA_ERR_BAD_KEY);
+  for (void* p : ps) EXPECT_EQ(ctl_.pending_dones(p), 1);
+  ctl_.release(front_inst(), one, 1);
+  ctl_.release(front_inst(), two, 1);
+  ctl_.release(front_inst(), many, 4);
 }
 
 TEST_F(FrontChain, InlineChainRunsOnTheSubmittingThread) {

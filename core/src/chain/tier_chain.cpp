@@ -74,6 +74,37 @@ GetResult TierChain::get(std::string_view key) {
   return result;
 }
 
+std::vector<GetResult> TierChain::get_many(const std::vector<std::string_view>& keys) {
+  std::vector<GetResult> out(keys.size());
+  if (keys.size() < 2 || tiers_.empty() || tiers_[0]->durable()) {
+    for (size_t i = 0; i < keys.size(); ++i) out[i] = get(keys[i]);
+    return out;
+  }
+  Tier* first = tiers_[0];
+  std::vector<strata_tier_op> ops;
+  ops.reserve(keys.size());
+  for (std::string_view k : keys) ops.push_back(make_op(STRATA_TIER_GET, k));
+  std::vector<OpResult> results;
+  first->execute(ops, results);
+  const bool degraded = durable_degraded();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const strata_tier_op& op = ops[i];
+    if (op.status != STRATA_OK) {
+      out[i] = get(keys[i]);  // a miss or an error: L2, single flight, refill, ...
+      continue;
+    }
+    GetResult& r = out[i];
+    r.tier = first->name();
+    if (op.result_flags == STRATA_ITEM_NEGATIVE) continue;  // NOT_FOUND: a negative entry
+    r.status = STRATA_OK;
+    r.value = std::move(results[i].value);
+    r.flags = op.result_flags;
+    r.ttl_ms = op.result_ttl_ms;
+    r.stale = degraded;
+  }
+  return out;
+}
+
 GetResult TierChain::read_through(std::string_view key) {
   GetResult result;
   std::vector<Tier*> missed;  // volatile tiers that answered "no such key": refill candidates

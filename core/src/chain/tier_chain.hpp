@@ -50,6 +50,9 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
 
   // L1 hit -> done. Miss -> L2 with one read in flight per key, refill L1 with ADD.
   GetResult get(std::string_view key);
+  // get() of several keys with one batched read of the first tier when it is volatile: its
+  // hits (and negative entries) answer at once, every other key takes get()'s whole path.
+  std::vector<GetResult> get_many(const std::vector<std::string_view>& keys);
   // Durable tiers first (any failure is returned, L1 untouched), then volatile tiers.
   Result<void> set(std::string_view key, std::string_view value, int64_t ttl_ms = 0,
                    uint64_t version = 0, uint32_t flags = 0);

@@ -45,6 +45,12 @@ void set_outcome(strata_chain_op& op, OpOutcome out) {
   if (!out.value.empty()) set_value(op, std::move(out.value));
 }
 
+bool is_plain_read(const strata_chain_op* ops, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    if (ops[i].kind != STRATA_CHAIN_GET || ops[i].ttl_ms != 0) return false;
+  return true;
+}
+
 bool stores_flags(strata_chain_op_kind k) {
   return k == STRATA_CHAIN_SET || k == STRATA_CHAIN_ADD || k == STRATA_CHAIN_REPLACE ||
          k == STRATA_CHAIN_CAS;
@@ -138,22 +144,39 @@ int ChainService::submit(strata_chain_op* ops, size_t count, strata_chain_done_f
 }
 
 void ChainService::worker() {
+  std::vector<Job> jobs;
   for (;;) {
-    Job job{};
+    jobs.clear();
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
-      job = queue_.front();
+      // A run of queued plain reads goes as one batch; anything else alone, in queue order.
+      auto read = [](const Job& j) { return is_plain_read(j.ops, j.count); };
+      jobs.push_back(queue_.front());
       queue_.pop_front();
+      if (read(jobs[0]))
+        while (!queue_.empty() && jobs.size() < kMaxReadJobs && read(queue_.front())) {
+          jobs.push_back(queue_.front());
+          queue_.pop_front();
+        }
       queue_gauge_->set(static_cast<double>(queue_.size()));
     }
-    run(job);
+    if (is_plain_read(jobs[0].ops, jobs[0].count))
+      run_reads(jobs);
+    else
+      run(jobs[0]);
   }
 }
 
 void ChainService::run(const Job& job) noexcept {
-  double errors = 0;
+  if (job.count > 1 && is_plain_read(job.ops, job.count)) {
+    try {
+      return run_reads({job});
+    } catch (...) {
+      // No memory for the vector: one op at a time below.
+    }
+  }
   for (size_t i = 0; i < job.count; ++i) {
     strata_chain_op& op = job.ops[i];
     try {
@@ -163,8 +186,40 @@ void ChainService::run(const Job& job) noexcept {
     } catch (...) {
       set_error(op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
     }
-    if (op.status >= STRATA_ERR_BAD_KEY) ++errors;
   }
+  finish(job);
+}
+
+void ChainService::run_reads(const std::vector<Job>& jobs) noexcept {
+  std::vector<strata_chain_op*> ops;
+  try {
+    std::vector<std::string_view> keys;
+    for (const Job& job : jobs)
+      for (size_t i = 0; i < job.count; ++i) {
+        strata_chain_op& op = job.ops[i];
+        if (!op.key.data || op.key.len == 0) {
+          set_error(op, STRATA_ERR_BAD_KEY, "empty key");
+          continue;
+        }
+        ops.push_back(&op);
+        keys.emplace_back(op.key.data, op.key.len);
+      }
+    std::vector<GetResult> results = chain_.get_many(keys);
+    for (size_t i = 0; i < ops.size(); ++i) fill_get(*ops[i], std::move(results[i]));
+  } catch (const std::exception& e) {
+    for (strata_chain_op* op : ops)
+      set_error(*op, STRATA_ERR_INTERNAL, std::string("chain op failed: ") + e.what());
+  } catch (...) {
+    for (strata_chain_op* op : ops)
+      set_error(*op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
+  }
+  for (const Job& job : jobs) finish(job);
+}
+
+void ChainService::finish(const Job& job) noexcept {
+  double errors = 0;
+  for (size_t i = 0; i < job.count; ++i)
+    if (job.ops[i].status >= STRATA_ERR_BAD_KEY) ++errors;
   ops_total_->add(static_cast<double>(job.count));
   if (errors) errors_total_->add(errors);
   job.done(job.user, job.ops, job.count);
@@ -214,7 +269,10 @@ void ChainService::run_get(strata_chain_op& op) {
     OpOutcome touched = chain_.touch(key, op.ttl_ms);
     if (touched.status != STRATA_OK) return set_outcome(op, std::move(touched));
   }
-  GetResult r = chain_.get(key);
+  fill_get(op, chain_.get(key));
+}
+
+void ChainService::fill_get(strata_chain_op& op, GetResult&& r) {
   if (r.status >= STRATA_ERR_BAD_KEY) return set_error(op, r.status, r.error);
   op.status = r.status;
   if (r.status != STRATA_OK) return;

@@ -50,10 +50,17 @@ class ChainService final : public strata_chain {
     void* user;
   };
 
+  // Reads of several submits share one batched L1 read (TierChain::get_many).
+  static constexpr size_t kMaxReadJobs = 64;
+
   void worker();
   void run(const Job& job) noexcept;
+  // Jobs whose ops are all plain GETs (no touch): one get_many for all their keys.
+  void run_reads(const std::vector<Job>& jobs) noexcept;
   void run_op(strata_chain_op& op);
   void run_get(strata_chain_op& op);
+  void fill_get(strata_chain_op& op, GetResult&& r);
+  void finish(const Job& job) noexcept;
   void finish_unavailable(const Job& job, const char* why) noexcept;
   const char* tier_name(const std::string& name) const;
 
