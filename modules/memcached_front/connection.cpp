@@ -32,12 +32,11 @@ Connection::~Connection() {
 
 void Connection::on_readable() {
   last_active_ns_ = loop_.server().chain().monotonic_ns();
+  thread_local char chunk[kReadChunk];  // read here, append what came (no zero-filled growth)
   for (int i = 0; i < kReadsPerEvent && reading_ && !quit_; ++i) {
-    size_t old = in_.size();
-    in_.resize(old + kReadChunk);
-    ssize_t n = ::read(fd_, &in_[old], kReadChunk);
-    in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+    ssize_t n = ::read(fd_, chunk, kReadChunk);
     if (n > 0) {
+      in_.append(chunk, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < kReadChunk) break;
       continue;
     }

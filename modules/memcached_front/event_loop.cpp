@@ -46,11 +46,14 @@ void EventLoop::on_chain_done(void* user, strata_chain_op*, size_t) {
 
 void EventLoop::post(Batch* batch) {
   bool refused = batch->refused;
+  bool need_wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_.push_back(batch);
+    need_wake = !wake_pending_;  // one eventfd write per burst of completions
+    wake_pending_ = true;
   }
-  wake();
+  if (need_wake) wake();
   // Last touch of the server: once in_flight() is 0 the loops may be destroyed.
   if (!refused) server_.in_flight().fetch_sub(1, std::memory_order_acq_rel);
 }
@@ -65,6 +68,7 @@ void EventLoop::drain_completions() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     local_.swap(done_);
+    wake_pending_ = false;  // a completion posted after this wakes the loop again
   }
   for (Batch* b : local_) b->conn->on_batch_done(b);
   local_.clear();

@@ -48,6 +48,7 @@ class EventLoop {
   char listen_tag_ = 0, wake_tag_ = 0;  // epoll data for the two non-connection fds
   std::mutex mu_;
   std::vector<Batch*> done_;            // completions, guarded by mu_
+  bool wake_pending_ = false;           // guarded by mu_: the eventfd was written since a drain
   std::vector<Batch*> local_;
   std::unordered_set<Connection*> conns_;
   std::vector<Connection*> dead_;

@@ -1,0 +1,213 @@
+// bench/front: L1-hit gets through strata's memcached front, measured in one run against the
+// same gets sent straight to memcached and through twemproxy (Debian's nutcracker) in front of
+// the same memcached. One load generator (epoll, one thread) keeps `connections` clients busy,
+// each with `depth` gets in flight (depth 1: request, reply, next request), for `seconds` per
+// target; prints gets/s, p50/p99 latency of a round trip, and `front/direct = X`.
+//   bench_front [--connections N] [--depth D] [--seconds S] [--keys K] [--value-size B]
+//               [--front-threads T] [--chain-threads C]
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "front_support.hpp"
+
+using Clock = std::chrono::steady_clock;
+namespace st = strata::test;
+
+namespace {
+
+struct Options {
+  int connections = 50;
+  int depth = 1;
+  double seconds = 5;
+  int keys = 1000;
+  int value_size = 100;
+  int front_threads = 2;  // the front's event loops
+  int chain_threads = 4;  // the host threads running its chain ops
+};
+
+struct Result {
+  double rate = 0;  // gets/s
+  double p50_us = 0, p99_us = 0;
+  long errors = 0;
+};
+
+struct Client {
+  std::unique_ptr<st::McClient> conn;
+  std::string in;
+  int outstanding = 0;
+  Clock::time_point sent;
+  unsigned next_key = 0;
+};
+
+std::string key_of(unsigned i) { return "bench:front:" + std::to_string(i); }
+
+// Sends `depth` gets on one client (as one write).
+bool send_round(Client& c, const Options& o) {
+  std::string req;
+  for (int i = 0; i < o.depth; ++i) req += "get " + key_of(c.next_key++ % o.keys) + "\r\n";
+  c.outstanding = o.depth;
+  c.sent = Clock::now();
+  return c.conn->send(req);
+}
+
+// Counts the complete replies (`END\r\n`) at the front of c.in; values never contain "END\r\n".
+int take_replies(Client& c, long& errors) {
+  int n = 0;
+  size_t pos;
+  while ((pos = c.in.find("END\r\n")) != std::string::npos) {
+    if (c.in.compare(0, 6, "VALUE ") != 0) ++errors;  // a miss or an error: not an L1 hit
+    c.in.erase(0, pos + 5);
+    ++n;
+  }
+  if (c.in.rfind("SERVER_ERROR", 0) == 0 || c.in.rfind("ERROR", 0) == 0) {
+    ++errors;
+    c.in.clear();
+    ++n;
+  }
+  return n;
+}
+
+Result run_load(int port, const Options& o) {
+  std::vector<Client> clients(o.connections);
+  int ep = ::epoll_create1(0);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    clients[i].conn = std::make_unique<st::McClient>(port, 10000);
+    clients[i].next_key = static_cast<unsigned>(i * 7919);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, clients[i].conn->fd(), &ev);
+  }
+  std::vector<double> lat_us;
+  lat_us.reserve(4'000'000);
+  Result r;
+  long done = 0;
+  Clock::time_point start = Clock::now();
+  Clock::time_point end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  for (auto& c : clients) send_round(c, o);
+  epoll_event evs[256];
+  char buf[65536];
+  while (Clock::now() < end) {
+    int n = ::epoll_wait(ep, evs, 256, 100);
+    for (int i = 0; i < n; ++i) {
+      Client& c = clients[evs[i].data.u64];
+      ssize_t got = ::recv(c.conn->fd(), buf, sizeof buf, 0);
+      if (got <= 0) continue;
+      c.in.append(buf, static_cast<size_t>(got));
+      c.outstanding -= take_replies(c, r.errors);
+      if (c.outstanding > 0) continue;
+      auto now = Clock::now();
+      lat_us.push_back(std::chrono::duration<double, std::micro>(now - c.sent).count());
+      done += o.depth;
+      if (now < end) send_round(c, o);
+    }
+  }
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  ::close(ep);
+  r.rate = static_cast<double>(done) / elapsed;
+  std::sort(lat_us.begin(), lat_us.end());
+  if (!lat_us.empty()) {
+    r.p50_us = lat_us[lat_us.size() / 2];
+    r.p99_us = lat_us[std::min(lat_us.size() - 1, lat_us.size() * 99 / 100)];
+  }
+  return r;
+}
+
+bool preload(int port, const Options& o) {
+  st::McClient c(port);
+  std::string value(static_cast<size_t>(o.value_size), 'v');
+  for (int i = 0; i < o.keys; ++i) {
+    std::string cmd = "set " + key_of(static_cast<unsigned>(i)) + " 0 0 " +
+                      std::to_string(value.size()) + "\r\n" + value + "\r\n";
+    if (c.call(cmd) != "STORED\r\n") return false;
+  }
+  return true;
+}
+
+// twemproxy (nutcracker) in front of memcached; its pid, or -1.
+pid_t start_twemproxy(const st::ServerProcess& mc, int port, const std::string& dir) {
+  std::string conf = dir + "/nutcracker.yml";
+  st::write_file(conf, "bench:\n  listen: 127.0.0.1:" + std::to_string(port) +
+                           "\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 2000\n"
+                           "  auto_eject_hosts: false\n  servers:\n   - " +
+                           mc.address() + ":1\n");
+  int stats_port = st::free_port();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    std::string sp = std::to_string(stats_port), log = dir + "/nutcracker.log";
+    ::execlp("nutcracker", "nutcracker", "-c", conf.c_str(), "-s", sp.c_str(), "-o", log.c_str(),
+             "-p", (dir + "/nutcracker.pid").c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  if (!st::wait_for_port(port, 5000, "get x\r\n")) return -1;
+  return pid;
+}
+
+void print(const char* name, const Result& r) {
+  std::printf("%-10s %10.0f gets/s   p50 %7.1f us   p99 %7.1f us   not-hit %ld\n", name, r.rate,
+              r.p50_us, r.p99_us, r.errors);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    double v = std::atof(argv[i + 1]);
+    if (a == "--connections") o.connections = static_cast<int>(v);
+    else if (a == "--depth") o.depth = static_cast<int>(v);
+    else if (a == "--seconds") o.seconds = v;
+    else if (a == "--keys") o.keys = static_cast<int>(v);
+    else if (a == "--value-size") o.value_size = static_cast<int>(v);
+    else if (a == "--front-threads") o.front_threads = static_cast<int>(v);
+    else if (a == "--chain-threads") o.chain_threads = static_cast<int>(v);
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse(argc, argv);
+  st::ServerProcess mc(st::ServerProcess::Kind::Memcached, 0, {"-t", "2"});
+  st::ServerProcess redis(st::ServerProcess::Kind::Redis);
+  if (!mc.start() || !redis.start()) return 1;
+  st::StrataFront front;
+  std::string front_opts = "threads = " + std::to_string(o.front_threads) +
+                           "\nchain_threads = " + std::to_string(o.chain_threads) + "\n";
+  if (!front.start(mc, redis, front_opts)) return 1;
+  if (!preload(mc.port(), o)) return 1;
+  std::string dir = st::make_temp_dir("bench-front");
+  int tw_port = st::free_port();
+  pid_t tw = start_twemproxy(mc, tw_port, dir);
+  std::printf("bench_front: %d connections, depth %d, %.0f s per target, %d keys of %d bytes "
+              "(all L1 hits), front threads %d, chain_threads %d\n", o.connections, o.depth,
+              o.seconds, o.keys, o.value_size, o.front_threads, o.chain_threads);
+  Options warm = o;
+  warm.seconds = 1;
+  run_load(front.port(), warm);  // warm-up
+  Result direct = run_load(mc.port(), o);
+  Result via_front = run_load(front.port(), o);
+  Result via_tw = tw > 0 ? run_load(tw_port, o) : Result{};
+  print("direct", direct);
+  print("front", via_front);
+  if (tw > 0) print("twemproxy", via_tw);
+  else std::printf("twemproxy  not run (nutcracker missing or did not start)\n");
+  std::printf("front/direct = %.2f\n", via_front.rate / direct.rate);
+  if (tw > 0) std::printf("twemproxy/direct = %.2f\n", via_tw.rate / direct.rate);
+  if (tw > 0) {
+    ::kill(tw, SIGTERM);
+    ::waitpid(tw, nullptr, 0);
+  }
+  return 0;
+}
