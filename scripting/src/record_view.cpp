@@ -7,10 +7,11 @@ namespace {
 
 // Why lazy: per record, writing seven fields into a table cost ~150 ns, and interning a 256-byte
 // value ~100 ns more, even for a key() that only reads r.key. Scalars are served on every access
-// (cheap to push); strings and the headers table are cached raw after their first access so a
-// value read by both key() and value() is interned once.
-enum CachedField : unsigned { kKeyBit = 1, kValueBit = 2, kHeadersBit = 4 };
-constexpr const char* kCachedNames[] = {"key", "value", "headers"};
+// (cheap to push); strings and the headers table are kept after their first access so a value
+// read by both key() and value() is interned once. They are kept in upvalues of the __index
+// closure, not in the table: the table stays empty (begin_record's check for forged fields is one
+// lua_next on an empty table) and dropping the previous record's copies is clearing a bit.
+enum CachedField : int { kKeySlot = 2, kValueSlot = 3, kHeadersSlot = 4 };  // upvalue indexes
 
 void push_bytes(lua_State* L, const strata_bytes& b) {
   if (b.data == nullptr) {
@@ -37,16 +38,13 @@ int record_index(lua_State* L) {
   const char* s = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : nullptr;
   if (rec == nullptr || s == nullptr) return 0;  // e.g. a record kept past its run()
   std::string_view field(s, len);
-  unsigned bit = 0;
+  int slot = 0;
   if (field == "key") {
-    push_bytes(L, rec->key);
-    bit = kKeyBit;
+    slot = kKeySlot;
   } else if (field == "value") {
-    push_bytes(L, rec->value);
-    bit = kValueBit;
+    slot = kValueSlot;
   } else if (field == "headers") {
-    push_headers(L, *rec);
-    bit = kHeadersBit;
+    slot = kHeadersSlot;
   } else if (field == "topic") {
     lua_pushstring(L, rec->topic ? rec->topic : "");
   } else if (field == "partition") {
@@ -59,12 +57,20 @@ int record_index(lua_State* L) {
   } else {
     return 0;
   }
-  if (bit != 0 && !lua_isnil(L, -1)) {
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, 1);
-    view->cached |= bit;
+  if (slot == 0) return 1;
+  unsigned bit = 1u << slot;
+  if (view->cached & bit) {
+    lua_pushvalue(L, lua_upvalueindex(slot));
+    return 1;
   }
+  if (slot == kHeadersSlot) {
+    push_headers(L, *rec);
+  } else {
+    push_bytes(L, slot == kKeySlot ? rec->key : rec->value);
+  }
+  lua_pushvalue(L, -1);
+  lua_replace(L, lua_upvalueindex(slot));
+  view->cached |= bit;
   return 1;
 }
 
@@ -75,10 +81,13 @@ int record_newindex(lua_State* L) {
 }  // namespace
 
 void push_record_table(lua_State* L, RecordView* view) {
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 0);
   lua_createtable(L, 0, 3);
   lua_pushlightuserdata(L, view);
-  lua_pushcclosure(L, record_index, 1);
+  lua_pushnil(L);  // the record's key, value and headers once read (CachedField)
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushcclosure(L, record_index, 4);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, record_newindex);
   lua_setfield(L, -2, "__newindex");
@@ -88,22 +97,16 @@ void push_record_table(lua_State* L, RecordView* view) {
 }
 
 void begin_record(lua_State* L, int record, RecordView* view, const strata_record* rec) {
-  for (unsigned i = 0; view->cached != 0; ++i) {
-    if ((view->cached & (1u << i)) == 0) continue;
-    lua_pushstring(L, kCachedNames[i]);
-    lua_pushnil(L);
-    lua_rawset(L, record);
-    view->cached &= ~(1u << i);
-  }
+  view->cached = 0;  // the previous record's strings stay in the upvalues until replaced
   // __newindex stops `record.x = v`, but rawset(record, "key", "forged") writes the table itself
-  // and would show in every later record. Whatever is left after dropping our own cache was put
-  // there by a script: hand out a fresh table instead (one lua_next when nothing was forged; a
-  // fresh table also drops whatever a script made the old one grow to).
+  // and would show in every later record. The table is empty unless a script put something
+  // there: then hand out a fresh table instead (one lua_next when nothing was forged; a fresh
+  // table also drops whatever a script made the old one grow to).
   lua_pushnil(L);
   if (lua_next(L, record) != 0) {
     lua_pop(L, 2);
     lua_getmetatable(L, record);  // the real one: the C API ignores __metatable
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 0);
     lua_insert(L, -2);
     lua_setmetatable(L, -2);
     lua_replace(L, record);

@@ -10,16 +10,15 @@ namespace strata::lua {
 
 struct RecordView {
   const strata_record* current = nullptr;  // only set during KeyHooks::run()
-  unsigned cached = 0;  // fields stored raw in the table during this record (bits)
+  unsigned cached = 0;  // fields of this record kept by the table's __index (bits)
 };
 
 // Pushes a new record table bound to `view`, which must outlive the Lua state.
 void push_record_table(lua_State* L, RecordView* view);
 
 // Binds the table at stack index `record` (absolute) to `rec`, dropping what the previous record
-// cached. Costs nothing per field unless the previous record's key, value or headers were read.
-// If a script rawset() anything into the table, the slot gets a fresh table instead, so nothing
-// a script writes can reach a later record.
+// cached (a bit mask: no Lua work). If a script rawset() anything into the table, the slot gets a
+// fresh table instead, so nothing a script writes can reach a later record.
 void begin_record(lua_State* L, int record, RecordView* view, const strata_record* rec);
 
 }  // namespace strata::lua
