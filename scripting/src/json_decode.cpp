@@ -36,16 +36,16 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 // What may follow a scalar: anything else (a letter after a number, "truex") goes to cjson.
 bool ends_scalar(char c) { return is_space(c) || c == ',' || c == ']' || c == '}'; }
 
-// Whether 8 bytes may hold a '"', a '\\' or a control character (a false positive only costs the
-// byte loop that follows): strings are scanned a word at a time.
-bool special_in_8(const char* p) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
-  return (has_zero(v ^ (kOnes * '"')) | has_zero(v ^ (kOnes * '\\')) |
-          ((v - kOnes * 0x20) & ~v & kHigh)) != 0;
-}
+// Bytes that end the fast scan of a string: '"', '\\' and control characters.
+struct StringStops {
+  bool stop[256] = {};
+  constexpr StringStops() {
+    for (int c = 0; c < 0x20; ++c) stop[c] = true;
+    stop[static_cast<unsigned char>('"')] = true;
+    stop[static_cast<unsigned char>('\\')] = true;
+  }
+};
+constexpr StringStops kStringStops;
 
 class Scanner {
  public:
@@ -125,14 +125,8 @@ class Scanner {
   }
   bool string() {
     const char* s = ++p_;
-    for (;;) {
-      while (end_ - p_ >= 8 && !special_in_8(p_)) p_ += 8;
-      if (p_ == end_) return false;
-      auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') break;
-      if (c == '\\' || c < 0x20) return false;  // escapes and control characters: cjson
-      ++p_;
-    }
+    while (p_ != end_ && !kStringStops.stop[static_cast<unsigned char>(*p_)]) ++p_;
+    if (p_ == end_ || *p_ != '"') return false;  // escapes and control characters: cjson
     if (p_ - s > UINT32_MAX) return false;
     Token* t = emit(Token::kString);
     if (t == nullptr) return false;
