@@ -11,10 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "counter_cases.hpp"
 #include "memcached_l1_support.hpp"
 
 namespace {
 
+using strata::test::counter_cases;
+using strata::test::CounterCase;
 using strata::test::ServerProcess;
 
 // Remaining TTL of `key` in seconds from memcached itself (`mg key t`): -1 = no expiry, -2 =
@@ -89,48 +92,11 @@ TEST(MemcachedL1Rich, ReplaceAppendPrependKeepMemcachedsMeaningAndFlags) {
   EXPECT_EQ(ttl_of(mc.port(), "k"), -1);
 }
 
-struct Counter {
-  std::string start;
-  strata_tier_op_kind kind;
-  uint64_t delta;
-  std::string want;  // the new value, or "" for non-numeric
-};
-
 TEST(MemcachedL1Rich, IncrAndDecrAreMemcachedsUnsigned64BitCounters) {
   START(mc);
   Tier t({&mc}, "", "tiers.rich_counters");
   ASSERT_EQ(t.error(), "");
-  const uint64_t max = UINT64_MAX;
-  const Counter cases[] = {
-      {"10", STRATA_TIER_INCR, 5, "15"},
-      {"10", STRATA_TIER_DECR, 3, "7"},
-      {"10", STRATA_TIER_DECR, 20, "0"},
-      {"0", STRATA_TIER_DECR, 1, "0"},
-      {"18446744073709551615", STRATA_TIER_INCR, 1, "0"},
-      {"18446744073709551000", STRATA_TIER_INCR, 1000, "384"},
-      {"5", STRATA_TIER_INCR, max, "4"},  // a delta above 2^32 (memcached_increment's is 32-bit)
-      {"18446744073709551615", STRATA_TIER_DECR, max, "0"},
-      {"9007199254740993", STRATA_TIER_INCR, 2, "9007199254740995"},
-      {"99", STRATA_TIER_INCR, 1, "100"},
-      {"100", STRATA_TIER_DECR, 1, "99"},
-      {"007", STRATA_TIER_INCR, 1, "8"},
-      {"12  ", STRATA_TIER_INCR, 1, "13"},
-      {"0", STRATA_TIER_INCR, max, "18446744073709551615"},
-      {" \t1", STRATA_TIER_INCR, 1, "2"},
-      {"+7", STRATA_TIER_INCR, 1, "8"},
-      {"12 abc", STRATA_TIER_INCR, 1, "13"},
-      {std::string("1\0x", 3), STRATA_TIER_INCR, 1, "2"},
-      {"-1", STRATA_TIER_DECR, 1, ""},
-      {"1.5", STRATA_TIER_INCR, 1, ""},
-      {"12abc", STRATA_TIER_INCR, 1, ""},
-      // Not here: a value of only whitespace. memcached's strtoull skips the item's "\r\n" too
-      // and reads on into whatever memory follows (1.6.18 answered 744073709551616); redis_l2
-      // answers "non-numeric value".
-      {"18446744073709551616", STRATA_TIER_INCR, 1, ""},
-      {"abc", STRATA_TIER_INCR, 1, ""},
-      {"", STRATA_TIER_INCR, 1, ""},
-  };
-  for (const Counter& c : cases) {
+  for (const CounterCase& c : counter_cases()) {
     SCOPED_TRACE("'" + c.start + "' " + (c.kind == STRATA_TIER_INCR ? "incr " : "decr ") +
                  std::to_string(c.delta));
     Op set = op(STRATA_TIER_SET, "n", c.start, 0, 0, 5);
