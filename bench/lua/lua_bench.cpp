@@ -162,9 +162,9 @@ struct IngestRecords {
     }
   }
 };
-void BM_LuaIngestKey(benchmark::State& state) {
+void run_ingest(benchmark::State& state, const char* source, int64_t budget) {
   static IngestRecords recs(4096);
-  auto hooks = load(kIngestKeys, state.range(0));
+  auto hooks = load(source, budget);
   if (!hooks) {
     state.SkipWithError("load failed");
     return;
@@ -180,7 +180,21 @@ void BM_LuaIngestKey(benchmark::State& state) {
     benchmark::DoNotOptimize(out);
   }
 }
+void BM_LuaIngestKey(benchmark::State& state) { run_ingest(state, kIngestKeys, state.range(0)); }
 BENCHMARK(BM_LuaIngestKey)->ArgName("budget")->Arg(1000000)->Arg(0);
+
+// Where BM_LuaIngestKey's time goes, one step at a time (default budget): the call itself,
+// reading r.value (interning it), decoding it, and the whole hook.
+constexpr const char* kIngestParts[] = {
+    "function key(r) return 'k' end",
+    "function key(r) local v = r.value return 'k' end",
+    "local d = strata.json.decode function key(r) d(r.value) return 'k' end",
+    kIngestKeys,
+};
+void BM_LuaIngestParts(benchmark::State& state) {
+  run_ingest(state, kIngestParts[state.range(0)], 1000000);
+}
+BENCHMARK(BM_LuaIngestParts)->ArgName("step")->DenseRange(0, 3);
 
 // ~5000 VM instructions of arithmetic: shows what the budget costs a busy script (interpreter
 // plus a count hook) against the JIT.
