@@ -48,7 +48,12 @@ void Connection::on_readable() {
   parse_input();
 }
 
-void Connection::on_writable() { write_out(); }
+void Connection::on_writable() {
+  write_out();
+  // Requests already read but not parsed while the client was backlogged: no new bytes may
+  // come (the client waits for these replies), so parsing resumes here, not on EPOLLIN.
+  if (!closed() && in_head_ < in_.size() && !backlogged()) parse_input();
+}
 
 bool Connection::backlogged() const {
   const FrontConfig& cfg = loop_.server().config();
@@ -56,21 +61,30 @@ bool Connection::backlogged() const {
 }
 
 void Connection::parse_input() {
-  while (!quit_ && !closed() && !backlogged()) {
-    size_t n = parser_.next(in_.data() + in_head_, in_.size() - in_head_, scratch_);
-    if (n == 0) break;
-    in_head_ += n;
-    if (scratch_.cmd != Cmd::None) accept_request(scratch_);
+  // Bounded by the bytes read (at most kReadsPerEvent chunks per event): every round either
+  // parses requests or ends.
+  for (;;) {
+    while (!quit_ && !closed() && !backlogged()) {
+      size_t n = parser_.next(in_.data() + in_head_, in_.size() - in_head_, scratch_);
+      if (n == 0) break;
+      in_head_ += n;
+      if (scratch_.cmd != Cmd::None) accept_request(scratch_);
+    }
+    if (in_head_ == in_.size()) {
+      in_.clear();
+      in_head_ = 0;
+    } else if (in_head_ > 64 * 1024) {
+      in_.erase(0, in_head_);
+      in_head_ = 0;
+    }
+    submit_next();
+    size_t queued = slots_.size();
+    flush_ready();
+    // Replies that went out may have made room (max_pending, max_output) for requests that
+    // are already read: no new bytes (no EPOLLIN) may come for them, so parse them now.
+    if (closed() || quit_ || slots_.size() == queued || backlogged() || in_head_ == in_.size())
+      return;
   }
-  if (in_head_ == in_.size()) {
-    in_.clear();
-    in_head_ = 0;
-  } else if (in_head_ > 64 * 1024) {
-    in_.erase(0, in_head_);
-    in_head_ = 0;
-  }
-  submit_next();
-  flush_ready();
 }
 
 void Connection::accept_request(Request& req) {

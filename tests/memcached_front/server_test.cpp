@@ -204,6 +204,42 @@ TEST(FrontServer, AClientThatDoesNotReadStallsNobodyElse) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(other.call("mn\r\n"), "MN\r\n");
 }
 
+// Regression: requests read while the client was backlogged were parsed again only when more
+// bytes came, so a pipeline whose replies exceed max_output stalled once the client read them.
+TEST(FrontServer, APipelineWhoseRepliesExceedMaxOutputIsAnsweredInFull) {
+  mcfront::FrontConfig cfg = test_config();
+  cfg.max_output = 4096;
+  cfg.max_pending = 2;
+  Front f(FakeChain::Mode::Thread, cfg);
+  McClient c(f.server.port());
+  std::string big(100 * 1024, 'x');
+  ASSERT_EQ(c.call("set big 0 0 " + std::to_string(big.size()) + "\r\n" + big + "\r\n"),
+            "STORED\r\n");
+  std::string gets, want;
+  for (int i = 0; i < 300; ++i) {  // 30 MB: more than the socket buffers hold
+    gets += "get big\r\n";
+    want += "VALUE big 0 102400\r\n" + big + "\r\nEND\r\n";
+  }
+  ASSERT_TRUE(c.send(gets + "mn\r\n"));
+  std::string got = c.read_n(want.size() + 4);
+  EXPECT_EQ(got.size(), want.size() + 4);
+  EXPECT_TRUE(got == want + "MN\r\n");
+}
+
+TEST(FrontServer, APipelineLongerThanMaxPendingIsAnsweredInFull) {
+  mcfront::FrontConfig cfg = test_config();
+  cfg.max_pending = 2;
+  Front f(FakeChain::Mode::Thread, cfg);
+  McClient c(f.server.port());
+  std::string req, want;
+  for (int i = 0; i < 3000; ++i) {
+    req += i % 3 ? "mn\r\n" : "get k\r\n";
+    want += i % 3 ? "MN\r\n" : "END\r\n";
+  }
+  ASSERT_TRUE(c.send(req));
+  EXPECT_EQ(c.read_n(want.size()), want);
+}
+
 TEST(FrontServer, QuitAndLineTooLongClose) {
   Front f(FakeChain::Mode::Inline);
   McClient q(f.server.port());
