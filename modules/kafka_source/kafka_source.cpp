@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "consumer_parts.hpp"
 #include "embedded_mock.hpp"
 
 namespace kafka_source {
@@ -24,26 +25,7 @@ namespace {
 
 constexpr const char* kStartValues[] = {"earliest", "latest", nullptr};
 
-// Properties with a dedicated option, or that would break at-least-once if overridden.
-constexpr const char* kReservedProps[][2] = {{"bootstrap.servers", "brokers"},
-                                             {"metadata.broker.list", "brokers"},
-                                             {"group.id", "group_id"},
-                                             {"auto.offset.reset", "start"},
-                                             {"enable.auto.offset.store", ""},
-                                             {"enable.auto.commit", ""},
-                                             {"auto.commit.interval.ms", "commit_interval"}};
-
 using PartitionKey = std::pair<std::string, int32_t>;
-
-// One batch handed to the host: the librdkafka messages own every byte the records point to.
-struct Batch {
-  std::vector<rd_kafka_message_t*> msgs;
-  std::vector<strata_record> records;
-  std::vector<strata_header> headers;
-  ~Batch() {
-    for (auto* m : msgs) rd_kafka_message_destroy(m);
-  }
-};
 
 // Per owned partition: the offset after the last record handed to the host (-1 = none yet).
 struct Owned {
@@ -108,7 +90,7 @@ class KafkaSource final : public strata::SourceModule {
         mock_partitions_(static_cast<int>(opts.integer("mock_partitions"))),
         seed_file_(opts.str("seed_file")),
         bootstrap_file_(opts.str("bootstrap_file")) {
-    parse_brokers(opts.str("brokers"));
+    mock_brokers_ = parse_brokers(opts.str("brokers"), &bootstraps_);
     if (topics_.empty()) throw strata::Error("topics: at least one topic is needed");
     for (const auto& t : topics_)
       if (t.empty()) throw strata::Error("topics: a topic name is empty");
@@ -117,7 +99,11 @@ class KafkaSource final : public strata::SourceModule {
     if (mock_brokers_ == 0 && !bootstrap_file_.empty())
       throw strata::Error("bootstrap_file needs brokers = \"mock\"");
     if (!seed_file_.empty()) seed_ = parse_seed_file(seed_file_, topics_.front());
-    build_conf(opts);
+    conf_ = consumer_conf(opts, group_, start_, mock_brokers_ > 0);
+    rd_kafka_conf_set_opaque(conf_.get(), this);
+    rd_kafka_conf_set_rebalance_cb(conf_.get(), &KafkaSource::on_rebalance);
+    rd_kafka_conf_set_error_cb(conf_.get(), &KafkaSource::on_error);
+    rd_kafka_conf_set_log_cb(conf_.get(), &KafkaSource::on_log);
     records_ = host_.counter("strata_kafka_records_total", "Records delivered to the pipeline");
     rebalances_ = host_.counter("strata_kafka_rebalances_total",
                                 "Consumer group rebalances (assign and revoke events)");
@@ -258,6 +244,7 @@ class KafkaSource final : public strata::SourceModule {
     update_lag_gauge();
     if (batch->msgs.empty()) return;
     fill_records(*batch);
+    note_delivered(*batch);
     records_.add(static_cast<double>(batch->records.size()));
     out.records = batch->records.data();
     out.count = batch->records.size();
@@ -325,70 +312,6 @@ class KafkaSource final : public strata::SourceModule {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
     return out;
-  }
-
-  void parse_brokers(const std::string& brokers) {
-    if (brokers == "mock") {
-      mock_brokers_ = 1;
-    } else if (brokers.rfind("mock:", 0) == 0) {
-      std::string n = brokers.substr(5);
-      if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoi(n) < 1)
-        throw strata::Error("brokers: \"" + brokers + "\" is not \"mock:N\" with N in 1..99");
-      mock_brokers_ = std::stoi(n);
-    } else if (brokers.empty()) {
-      throw strata::Error("brokers: empty; give \"host:port,...\" or \"mock\"");
-    } else {
-      bootstraps_ = brokers;
-    }
-  }
-
-  // Everything but bootstrap.servers (known only at start() for the mock).
-  void build_conf(const strata::Options& opts) {
-    conf_.reset(rd_kafka_conf_new());
-    auto set = [&](const char* key, const std::string& value) {
-      char errstr[512];
-      if (rd_kafka_conf_set(conf_.get(), key, value.c_str(), errstr, sizeof errstr) !=
-          RD_KAFKA_CONF_OK)
-        throw strata::Error(std::string(key) + ": " + errstr);
-    };
-    set("group.id", group_);
-    set("auto.offset.reset", start_);
-    set("enable.auto.offset.store", "false");  // only acked positions are stored...
-    set("enable.auto.commit", "true");         // ...and committed in the background
-    set("auto.commit.interval.ms", std::to_string(opts.duration_ms("commit_interval")));
-    set("client.id", "strata");
-    // Throughput defaults (rdkafka.* below may override): prefetch deep queues (still bounded
-    // by queued.max.messages.kbytes, 64 MiB) and answer fetches within 10 ms instead of 500 ms
-    // of waiting for fetch.min.bytes. Measured in docs/performance.md.
-    set("queued.min.messages", "1000000");
-    set("fetch.wait.max.ms", "10");
-    if (mock_brokers_ > 0) {
-      // The mock re-forms a group only session.timeout.ms - 1 s after a member left; keep a
-      // restart of the quickstart quick. rdkafka.* below may still override both.
-      set("session.timeout.ms", "6000");
-      set("heartbeat.interval.ms", "500");
-    }
-    for (const auto& [key, value] : opts.table("rdkafka")) {
-      for (const auto& r : kReservedProps)
-        if (key == r[0])
-          throw strata::Error(
-              "rdkafka." + key +
-              (r[1][0] ? std::string(" is set by the option \"") + r[1] + "\""
-                       : std::string(" is fixed by kafka_source (at-least-once commits)")));
-      char errstr[512];
-      rd_kafka_conf_res_t res =
-          rd_kafka_conf_set(conf_.get(), key.c_str(), value.c_str(), errstr, sizeof errstr);
-      // librdkafka's message may quote the value; a value may be a secret, so never repeat it.
-      if (res == RD_KAFKA_CONF_UNKNOWN)
-        throw strata::Error("rdkafka." + key + ": unknown librdkafka property");
-      if (res != RD_KAFKA_CONF_OK)
-        throw strata::Error("rdkafka." + key + ": invalid value for this librdkafka property");
-    }
-    rd_kafka_conf_set_opaque(conf_.get(), this);
-    rd_kafka_conf_set_rebalance_cb(conf_.get(), &KafkaSource::on_rebalance);
-    rd_kafka_conf_set_error_cb(conf_.get(), &KafkaSource::on_error);
-    rd_kafka_conf_set_log_cb(conf_.get(), &KafkaSource::on_log);
   }
 
   void start_mock() {
@@ -616,41 +539,9 @@ class KafkaSource final : public strata::SourceModule {
     batch.msgs.erase(keep, batch.msgs.end());
   }
 
-  void fill_records(Batch& batch) {
-    size_t header_total = 0;
-    std::vector<rd_kafka_headers_t*> hdrs(batch.msgs.size(), nullptr);
-    for (size_t i = 0; i < batch.msgs.size(); ++i)
-      if (rd_kafka_message_headers(batch.msgs[i], &hdrs[i]) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        header_total += rd_kafka_header_cnt(hdrs[i]);
-      else
-        hdrs[i] = nullptr;
-    batch.headers.reserve(header_total);  // records point into it: it must never reallocate
-    batch.records.reserve(batch.msgs.size());
+  void note_delivered(const Batch& batch) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < batch.msgs.size(); ++i) {
-      const rd_kafka_message_t* m = batch.msgs[i];
-      strata_record r{};
-      r.struct_size = sizeof(strata_record);
-      r.topic = rd_kafka_topic_name(m->rkt);
-      r.partition = m->partition;
-      r.offset = m->offset;
-      r.key = strata_bytes{static_cast<const char*>(m->key), m->key_len};
-      r.value = strata_bytes{static_cast<const char*>(m->payload), m->len};
-      r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
-      size_t first = batch.headers.size();
-      if (hdrs[i]) {
-        const char* name;
-        const void* val;
-        size_t size;
-        for (size_t h = 0;
-             rd_kafka_header_get_all(hdrs[i], h, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++h)
-          batch.headers.push_back(strata_header{strata_bytes{name, std::strlen(name)},
-                                                strata_bytes{static_cast<const char*>(val), size}});
-      }
-      r.header_count = batch.headers.size() - first;
-      r.headers = r.header_count ? &batch.headers[first] : nullptr;
-      batch.records.push_back(r);
+    for (const strata_record& r : batch.records) {
       auto it = owned_.find(PartitionKey(r.topic, r.partition));
       if (it != owned_.end()) it->second.delivered = std::max(it->second.delivered, r.offset + 1);
     }
@@ -662,22 +553,6 @@ class KafkaSource final : public strata::SourceModule {
     last_lag_update_ = now;
     int64_t l = lag();
     if (l >= 0) lag_gauge_.set(static_cast<double>(l));
-  }
-
-  static std::string describe(const rd_kafka_topic_partition_list_t* parts) {
-    std::map<std::string, std::string> by_topic;
-    for (int i = 0; i < parts->cnt; ++i) {
-      auto& s = by_topic[parts->elems[i].topic];
-      if (!s.empty()) s += ',';
-      s += std::to_string(parts->elems[i].partition);
-    }
-    std::string out = std::to_string(parts->cnt) + " partition(s)";
-    const char* sep = ": ";
-    for (const auto& [t, p] : by_topic) {
-      out.append(sep).append(t).append("[").append(p).append("]");
-      sep = " ";
-    }
-    return out;
   }
 
   strata::Host host_;
@@ -695,8 +570,7 @@ class KafkaSource final : public strata::SourceModule {
 
   EmbeddedMock mock_;
   // Until start() hands it to rd_kafka_new; freed here if the constructor throws.
-  std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)> conf_{nullptr,
-                                                                     rd_kafka_conf_destroy};
+  ConfPtr conf_{nullptr, rd_kafka_conf_destroy};
   rd_kafka_t* rk_ = nullptr;
   bool closed_ = false;
   bool closed_cleanly_ = false;

@@ -1,0 +1,44 @@
+// kafka_source's pieces that need none of the source's state: the librdkafka configuration
+// built from the options, the broker option's forms, record batches made from messages, and
+// the text of a partition list for the log.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+#include <strata/sdk.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kafka_source {
+
+// One batch handed to the host: the librdkafka messages own every byte the records point to.
+struct Batch {
+  std::vector<rd_kafka_message_t*> msgs;
+  std::vector<strata_record> records;
+  std::vector<strata_header> headers;
+  ~Batch() {
+    for (auto* m : msgs) rd_kafka_message_destroy(m);
+  }
+};
+
+// Fills batch.records (and the headers they point to) from batch.msgs, in order.
+void fill_records(Batch& batch);
+
+// "mock" / "mock:N" -> N (1..99) embedded brokers; anything else is a bootstrap list, stored in
+// *bootstraps, and gives 0. Throws strata::Error for an empty or malformed value.
+int parse_brokers(const std::string& brokers, std::string* bootstraps);
+
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)>;
+
+// The consumer's configuration: group, start, at-least-once offset handling, throughput
+// defaults, the mock's short sessions, then the `rdkafka` pass-through table (reserved keys
+// refused, values never repeated in messages). Everything but bootstrap.servers, the opaque
+// and the callbacks. Throws strata::Error.
+ConfPtr consumer_conf(const strata::Options& opts, const std::string& group,
+                      const std::string& start, bool mock);
+
+// "3 partition(s): events[0,1,2]" for the log.
+std::string describe(const rd_kafka_topic_partition_list_t* parts);
+
+}  // namespace kafka_source
