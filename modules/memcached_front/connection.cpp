@@ -95,7 +95,8 @@ void Connection::accept_request(Request& req) {
   Slot& s = slots_.emplace_back();
   s.req = std::move(req);
   s.start_ns = server.chain().monotonic_ns();
-  if (!next_) next_ = new Batch{this, &loop_, {}, {}};
+  s.conn = this;
+  if (!next_) next_ = new Batch{&loop_, {}, {}};
   size_t first = next_->ops.size();
   size_t n = build_ops(s.req, server.commands(), server.chain().now_unix_ms(), next_->ops, s.reply);
   if (n == 0) {
@@ -115,42 +116,28 @@ void Connection::accept_request(Request& req) {
 
 void Connection::submit_next() {
   if (in_flight_ || !next_ || next_->ops.empty() || closed()) return;
-  Batch* b = next_;
-  next_ = nullptr;
-  in_flight_ = b;
-  Server& server = loop_.server();
-  server.in_flight().fetch_add(1);
-  strata_status st = server.chain().submit(b->ops.data(), b->ops.size(), &EventLoop::on_chain_done, b);
-  if (st != STRATA_OK) {
-    server.in_flight().fetch_sub(1);
-    for (auto& op : b->ops) {
-      op.status = st;
-      std::snprintf(op.error, sizeof op.error, "the tier chain refused the request (%s)",
-                    server.stopping() ? "front stopping" : "chain shutting down");
-    }
-    b->refused = true;
-    loop_.post(b);  // answered like any completion, on this loop's next turn
-  }
+  in_flight_ = loop_.enqueue(*next_);  // submitted with the other clients' at the turn's end
+  next_->ops.clear();
+  next_->slots.clear();
 }
 
-void Connection::on_batch_done(Batch* b) {
+void Connection::finish_slot(Slot& s, const strata_chain_op* ops) {
   Server& server = loop_.server();
+  ReplyInfo info;
+  encode_reply(s.req, ops + s.first_op, s.op_count, s.reply, info);
+  s.ready = true;
+  server.stats().get_hits += info.hits;
+  server.stats().get_misses += info.misses;
+  if (info.client_error || info.server_error) ++server.stats().errors;
   uint64_t now = server.chain().monotonic_ns();
-  for (Slot* s : b->slots) {
-    ReplyInfo info;
-    encode_reply(s->req, &b->ops[s->first_op], s->op_count, s->reply, info);
-    s->ready = true;
-    server.stats().get_hits += info.hits;
-    server.stats().get_misses += info.misses;
-    if (info.client_error || info.server_error) ++server.stats().errors;
-    server.metrics().replied(info, static_cast<double>(now - s->start_ns) / 1e9);
-  }
-  if (!b->refused) server.chain().release(b->ops.data(), b->ops.size());
-  if (in_flight_ == b) in_flight_ = nullptr;
-  delete b;
+  server.metrics().replied(info, static_cast<double>(now - s.start_ns) / 1e9);
+}
+
+void Connection::batch_finished() {
+  in_flight_ = nullptr;
   if (closed()) return;
-  last_active_ns_ = now;
-  parse_input();  // submits what was parsed meanwhile, replies, resumes a paused reader
+  last_active_ns_ = loop_.server().chain().monotonic_ns();
+  parse_input();  // stages what was parsed meanwhile, replies, resumes a paused reader
 }
 
 void Connection::flush_ready() {

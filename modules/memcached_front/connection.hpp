@@ -21,6 +21,7 @@ class EventLoop;
 class Connection;
 
 struct Slot {
+  Connection* conn = nullptr;
   Request req;
   std::string reply;
   size_t first_op = 0;
@@ -29,9 +30,10 @@ struct Slot {
   uint64_t start_ns = 0;
 };
 
-// The ops of one submit. Owned by the connection until the chain calls back, then by the loop.
+// The ops of one submit: every request its loop's clients parsed in one turn, each client's
+// slots side by side (a client is in at most one batch in flight). A client also stages its
+// next requests in one of these while its batch is in flight. Owned by the loop.
 struct Batch {
-  Connection* conn = nullptr;
   EventLoop* loop = nullptr;
   std::vector<strata_chain_op> ops;
   std::vector<Slot*> slots;
@@ -52,8 +54,10 @@ class Connection {
   void set_initial_interest(uint32_t events) { interest_ = events; }
   void on_readable();
   void on_writable();
-  // The chain answered `batch` (on this loop's thread).
-  void on_batch_done(Batch* batch);
+  // The chain answered one of this client's slots (on this loop's thread): its reply.
+  void finish_slot(Slot& slot, const strata_chain_op* ops);
+  // Every slot of this client in its batch in flight is answered.
+  void batch_finished();
   // Stops reading; replies already owed are still written if the socket takes them.
   void shut_reading();
   void close();
@@ -73,8 +77,8 @@ class Connection {
   std::string in_;
   size_t in_head_ = 0;
   std::deque<Slot> slots_;
-  Batch* next_ = nullptr;       // ops parsed but not submitted yet
-  Batch* in_flight_ = nullptr;  // submitted, not called back yet
+  Batch* next_ = nullptr;       // staged: ops parsed while a batch was in flight
+  Batch* in_flight_ = nullptr;  // the loop's batch holding this client's ops
   std::string out_;
   size_t out_head_ = 0;
   bool reading_ = true;         // EPOLLIN wanted

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 
 #include "connection.hpp"
@@ -33,6 +34,7 @@ EventLoop::EventLoop(Server& server, int listen_fd) : server_(server), listen_fd
 
 EventLoop::~EventLoop() {
   drain_completions();  // late completions: reply nowhere, but release the chain's storage
+  delete pending_;      // never submitted
   for (Connection* c : conns_) delete c;
   for (Connection* c : dead_) delete c;
   if (epfd_ >= 0) ::close(epfd_);
@@ -70,8 +72,53 @@ void EventLoop::drain_completions() {
     local_.swap(done_);
     wake_pending_ = false;  // a completion posted after this wakes the loop again
   }
-  for (Batch* b : local_) b->conn->on_batch_done(b);
+  for (Batch* b : local_) finish_batch(b);
   local_.clear();
+}
+
+void EventLoop::finish_batch(Batch* b) {
+  finished_.clear();
+  for (Slot* s : b->slots) {
+    s->conn->finish_slot(*s, b->ops.data());
+    if (finished_.empty() || finished_.back() != s->conn) finished_.push_back(s->conn);
+  }
+  if (!b->refused) server_.chain().release(b->ops.data(), b->ops.size());
+  delete b;
+  // After the replies are encoded: batch_finished() may pop (free) the slots.
+  std::vector<Connection*> conns;
+  conns.swap(finished_);
+  for (Connection* c : conns) c->batch_finished();
+  conns.clear();
+  finished_.swap(conns);
+}
+
+Batch* EventLoop::enqueue(Batch& staged) {
+  if (!pending_) pending_ = new Batch{this, {}, {}};
+  size_t base = pending_->ops.size();
+  pending_->ops.insert(pending_->ops.end(), staged.ops.begin(), staged.ops.end());
+  for (Slot* s : staged.slots) {
+    s->first_op += base;
+    pending_->slots.push_back(s);
+  }
+  return pending_;
+}
+
+void EventLoop::submit_pending() {
+  if (!pending_) return;
+  Batch* b = pending_;
+  pending_ = nullptr;
+  server_.in_flight().fetch_add(1);
+  strata_status st =
+      server_.chain().submit(b->ops.data(), b->ops.size(), &EventLoop::on_chain_done, b);
+  if (st == STRATA_OK) return;
+  server_.in_flight().fetch_sub(1);
+  for (auto& op : b->ops) {
+    op.status = st;
+    std::snprintf(op.error, sizeof op.error, "the tier chain refused the request (%s)",
+                  server_.stopping() ? "front stopping" : "chain shutting down");
+  }
+  b->refused = true;
+  post(b);  // answered like any completion, on the next turn
 }
 
 void EventLoop::set_interest(Connection& conn, uint32_t events) {
@@ -177,6 +224,7 @@ void EventLoop::run() {
       }
     }
     drain_completions();
+    submit_pending();
     uint64_t now = server_.chain().monotonic_ns();
     if (server_.stopping() && !stopping_) begin_stop();
     sweep_idle(now);

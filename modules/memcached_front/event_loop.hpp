@@ -32,10 +32,14 @@ class EventLoop {
   Server& server() { return server_; }
   void set_interest(Connection& conn, uint32_t events);
   void forget(Connection& conn);  // closing: out of epoll, deleted once nothing is in flight
+  // Moves a client's staged ops into this turn's batch; returns that batch.
+  Batch* enqueue(Batch& staged);
 
  private:
   void accept_all();
   void drain_completions();
+  void finish_batch(Batch* batch);
+  void submit_pending();
   void sweep_idle(uint64_t now_ns);
   void reap();
   bool drained() const;
@@ -50,6 +54,8 @@ class EventLoop {
   std::vector<Batch*> done_;            // completions, guarded by mu_
   bool wake_pending_ = false;           // guarded by mu_: the eventfd was written since a drain
   std::vector<Batch*> local_;
+  Batch* pending_ = nullptr;            // this turn's ops, submitted at its end
+  std::vector<Connection*> finished_;   // scratch of finish_batch
   std::unordered_set<Connection*> conns_;
   std::vector<Connection*> dead_;
   bool stopping_ = false;
