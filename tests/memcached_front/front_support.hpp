@@ -23,7 +23,10 @@ namespace strata::test {
 class StrataFront {
  public:
   StrataFront() = default;
-  ~StrataFront() { stop(); }
+  ~StrataFront() {
+    stop();
+    if (!dir_.empty()) remove_tree(dir_);
+  }
   StrataFront(const StrataFront&) = delete;
   StrataFront& operator=(const StrataFront&) = delete;
 
