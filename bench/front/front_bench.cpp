@@ -2,7 +2,8 @@
 // same gets sent straight to memcached and through twemproxy (Debian's nutcracker) in front of
 // the same memcached. One load generator (epoll, one thread) keeps `connections` clients busy,
 // each with `depth` gets in flight (depth 1: request, reply, next request), for `seconds` per
-// target; prints gets/s, p50/p99 latency of a round trip, and `front/direct = X`.
+// target (in rounds of one second, the three targets in turn); prints gets/s, p50/p99 latency of
+// a round trip, and `front/direct = X`.
 //   bench_front [--connections N] [--depth D] [--seconds S] [--keys K] [--value-size B]
 //               [--front-threads T] [--chain-threads C]
 #include <sys/epoll.h>
@@ -34,10 +35,18 @@ struct Options {
   int chain_threads = 4;  // the host threads running its chain ops
 };
 
+// One target's measurements, summed over the rounds.
 struct Result {
-  double rate = 0;  // gets/s
-  double p50_us = 0, p99_us = 0;
+  long done = 0;
+  double elapsed = 0;
+  std::vector<double> lat_us;  // one per round trip
   long errors = 0;
+  double rate() const { return elapsed > 0 ? static_cast<double>(done) / elapsed : 0; }
+  double percentile(double p) {
+    if (lat_us.empty()) return 0;
+    std::sort(lat_us.begin(), lat_us.end());
+    return lat_us[std::min(lat_us.size() - 1, static_cast<size_t>(lat_us.size() * p))];
+  }
 };
 
 struct Client {
@@ -76,7 +85,7 @@ int take_replies(Client& c, long& errors) {
   return n;
 }
 
-Result run_load(int port, const Options& o) {
+void run_load(int port, const Options& o, Result& r) {
   std::vector<Client> clients(o.connections);
   int ep = ::epoll_create1(0);
   for (size_t i = 0; i < clients.size(); ++i) {
@@ -87,9 +96,7 @@ Result run_load(int port, const Options& o) {
     ev.data.u64 = i;
     ::epoll_ctl(ep, EPOLL_CTL_ADD, clients[i].conn->fd(), &ev);
   }
-  std::vector<double> lat_us;
-  lat_us.reserve(4'000'000);
-  Result r;
+  std::vector<double>& lat_us = r.lat_us;
   long done = 0;
   Clock::time_point start = Clock::now();
   Clock::time_point end =
@@ -112,15 +119,9 @@ Result run_load(int port, const Options& o) {
       if (now < end) send_round(c, o);
     }
   }
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  r.elapsed += std::chrono::duration<double>(Clock::now() - start).count();
+  r.done += done;
   ::close(ep);
-  r.rate = static_cast<double>(done) / elapsed;
-  std::sort(lat_us.begin(), lat_us.end());
-  if (!lat_us.empty()) {
-    r.p50_us = lat_us[lat_us.size() / 2];
-    r.p99_us = lat_us[std::min(lat_us.size() - 1, lat_us.size() * 99 / 100)];
-  }
-  return r;
 }
 
 bool preload(int port, const Options& o) {
@@ -154,9 +155,9 @@ pid_t start_twemproxy(const st::ServerProcess& mc, int port, const std::string& 
   return pid;
 }
 
-void print(const char* name, const Result& r) {
-  std::printf("%-10s %10.0f gets/s   p50 %7.1f us   p99 %7.1f us   not-hit %ld\n", name, r.rate,
-              r.p50_us, r.p99_us, r.errors);
+void print(const char* name, Result& r) {
+  std::printf("%-10s %10.0f gets/s   p50 %7.1f us   p99 %7.1f us   not-hit %ld\n", name,
+              r.rate(), r.percentile(0.5), r.percentile(0.99), r.errors);
 }
 
 Options parse(int argc, char** argv) {
@@ -195,19 +196,28 @@ int main(int argc, char** argv) {
               o.seconds, o.keys, o.value_size, o.front_threads, o.chain_threads);
   Options warm = o;
   warm.seconds = 1;
-  run_load(front.port(), warm);  // warm-up
-  Result direct = run_load(mc.port(), o);
-  Result via_front = run_load(front.port(), o);
-  Result via_tw = tw > 0 ? run_load(tw_port, o) : Result{};
+  Result ignored;
+  run_load(front.port(), warm, ignored);  // warm-up
+  // Rounds of one second, the targets in turn: load from other processes on the machine then
+  // falls on all three alike instead of on whichever ran at the time.
+  Result direct, via_front, via_tw;
+  Options round = o;
+  round.seconds = 1;
+  for (int i = 0; i < static_cast<int>(o.seconds + 0.5); ++i) {
+    run_load(mc.port(), round, direct);
+    run_load(front.port(), round, via_front);
+    if (tw > 0) run_load(tw_port, round, via_tw);
+  }
   print("direct", direct);
   print("front", via_front);
   if (tw > 0) print("twemproxy", via_tw);
   else std::printf("twemproxy  not run (nutcracker missing or did not start)\n");
-  std::printf("front/direct = %.2f\n", via_front.rate / direct.rate);
-  if (tw > 0) std::printf("twemproxy/direct = %.2f\n", via_tw.rate / direct.rate);
+  std::printf("front/direct = %.2f\n", via_front.rate() / direct.rate());
+  if (tw > 0) std::printf("twemproxy/direct = %.2f\n", via_tw.rate() / direct.rate());
   if (tw > 0) {
     ::kill(tw, SIGTERM);
     ::waitpid(tw, nullptr, 0);
   }
+  st::remove_tree(dir);
   return 0;
 }
