@@ -46,7 +46,8 @@ class SmallBlockPool {
     for (void* c : chunks_) std::free(c);
   }
   static size_t class_of(size_t n) { return (n - 1) / kGranule; }  // 1 <= n <= kMax
-  void* take(size_t n) {                                            // nullptr when out of memory
+  // A block of at least n bytes; nullptr when out of memory.
+  void* take(size_t n) {
     size_t c = class_of(n);
     size_t size = (c + 1) * kGranule;
     if (FreeBlock* b = free_[c]) {
