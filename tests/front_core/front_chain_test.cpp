@@ -325,6 +325,7 @@ TEST_F(FrontChain, QueuedReadsShareOneMemcachedRead) {
   ctl_.release(front_inst(), one, 1);
   ctl_.release(front_inst(), two, 1);
   ctl_.release(front_inst(), many, 4);
+  ctl_.release(front_inst(), &blocker->op, 1);
 }
 
 TEST_F(FrontChain, InlineChainRunsOnTheSubmittingThread) {

@@ -46,6 +46,8 @@ std::unique_ptr<Call> FrontFixture::call(strata_chain_op_kind kind, const std::s
   c->key = key;
   c->value = value;
   c->op = strata::chain_op(kind, c->key, c->value, ttl_ms, flags, cas);
+  c->releaser = ctl_.release;
+  c->front = front_inst();
   void* p = ctl_.pending_new();
   pendings_.push_back(p);
   int rc = ctl_.submit(front_inst(), &c->op, 1, p);

@@ -55,10 +55,16 @@ struct Counts {
   long accepted = 0, refused = 0, done = 0, duplicates = 0, inline_dones = 0;
 };
 
-// One op's inputs and outputs, with storage for its key and value.
+// One op's inputs and outputs, with storage for its key and value. A result still held when
+// the Call goes is released then (`releaser`, set by FrontFixture::call).
 struct Call {
   std::string key, value;
   strata_chain_op op{};
+  void (*releaser)(void*, strata_chain_op*, size_t) = nullptr;
+  void* front = nullptr;
+  ~Call() {
+    if (releaser && op.host_private) releaser(front, &op, 1);
+  }
 };
 
 class FrontFixture : public ::testing::Test {
