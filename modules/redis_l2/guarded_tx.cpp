@@ -149,13 +149,16 @@ class Tx {
 
   void append_write(const strata_tier_op& op) {
     Args a;
-    a.own.reserve(2);
+    a.own.reserve(3);
     std::string key = e_.prefix;
     key.append(op.key.data, op.key.len);
     a.add(op.kind == STRATA_TIER_SET ? "SET" : "DEL");
     a.add_owned(std::move(key));
     if (op.kind == STRATA_TIER_SET) {
-      a.add(op.value.data ? std::string_view(op.value.data, op.value.len) : std::string_view());
+      // The pipeline's guarded writes have flags 0: the bytes alone
+      // (tests/redis_l2/flags_test.cpp).
+      a.add_value(op.flags, op.value.data ? std::string_view(op.value.data, op.value.len)
+                                          : std::string_view());
       if (int64_t t = value_ttl(e_, op); t > 0) {
         a.add("PX");
         a.add_owned(std::to_string(t));

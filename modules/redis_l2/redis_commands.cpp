@@ -28,12 +28,12 @@ void append_plain(redisContext* c, const Encoding& e, const strata_tier_op& op) 
   key.append(op.key.data, op.key.len);
   if (op.kind == STRATA_TIER_WATERMARK_GET) key = watermark_key(e.prefix, value_of_key(op));
   Args a;
-  a.own.reserve(1);
+  a.own.reserve(2);
   bool get = op.kind == STRATA_TIER_GET || op.kind == STRATA_TIER_WATERMARK_GET;
   a.add(get ? "GET" : op.kind == STRATA_TIER_DELETE ? "DEL" : "SET");
   a.add(key);
   if (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD) {
-    a.add(value_of(op));
+    a.add_value(op.flags, value_of(op));
     if (op.kind == STRATA_TIER_ADD) a.add("NX");
     if (int64_t t = value_ttl(e, op); t > 0) {
       a.add("PX");
@@ -55,7 +55,7 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
   Args a;
   a.argv.reserve(3 + 7 * cmd.count);
   a.lens.reserve(3 + 7 * cmd.count);
-  a.own.reserve(1 + 5 * cmd.count);
+  a.own.reserve(1 + 6 * cmd.count);
   a.add("EVALSHA");
   a.add(script_sha);
   a.add_owned(std::to_string(2 * cmd.count));
@@ -74,7 +74,10 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
     int64_t vt = set ? version_ttl(e, t) : e.tombstone_ttl_ms;
     a.add(set ? "s" : "d");
     a.add_owned(std::to_string(op.version));
-    a.add(set ? value_of(op) : std::string_view());
+    if (set)
+      a.add_value(op.flags, value_of(op));
+    else
+      a.add(std::string_view());
     if (t > 0)
       a.add_owned(std::to_string(t));
     else
@@ -115,7 +118,7 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
       continue;
     }
-    size_t bytes = op.key.len + value_of(op).size();
+    size_t bytes = op.key.len + value_of(op).size() + (op.flags != 0 ? kEnvelopeHeader : 0);
     bool guarded = is_guarded(op);
     bool versioned = is_versioned(op);
     bool run = guarded || versioned;  // a run of ops that travel as one command

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "envelope.hpp"
 #include "redis_link.hpp"
 
 namespace redis_l2 {
@@ -81,6 +82,14 @@ struct Args {
     lens.push_back(a.size());
   }
   void add_owned(std::string s) { add(own.emplace_back(std::move(s))); }
+  // A value to store with client flags `flags` (envelope.hpp): the bytes themselves, without a
+  // copy, unless they need an envelope (then one slot of `own`, which the caller reserves).
+  void add_value(uint32_t flags, std::string_view v) {
+    if (needs_envelope(flags, v))
+      add_owned(enveloped(flags, v));
+    else
+      add(v);
+  }
   void send(redisContext* c) {
     redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
   }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "envelope.hpp"
 #include "guarded_tx.hpp"
 #include "redis_commands.hpp"
 #include "redis_link.hpp"
@@ -326,7 +327,9 @@ class RedisL2 final : public strata::TierModule {
         break;
       case STRATA_TIER_GET:
         if (r->type == REDIS_REPLY_STRING) {
-          host_.set_value(first, r->str, r->len);
+          Unwrapped v = unwrap(r->str, r->len);  // envelope.hpp: client flags
+          host_.set_value(first, v.payload.data(), v.payload.size());
+          first.result_flags = v.flags;
           strata::set_result_ttl(first, remaining_ttl(pttl));
         } else if (r->type == REDIS_REPLY_NIL) {
           first.status = STRATA_NOT_FOUND;

@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "envelope.hpp"
 #include "redis_commands.hpp"
 #include "redis_link.hpp"
 
@@ -16,6 +17,11 @@ namespace redis_l2 {
 // stops at 0, as memcached does.
 // The value keeps its TTL on APPEND (native), PREPEND, INCR and DECR (SET ... KEEPTTL), as
 // memcached keeps an item's exptime; TOUCH sets the op's TTL.
+// Client flags (envelope.hpp): the ops keep the stored ones. APPEND of an envelope is the native
+// APPEND (the envelope stays in front); PREPEND inserts after the envelope; INCR/DECR read the
+// number after it and write it back behind the same envelope. `M` is kMagic; a value that gets
+// flags 0 is stored by `store` exactly as a plain write would store it (bytes alone, or an
+// envelope with flags 0 when the bytes start with M).
 const char* const kRichScript = R"lua(
 local k, op, a = KEYS[1], ARGV[1], ARGV[2]
 if op == 't' then
@@ -24,15 +30,29 @@ if op == 't' then
   redis.call('PERSIST', k)
   return 1
 end
+local M, ZERO = string.char(0) .. 'STRATA' .. string.char(1), string.rep(string.char(0), 4)
+local function wrapped(v) return #v >= 12 and string.sub(v, 1, 8) == M end
+local function store(hdr, body)
+  if hdr ~= '' and string.sub(hdr, 9, 12) ~= ZERO then return hdr .. body end
+  if string.sub(body, 1, 8) == M then return M .. ZERO .. body end
+  return body
+end
 if op == 'a' then
-  if redis.call('EXISTS', k) == 0 then return 0 end
-  redis.call('APPEND', k, a)
+  local h = redis.call('GETRANGE', k, 0, 11)
+  if h == '' and redis.call('EXISTS', k) == 0 then return 0 end
+  if not wrapped(h) and string.sub(h .. string.sub(a, 1, 8), 1, 8) == M then
+    redis.call('SET', k, store('', redis.call('GET', k) .. a), 'KEEPTTL')
+  else
+    redis.call('APPEND', k, a)
+  end
   return 1
 end
 local cur = redis.call('GET', k)
 if not cur then return 0 end
+local hdr, body = '', cur
+if wrapped(cur) then hdr, body = string.sub(cur, 1, 12), string.sub(cur, 13) end
 if op == 'p' then
-  redis.call('SET', k, a .. cur, 'KEEPTTL')
+  redis.call('SET', k, store(hdr, a .. body), 'KEEPTTL')
   return 1
 end
 local MAX, WRAP = '18446744073709551615', '18446744073709551616'
@@ -75,7 +95,7 @@ local function sub(x, y)
   if r == '' then r = '0' end
   return r
 end
-local n = number(cur)
+local n = number(body)
 if not n then return -2 end
 local r
 if op == 'i' then
@@ -86,7 +106,7 @@ elseif less(n, a) then
 else
   r = sub(n, a)
 end
-redis.call('SET', k, r, 'KEEPTTL')
+redis.call('SET', k, store(hdr, r), 'KEEPTTL')
 return r
 )lua";
 
@@ -123,7 +143,7 @@ void append_rich(redisContext* c, const Encoding& e, const strata_tier_op& op,
   if (op.kind == STRATA_TIER_REPLACE) {
     a.add("SET");
     a.add(key);
-    a.add(bytes_of(op.value));
+    a.add_value(op.flags, bytes_of(op.value));
     a.add("XX");
     if (ttl > 0) {
       a.add("PX");
@@ -274,7 +294,9 @@ class Cas {
       strata::set_op_error(op_, STRATA_ERR_INTERNAL, where_ + ": unexpected reply to GET");
       return unwatch();
     }
-    if (strata_cas_token(got->str, got->len) != op_.version) {
+    // Tokens handed out by GET are those of the client's bytes, after any envelope.
+    Unwrapped stored = unwrap(got->str, got->len);
+    if (strata_cas_token(stored.payload.data(), stored.payload.size()) != op_.version) {
       strata::set_op_error(op_, STRATA_NOT_STORED, "the stored value changed (cas token differs)");
       return unwatch();
     }
@@ -282,8 +304,9 @@ class Cas {
     m.add("MULTI");
     set.add("SET");
     set.add(key_);
-    set.add(op_.value.data ? std::string_view(op_.value.data, op_.value.len) : std::string_view());
-    set.own.reserve(1);
+    set.own.reserve(2);
+    set.add_value(op_.flags, op_.value.data ? std::string_view(op_.value.data, op_.value.len)
+                                            : std::string_view());
     if (ttl_ > 0) {
       set.add("PX");
       set.add_owned(std::to_string(ttl_));

@@ -249,9 +249,10 @@ TEST_F(RedisL2Rich, OpsOnOneKeyInOneBatchApplyInArrayOrder) {
   EXPECT_EQ(raw("k"), "6");
 }
 
-// redis_l2 stores raw bytes and no flags (docs/redis_l2.md): REPLACE and CAS do as SET does,
-// and every op leaves a value any plain client reads.
-TEST_F(RedisL2Rich, FlagsAreNotStoredAndValuesStayPlainBytes) {
+// Client flags travel in the value key (docs/redis_l2.md "Client flags"): REPLACE and CAS store
+// theirs as SET does, in one batch, with a key prefix, and no other key is written; flags 0 leave
+// the plain bytes. (flags_test.cpp covers the envelope op by op.)
+TEST_F(RedisL2Rich, FlagsAreStoredInTheValueKeyAndFlagsZeroStayPlainBytes) {
   auto tier = start_tier("key_prefix = \"app:\"\n");
   ASSERT_TRUE(tier);
   Batch b;
@@ -262,9 +263,19 @@ TEST_F(RedisL2Rich, FlagsAreNotStoredAndValuesStayPlainBytes) {
   for (auto& op : b.ops) op.flags = 42;
   ASSERT_EQ(tier->run(b), STRATA_OK);
   for (auto& op : b.ops) EXPECT_EQ(op.status, STRATA_OK) << op.error;
-  EXPECT_EQ(b.ops[3].result_flags, 0u);
-  EXPECT_EQ(raw("app:k"), "c");
+  EXPECT_EQ(b.ops[3].result_flags, 42u);
+  ASSERT_TRUE(b.results[3].has_value);
+  EXPECT_EQ(b.results[3].value, "c");
+  EXPECT_EQ(redis_->redis_cli("STRLEN app:k"), "13");  // 12-byte envelope + "c"
   EXPECT_EQ(redis_->redis_cli("KEYS '*'"), "app:k") << "no companion keys for unversioned ops";
+  Batch z;
+  z.add(STRATA_TIER_REPLACE, "k", "b");
+  z.add(STRATA_TIER_CAS, "k", "plain", token("b"));
+  z.add(STRATA_TIER_GET, "k");
+  ASSERT_EQ(tier->run(z), STRATA_OK);
+  for (auto& op : z.ops) EXPECT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(z.ops[2].result_flags, 0u);
+  EXPECT_EQ(raw("app:k"), "plain");
 }
 
 TEST_F(RedisL2Rich, NoscriptIsReloadedForTheRichScript) {
