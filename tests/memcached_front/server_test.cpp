@@ -250,6 +250,19 @@ TEST(FrontServer, QuitAndLineTooLongClose) {
   EXPECT_TRUE(l.closed_by_peer());
 }
 
+TEST(FrontServer, IdleTimeoutClosesAQuietClientOnly) {
+  mcfront::FrontConfig cfg = test_config();
+  cfg.idle_timeout_ms = 1000;
+  Front f(FakeChain::Mode::Held, cfg);
+  McClient waiting(f.server.port(), 30000);
+  ASSERT_TRUE(waiting.send("get k\r\n"));  // held by the chain: in flight, so never idle
+  while (f.chain.submits.load() == 0) std::this_thread::yield();  // bounded by the test timeout
+  McClient quiet(f.server.port(), 30000);
+  EXPECT_TRUE(quiet.closed_by_peer());  // after 1 s idle (the sweep runs about once a second)
+  f.chain.let_go();
+  EXPECT_EQ(waiting.read_until("END\r\n"), "END\r\n");
+}
+
 TEST(FrontServer, FlushAllIsRefusedUnlessAllowed) {
   Front f(FakeChain::Mode::Inline);
   McClient c(f.server.port());
