@@ -50,6 +50,21 @@ std::string cli_meta_ttl(int port, const std::string& key) {
   return reply;
 }
 
+// memcached's "delete KEY": "DELETED\r\n" or "NOT_FOUND\r\n".
+std::string cli_test_delete(int port, const std::string& key) {
+  int fd = test::connect_loopback(port, 10000);
+  if (fd < 0) return "";
+  std::string cmd = "delete " + key + "\r\n", reply;
+  if (::write(fd, cmd.data(), cmd.size()) == static_cast<ssize_t>(cmd.size())) {
+    char buf[256];
+    ssize_t n;
+    while (reply.find("\r\n") == std::string::npos && (n = ::read(fd, buf, sizeof buf)) > 0)
+      reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return reply;
+}
+
 class FrontChain : public FrontFixture {};
 
 TEST_F(FrontChain, KeyOnlyInRedisIsServedThenFoundInMemcached) {
@@ -164,6 +179,21 @@ TEST_F(FrontChain, WritesKeepFlagsAndOrderWithinASubmit) {
   EXPECT_EQ(memcached_get(memcached_.port(), "added"), "a");
   auto reserved = call(STRATA_CHAIN_SET, "neg", "x", 0, STRATA_ITEM_NEGATIVE);
   EXPECT_EQ(reserved->op.status, STRATA_ERR_INVALID);
+}
+
+// Client flags written through the chain come back from Redis too, and the refill carries them
+// into memcached.
+TEST_F(FrontChain, ClientFlagsRoundTripThroughRedis) {
+  ASSERT_TRUE(start_runtime(config("tiers = [\"l1\", \"l2\"]\n")));
+  ASSERT_EQ(call(STRATA_CHAIN_SET, "fl", "v", 0, 0xFFFFFFFEu)->op.status, STRATA_OK);
+  ASSERT_EQ(cli_test_delete(memcached_.port(), "fl"), "DELETED\r\n");
+  auto got = call(STRATA_CHAIN_GET, "fl");
+  EXPECT_STREQ(got->op.result_tier, "tiers.l2");
+  EXPECT_EQ(strata::result_value(got->op), "v");
+  EXPECT_EQ(got->op.result_flags, 0xFFFFFFFEu);
+  auto again = call(STRATA_CHAIN_GET, "fl");
+  EXPECT_STREQ(again->op.result_tier, "tiers.l1");
+  EXPECT_EQ(again->op.result_flags, 0xFFFFFFFEu);
 }
 
 // The durable-only ops on the real redis_l2 (STRATA_TIER_RICH): applied in Redis, and the
