@@ -190,7 +190,10 @@ typedef struct strata_host_api {
    * and the bytes its inputs point to are owned by the caller and must stay valid and
    * unchanged until done is called. Ops of one submit on the same key run in array order;
    * ops of different submits are not ordered with each other. Returns STRATA_OK, or an
-   * error (nothing will be called back) when the chain is shutting down or count is 0. */
+   * error (nothing will be called back) when the chain is shutting down or count is 0.
+   * (Host: ops run on the front's `chain_threads` host threads, or on the caller's thread
+   * when it is 0; a submit still queued when the chain shuts down, after the front's stop(),
+   * gets its done with every op STRATA_ERR_UNAVAILABLE, error "shutting down".) */
   int (*chain_submit)(strata_chain* chain, strata_chain_op* ops, size_t count,
                       strata_chain_done_fn done, void* user);
   /* Frees the result storage (result_value) of ops that completed. Call once per completed
