@@ -56,7 +56,13 @@ class EndToEnd : public ::testing::Test {
     ASSERT_TRUE(kafka_.start(kTopic, kPartitions, dir_)) << "strata-mock-kafka did not start";
     write_file(dir_ + "/keys.lua", kKeysLua);
   }
-  void TearDown() override { remove_tree(dir_); }
+  // A failed test keeps its folder (configs, strata logs) and says where.
+  void TearDown() override {
+    if (HasFailure())
+      std::fprintf(stderr, "kept %s for the failed test\n", dir_.c_str());
+    else
+      remove_tree(dir_);
+  }
 
   std::string config(const std::string& group, const std::string& extra_l1 = "", int admin_port = 0,
                      const std::string& extra_source = "",
@@ -73,7 +79,12 @@ class EndToEnd : public ::testing::Test {
                          "rdkafka = { \"session.timeout.ms\" = \"6000\", "
                          "\"heartbeat.interval.ms\" = \"500\" }\n" +
                          extra_source + "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
-                         memcached_.address() + "\"]\n" + extra_l1 +
+                         memcached_.address() +
+                         "\"]\n"
+                         // Sanitizer builds run strata 5-15 times slower: memcached_l1's 100 ms
+                         // default would fail writes these tests expect to land.
+                         "io_timeout = \"1s\"\n" +
+                         extra_l1 +
                          "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
                          "\"\nbreaker_failures = 3\nbreaker_open = \"300ms\"\n"
                          "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n"

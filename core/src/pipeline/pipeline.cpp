@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <thread>
 #include <utility>
 
 #include "chain/tier.hpp"
@@ -168,9 +169,31 @@ void Pipeline::stop() {
   stopping_ = true;
   if (worker_.joinable()) worker_.join();
   lane_.reset();  // the L1 writes of the last batches, bounded by the tiers' own timeouts
-  // Suspects die with this pipeline (a reload builds a new one): delete them now if the tier
-  // answers, bounded by its own timeouts like any write.
+  // Suspects die with this pipeline (a reload builds a new one): delete them now. A tier
+  // whose breaker is open refuses at once, so try again for a bounded while (its breaker's
+  // half-open probe comes within that time with the default settings), then say what is left:
+  // those copies stay older than the durable tier until rewritten or expired.
   sweep_suspects(true);
+  const int64_t deadline = mono_ms() + kStopSweepMs;
+  while (suspect_count() > 0 && mono_ms() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sweep_suspects(true);
+  }
+  if (size_t left = suspect_count())
+    log::write(STRATA_LOG_WARN, "", settings_.name,
+               std::to_string(left) +
+                   " key(s) in a volatile tier may hold an older copy than the durable tier: "
+                   "their writes failed and the tier did not answer the cleanup within " +
+                   std::to_string(kStopSweepMs / 1000) +
+                   " s of stopping; they are replaced by their next write or expire with their "
+                   "TTL");
+}
+
+size_t Pipeline::suspect_count() const {
+  size_t n = 0;
+  for (const auto& s : suspects_)
+    if (s) n += s->size();
+  return n;
 }
 
 void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {

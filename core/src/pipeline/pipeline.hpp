@@ -94,6 +94,9 @@ class Pipeline {
   void set_paused(bool paused, const std::string& why);
   // all: every suspect now, whatever its due time (a stopping pipeline's last chance).
   void sweep_suspects(bool all = false);
+  size_t suspect_count() const;
+  // How long stop() keeps retrying the sweep of suspects a refusing tier left.
+  static constexpr int64_t kStopSweepMs = 3000;
   int64_t stored_position(const char* topic, int32_t partition);
   bool dead_letter(const strata_record& rec, const std::string& reason);  // false: not stored
   void ack(const strata_record_batch& batch);
