@@ -1057,6 +1057,27 @@ return sum
   EXPECT_LT((*s)->context().memory_used, after_one + (64 << 10));  // no block went missing
 }
 
+// strata.json.decode's fast path builds its tables under the same cap: running out in the middle
+// of a document fails that record only.
+TEST_F(ScriptingTest, MemoryLimitStopsJsonDecodeAndTheNextRecordWorks) {
+  ScriptSettings s;
+  s.memory_limit_bytes = 2 << 20;
+  auto h = must_load(R"(
+local doc = '[' .. string.rep('"abcdefghij",', 400) .. '{"k":[1,2,3]}]'
+function key(r)
+  if r.key == 'hog' then
+    local keep = {}
+    for i = 1, 100000 do keep[i] = strata.json.decode(doc) end
+  end
+  local one = strata.json.decode(doc)
+  return r.key .. ':' .. #one .. ':' .. one[401].k[3]
+end)",
+                     s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_error(*h, record("hog")), "memory limit of 2097152 bytes exceeded in key()");
+  EXPECT_EQ(run_ok(*h, record("small")).keys, std::vector<std::string>{"small:401:3"});
+}
+
 // ---- one state per worker thread --------------------------------------------------------------
 
 TEST_F(ScriptingTest, IndependentStatesRunInParallelThreads) {
