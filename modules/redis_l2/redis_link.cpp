@@ -219,8 +219,12 @@ Endpoint parse_address(const std::string& text) {
     ep.has_db = true;
     ep.db = std::stoll(path);
   }
-  ep.display = "redis://" + (ep.has_username ? ep.username + "@" : std::string()) + ep.host + ":" +
-               std::to_string(ep.port) + (ep.has_db ? "/" + std::to_string(ep.db) : "");
+  // Appended piece by piece: GCC 12 -O3 warns (-Wrestrict, a false positive in libstdc++'s
+  // operator+) on the one-expression form, which breaks Release builds with STRATA_WERROR.
+  ep.display = "redis://";
+  if (ep.has_username) ep.display.append(ep.username).append("@");
+  ep.display.append(ep.host).append(":").append(std::to_string(ep.port));
+  if (ep.has_db) ep.display.append("/").append(std::to_string(ep.db));
   return ep;
 }
 
