@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   memcached redis-server redis-tools kcat libmemcached-tools
   python3-memcache nutcracker
-  lua-cjson
+  lua-cjson lua-mpack
 )
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
 # compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.

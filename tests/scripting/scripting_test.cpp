@@ -549,6 +549,94 @@ end)");
   EXPECT_NE(error.find("ttl() failed: " + dir_ + "/keys.lua:7: "), std::string::npos) << error;
 }
 
+// strata.msgpack is Debian's lua-mpack (pack/unpack/NIL) under strata's names.
+TEST_F(ScriptingTest, MsgpackRoundTripsNestedTablesNumbersStringsWithNuls) {
+  auto h = must_load(R"(
+local mp = strata.msgpack
+function key(r)
+  local doc = {id = 17, neg = -5, big = 4294967296, f = 12.5, third = 1 / 3, yes = true,
+               no = false, text = 'a\0b\0', list = {1, 'two', {x = 3}}, none = mp.null}
+  local again = mp.decode(mp.encode(doc))
+  assert(again.id == 17 and again.neg == -5 and again.big == 4294967296)
+  assert(again.f == 12.5 and again.third == 1 / 3)
+  assert(again.yes == true and again.no == false)
+  assert(again.text == 'a\0b\0' and #again.text == 4)
+  assert(#again.list == 3 and again.list[2] == 'two' and again.list[3].x == 3)
+  assert(again.none == mp.null)
+  -- wire format: fixarray of two positive fixints; uint16; nil; the empty table is an array
+  assert(mp.encode({1, 2}) == '\146\1\2')
+  assert(mp.encode(300) == '\205\1\44')
+  assert(mp.encode(mp.null) == '\192' and not pcall(mp.encode, nil))  -- nil itself: an error
+  assert(mp.decode('\192') == mp.null)
+  assert(mp.encode({}) == '\144')
+  -- a hole makes a map: {[1] = 1, [3] = 3}
+  local holes = mp.decode(mp.encode({1, nil, 3}))
+  assert(holes[1] == 1 and holes[2] == nil and holes[3] == 3)
+  -- the record's own bytes: {"k": bin "x\0y"}
+  local v = mp.decode(r.value)
+  return 'user:' .. again.id .. ':' .. #v.k .. ':' .. (v.k == 'x\0y' and 'same' or 'differs')
+end)");
+  ASSERT_TRUE(h);
+  static const char kValue[] = "\x81\xa1k\xc4\x03x\0y";
+  strata_record rec = record("k");
+  rec.value = {kValue, sizeof kValue - 1};
+  EXPECT_EQ(run_ok(*h, rec).keys, std::vector<std::string>{"user:17:3:same"});
+}
+
+TEST_F(ScriptingTest, MsgpackBadInputFailsThatRecordOnly) {
+  auto h = must_load(R"(function key(r)
+  local ok, err = pcall(strata.msgpack.decode, r.value)
+  if not ok then return 'invalid:' .. err end
+  return 'valid'
+end
+function ttl(r)
+  if r.key == 'raw' then local v = strata.msgpack.decode(r.value) return v end
+  if r.key == 'fn' then return strata.msgpack.encode(print) end
+end)");
+  ASSERT_TRUE(h);
+  // a truncated map, trailing bytes, a reserved type byte
+  EXPECT_EQ(run_ok(*h, record("k", "\x82\xa1" "a")).keys,
+            std::vector<std::string>{"invalid:incomplete msgpack string"});
+  EXPECT_EQ(run_ok(*h, record("k", "\x01\x02")).keys,
+            std::vector<std::string>{"invalid:trailing data in msgpack string"});
+  EXPECT_EQ(run_ok(*h, record("k", "\xc1")).keys,
+            std::vector<std::string>{"invalid:invalid msgpack string"});
+  // headers announcing 4 GiB of string / 4 G elements that are not there (no allocation)
+  for (const char* bomb :
+       {"\xdb\xff\xff\xff\xff", "\xdd\xff\xff\xff\xff", "\xc6\xff\xff\xff\xff" "ab"}) {
+    EXPECT_EQ(run_ok(*h, record("k", bomb)).keys,
+              std::vector<std::string>{"invalid:incomplete msgpack string"});
+  }
+  std::string error = run_error(*h, record("raw", "\xc1"));
+  EXPECT_NE(error.find("ttl() failed: " + dir_ + "/keys.lua:7: invalid msgpack string"), std::string::npos) << error;
+  EXPECT_NE(run_error(*h, record("fn", "\x01")).find("ttl() failed"), std::string::npos);
+  EXPECT_EQ(run_ok(*h, record("k", "\x01")).keys, std::vector<std::string>{"valid"});
+}
+
+// Decoding builds its tables and strings in the Lua state, under the memory cap.
+TEST_F(ScriptingTest, MemoryLimitStopsMsgpackDecodeAndTheNextRecordWorks) {
+  ScriptSettings s;
+  s.memory_limit_bytes = 2 << 20;
+  auto h = must_load(R"(
+local mp = strata.msgpack
+local list = {}
+for i = 1, 400 do list[i] = 'abcdefghij' end
+list[401] = {k = {1, 2, 3}}
+local doc = mp.encode(list)
+function key(r)
+  if r.key == 'hog' then
+    local keep = {}
+    for i = 1, 100000 do keep[i] = mp.decode(doc) end
+  end
+  local one = mp.decode(doc)
+  return r.key .. ':' .. #one .. ':' .. one[401].k[3]
+end)",
+                     s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_error(*h, record("hog")), "memory limit of 2097152 bytes exceeded in key()");
+  EXPECT_EQ(run_ok(*h, record("small")).keys, std::vector<std::string>{"small:401:3"});
+}
+
 // strata.json.decode decodes strict JSON itself (tables created at their final size) and hands
 // everything else to lua-cjson's decode. Both must give the same values and the same errors:
 // the cases run through strata.json.decode in a sandboxed state and through cjson.decode in a
