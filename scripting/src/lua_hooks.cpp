@@ -106,13 +106,45 @@ int new_record_table(lua_State* L) {
   return 1;
 }
 
+void push_config_value(lua_State* L, const ConfigValue& v) {
+  luaL_checkstack(L, 4, "init()'s config is nested too deeply");
+  switch (v.kind) {
+    case ConfigValue::Kind::String:
+      lua_pushlstring(L, v.str.data(), v.str.size());
+      return;
+    case ConfigValue::Kind::Number:
+      lua_pushnumber(L, v.number);
+      return;
+    case ConfigValue::Kind::Boolean:
+      lua_pushboolean(L, v.boolean);
+      return;
+    case ConfigValue::Kind::Array:
+      lua_createtable(L, static_cast<int>(v.items.size()), 0);
+      for (size_t i = 0; i < v.items.size(); ++i) {
+        push_config_value(L, v.items[i]);
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+      }
+      return;
+    case ConfigValue::Kind::Table:
+      lua_createtable(L, 0, static_cast<int>(v.fields.size()));
+      for (const auto& [k, child] : v.fields) {
+        lua_pushlstring(L, k.data(), k.size());
+        push_config_value(L, child);
+        lua_rawset(L, -3);
+      }
+      return;
+  }
+}
+
+// init()'s config: a fresh table (and fresh subtables) per Lua state, so a script that changes
+// its copy changes nothing outside that state.
 int new_config_table(lua_State* L) {
   const auto* config =
-      static_cast<const std::vector<std::pair<std::string, std::string>>*>(lua_touserdata(L, 1));
+      static_cast<const std::vector<std::pair<std::string, ConfigValue>>*>(lua_touserdata(L, 1));
   lua_createtable(L, 0, static_cast<int>(config->size()));
   for (const auto& [k, v] : *config) {
     lua_pushlstring(L, k.data(), k.size());
-    lua_pushlstring(L, v.data(), v.size());
+    push_config_value(L, v);
     lua_rawset(L, -3);
   }
   return 1;
@@ -205,7 +237,7 @@ bool KeyHooks::pin_script(const ScriptSettings& s, const std::string& source, st
   if (!lookup_global("init", error)) return with_where(where, error);
   if (lua_type(L, -1) == LUA_TFUNCTION) {
     has_init_ = true;
-    auto* config = const_cast<std::vector<std::pair<std::string, std::string>>*>(&s.config);
+    auto* config = const_cast<std::vector<std::pair<std::string, ConfigValue>>*>(&s.config);
     if (!state_->call_host(new_config_table, config, 1, "building init()'s config", error) ||
         !state_->call(1, 2, "init()", error)) {
       return with_where(where, error);

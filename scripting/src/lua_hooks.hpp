@@ -16,11 +16,26 @@
 
 namespace strata::lua {
 
+// One value of init()'s config table: a string, number, boolean, array or table (what a
+// [pipelines.NAME.script_config] table holds, converted by the runtime).
+struct ConfigValue {
+  enum class Kind { String, Number, Boolean, Array, Table };
+  Kind kind = Kind::String;
+  std::string str;
+  double number = 0;
+  bool boolean = false;
+  std::vector<ConfigValue> items;                           // Array: init sees t[1..n]
+  std::vector<std::pair<std::string, ConfigValue>> fields;  // Table
+  ConfigValue() = default;
+  ConfigValue(std::string s) : str(std::move(s)) {}  // NOLINT: implicit, for {{"k", "v"}}
+  ConfigValue(const char* s) : str(s) {}             // NOLINT
+};
+
 struct ScriptSettings {
   std::string path;                      // script file
   std::vector<std::string> allow;        // subset of io, os, require, debug, ffi
   int64_t instruction_budget = 1000000;  // per hook call; 0 = unlimited (and JIT on)
-  std::vector<std::pair<std::string, std::string>> config;  // passed to init(config) as a table
+  std::vector<std::pair<std::string, ConfigValue>> config;  // passed to init(config) as a table
   std::string instance;                    // for log lines, e.g. "pipelines.latest"
   int64_t memory_limit_bytes = 128 << 20;  // per Lua state; 0 = unlimited
 };

@@ -97,6 +97,34 @@ TEST_F(CliCheck, ValidConfigurationPasses) {
       << o.out << o.err;
 }
 
+// [pipelines.NAME.script_config] reaches init(config): `check` compiles the script and runs
+// init, which here fails unless it sees every value with its type.
+TEST_F(CliCheck, ScriptConfigReachesInit) {
+  write_file(dir_ + "/init.lua", R"(function init(config)
+  assert(config.pipeline == "main", "pipeline")
+  assert(config.prefix == "acct" and config.ttl == 30 and config.ratio == 0.5, "scalars")
+  assert(config.on == true and #config.tags == 2 and config.tags[2] == "b", "array")
+  assert(config.nested.deep.k == "v", "nested")
+end
+function key(r) return r.key end
+)");
+  std::string good = config_text("", "redis_l2", "init.lua") +
+                     "\n[pipelines.main.script_config]\nprefix = \"acct\"\nttl = 30\n"
+                     "ratio = 0.5\non = true\ntags = [\"a\", \"b\"]\n"
+                     "nested = { deep = { k = \"v\" } }\n";
+  Outcome o = check(good);
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  Outcome wrong = check(replace_all(good, "k = \"v\"", "k = \"w\""));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("init() failed: " + dir_ + "/init.lua:5: nested"), std::string::npos)
+      << wrong.err;
+  Outcome bad = check(replace_all(good, "ttl = 30", "ttl = 1979-05-27"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(at("1979-05-27") + "pipelines.main.script_config.ttl: dates and times"),
+            std::string::npos)
+      << bad.err;
+}
+
 TEST_F(CliCheck, UnknownOptionNamesPositionAllowedOptionsAndSuggestion) {
   Outcome o = check(config_text("sevrers = [\"127.0.0.1:11212\"]\n"));
   EXPECT_EQ(o.exit_code, 1);

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <toml++/toml.h>
+
 #include "test_util.hpp"
 
 namespace strata {
@@ -148,6 +150,59 @@ TEST(ConfigParse, EmptyTierList) {
   Parsed p = pipeline("source = \"events\"", "tiers = []");
   EXPECT_EQ(p.diags.str(),
             "t.toml:15:9: pipelines.latest.tiers: must name at least one tier (L1 first)\n");
+}
+
+TEST(ConfigParse, ScriptConfigTakesAnyTomlValue) {
+  Parsed p = pipeline("source = \"events\"", "tiers = [\"l1\"]",
+                      "[pipelines.latest.script_config]\n"                     // 16
+                      "prefix = \"acct\"\nttl = 30\nratio = 0.5\non = true\n"  // 17-20
+                      "tags = [\"a\", 2, { x = 1 }]\n"                         // 21
+                      "[pipelines.latest.script_config.nested]\n"              // 22
+                      "deep = { k = \"v\" }\n");                               // 23
+  ASSERT_TRUE(p.cfg);
+  EXPECT_TRUE(p.diags.empty()) << p.diags.str();
+  const toml::table* sc = p.cfg->pipelines.at(0).script_config;
+  ASSERT_NE(sc, nullptr);
+  EXPECT_EQ((*sc)["prefix"].value_or(std::string()), "acct");
+  EXPECT_EQ((*sc)["ttl"].value_or(int64_t{0}), 30);
+  EXPECT_EQ((*sc)["tags"][2]["x"].value_or(int64_t{0}), 1);
+  EXPECT_EQ((*sc)["nested"]["deep"]["k"].value_or(std::string()), "v");
+  Parsed none = pipeline("source = \"events\"", "tiers = [\"l1\"]");
+  ASSERT_TRUE(none.cfg);
+  EXPECT_EQ(none.cfg->pipelines.at(0).script_config, nullptr);
+}
+
+TEST(ConfigParse, BadScriptConfigIsAPositionedError) {
+  Parsed p = pipeline("source = \"events\"", "tiers = [\"l1\"]", "script_config = \"x\"\n");
+  EXPECT_EQ(p.diags.size(), 1u) << p.diags.str();
+  EXPECT_NE(p.diags.str().find("t.toml:16:17: pipelines.latest.script_config: expected a table"),
+            std::string::npos)
+      << p.diags.str();
+  Parsed q = pipeline("source = \"events\"", "tiers = [\"l1\"]",
+                      "[pipelines.latest.script_config]\n"  // 16
+                      "when = 2026-12-02\n"                 // 17
+                      "big = 9007199254740993\n"            // 18
+                      "pipeline = \"x\"\n"                  // 19
+                      "ok = [1, 1979-05-27T07:32:00Z]\n"    // 20
+                      "fine = 9007199254740992\n");         // 21
+  ASSERT_TRUE(q.cfg);
+  std::string d = q.diags.str();
+  EXPECT_EQ(q.diags.size(), 4u) << d;
+  EXPECT_NE(d.find("t.toml:17:8: pipelines.latest.script_config.when: dates and times cannot be "
+                   "passed to init(); quote the value to pass it as a string"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(d.find("t.toml:18:7: pipelines.latest.script_config.big: 9007199254740993 is beyond "
+                   "2^53"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(d.find("t.toml:19:12: pipelines.latest.script_config.pipeline: reserved"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(d.find("t.toml:20:10: pipelines.latest.script_config.ok[1]: dates and times"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(q.cfg->pipelines.at(0).script_config, nullptr);
 }
 
 TEST(ConfigParse, MissingPipelineKeysPointAtTheHeader) {

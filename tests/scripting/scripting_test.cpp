@@ -369,6 +369,35 @@ function ttl(r) return seconds end)",
   EXPECT_FALSE(h->has_hook("version"));
 }
 
+TEST_F(ScriptingTest, InitReceivesNestedScriptConfig) {
+  ConfigValue list;
+  list.kind = ConfigValue::Kind::Array;
+  list.items = {"a", ConfigValue()};
+  list.items[1].kind = ConfigValue::Kind::Number;
+  list.items[1].number = 2.5;
+  ConfigValue inner;
+  inner.kind = ConfigValue::Kind::Table;
+  ConfigValue yes;
+  yes.kind = ConfigValue::Kind::Boolean;
+  yes.boolean = true;
+  inner.fields = {{"on", yes}, {"tags", list}};
+  ScriptSettings s;
+  s.config = {{"pipeline", "p"}, {"nested", inner}};
+  auto h = must_load(R"(
+local seen
+function init(config)
+  local n = config.nested
+  assert(type(n) == 'table' and n.on == true and #n.tags == 2)
+  seen = config.pipeline .. ':' .. n.tags[1] .. ':' .. n.tags[2]
+  n.tags[1] = 'changed'  -- its own copy
+end
+function key(r) return seen end)",
+                     s);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_ok(*h, record()).keys, std::vector<std::string>{"p:a:2.5"});
+  EXPECT_EQ(s.config[1].second.fields[1].second.items[0].str, "a");
+}
+
 // ---- load errors ------------------------------------------------------------------------------
 
 TEST_F(ScriptingTest, LoadErrors) {
@@ -595,20 +624,26 @@ function ttl(r)
 end)");
   ASSERT_TRUE(h);
   // a truncated map, trailing bytes, a reserved type byte
-  EXPECT_EQ(run_ok(*h, record("k", "\x82\xa1" "a")).keys,
+  EXPECT_EQ(run_ok(*h, record("k",
+                              "\x82\xa1"
+                              "a"))
+                .keys,
             std::vector<std::string>{"invalid:incomplete msgpack string"});
   EXPECT_EQ(run_ok(*h, record("k", "\x01\x02")).keys,
             std::vector<std::string>{"invalid:trailing data in msgpack string"});
   EXPECT_EQ(run_ok(*h, record("k", "\xc1")).keys,
             std::vector<std::string>{"invalid:invalid msgpack string"});
   // headers announcing 4 GiB of string / 4 G elements that are not there (no allocation)
-  for (const char* bomb :
-       {"\xdb\xff\xff\xff\xff", "\xdd\xff\xff\xff\xff", "\xc6\xff\xff\xff\xff" "ab"}) {
+  for (const char* bomb : {"\xdb\xff\xff\xff\xff", "\xdd\xff\xff\xff\xff",
+                           "\xc6\xff\xff\xff\xff"
+                           "ab"}) {
     EXPECT_EQ(run_ok(*h, record("k", bomb)).keys,
               std::vector<std::string>{"invalid:incomplete msgpack string"});
   }
   std::string error = run_error(*h, record("raw", "\xc1"));
-  EXPECT_NE(error.find("ttl() failed: " + dir_ + "/keys.lua:7: invalid msgpack string"), std::string::npos) << error;
+  EXPECT_NE(error.find("ttl() failed: " + dir_ + "/keys.lua:7: invalid msgpack string"),
+            std::string::npos)
+      << error;
   EXPECT_NE(run_error(*h, record("fn", "\x01")).find("ttl() failed"), std::string::npos);
   EXPECT_EQ(run_ok(*h, record("k", "\x01")).keys, std::vector<std::string>{"valid"});
 }

@@ -98,6 +98,10 @@ struct PipelineConfig {
                                    // when unset or refused by parse_config (already reported)
   SourcePos script_pos;            // of the `script` value (line 0 when unset)
   ResolvedOptions options;         // every key of pipeline_schema()
+  // [pipelines.NAME.script_config], owned by Config::doc; nullptr when absent or refused.
+  // Checked by parse_config (strings, numbers, booleans, arrays, tables; no dates, no integer
+  // beyond 2^53, no key `pipeline`); the runtime hands it to the script's init(config).
+  const toml::table* script_config = nullptr;
 };
 
 struct AdminConfig {

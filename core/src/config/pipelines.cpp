@@ -61,6 +61,56 @@ void check_references(const Config& cfg, const toml::table& section, const std::
   if (tiers && tiers->is_array()) check_tier_list(cfg, *tiers->as_array(), full, diags);
 }
 
+constexpr int64_t kMaxExactInteger = int64_t{1} << 53;  // a Lua number (double) holds these
+
+// Every value of a script_config: what init() can receive as a Lua value.
+bool check_script_value(const toml::node& node, const std::string& path, const Config& cfg,
+                        Diagnostics& diags) {
+  bool ok = true;
+  if (const toml::table* t = node.as_table()) {
+    for (auto&& [k, child] : *t)
+      ok &= check_script_value(child, path + "." + std::string(k.str()), cfg, diags);
+  } else if (const toml::array* a = node.as_array()) {
+    for (size_t i = 0; i < a->size(); ++i)
+      ok &= check_script_value((*a)[i], path + "[" + std::to_string(i) + "]", cfg, diags);
+  } else if (node.is_date() || node.is_time() || node.is_date_time()) {
+    diags.add(pos_of(node, cfg.path), path + ": dates and times cannot be passed to init(); " +
+                                          "quote the value to pass it as a string");
+    ok = false;
+  } else if (const auto* i = node.as_integer()) {
+    int64_t v = i->get();
+    if (v > kMaxExactInteger || v < -kMaxExactInteger) {
+      diags.add(pos_of(node, cfg.path),
+                path + ": " + std::to_string(v) +
+                    " is beyond 2^53, which a Lua number cannot hold exactly; quote it to "
+                    "pass it as a string");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+const toml::table* check_script_config(const Config& cfg, const toml::table& section,
+                                       const std::string& full, Diagnostics& diags) {
+  const toml::node* node = section.get("script_config");
+  if (!node) return nullptr;
+  std::string path = full + ".script_config";
+  const toml::table* t = node->as_table();
+  if (!t) {
+    diags.add(pos_of(*node, cfg.path), path + ": expected a table ([" + path +
+                                           "] or script_config = { ... }), got " +
+                                           toml_type_name(*node));
+    return nullptr;
+  }
+  bool ok = check_script_value(*t, path, cfg, diags);
+  if (const toml::node* reserved = t->get("pipeline")) {
+    diags.add(pos_of(*reserved, cfg.path),
+              path + ".pipeline: reserved: init() receives the pipeline's name as config.pipeline");
+    ok = false;
+  }
+  return ok ? t : nullptr;
+}
+
 }  // namespace
 
 void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
@@ -83,8 +133,8 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
     PipelineConfig p;
     p.name = std::string(key.str());
     p.pos = pos_of(*section, cfg.path);
-    if (auto values =
-            validate_table(*section, cfg.path, full, schema.data(), schema.size(), {}, diags);
+    if (auto values = validate_table(*section, cfg.path, full, schema.data(), schema.size(),
+                                     {"script_config"}, diags);
         values && check_pipeline_values(*section, *values, cfg.path, full, diags)) {
       p.options = std::move(*values);
       p.source = p.options.str("source");
@@ -95,6 +145,7 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
         p.script_pos = pos_of(*script, cfg.path);
     }
     check_references(cfg, *section, full, diags);
+    p.script_config = check_script_config(cfg, *section, full, diags);
     cfg.pipelines.push_back(std::move(p));
   }
   std::sort(cfg.pipelines.begin(), cfg.pipelines.end(),

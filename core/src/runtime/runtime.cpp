@@ -159,6 +159,36 @@ bool Runtime::build_instances(Diagnostics& diags) {
   return diags.size() == before;
 }
 
+namespace {
+
+// A checked script_config value (config/pipelines.cpp: no dates, integers within 2^53) as
+// init() receives it.
+lua::ConfigValue to_config_value(const toml::node& node) {
+  lua::ConfigValue v;
+  if (const toml::table* t = node.as_table()) {
+    v.kind = lua::ConfigValue::Kind::Table;
+    for (auto&& [k, child] : *t)
+      v.fields.emplace_back(std::string(k.str()), to_config_value(child));
+  } else if (const toml::array* a = node.as_array()) {
+    v.kind = lua::ConfigValue::Kind::Array;
+    for (const toml::node& child : *a) v.items.push_back(to_config_value(child));
+  } else if (const auto* s = node.as_string()) {
+    v.str = s->get();
+  } else if (const auto* i = node.as_integer()) {
+    v.kind = lua::ConfigValue::Kind::Number;
+    v.number = static_cast<double>(i->get());
+  } else if (const auto* f = node.as_floating_point()) {
+    v.kind = lua::ConfigValue::Kind::Number;
+    v.number = f->get();
+  } else if (const auto* b = node.as_boolean()) {
+    v.kind = lua::ConfigValue::Kind::Boolean;
+    v.boolean = b->get();
+  }
+  return v;
+}
+
+}  // namespace
+
 bool Runtime::build_pipelines(Diagnostics& diags) {
   size_t before = diags.size();
   for (const PipelineConfig& pc : cfg_.pipelines) {
@@ -169,6 +199,10 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     script.memory_limit_bytes = pc.options.integer("lua_memory");
     script.instance = "pipelines." + pc.name;
     script.config = {{"pipeline", pc.name}};
+    if (pc.script_config) {
+      for (auto&& [k, v] : *pc.script_config)
+        script.config.emplace_back(std::string(k.str()), to_config_value(v));
+    }
     // Compile the script now, in check and run alike: a broken script must fail the build (and
     // so a SIGHUP reload) before anything running is stopped.
     if (mode_ != Mode::Cache && !script.path.empty()) {
