@@ -345,14 +345,17 @@ TEST_F(CliCheck, Issue9ModulesDirIsHonouredByCheckRunAndCache) {
 
 // The output is bounded; that the cost grows linearly is ConfigLimits.Issue9UnknownKeysCost
 // GrowsLinearly (no wall-clock bound here: a loaded machine or a sanitizer would decide it).
+// 5,000 errors are enough to show the cap through the CLI (under TSan, 50,000 took strata check
+// past the test's 30 s limit on a loaded machine); ConfigLimits covers 50,000 in-process.
 TEST_F(CliCheck, Issue9ManyErrorsPrintTheFirstHundred) {
   std::string extra;
-  for (int i = 0; i < 50000; ++i) extra += "unknown_" + std::to_string(i) + " = 1\n";
+  for (int i = 0; i < 5000; ++i) extra += "unknown_" + std::to_string(i) + " = 1\n";
   Outcome o = check(config_text(extra));
   EXPECT_EQ(o.exit_code, 1);
-  EXPECT_EQ(lines_of(o.err).size(), 102u) << o.err.substr(o.err.size() - 300);
-  EXPECT_NE(o.err.find(path_ + ": ... and 49900 more errors\n"), std::string::npos);
-  EXPECT_NE(o.err.find("is invalid (50000 errors)"), std::string::npos);
+  EXPECT_EQ(lines_of(o.err).size(), 102u)
+      << o.err.substr(o.err.size() > 300 ? o.err.size() - 300 : 0);
+  EXPECT_NE(o.err.find(path_ + ": ... and 4900 more errors\n"), std::string::npos);
+  EXPECT_NE(o.err.find("is invalid (5000 errors)"), std::string::npos);
 }
 
 }  // namespace
