@@ -272,26 +272,36 @@ struct StallOnAck {
   }
 };
 
-TEST(WriteOrder, Issue9StaleL1CopiesAfterAMemcachedStallAreDeletedWithinTheBound) {
-  Harness h;
-  REQUIRE_HARNESS(h);
+// 100 keys written "old" (the first batch), then "new" (the second, during which memcached is
+// SIGSTOPped), through a runtime whose [tiers.l1] gets `l1_options`. Returns once the second
+// batch was acked, memcached running again.
+std::unique_ptr<Runtime> run_through_a_stall(Harness& h, FakeSource& src, StallOnAck& stall,
+                                             const std::string& l1_options) {
   std::vector<std::string> records;
   for (int i = 0; i < 100; ++i)
     records.push_back(record_line("t", 0, i, "k" + std::to_string(i), "old"));
   for (int i = 0; i < 100; ++i)
     records.push_back(record_line("t", 0, 100 + i, "k" + std::to_string(i), "new"));
-  FakeSource src;
-  StallOnAck stall{h.memcached.pid()};
   src.on_ack(&StallOnAck::callback, &stall);
   Sections s;
   s.source = "batch_size = 100\n";
-  s.l1 = "io_timeout = \"50ms\"\n";
+  s.l1 = l1_options;
   auto rt = h.build(h.config_text(records, s));
-  ASSERT_TRUE(rt);
-  ASSERT_TRUE(rt->start());
+  EXPECT_TRUE(rt);
+  if (!rt || !rt->start()) return nullptr;
   bool acked = wait_until([&] { return src.has_event("ack t 0 200"); });
   ::kill(h.memcached.pid(), SIGCONT);  // whatever happened, never leave it stopped
-  ASSERT_TRUE(acked);
+  EXPECT_TRUE(acked);
+  return acked ? std::move(rt) : nullptr;
+}
+
+TEST(WriteOrder, Issue9StaleL1CopiesAfterAMemcachedStallAreDeletedWithinTheBound) {
+  Harness h;
+  REQUIRE_HARNESS(h);
+  FakeSource src;
+  StallOnAck stall{h.memcached.pid()};
+  auto rt = run_through_a_stall(h, src, stall, "io_timeout = \"50ms\"\n");
+  ASSERT_TRUE(rt);
   auto resumed = std::chrono::steady_clock::now();
   MemcachedClient mc(h.memcached.port());
   auto stale = [&] {
@@ -321,24 +331,12 @@ TEST(WriteOrder, Issue9StaleL1CopiesAfterAMemcachedStallAreDeletedWithinTheBound
 TEST(WriteOrder, Issue9StopRightAfterAStallStillDeletesTheStaleL1Copies) {
   Harness h;
   REQUIRE_HARNESS(h);
-  std::vector<std::string> records;
-  for (int i = 0; i < 100; ++i)
-    records.push_back(record_line("t", 0, i, "k" + std::to_string(i), "old"));
-  for (int i = 0; i < 100; ++i)
-    records.push_back(record_line("t", 0, 100 + i, "k" + std::to_string(i), "new"));
   FakeSource src;
   StallOnAck stall{h.memcached.pid()};
-  src.on_ack(&StallOnAck::callback, &stall);
-  Sections s;
-  s.source = "batch_size = 100\n";
   // One failure opens L1's breaker for 1 s: the stop below comes while it is open.
-  s.l1 = "io_timeout = \"50ms\"\nbreaker_failures = 1\nbreaker_open = \"1s\"\n";
-  auto rt = h.build(h.config_text(records, s));
+  auto rt = run_through_a_stall(
+      h, src, stall, "io_timeout = \"50ms\"\nbreaker_failures = 1\nbreaker_open = \"1s\"\n");
   ASSERT_TRUE(rt);
-  ASSERT_TRUE(rt->start());
-  bool acked = wait_until([&] { return src.has_event("ack t 0 200"); });
-  ::kill(h.memcached.pid(), SIGCONT);  // whatever happened, never leave it stopped
-  ASSERT_TRUE(acked);
   rt->stop();
   EXPECT_GT(stats_of(*rt).volatile_errors, 0u) << "the stall did not fail any L1 write";
   MemcachedClient mc(h.memcached.port());
