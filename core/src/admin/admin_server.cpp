@@ -14,8 +14,10 @@
 #include <cstring>
 #include <exception>
 
+#include "admin/build_info.hpp"
 #include "common/log.hpp"
 #include "metrics/metrics.hpp"
+#include "metrics/process_metrics.hpp"
 
 namespace strata {
 namespace {
@@ -187,6 +189,7 @@ Result<void> AdminServer::start(const std::string& listen, int port, HealthFn he
     return fail("admin listener cannot create its wake-up pipe: " + err);
   }
   health_ = std::move(health);
+  register_build_info(MetricsRegistry::global());
   thread_ = std::thread([this] { run(); });
   return {};
 }
@@ -347,9 +350,13 @@ std::string AdminServer::respond(const std::string& head) {
     return http_response(405, "Method Not Allowed", "text/plain", "only GET and HEAD\n", false,
                          "Allow: GET, HEAD\r\n");
 
-  if (path == "/metrics")
+  if (path == "/metrics") {
+    update_process_metrics(MetricsRegistry::global());
     return http_response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
                          MetricsRegistry::global().render(), head_only);
+  }
+  if (path == "/version")
+    return http_response(200, "OK", "text/plain; charset=utf-8", build_info_text(), head_only);
   if (path == "/healthz") {
     std::pair<bool, std::string> h{true, ""};
     if (health_) {
@@ -370,7 +377,7 @@ std::string AdminServer::respond(const std::string& head) {
                                    head_only);
   }
   return http_response(404, "Not Found", "text/plain; charset=utf-8",
-                       "not found; try /metrics or /healthz\n", head_only);
+                       "not found; try /metrics, /healthz or /version\n", head_only);
 }
 
 }  // namespace strata
