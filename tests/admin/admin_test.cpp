@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <ctime>
+#include <mutex>
 #include <regex>
 #include <sys/resource.h>
 
@@ -149,6 +150,51 @@ TEST(Admin, Issue11ProcessMetricsFollowTheProcess) {
   }
   EXPECT_EQ(sample(body_of(get(s.port(), "/metrics")), "process_open_fds"), fds0);
   EXPECT_NE(block[4096], 1);  // keeps the block alive past the scrape
+}
+
+TEST(Admin, Issue11ReadyzFollowsTheHealthCallbacksNotReadyLines) {
+  std::mutex mu;
+  std::pair<bool, std::string> answer{true, "ok\ntiers.l2 breaker=closed\npipeline p running\n"};
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, [&] {
+                 std::lock_guard<std::mutex> l(mu);
+                 return answer;
+               }).ok());
+  auto set = [&](bool healthy, const std::string& body) {
+    std::lock_guard<std::mutex> l(mu);
+    answer = {healthy, body};
+  };
+  std::string r = get(s.port(), "/readyz");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+  EXPECT_EQ(body_of(r), "ready\n");
+
+  set(true, "ok\npipeline p paused\nnot ready: pipeline p paused\n");
+  r = get(s.port(), "/readyz");
+  EXPECT_EQ(r.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << r;
+  EXPECT_EQ(body_of(r), "not ready\npipeline p paused\n");
+  // Liveness is not readiness: /healthz stays 200.
+  EXPECT_EQ(get(s.port(), "/healthz").rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+
+  set(true, "ok\nnot ready: tiers.l2 breaker=half_open\nnot ready: pipeline p paused\n");
+  EXPECT_EQ(body_of(get(s.port(), "/readyz")),
+            "not ready\ntiers.l2 breaker=half_open\npipeline p paused\n");
+
+  set(false, "unhealthy\ntiers.l2 breaker=open\nnot ready: tiers.l2 breaker=open\n");
+  EXPECT_EQ(body_of(get(s.port(), "/readyz")), "not ready\nunhealthy\ntiers.l2 breaker=open\n");
+
+  set(true, "ok\npipeline p running\nreload in progress\n");
+  EXPECT_EQ(body_of(get(s.port(), "/readyz")), "not ready\nreload in progress\n");
+
+  set(true, "ok\n");
+  EXPECT_EQ(body_of(get(s.port(), "/readyz")), "ready\n");
+}
+
+TEST(Admin, Issue11ReadyzWithoutCallbackIsReady) {
+  AdminServer s;
+  ASSERT_TRUE(s.start("127.0.0.1", 0, nullptr).ok());
+  std::string r = get(s.port(), "/readyz");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+  EXPECT_EQ(body_of(r), "ready\n");
 }
 
 TEST(Admin, ServesMetricsInPrometheusFormat) {

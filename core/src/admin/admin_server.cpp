@@ -357,17 +357,37 @@ std::string AdminServer::respond(const std::string& head) {
   }
   if (path == "/version")
     return http_response(200, "OK", "text/plain; charset=utf-8", build_info_text(), head_only);
-  if (path == "/healthz") {
-    std::pair<bool, std::string> h{true, ""};
-    if (health_) {
-      try {
-        h = health_();
-      } catch (const std::exception& e) {
-        h = {false, std::string("health check failed: ") + e.what()};
-      } catch (...) {
-        h = {false, "health check failed"};
-      }
+  std::pair<bool, std::string> h{true, ""};
+  if ((path == "/healthz" || path == "/readyz") && health_) {
+    try {
+      h = health_();
+    } catch (const std::exception& e) {
+      h = {false, std::string("health check failed: ") + e.what()};
+    } catch (...) {
+      h = {false, "health check failed"};
     }
+  }
+  if (path == "/readyz") {
+    // Ready: healthy, no "not ready: ..." line and no reload under way. The 503 body gives
+    // the reasons, one per line.
+    std::string reasons;
+    if (!h.first) reasons += "unhealthy\n";
+    for (size_t b = 0; b < h.second.size();) {
+      size_t e = h.second.find('\n', b);
+      if (e == std::string::npos) e = h.second.size();
+      std::string line = h.second.substr(b, e - b);
+      if (line.rfind("not ready: ", 0) == 0)
+        reasons += line.substr(11) + "\n";
+      else if (line == "reload in progress")
+        reasons += line + "\n";
+      b = e + 1;
+    }
+    return reasons.empty()
+               ? http_response(200, "OK", "text/plain; charset=utf-8", "ready\n", head_only)
+               : http_response(503, "Service Unavailable", "text/plain; charset=utf-8",
+                               "not ready\n" + reasons, head_only);
+  }
+  if (path == "/healthz") {
     std::string body = h.second;
     if (h.first && body.rfind("ok", 0) != 0) body = "ok\n" + body;
     if (body.empty()) body = "unhealthy\n";
@@ -377,7 +397,7 @@ std::string AdminServer::respond(const std::string& head) {
                                    head_only);
   }
   return http_response(404, "Not Found", "text/plain; charset=utf-8",
-                       "not found; try /metrics, /healthz or /version\n", head_only);
+                       "not found; try /metrics, /healthz, /readyz or /version\n", head_only);
 }
 
 }  // namespace strata

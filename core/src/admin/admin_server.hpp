@@ -1,6 +1,8 @@
 // Admin HTTP listener: serves GET /metrics (Prometheus text format 0.0.4 from
 // MetricsRegistry::global(), with strata_build_info and the process_* series refreshed from
-// /proc at each scrape), GET /healthz and GET /version (build_info_text()) on a loopback
+// /proc at each scrape), GET /healthz, GET /readyz (200 "ready" when the health callback says
+// healthy and its body has no "not ready: REASON" line and no "reload in progress" line; 503
+// "not ready" and the reasons otherwise) and GET /version (build_info_text()) on a loopback
 // address. Started by the runtime
 // when [admin] is enabled; one thread runs a poll() loop over non-blocking sockets, so a slow,
 // idle or non-reading client never delays a health probe. One request per connection

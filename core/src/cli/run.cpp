@@ -14,6 +14,8 @@
 #include "cli/commands.hpp"
 #include "cli/shutdown_watchdog.hpp"
 #include "common/log.hpp"
+#include "metrics/config_reload.hpp"
+#include "metrics/metrics.hpp"
 #include "runtime/runtime.hpp"
 
 namespace strata::cli {
@@ -89,6 +91,7 @@ int run(const Args& a) {
     std::fputs(errors.c_str(), stderr);
     return 1;
   }
+  record_config_reload(MetricsRegistry::global(), true);
   std::mutex rt_mu;  // the admin thread reads health while SIGHUP may swap the runtime
   // The last health answer. A reload holds rt_mu while it stops the old pipelines and starts
   // the new ones, which can take a while; /healthz must not wait for it (a liveness probe would
@@ -146,6 +149,7 @@ int run(const Args& a) {
           begin = end + 1;
         }
         log::error("reload rejected, the running configuration stays");
+        record_config_reload(MetricsRegistry::global(), false);
         continue;
       }
       {
@@ -163,6 +167,7 @@ int run(const Args& a) {
       if (auto r = next->start(); !r) {
         log::error("reload failed to start (" + r.error() +
                    "); going back to the previous configuration");
+        record_config_reload(MetricsRegistry::global(), false);
         next.reset();
         Diagnostics d;
         rt = Runtime::build(previous, Runtime::Mode::Run, d, a.modules_dir);
@@ -182,6 +187,7 @@ int run(const Args& a) {
         continue;
       }
       rt = std::move(next);
+      record_config_reload(MetricsRegistry::global(), true);
       log::info("configuration reloaded");
       if (watchdog.stop_watching()) break;
       continue;

@@ -311,15 +311,20 @@ Result<TierChain*> Runtime::chain(const std::string& pipeline) {
 std::pair<bool, std::string> Runtime::health() const {
   bool ok = true;
   std::ostringstream out;
+  std::string not_ready;  // /readyz: every durable breaker closed and every pipeline consuming
   for (auto& [name, tier] : tiers_) {
     auto st = tier->breaker().state();
     out << name << " breaker=" << CircuitBreaker::name(st) << "\n";
     if (tier->durable() && st == CircuitBreaker::State::Open) ok = false;
+    if (tier->durable() && st != CircuitBreaker::State::Closed)
+      not_ready += "not ready: " + name + " breaker=" + CircuitBreaker::name(st) + "\n";
   }
-  for (auto& p : pipelines_)
+  for (auto& p : pipelines_) {
     out << "pipeline " << p->name() << (p->stats().paused ? " paused" : " running") << "\n";
+    if (p->stats().paused) not_ready += "not ready: pipeline " + p->name() + " paused\n";
+  }
   front_health(out);
-  return {ok, (ok ? "ok\n" : "unhealthy\n") + out.str()};
+  return {ok, (ok ? "ok\n" : "unhealthy\n") + out.str() + not_ready};
 }
 
 bool Runtime::idle(int64_t idle_ms) const {
