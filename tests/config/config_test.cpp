@@ -220,9 +220,36 @@ TEST(ConfigParse, UnknownTopLevelKeyListsAllowedOnes) {
   ASSERT_TRUE(p.cfg);
   EXPECT_EQ(p.diags.str(),
             "t.toml:1:1: log_lvl: unknown top-level key (did you mean 'log_level'?); allowed: "
-            "modules_dir, log_level, admin, sources, tiers, policies, pipelines, fronts\n"
+            "modules_dir, log_level, log_format, progress_interval, admin, sources, tiers, "
+            "policies, pipelines, fronts\n"
             "t.toml:2:2: tier: unknown top-level key (did you mean 'tiers'?); allowed: "
-            "modules_dir, log_level, admin, sources, tiers, policies, pipelines, fronts\n");
+            "modules_dir, log_level, log_format, progress_interval, admin, sources, tiers, "
+            "policies, pipelines, fronts\n");
+}
+
+TEST(ConfigParse, LogFormatAndProgressInterval) {
+  Parsed d = parse("");
+  ASSERT_TRUE(d.cfg);
+  EXPECT_EQ(d.cfg->log_format, "text");
+  EXPECT_EQ(d.cfg->progress_interval_ms, 30000);
+  Parsed p = parse("log_format = \"json\"\nprogress_interval = \"200ms\"\n");
+  ASSERT_TRUE(p.cfg);
+  EXPECT_EQ(p.diags.str(), "");
+  EXPECT_EQ(p.cfg->log_format, "json");
+  EXPECT_EQ(p.cfg->progress_interval_ms, 200);
+  Parsed off = parse("progress_interval = 0\n");
+  ASSERT_TRUE(off.cfg);
+  EXPECT_EQ(off.diags.str(), "");
+  EXPECT_EQ(off.cfg->progress_interval_ms, 0);
+  Parsed bad = parse("log_format = \"yaml\"\nprogress_interval = \"soon\"\n");
+  std::string why = bad.diags.str();
+  EXPECT_NE(why.find("t.toml:1:14: log_format: 'yaml' is not one of: text, json"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("t.toml:2:21: progress_interval:"), std::string::npos) << why;
+  Parsed negative = parse("progress_interval = -5\n");
+  EXPECT_NE(negative.diags.str().find("t.toml:1:21: progress_interval:"), std::string::npos)
+      << negative.diags.str();
 }
 
 TEST(ConfigParse, TopLevelScalarsAreChecked) {

@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "cli/shutdown_watchdog.hpp"
 #include "common/log.hpp"
 #include "metrics/config_reload.hpp"
@@ -30,6 +31,8 @@ std::unique_ptr<Runtime> load(const Args& a, std::string* errors) {
   }
   strata_log_level lvl;
   if (log::parse_level(rt->config().log_level, &lvl)) log::set_level(lvl);
+  log::Format format;
+  if (log::parse_format(rt->config().log_format, &format)) log::set_format(format);
   return rt;
 }
 
@@ -125,6 +128,7 @@ int run(const Args& a) {
     return 1;
   }
   log::info("strata running " + a.config);
+  Progress progress(rt->config().progress_interval_ms);
 
   timespec tick{0, 200 * 1000 * 1000};
   for (;;) {
@@ -188,10 +192,12 @@ int run(const Args& a) {
       }
       rt = std::move(next);
       record_config_reload(MetricsRegistry::global(), true);
+      progress.set_interval(rt->config().progress_interval_ms);
       log::info("configuration reloaded");
       if (watchdog.stop_watching()) break;
       continue;
     }
+    progress.tick(*rt);
     if (idle_ms > 0 && rt->idle(idle_ms)) {
       log::info("idle for " + a.exit_when_idle + ", stopping" + deadline_text(shutdown_ms));
       break;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <string>
@@ -10,6 +11,7 @@
 namespace strata::log {
 namespace {
 std::atomic<int> g_level{STRATA_LOG_INFO};
+std::atomic<int> g_format{static_cast<int>(Format::Text)};
 std::mutex g_mu;
 const char* name(strata_log_level l) {
   switch (l) {
@@ -51,10 +53,96 @@ std::string_view escaped(std::string_view text, std::string& storage) {
   }
   return storage;
 }
+
+// journald's priorities (syslog's): err, warning, info, debug.
+int journal_priority(strata_log_level l) {
+  switch (l) {
+    case STRATA_LOG_DEBUG:
+      return 7;
+    case STRATA_LOG_INFO:
+      return 6;
+    case STRATA_LOG_WARN:
+      return 4;
+    case STRATA_LOG_ERROR:
+      return 3;
+  }
+  return 6;
+}
+
+// systemd sets JOURNAL_STREAM when stdout/stderr go to the journal (systemd.exec(5)).
+bool under_journald() {
+  static const bool yes = [] {
+    const char* v = std::getenv("JOURNAL_STREAM");
+    return v != nullptr && *v != '\0';
+  }();
+  return yes;
+}
+
+// A JSON string literal (RFC 8259): quote, backslash and control characters escaped; bytes of
+// 0x80 and above are copied as they are (UTF-8 passes through).
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\u%04x", c);
+          out += hex;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+const char* lower_name(strata_log_level l) {
+  switch (l) {
+    case STRATA_LOG_DEBUG:
+      return "debug";
+    case STRATA_LOG_INFO:
+      return "info";
+    case STRATA_LOG_WARN:
+      return "warn";
+    case STRATA_LOG_ERROR:
+      return "error";
+  }
+  return "?";
+}
 }  // namespace
 
 void set_level(strata_log_level l) { g_level.store(l); }
 strata_log_level level() { return static_cast<strata_log_level>(g_level.load()); }
+
+void set_format(Format f) { g_format.store(static_cast<int>(f)); }
+Format format() { return static_cast<Format>(g_format.load()); }
+
+bool parse_format(std::string_view t, Format* out) {
+  if (t == "text")
+    *out = Format::Text;
+  else if (t == "json")
+    *out = Format::Json;
+  else
+    return false;
+  return true;
+}
 
 bool parse_level(std::string_view t, strata_log_level* out) {
   if (t == "debug")
@@ -80,6 +168,29 @@ void write(strata_log_level l, std::string_view instance, std::string_view pipel
   gmtime_r(&secs, &tm);
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (g_format.load(std::memory_order_relaxed) == static_cast<int>(Format::Json)) {
+    char stamp[48];
+    std::snprintf(stamp, sizeof stamp, "%s.%03dZ", ts, static_cast<int>(ms % 1000));
+    std::string line = "{\"ts\":\"";
+    line += stamp;
+    line += "\",\"level\":\"";
+    line += lower_name(l);
+    line += '"';
+    if (!instance.empty()) {
+      line += ",\"instance\":";
+      append_json_string(line, instance);
+    }
+    if (!pipeline.empty()) {
+      line += ",\"pipeline\":";
+      append_json_string(line, pipeline);
+    }
+    line += ",\"msg\":";
+    append_json_string(line, message);
+    line += "}\n";
+    std::lock_guard<std::mutex> lock(g_mu);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    return;
+  }
   std::string instance_buf, pipeline_buf, message_buf;
   instance = escaped(instance, instance_buf);
   pipeline = escaped(pipeline, pipeline_buf);
@@ -96,6 +207,12 @@ void write(strata_log_level l, std::string_view instance, std::string_view pipel
     ctx += ']';
   }
   std::lock_guard<std::mutex> lock(g_mu);
+  if (under_journald()) {
+    // journald stamps each line itself; the priority lets it (and journalctl -p) filter.
+    std::fprintf(stderr, "<%d>%-5s%s %.*s\n", journal_priority(l), name(l), ctx.c_str(),
+                 static_cast<int>(message.size()), message.data());
+    return;
+  }
   std::fprintf(stderr, "%s.%03dZ %-5s%s %.*s\n", ts, static_cast<int>(ms % 1000), name(l),
                ctx.c_str(), static_cast<int>(message.size()), message.data());
 }

@@ -22,11 +22,12 @@ using config_detail::join;
 using config_detail::pos_of;
 using config_detail::toml_type_name;
 
-const std::vector<std::string> kTopLevelKeys = {"modules_dir", "log_level", "admin",
-                                                "sources",     "tiers",     "policies",
-                                                "pipelines",   "fronts"};
+const std::vector<std::string> kTopLevelKeys = {
+    "modules_dir", "log_level", "log_format", "progress_interval", "admin",
+    "sources",     "tiers",     "policies",   "pipelines",         "fronts"};
 const std::vector<std::string> kInstanceCategories = {"sources", "tiers", "policies", "fronts"};
 constexpr const char* kLogLevels[] = {"debug", "info", "warn", "error", nullptr};
+constexpr const char* kLogFormats[] = {"text", "json", nullptr};
 
 const std::vector<strata_option_def>& top_level_schema() {
   static const std::vector<strata_option_def> schema = [] {
@@ -48,7 +49,25 @@ const std::vector<strata_option_def>& top_level_schema() {
                           0.0,
                           nullptr,
                           "Extra folder searched for module .so files."};
-    return std::vector<strata_option_def>{dir, level};
+    strata_option_def format{sizeof(strata_option_def),
+                             "log_format",
+                             STRATA_OPT_ENUM,
+                             "text",
+                             0,
+                             0.0,
+                             0.0,
+                             kLogFormats,
+                             "Log line format: text, or json (one object per line)."};
+    strata_option_def progress{sizeof(strata_option_def),
+                               "progress_interval",
+                               STRATA_OPT_DURATION,
+                               "30s",
+                               STRATA_OPTF_HAS_MIN,
+                               0.0,
+                               0.0,
+                               nullptr,
+                               "How often `strata run` logs a progress line; 0 = never."};
+    return std::vector<strata_option_def>{dir, level, format, progress};
   }();
   return schema;
 }
@@ -167,6 +186,8 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
                                                        /*ignore_unknown=*/true, diags)) {
     cfg.modules_dir = resolve_path(cfg.dir, values->str("modules_dir"));
     cfg.log_level = values->str("log_level");
+    cfg.log_format = values->str("log_format");
+    cfg.progress_interval_ms = values->integer("progress_interval");
   }
   if (const toml::node* admin = doc.get("admin")) parse_admin(cfg, *admin, diags);
   if (const toml::node* n = doc.get("sources"))

@@ -116,6 +116,8 @@ struct Config {
   std::shared_ptr<toml::table> doc;
   std::string modules_dir;  // top-level `modules_dir`, resolved relative to dir; "" if unset
   std::string log_level = "info";
+  std::string log_format = "text";      // "text" | "json"
+  int64_t progress_interval_ms = 30000;  // `strata run`'s progress line; 0 = off
   AdminConfig admin;
   std::vector<InstanceConfig> sources, tiers, policies;
   std::vector<PipelineConfig> pipelines;
