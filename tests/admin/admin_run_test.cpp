@@ -1,12 +1,17 @@
 // The admin listener of a real `strata run` (issue 11): strata_build_info, /version, the
 // process_* series, /readyz, and strata_config_last_reload_successful with its timestamp across a
 // rejected and an accepted SIGHUP reload. Real memcached and redis-server; Kafka is the
-// kafka_source's embedded mock with a seed file.
+// kafka_source's embedded mock with a seed file. Also the examples: the Prometheus rules pass
+// `promtool check rules`, the Grafana dashboard is JSON, and every metric either one names is
+// in a real scrape.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
+#include <regex>
+#include <set>
 #include <string>
 
 #include "cli_support.hpp"
@@ -115,6 +120,80 @@ TEST_F(AdminRun, Issue11BuildInfoVersionProcessAndReloadMetrics) {
       << metrics();
   EXPECT_GE(sample(metrics(), "strata_config_last_reload_success_timestamp_seconds"), loaded_at);
   EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
+}
+
+std::string example(const std::string& rel) {
+  return read_file(std::string(STRATA_SOURCE_DIR) + "/examples/" + rel);
+}
+
+// Every strata_* and process_* metric an example names (histogram suffixes stripped when the
+// base is a histogram in `scrape`) must be a family in `scrape`.
+void expect_names_exist(const std::string& file, const std::string& text,
+                        const std::string& scrape) {
+  std::set<std::string> names;
+  std::regex name("\\b(strata|process)_[a-z0-9_]+");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name);
+       it != std::sregex_iterator(); ++it)
+    names.insert(it->str());
+  EXPECT_GE(names.size(), 5u) << file << " names hardly any metric";
+  for (std::string n : names) {
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      std::string base = n.size() > std::strlen(suffix) &&
+                                 n.compare(n.size() - std::strlen(suffix), std::string::npos,
+                                           suffix) == 0
+                             ? n.substr(0, n.size() - std::strlen(suffix))
+                             : "";
+      if (!base.empty() && scrape.find("# TYPE " + base + " histogram\n") != std::string::npos)
+        n = base;
+    }
+    EXPECT_NE(scrape.find("# TYPE " + n + " "), std::string::npos)
+        << file << " names " << n << ", which /metrics does not have";
+  }
+}
+
+TEST_F(AdminRun, Issue11EveryMetricTheExamplesNameIsScraped) {
+  write_file(dir_ + "/seed.tsv", "u1\tv1\n");
+  std::string path = dir_ + "/strata.toml";
+  write_file(path, config() + "dead_letter_file = \"" + dir_ + "/dead.jsonl\"\n");
+  ASSERT_TRUE(strata_.start({strata_bin(), "run", "-c", path}, dir_ + "/strata.out",
+                            dir_ + "/strata.err"));
+  ASSERT_TRUE(wait_until([&] { return redis_.redis_cli("GET u1") == "v1"; }, 45000))
+      << "seeded record not processed";
+  std::string m = metrics();
+  ASSERT_FALSE(m.empty());
+  std::string rules = example("prometheus/strata.rules.yml");
+  std::string dashboard = example("grafana/strata.json");
+  ASSERT_FALSE(rules.empty());
+  ASSERT_FALSE(dashboard.empty());
+  expect_names_exist("strata.rules.yml", rules, m);
+  expect_names_exist("strata.json", dashboard, m);
+}
+
+TEST(AdminExamples, Issue11PromtoolAcceptsTheRules) {
+  int status = -1;
+  strata::test::run_command("command -v promtool >/dev/null 2>&1", &status);
+  if (status != 0)
+    GTEST_SKIP() << "promtool is not installed (Debian's prometheus package, 19 MB, is not in "
+                    "scripts/install-deps.sh); the rules' metric names are still checked above";
+  std::string out = strata::test::run_command(
+      "promtool check rules " + std::string(STRATA_SOURCE_DIR) +
+          "/examples/prometheus/strata.rules.yml 2>&1",
+      &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+}
+
+TEST(AdminExamples, Issue11TheDashboardIsJson) {
+  int status = -1;
+  strata::test::run_command("command -v python3 >/dev/null 2>&1", &status);
+  if (status != 0) GTEST_SKIP() << "python3 (its json module checks the file) is not installed";
+  std::string out = strata::test::run_command(
+      "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+      "assert d[\"panels\"], \"no panels\"; "
+      "[p[\"targets\"][0][\"expr\"] for p in d[\"panels\"]]' " +
+          std::string(STRATA_SOURCE_DIR) + "/examples/grafana/strata.json 2>&1",
+      &status);
+  EXPECT_EQ(status, 0) << out;
 }
 
 }  // namespace
