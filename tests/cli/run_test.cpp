@@ -198,7 +198,7 @@ TEST_F(CliRun, AdminServesMetricsAndHealth) {
       metrics.find("strata_pipeline_keys_written_total{pipeline=\"p\",tier=\"tiers.l2\"} 3\n"),
       std::string::npos)
       << metrics;
-  EXPECT_NE(metrics.find("instance=\"tiers.l1\""), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("module_instance=\"tiers.l1\""), std::string::npos) << metrics;
 
   HttpReply h = http_get(admin_port_, "/healthz");
   EXPECT_EQ(h.status, 200);

@@ -409,14 +409,14 @@ TEST(HostApi, MetricAddsTheInstanceLabel) {
       h->metric(&ctx, STRATA_METRIC_COUNTER, "strata_hostapi_test_total", "Test.", "op=\"get\""),
       m);
   Series* s = MetricsRegistry::global().find("strata_hostapi_test_total",
-                                             "instance=\"tiers.l1\",op=\"get\"");
+                                             "module_instance=\"tiers.l1\",op=\"get\"");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(reinterpret_cast<strata_metric*>(s), m);
   EXPECT_DOUBLE_EQ(s->value(), 2);
 
   strata_metric* g = h->metric(&ctx, STRATA_METRIC_GAUGE, "strata_hostapi_gauge", "G.", nullptr);
   h->metric_set(g, 4);
-  ASSERT_NE(MetricsRegistry::global().find("strata_hostapi_gauge", "instance=\"tiers.l1\""),
+  ASSERT_NE(MetricsRegistry::global().find("strata_hostapi_gauge", "module_instance=\"tiers.l1\""),
             nullptr);
   strata_metric* hist =
       h->metric(&ctx, STRATA_METRIC_HISTOGRAM, "strata_hostapi_seconds", "H.", nullptr);
@@ -443,7 +443,7 @@ TEST(HostApi, GoodModuleMetricCarriesItsInstance) {
   auto inst = ModuleInstance::create(*m.value(), "tiers.metered", "", ResolvedOptions());
   ASSERT_TRUE(inst.ok()) << inst.error();
   Series* s = MetricsRegistry::global().find("strata_fake_created_total",
-                                             "instance=\"tiers.metered\",kind=\"fake\"");
+                                             "module_instance=\"tiers.metered\",kind=\"fake\"");
   ASSERT_NE(s, nullptr);
   EXPECT_DOUBLE_EQ(s->value(), 1);
 }

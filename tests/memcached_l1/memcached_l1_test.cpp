@@ -186,7 +186,7 @@ TEST(MemcachedL1, Issue3PipelinedSetsGoOutInBoundedFlushes) {
   Tier t({&mc}, "", "tiers.pipeline");
   ASSERT_EQ(t.error(), "");
   auto* flushes = strata::MetricsRegistry::global().find("strata_memcached_write_flushes_total",
-                                                         "instance=\"tiers.pipeline\"");
+                                                         "module_instance=\"tiers.pipeline\"");
   ASSERT_NE(flushes, nullptr);
   double flushes_before = flushes->value();
   auto before = stats(mc.port());

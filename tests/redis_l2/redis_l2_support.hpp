@@ -121,7 +121,7 @@ class RedisL2Test : public ::testing::Test {
   std::string addr(const ServerProcess& r) { return "address = \"" + r.address() + "\"\n"; }
 
   double metric(const std::string& name) {
-    Series* s = MetricsRegistry::global().find(name, "instance=\"tiers." + name_ + "\"");
+    Series* s = MetricsRegistry::global().find(name, "module_instance=\"tiers." + name_ + "\"");
     return s ? s->value() : 0.0;
   }
   static long long evalsha_calls(const ServerProcess& r) {

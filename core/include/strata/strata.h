@@ -153,7 +153,7 @@ typedef struct strata_host_api {
   void (*log)(strata_instance_ctx* ctx, strata_log_level level, const char* message);
 
   /* Metrics. `name` is a Prometheus name ("strata_memcached_errors_total"); `labels` is
-   * NULL or extra labels as `k="v",k2="v2"`; the host adds instance="...". The handle is
+   * NULL or extra labels as `k="v",k2="v2"`; the host adds module_instance="...". The handle is
    * owned by the host and valid until the process exits; update calls are thread-safe and
    * lock-free enough for a hot path. Registering the same name+labels twice returns the same
    * handle. */

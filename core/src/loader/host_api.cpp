@@ -33,14 +33,17 @@ std::string label_value(const std::string& v) {
   return out;
 }
 
-// instance="<ctx->instance>" goes first, then the module's own labels, unless the module
-// already set `instance` itself.
+// module_instance="<ctx->instance>" goes first, then the module's own labels, unless the
+// module already set `module_instance` itself. Not `instance`: Prometheus sets that label on
+// every scraped series to the target (host:port), so a series carrying its own would have it
+// renamed to exported_instance (or, with honor_labels, replace the target's).
 std::string series_labels(const strata_instance_ctx* ctx, const char* labels) {
   std::string given = labels ? labels : "";
   if (!ctx || ctx->instance.empty()) return given;
-  if (given.rfind("instance=", 0) == 0 || given.find(",instance=") != std::string::npos)
+  if (given.rfind("module_instance=", 0) == 0 ||
+      given.find(",module_instance=") != std::string::npos)
     return given;
-  std::string out = "instance=\"" + label_value(ctx->instance) + "\"";
+  std::string out = "module_instance=\"" + label_value(ctx->instance) + "\"";
   if (!given.empty()) out += "," + given;
   return out;
 }
