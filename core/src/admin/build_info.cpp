@@ -20,22 +20,6 @@ namespace {
 #define STRATA_STR2(x) #x
 #define STRATA_STR(x) STRATA_STR2(x)
 
-// Label values escape backslash, double quote and newline (text format 0.0.4).
-std::string escape_label(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
 std::string luajit_version() {
   std::string v = LUAJIT_VERSION;  // "LuaJIT 2.1.0-beta3"
   const std::string prefix = "LuaJIT ";
@@ -50,8 +34,8 @@ std::vector<std::pair<std::string, std::string>> build_info() {
       {"version", STRATA_VERSION},
       {"commit", STRATA_GIT_COMMIT},
       {"librdkafka", rd_kafka_version_str()},
-      {"hiredis", STRATA_STR(HIREDIS_MAJOR) "." STRATA_STR(HIREDIS_MINOR) "." STRATA_STR(
-                      HIREDIS_PATCH)},
+      {"hiredis",
+       STRATA_STR(HIREDIS_MAJOR) "." STRATA_STR(HIREDIS_MINOR) "." STRATA_STR(HIREDIS_PATCH)},
       {"libmemcached", mc ? mc : "unknown"},
       {"luajit", luajit_version()},
   };
@@ -61,7 +45,7 @@ void register_build_info(MetricsRegistry& registry) {
   std::string labels;
   for (const auto& [k, v] : build_info()) {
     if (!labels.empty()) labels += ",";
-    labels += k + "=\"" + escape_label(v) + "\"";
+    labels += k + "=\"" + escape_label_value(v) + "\"";
   }
   registry
       .gauge("strata_build_info",

@@ -1,5 +1,7 @@
 #include "common/log.hpp"
 
+#include "common/json_string.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -76,41 +78,6 @@ bool under_journald() {
     return v != nullptr && *v != '\0';
   }();
   return yes;
-}
-
-// A JSON string literal (RFC 8259): quote, backslash and control characters escaped; bytes of
-// 0x80 and above are copied as they are (UTF-8 passes through).
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char hex[8];
-          std::snprintf(hex, sizeof hex, "\\u%04x", c);
-          out += hex;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
 }
 
 const char* lower_name(strata_log_level l) {

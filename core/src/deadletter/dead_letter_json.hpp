@@ -3,6 +3,8 @@
 // lines without opening a sink.
 #pragma once
 
+#include "common/json_string.hpp"
+
 #include <strata/strata.h>
 
 #include <cstddef>
@@ -50,9 +52,5 @@ std::string dead_letter_coordinates_json(const DeadLetterCoordinates& c, std::st
 
 // Standard base64 (RFC 4648, with padding).
 std::string base64_encode(std::string_view bytes);
-
-// Appends `text` as a JSON string literal (with quotes). Control characters are escaped and
-// bytes that are not valid UTF-8 become U+FFFD, so the line is always valid JSON.
-void append_json_string(std::string& out, std::string_view text);
 
 }  // namespace strata

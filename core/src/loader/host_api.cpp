@@ -17,22 +17,6 @@ void host_log(strata_instance_ctx* ctx, strata_log_level level, const char* mess
   log::write(level, instance, pipeline, message ? message : "");
 }
 
-// Label values are escaped as the text format requires (backslash, quote, newline).
-std::string label_value(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
 // module_instance="<ctx->instance>" goes first, then the module's own labels, unless the
 // module already set `module_instance` itself. Not `instance`: Prometheus sets that label on
 // every scraped series to the target (host:port), so a series carrying its own would have it
@@ -43,7 +27,7 @@ std::string series_labels(const strata_instance_ctx* ctx, const char* labels) {
   if (given.rfind("module_instance=", 0) == 0 ||
       given.find(",module_instance=") != std::string::npos)
     return given;
-  std::string out = "module_instance=\"" + label_value(ctx->instance) + "\"";
+  std::string out = "module_instance=\"" + escape_label_value(ctx->instance) + "\"";
   if (!given.empty()) out += "," + given;
   return out;
 }

@@ -17,11 +17,11 @@ enum class MetricType { Counter, Gauge, Histogram };
 // One labelled series. Stable address for the life of the registry.
 class Series {
  public:
-  void add(double delta);     // counter, gauge
-  void set(double value);     // gauge
-  void observe(double value); // histogram (seconds)
-  double value() const;       // counter/gauge current value; histogram: sum
-  uint64_t count() const;     // histogram observations
+  void add(double delta);      // counter, gauge
+  void set(double value);      // gauge
+  void observe(double value);  // histogram (seconds)
+  double value() const;        // counter/gauge current value; histogram: sum
+  uint64_t count() const;      // histogram observations
   // Histogram: cumulative counts for each bound of Registry::latency_buckets(), then +Inf.
   std::vector<uint64_t> bucket_counts() const;
 
@@ -44,7 +44,8 @@ class MetricsRegistry {
   // std::invalid_argument.
   Series* get(MetricType type, const std::string& name, const std::string& help,
               const std::string& labels = "");
-  Series* counter(const std::string& name, const std::string& help, const std::string& labels = "") {
+  Series* counter(const std::string& name, const std::string& help,
+                  const std::string& labels = "") {
     return get(MetricType::Counter, name, help, labels);
   }
   Series* gauge(const std::string& name, const std::string& help, const std::string& labels = "") {
@@ -66,5 +67,8 @@ class MetricsRegistry {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A label value escaped as the text format 0.0.4 requires (backslash, double quote, newline).
+std::string escape_label_value(const std::string& value);
 
 }  // namespace strata
