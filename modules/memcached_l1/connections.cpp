@@ -79,7 +79,10 @@ Memc make_handle(const Settings& s, const std::vector<ServerAddress>& servers, b
          "server_failure_limit");
   behave(h, MEMCACHED_BEHAVIOR_SERVER_TIMEOUT_LIMIT, uint64_t(s.server_failure_limit),
          "server_failure_limit");
-  behave(h, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, s.eject_failed ? 1 : 0, "eject_failed");
+  // Never libmemcached's ejection: it moves a dead server's keys to the others, and those
+  // copies go stale once the server is back. The module's ServerGate closes failed servers
+  // instead (server_gate.hpp).
+  behave(h, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0, "eject_failed");
   behave(h, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry_s, "retry_timeout");
   behave(h, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, retry_s, "retry_timeout");
   if (!s.username.empty()) {

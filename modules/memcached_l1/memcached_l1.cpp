@@ -33,6 +33,7 @@
 
 #include "connections.hpp"
 #include "rich_ops.hpp"
+#include "server_gate.hpp"
 
 namespace memcached_l1 {
 
@@ -58,7 +59,8 @@ static constexpr strata_option_def kOptions[] = {
                    "larger values are refused (ERR_TOO_LARGE) without being sent")
         .range(1, 1073741824.0),
     strata::option("eject_failed", STRATA_OPT_BOOL, "true",
-                   "failed servers drop out of the ring until retry_timeout passed"),
+                   "a failed server is closed: its keys fail at once (never moved to other "
+                   "servers) until it answers again, flushed if it missed writes"),
     strata::option("server_failure_limit", STRATA_OPT_INT, "2",
                    "consecutive failures before a server counts as failed")
         .range(1, 1000),
@@ -162,6 +164,10 @@ class MemcachedL1 : public strata::TierModule {
 
   void start() override {
     pool_ = std::make_unique<SlotPool>(settings_, connections_);
+    if (settings_.eject_failed) {
+      gate_ = std::make_unique<ServerGate>(settings_, host_);
+      gate_->start();
+    }
     for (const auto& a : settings_.servers)
       probes_.push_back(Probe{a.str(), make_handle(settings_, {a}, false)});
   }
@@ -207,6 +213,10 @@ class MemcachedL1 : public strata::TierModule {
   }
 
   static constexpr size_t kMaxSetRun = 200;
+
+  void stop(bool /*drain*/) override {
+    if (gate_) gate_->stop();
+  }
 
   void health() override {
     std::string why;
@@ -271,7 +281,18 @@ class MemcachedL1 : public strata::TierModule {
   void fail(strata_tier_op& op, strata_status st, const std::string& server,
             const std::string& msg) {
     strata::set_op_error(op, st, "memcached " + server + ": " + msg);
-    if (st == STRATA_ERR_UNAVAILABLE) server_failed(server, msg);
+    if (st == STRATA_ERR_UNAVAILABLE) {
+      server_failed(server, msg);
+      if (gate_) gate_->failed(server, op.kind != STRATA_TIER_GET);
+    }
+  }
+
+  // False (with the op failed at once) when the gate keeps requests from `server`.
+  bool admitted(strata_tier_op& op, const std::string& server) {
+    if (!gate_ || gate_->admit(server, op.kind != STRATA_TIER_GET)) return true;
+    strata::set_op_error(op, STRATA_ERR_UNAVAILABLE,
+                         "memcached " + server + ": " + gate_->closed_reason(server));
+    return false;
   }
 
   // Counts a server failure and says so at WARN, at most once per retry_timeout per server.
@@ -302,7 +323,8 @@ class MemcachedL1 : public strata::TierModule {
 
   void run_single(Slot& slot, strata_tier_op& op, const std::string& key) {
     memcached_st* m = slot.direct.get();
-    std::string server = server_of(m, key);  // before: a failure may change the ring
+    std::string server = server_of(m, key);
+    if (!admitted(op, server)) return;
     if (is_rich(op.kind)) {
       RichOutcome o = run_rich(m, key, op, expiration(op.ttl_ms));
       if (o.status == STRATA_OK || o.status == STRATA_NOT_FOUND || o.status == STRATA_NOT_STORED ||
@@ -340,7 +362,8 @@ class MemcachedL1 : public strata::TierModule {
     for (size_t idx : run) {
       strata_tier_op& op = ops[idx];
       const std::string& key = keys[idx];
-      std::string server = server_of(m, key);  // before: a failure may change the ring
+      std::string server = server_of(m, key);
+      if (!admitted(op, server)) continue;
       memcached_return_t rc = memcached_set(m, key.data(), key.size(), op.value.data, op.value.len,
                                             expiration(op.ttl_ms), op.flags);
       if (status_of(rc) != STRATA_OK) {
@@ -373,6 +396,7 @@ class MemcachedL1 : public strata::TierModule {
     std::vector<const char*> kptr;
     std::vector<size_t> klen;
     for (size_t idx : run) {
+      if (gate_ && gate_->any_closed() && !admitted(ops[idx], server_of(m, keys[idx]))) continue;
       auto& v = want[keys[idx]];
       if (v.empty()) {
         kptr.push_back(keys[idx].data());
@@ -380,6 +404,7 @@ class MemcachedL1 : public strata::TierModule {
       }
       v.push_back(idx);
     }
+    if (want.empty()) return;
     std::unordered_map<std::string_view, bool> found;
     memcached_return_t rc = memcached_mget(m, kptr.data(), klen.data(), kptr.size());
     bool clean = memcached_success(rc);
@@ -463,6 +488,7 @@ class MemcachedL1 : public strata::TierModule {
   int64_t max_value_ = 1 << 20;
   size_t connections_ = 4;
   std::unique_ptr<SlotPool> pool_;
+  std::unique_ptr<ServerGate> gate_;  // with eject_failed; outlives nothing it is used by
   std::vector<Probe> probes_;
   std::mutex probe_mu_;
   std::mutex fail_mu_;

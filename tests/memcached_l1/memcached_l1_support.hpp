@@ -23,7 +23,7 @@ namespace {
 using strata::test::ServerProcess;
 
 // memcached `stats` over a fresh raw socket (one connection per call).
-std::map<std::string, long long> stats(int port) {
+[[maybe_unused]] std::map<std::string, long long> stats(int port) {
   std::map<std::string, long long> out;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

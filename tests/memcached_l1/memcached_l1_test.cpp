@@ -298,25 +298,6 @@ TEST(MemcachedL1, KilledServerFailsItsKeysAndIsUsedAgainAfterRestart) {
   EXPECT_EQ(stats(b.port())["curr_items"], on_b);
 }
 
-TEST(MemcachedL1, EjectedServerKeysMoveToTheRestOfTheRing) {
-  START(a);
-  START(b);
-  Tier t({&a, &b}, "retry_timeout = \"1s\"\nserver_failure_limit = 1\n", "tiers.eject");
-  ASSERT_EQ(t.error(), "");
-  b.kill();
-  std::vector<Op> sets;
-  for (int i = 0; i < 50; ++i) sets.push_back(make(STRATA_TIER_SET, "e" + std::to_string(i), "v"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  bool all_ok = false;
-  while (!all_ok && std::chrono::steady_clock::now() < deadline) {
-    t.execute(sets);
-    all_ok = true;
-    for (auto& s : sets) all_ok &= s.op.status == STRATA_OK;
-  }
-  EXPECT_TRUE(all_ok) << "keys of the ejected server never moved to the live one";
-  EXPECT_EQ(stats(a.port())["curr_items"], 50);
-}
-
 TEST(MemcachedL1, HealthFailsWhenNoServerAnswers) {
   START(a);
   Tier t({&a}, "", "tiers.health");

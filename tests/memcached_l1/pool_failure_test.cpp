@@ -1,0 +1,184 @@
+// A memcached pool with one server stalled or killed (issue 10, item 4): the other servers'
+// keys never wait on it, its keys fail at once and are never moved to the others, and when it
+// answers again it does not serve values from before (it is flushed first when writes missed it).
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include "memcached_l1_support.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The value a memcached server holds for `key` (raw `get`), or "" when it has none.
+std::string raw_get(int port, const std::string& key) {
+  int fd = strata::test::connect_loopback(port, 2000);
+  if (fd < 0) return "";
+  std::string cmd = "get " + key + "\r\n";
+  std::string buf;
+  if (::write(fd, cmd.data(), cmd.size()) == ssize_t(cmd.size())) {
+    char chunk[4096];
+    while (buf.find("END\r\n") == std::string::npos) {
+      ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n <= 0) break;
+      buf.append(chunk, size_t(n));
+    }
+  }
+  ::close(fd);
+  if (buf.rfind("VALUE ", 0) != 0) return "";
+  size_t eol = buf.find("\r\n");
+  size_t end = buf.find("\r\nEND\r\n", eol + 2);
+  if (eol == std::string::npos || end == std::string::npos) return "";
+  return buf.substr(eol + 2, end - eol - 2);
+}
+
+struct Pool {
+  ServerProcess a{ServerProcess::Kind::Memcached}, b{ServerProcess::Kind::Memcached},
+      c{ServerProcess::Kind::Memcached};
+  std::vector<std::string> keys;
+  std::vector<int> owner;  // 0, 1, 2: which server holds keys[i]
+  bool start() { return a.start() && b.start() && c.start(); }
+  ServerProcess& server(int i) { return i == 0 ? a : i == 1 ? b : c; }
+  // Writes `n` keys with `value` and records which server took each.
+  bool fill(Tier& t, int n, const std::string& value) {
+    std::vector<Op> sets;
+    for (int i = 0; i < n; ++i) sets.push_back(make(STRATA_TIER_SET, "p" + std::to_string(i), value));
+    if (t.execute(sets) != STRATA_OK) return false;
+    keys.clear();
+    owner.clear();
+    for (auto& s : sets) {
+      if (s.op.status != STRATA_OK) return false;
+      int who = -1;
+      for (int i = 0; i < 3; ++i)
+        if (raw_get(server(i).port(), s.key) == value) who = i;
+      if (who < 0) return false;
+      keys.push_back(s.key);
+      owner.push_back(who);
+    }
+    return true;
+  }
+};
+
+constexpr const char* kSettings = "io_timeout = \"300ms\"\nretry_timeout = \"1s\"\n";
+
+// With one server stalled (SIGSTOP: connections hang, nothing is refused), only the first
+// batch waits for its timeout; from then on its keys fail at once and the others succeed.
+TEST(MemcachedPool, StalledServerIsClosedAndTheOthersNeverWaitOnIt) {
+  Pool p;
+  ASSERT_TRUE(p.start());
+  Tier t({&p.a, &p.b, &p.c}, kSettings, "tiers.pool");
+  ASSERT_EQ(t.error(), "");
+  ASSERT_TRUE(p.fill(t, 300, "v"));
+  ASSERT_EQ(::kill(p.b.pid(), SIGSTOP), 0);
+
+  std::vector<Op> first;
+  for (auto& k : p.keys) first.push_back(make(STRATA_TIER_GET, k));
+  t.execute(first);  // pays the stalled server's timeout once
+  auto start = Clock::now();
+  constexpr int kBatches = 30;
+  int on_b_failed = 0, others_ok = 0, others = 0;
+  for (int round = 0; round < kBatches; ++round) {
+    std::vector<Op> ops;
+    for (size_t i = 0; i < p.keys.size(); ++i)
+      ops.push_back(round % 2 ? make(STRATA_TIER_SET, p.keys[i], "v")
+                              : make(STRATA_TIER_GET, p.keys[i]));
+    ASSERT_EQ(t.execute(ops), STRATA_OK);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (p.owner[i] == 1) {
+        EXPECT_EQ(ops[i].op.status, STRATA_ERR_UNAVAILABLE) << ops[i].key;
+        EXPECT_NE(std::string(ops[i].op.error).find("closed"), std::string::npos) << ops[i].op.error;
+        on_b_failed += ops[i].op.status == STRATA_ERR_UNAVAILABLE;
+      } else {
+        ++others;
+        others_ok += ops[i].op.status == STRATA_OK;
+      }
+    }
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  ::kill(p.b.pid(), SIGCONT);
+  EXPECT_EQ(others_ok, others) << "keys of the live servers failed";
+  EXPECT_GT(on_b_failed, 0);
+  // Waiting on the stalled server would cost at least 300 ms per batch (9 s in all).
+  EXPECT_LT(elapsed.count(), 4000) << kBatches << " batches took " << elapsed.count() << " ms";
+  // Its keys were never moved to the other servers.
+  for (size_t i = 0; i < p.keys.size(); ++i) {
+    if (p.owner[i] != 1) continue;
+    EXPECT_EQ(raw_get(p.a.port(), p.keys[i]), "") << p.keys[i];
+    EXPECT_EQ(raw_get(p.c.port(), p.keys[i]), "") << p.keys[i];
+  }
+}
+
+// A server that was stalled while its keys were rewritten and deleted still holds the old
+// values when it resumes; it must never serve them: it is flushed before it is opened.
+TEST(MemcachedPool, ReturningServerThatMissedWritesNeverServesOldValues) {
+  Pool p;
+  ASSERT_TRUE(p.start());
+  Tier t({&p.a, &p.b, &p.c}, kSettings, "tiers.pool");
+  ASSERT_EQ(t.error(), "");
+  ASSERT_TRUE(p.fill(t, 120, "old"));
+  ASSERT_EQ(::kill(p.b.pid(), SIGSTOP), 0);
+  for (int round = 0; round < 2; ++round) {  // new values, and a delete for every third key
+    std::vector<Op> ops;
+    for (size_t i = 0; i < p.keys.size(); ++i)
+      ops.push_back(i % 3 == 0 ? make(STRATA_TIER_DELETE, p.keys[i])
+                               : make(STRATA_TIER_SET, p.keys[i], "new"));
+    ASSERT_EQ(t.execute(ops), STRATA_OK);
+  }
+  ASSERT_EQ(::kill(p.b.pid(), SIGCONT), 0);
+
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  bool open = false;
+  while (!open && Clock::now() < deadline) {
+    std::vector<Op> gets;
+    for (auto& k : p.keys) gets.push_back(make(STRATA_TIER_GET, k));
+    ASSERT_EQ(t.execute(gets), STRATA_OK);
+    open = true;
+    for (size_t i = 0; i < gets.size(); ++i) {
+      ASSERT_NE(gets[i].result.value, "old") << gets[i].key << " served from before the stall";
+      if (p.owner[i] == 1) open &= gets[i].op.status != STRATA_ERR_UNAVAILABLE;
+    }
+    if (!open) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(open) << "the resumed server was not opened within 30 s";
+  for (size_t i = 0; i < p.keys.size(); ++i) {
+    if (p.owner[i] != 1) continue;
+    EXPECT_EQ(raw_get(p.b.port(), p.keys[i]), "") << p.keys[i];
+  }
+  // Open again: writes reach it.
+  std::vector<Op> sets;
+  for (auto& k : p.keys) sets.push_back(make(STRATA_TIER_SET, k, "newer"));
+  ASSERT_EQ(t.execute(sets), STRATA_OK);
+  for (auto& s : sets) EXPECT_EQ(s.op.status, STRATA_OK) << s.key << ": " << s.op.error;
+}
+
+// A killed server restarted on its port (empty) is opened again without a restart of strata.
+TEST(MemcachedPool, KilledServerIsOpenedAgainAfterARestart) {
+  Pool p;
+  ASSERT_TRUE(p.start());
+  Tier t({&p.a, &p.b, &p.c}, kSettings, "tiers.pool");
+  ASSERT_EQ(t.error(), "");
+  ASSERT_TRUE(p.fill(t, 90, "v"));
+  p.b.kill();
+  std::vector<Op> sets;
+  for (auto& k : p.keys) sets.push_back(make(STRATA_TIER_SET, k, "w"));
+  t.execute(sets);
+  t.execute(sets);
+  for (size_t i = 0; i < sets.size(); ++i)
+    EXPECT_EQ(sets[i].op.status, p.owner[i] == 1 ? STRATA_ERR_UNAVAILABLE : STRATA_OK) << sets[i].key;
+  ASSERT_TRUE(p.b.start());  // same port
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  bool all_ok = false;
+  while (!all_ok && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t.execute(sets);
+    all_ok = true;
+    for (auto& s : sets) all_ok &= s.op.status == STRATA_OK;
+  }
+  ASSERT_TRUE(all_ok) << "restarted server was not opened again within 30 s";
+  for (size_t i = 0; i < p.keys.size(); ++i)
+    EXPECT_EQ(raw_get(p.server(p.owner[i]).port(), p.keys[i]), "w") << p.keys[i];
+}
+
+}  // namespace
