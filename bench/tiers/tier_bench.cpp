@@ -8,8 +8,12 @@
 //       (a Lua script per run of versioned ops) costs. The machine is shared and noisy, so it
 //       also prints the redis-server CPU time per set (INFO cpu), which client load moves
 //       much less: that is the cost the version guard adds on the server.
+//   (3) a memcached_l1 pool of 3 with one server stalled (SIGSTOP) and then killed: the
+//       throughput of the ops for the other two servers' keys, in batches over every key, as
+//       a ratio of the same before the failure (issue 10: within 0.8x).
 // Usage: bench_tiers [gets] [batch]   (defaults 50000 and 100)
 #include <libmemcached-1.0/memcached.h>
+#include <signal.h>
 
 #include <toml++/toml.h>
 #include <algorithm>
@@ -92,6 +96,82 @@ double server_cpu_seconds(const ServerProcess& redis) {
     return at == std::string::npos ? 0.0 : std::atof(info.c_str() + at + std::strlen(name));
   };
   return field("used_cpu_user:") + field("used_cpu_sys:");
+}
+
+// Which of `ports` holds `key` (a raw libmemcached get per server), or -1.
+int owner_of(const std::vector<int>& ports, const std::string& key) {
+  for (size_t i = 0; i < ports.size(); ++i) {
+    memcached_st* m = memcached_create(nullptr);
+    memcached_server_add(m, "127.0.0.1", static_cast<in_port_t>(ports[i]));
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    char* v = memcached_get(m, key.data(), key.size(), &len, &flags, &rc);
+    free(v);
+    memcached_free(m);
+    if (v) return int(i);
+  }
+  return -1;
+}
+
+struct PoolRates {
+  double before = 0, stalled = 0, killed = 0;  // ops/s of the live servers' keys
+};
+
+// (3): batches of `batch` ops (gets and sets alternating) over keys of all three servers;
+// counts only the ops of servers 0 and 2. Returns zeros when something failed.
+PoolRates pool_failure(strata::ModuleLoader& loader, int batch) {
+  PoolRates out;
+  ServerProcess s0(ServerProcess::Kind::Memcached), s1(ServerProcess::Kind::Memcached),
+      s2(ServerProcess::Kind::Memcached);
+  if (!s0.start() || !s1.start() || !s2.start()) return out;
+  toml::array servers{s0.address(), s1.address(), s2.address()};
+  auto inst = start_instance(loader, "memcached_l1", "tiers.pool",
+                             toml::table{{"servers", servers}, {"io_timeout", "200ms"}});
+  if (!inst) return out;
+  strata::Tier tier(*inst, {});
+  std::vector<std::string> keys;
+  std::vector<int> owner;
+  for (int i = 0; i < batch * 3; ++i) keys.push_back("bench:pool:" + std::to_string(i));
+  std::vector<strata_tier_op> ops;
+  std::vector<strata::OpResult> results;
+  for (auto& k : keys) ops.push_back(strata::make_op(STRATA_TIER_SET, k, "v"));
+  if (!tier.execute(ops, results)) return out;
+  std::vector<int> ports{s0.port(), s1.port(), s2.port()};
+  for (auto& k : keys) owner.push_back(owner_of(ports, k));
+  // Rate of the live servers' ops over `rounds` batches; each batch is `batch` keys in turn.
+  auto measure = [&](long rounds) {
+    long live = 0;
+    auto t0 = Clock::now();
+    for (long r = 0; r < rounds; ++r) {
+      ops.clear();
+      std::vector<size_t> which;
+      for (int i = 0; i < batch; ++i) {
+        size_t k = size_t((r * batch + i) % long(keys.size()));
+        which.push_back(k);
+        ops.push_back(r % 2 ? strata::make_op(STRATA_TIER_SET, keys[k], "v")
+                            : strata::make_op(STRATA_TIER_GET, keys[k]));
+      }
+      if (!tier.execute(ops, results)) return -1.0;
+      for (size_t i = 0; i < ops.size(); ++i) {
+        if (owner[which[i]] == 1) continue;
+        if (ops[i].status != STRATA_OK) return -1.0;
+        ++live;
+      }
+    }
+    return double(live) / seconds_since(t0);
+  };
+  const long rounds = 3000;
+  measure(rounds / 10);
+  out.before = measure(rounds);
+  ::kill(s1.pid(), SIGSTOP);
+  measure(2);  // the first batches pay the stalled server's timeout and close it
+  out.stalled = measure(rounds);
+  ::kill(s1.pid(), SIGCONT);
+  s1.kill();
+  measure(2);
+  out.killed = measure(rounds);
+  return out;
 }
 
 }  // namespace
@@ -219,6 +299,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  PoolRates pool = pool_failure(loader, batch);
+
   std::printf("bench_tiers (memcached %s, redis %s; %ld gets, batches of %d)\n",
               memcached.address().c_str(), redis.address().c_str(), gets, batch);
   std::printf("(1) L1-hit get, one caller, interleaved call by call; median latency\n");
@@ -244,5 +326,16 @@ int main(int argc, char** argv) {
   } else {
     std::printf("    redis-benchmark did not run (is it installed?)\n");
   }
+  std::printf("(3) memcached_l1 pool of 3, batches of %d over every key; ops/s of the two live\n"
+              "    servers' keys\n", batch);
+  if (pool.before <= 0 || pool.stalled <= 0 || pool.killed <= 0) {
+    std::printf("    failed (an op of a live server did not succeed)\n");
+    return 1;
+  }
+  std::printf("    all three up                       %10.0f ops/s\n", pool.before);
+  std::printf("    one stalled (SIGSTOP)              %10.0f ops/s  ratio %.2f\n", pool.stalled,
+              pool.stalled / pool.before);
+  std::printf("    one killed                         %10.0f ops/s  ratio %.2f\n", pool.killed,
+              pool.killed / pool.before);
   return 0;
 }

@@ -290,7 +290,9 @@ class MemcachedL1 : public strata::TierModule {
   // False (with the op failed at once) when the gate keeps requests from `server`.
   bool admitted(strata_tier_op& op, const std::string& server) {
     if (!gate_ || gate_->admit(server, op.kind != STRATA_TIER_GET)) return true;
-    strata::set_op_error(op, STRATA_ERR_UNAVAILABLE,
+    // BREAKER_OPEN: this server's breaker (the gate) is open, the tier is not down, so the
+    // host's breaker must not count it; with every server closed the tier is down.
+    strata::set_op_error(op, gate_->all_closed() ? STRATA_ERR_UNAVAILABLE : STRATA_ERR_BREAKER_OPEN,
                          "memcached " + server + ": " + gate_->closed_reason(server));
     return false;
   }
@@ -315,9 +317,9 @@ class MemcachedL1 : public strata::TierModule {
     it->second.last_warn_ns = now;
     std::string what = settings_.eject_failed
                            ? "after " + std::to_string(settings_.server_failure_limit) +
-                                 " failures it is ejected from the ring and retried every " +
-                                 std::to_string((settings_.retry_timeout_ms + 999) / 1000) + "s"
-                           : "its keys fail until it answers again";
+                                 " failures within retry_timeout it is closed (its keys fail at once "
+                                 "and stay on it)"
+                           : "every request for its keys waits for its timeout until it answers";
     host_.warn("memcached server " + server + " failed: " + msg + "; " + what);
   }
 

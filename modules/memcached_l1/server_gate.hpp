@@ -8,7 +8,8 @@
 // served the next time it leaves. A returning server may also hold values from before it went
 // away that writes made while it was gone never reached. So:
 //   - a server that failed `failure_limit` requests within `retry_timeout` is closed: requests
-//     for its keys fail at once with ERR_UNAVAILABLE (the chain reads them from L2), the other
+//     for its keys fail at once with ERR_BREAKER_OPEN (ERR_UNAVAILABLE once every server is
+//     closed; the chain reads them from L2, the host's breaker does not count them), the other
 //     servers never wait on it, and its keys never move;
 //   - a write or delete that did not reach a server (failed or refused while closed) marks it
 //     as holding possibly stale values;
@@ -55,6 +56,11 @@ class ServerGate {
 
   // True while at least one server is closed (a cheap check before per-key lookups).
   bool any_closed() const { return closed_count_.load(std::memory_order_acquire) > 0; }
+
+  // True while every server is closed: the tier as a whole is down.
+  bool all_closed() const {
+    return closed_count_.load(std::memory_order_acquire) == int(entries_.size());
+  }
 
   // Test and metric view: is the server closed now.
   bool closed(const std::string& server) const;

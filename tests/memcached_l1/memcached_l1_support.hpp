@@ -113,6 +113,7 @@ class Tier {
     if (!started.ok()) error_ = started.error();
   }
   const std::string& error() const { return error_; }
+  strata::ModuleInstance* instance() { return inst_.get(); }
 
   int execute(std::vector<Op>& ops) {
     std::vector<strata_tier_op> raw;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "chain/tier.hpp"
 #include "memcached_l1_support.hpp"
 
 namespace {
@@ -87,9 +88,9 @@ TEST(MemcachedPool, StalledServerIsClosedAndTheOthersNeverWaitOnIt) {
     ASSERT_EQ(t.execute(ops), STRATA_OK);
     for (size_t i = 0; i < ops.size(); ++i) {
       if (p.owner[i] == 1) {
-        EXPECT_EQ(ops[i].op.status, STRATA_ERR_UNAVAILABLE) << ops[i].key;
+        EXPECT_EQ(ops[i].op.status, STRATA_ERR_BREAKER_OPEN) << ops[i].key;
         EXPECT_NE(std::string(ops[i].op.error).find("closed"), std::string::npos) << ops[i].op.error;
-        on_b_failed += ops[i].op.status == STRATA_ERR_UNAVAILABLE;
+        on_b_failed += ops[i].op.status == STRATA_ERR_BREAKER_OPEN;
       } else {
         ++others;
         others_ok += ops[i].op.status == STRATA_OK;
@@ -137,7 +138,7 @@ TEST(MemcachedPool, ReturningServerThatMissedWritesNeverServesOldValues) {
     open = true;
     for (size_t i = 0; i < gets.size(); ++i) {
       ASSERT_NE(gets[i].result.value, "old") << gets[i].key << " served from before the stall";
-      if (p.owner[i] == 1) open &= gets[i].op.status != STRATA_ERR_UNAVAILABLE;
+      if (p.owner[i] == 1) open &= gets[i].op.status == STRATA_NOT_FOUND || gets[i].op.status == STRATA_OK;
     }
     if (!open) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -166,7 +167,7 @@ TEST(MemcachedPool, KilledServerIsOpenedAgainAfterARestart) {
   t.execute(sets);
   t.execute(sets);
   for (size_t i = 0; i < sets.size(); ++i)
-    EXPECT_EQ(sets[i].op.status, p.owner[i] == 1 ? STRATA_ERR_UNAVAILABLE : STRATA_OK) << sets[i].key;
+    EXPECT_EQ(sets[i].op.status, p.owner[i] == 1 ? STRATA_ERR_BREAKER_OPEN : STRATA_OK) << sets[i].key;
   ASSERT_TRUE(p.b.start());  // same port
   auto deadline = Clock::now() + std::chrono::seconds(30);
   bool all_ok = false;
@@ -179,6 +180,29 @@ TEST(MemcachedPool, KilledServerIsOpenedAgainAfterARestart) {
   ASSERT_TRUE(all_ok) << "restarted server was not opened again within 30 s";
   for (size_t i = 0; i < p.keys.size(); ++i)
     EXPECT_EQ(raw_get(p.server(p.owner[i]).port(), p.keys[i]), "w") << p.keys[i];
+}
+
+// Through the host's tier (with its breaker): batches made only of a closed server's keys do
+// not open the breaker of the whole tier, so the live servers' keys keep being served.
+TEST(MemcachedPool, OneClosedServerDoesNotOpenTheWholeTiersBreaker) {
+  Pool p;
+  ASSERT_TRUE(p.start());
+  Tier raw({&p.a, &p.b, &p.c}, kSettings, "tiers.pool");
+  ASSERT_EQ(raw.error(), "");
+  ASSERT_TRUE(p.fill(raw, 90, "v"));
+  strata::Tier tier(*raw.instance(), {});
+  std::vector<strata::OpResult> results;
+  ASSERT_EQ(::kill(p.b.pid(), SIGSTOP), 0);
+  std::string on_b, on_a;
+  for (size_t i = 0; i < p.keys.size(); ++i) (p.owner[i] == 1 ? on_b : on_a) = p.keys[i];
+  for (int i = 0; i < 20; ++i) {  // every batch all refused: 4x the breaker's threshold
+    std::vector<strata_tier_op> ops{strata::make_op(STRATA_TIER_GET, on_b)};
+    tier.execute(ops, results);
+  }
+  std::vector<strata_tier_op> ops{strata::make_op(STRATA_TIER_GET, on_a)};
+  EXPECT_TRUE(tier.execute(ops, results));
+  EXPECT_EQ(ops[0].status, STRATA_OK) << ops[0].error;
+  ::kill(p.b.pid(), SIGCONT);
 }
 
 }  // namespace

@@ -47,7 +47,9 @@ typedef enum strata_status {
   STRATA_ERR_UNAVAILABLE = 5, /* server down, timeout, connection lost: retryable */
   STRATA_ERR_INVALID = 6,     /* bad argument or configuration */
   STRATA_ERR_INTERNAL = 7,    /* bug or unexpected failure, incl. a C++ exception in the SDK */
-  STRATA_ERR_BREAKER_OPEN = 8 /* set by the host's tier chain, never by a module */
+  STRATA_ERR_BREAKER_OPEN = 8 /* set by the host's tier chain; a sharded tier may set it on
+                                 ops it refused unsent because that shard's own breaker is
+                                 open (the host's breaker does not count them) */
 } strata_status;
 
 #define STRATA_ERROR_MAX 256
