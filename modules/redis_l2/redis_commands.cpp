@@ -1,6 +1,8 @@
 // Command encoding for redis_l2: see redis_commands.hpp.
 #include "redis_commands.hpp"
 
+#include "crc16.hpp"
+
 #include <strata/sdk.hpp>
 #include <string_view>
 
@@ -122,15 +124,21 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
     bool guarded = is_guarded(op);
     bool versioned = is_versioned(op);
     bool run = guarded || versioned;  // a run of ops that travel as one command
+    uint16_t slot = 0;
+    if (e.cluster) {
+      std::string key = e.prefix;
+      key.append(op.key.data, op.key.len);
+      slot = key_slot(key);
+    }
     // An op answered locally above does not end a run: it sends nothing, so order is kept.
-    if (run && run_open && cmds.back().guarded == guarded &&
+    if (run && run_open && cmds.back().guarded == guarded && cmds.back().slot == slot &&
         cmds.back().count < (guarded ? e.guarded_batch : e.script_batch) &&
         cmds.back().bytes + bytes <= kScriptBytes) {
       ++cmds.back().count;
       cmds.back().bytes += bytes;
     } else {
       cmds.push_back(Command{members->size(), 1, versioned, guarded, is_rich(op.kind),
-                             op.kind == STRATA_TIER_CAS, bytes});
+                             op.kind == STRATA_TIER_CAS, bytes, slot});
     }
     run_open = run;
     members->push_back(&op);

@@ -33,6 +33,7 @@ struct Command {
   bool watched = false;    // a CAS: WATCH / GET / MULTI / SET / EXEC (rich_ops.hpp), not sent in
                            // the pipelined rounds either
   size_t bytes = 0;        // keys + values, for the round and script size limits
+  uint16_t slot = 0;       // Redis Cluster: the hash slot of every key of the command
 
   // Runs on its own, between pipelined rounds.
   bool apart() const { return guarded || watched; }
@@ -45,6 +46,7 @@ struct Encoding {
   int64_t tombstone_ttl_ms = 0;
   size_t script_batch = 100;    // max versioned ops per EVALSHA
   size_t guarded_batch = 5000;  // max guarded ops per transaction
+  bool cluster = false;  // Redis Cluster: a script call or a transaction stays in one slot
 };
 
 // A write with the ABI 1.2 partition guard: goes through run_guarded_tx(). The guard wins

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster_router.hpp"
 #include "envelope.hpp"
 #include "guarded_tx.hpp"
 #include "redis_commands.hpp"
@@ -62,6 +63,12 @@ constexpr strata_option_def kOptions[] = {
                    "values); each is atomic, and a batch split over several stays exactly once "
                    "(see docs/redis_l2.md)")
         .range(1, 100000),
+    strata::option("cluster", STRATA_OPT_BOOL, "false",
+                   "Redis Cluster: read the slot map from `address` (a seed node) and send each "
+                   "key to the master of its slot (see docs/redis_l2.md, \"Cluster\")"),
+    strata::option("nodes", STRATA_OPT_STRING_LIST, "",
+                   "Redis Cluster seed nodes (\"host:port\"); not empty = cluster mode, with "
+                   "`address` ignored"),
 };
 
 // Payload bytes (keys + values) after which a pipelined round is sent even if it holds fewer
@@ -82,15 +89,17 @@ struct Call {
   std::vector<Command> cmds;             // their commands, in batch order
   std::string lost;                      // why the connection went away mid-batch
   bool drop_after = false;               // an error reply said this connection is no longer usable
+  bool asking = false;                   // Redis Cluster ASK: ASKING before every command
 };
 
-class RedisL2 final : public strata::TierModule {
+class RedisL2 final : public strata::TierModule, public ClusterNode {
  public:
   static constexpr uint32_t kTierFlags =
       STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH;
 
   RedisL2(strata::Host host, const strata::Options& o) : host_(host) {
-    link_.endpoint = parse_address(o.str("address"));
+    o_address_ = o.str("address");
+    link_.endpoint = parse_address(o_address_);
     const Endpoint& ep = link_.endpoint;
     link_.username = ep.has_username ? ep.username : o.str("username");
     link_.password = ep.has_password ? ep.password : o.str("password");
@@ -121,11 +130,31 @@ class RedisL2 final : public strata::TierModule {
         host_.counter("strata_redis_watermark_skips_total",
                       "Guarded writes skipped because their offset is below the partition's "
                       "stored watermark (replays, zombie writers)");
+    std::vector<std::string> nodes = o.list("nodes");
+    nodes.erase(std::remove(nodes.begin(), nodes.end(), std::string()), nodes.end());
+    if (o.boolean("cluster") || !nodes.empty()) cluster_ = make_cluster(nodes);
+  }
+
+  // One master of a cluster: the same settings, its own address and connection pool.
+  RedisL2(const RedisL2& parent, const Endpoint& node)
+      : host_(parent.host_), link_(parent.link_), enc_(parent.enc_), depth_(parent.depth_) {
+    link_.endpoint = node;
+    link_.db = 0;
+    slots_.resize(parent.slots_.size());
+    for (auto& s : slots_) s = std::make_unique<Slot>();
+    reconnects_ = parent.reconnects_;
+    connection_errors_ = parent.connection_errors_;
+    noscript_reloads_ = parent.noscript_reloads_;
+    roundtrips_ = parent.roundtrips_;
+    commands_ = parent.commands_;
+    not_stored_ = parent.not_stored_;
+    already_applied_ = parent.already_applied_;
   }
 
   // Connects the pool. A server that is down is not fatal (the first execute reconnects);
   // credentials or a db the server refuses are.
   void start() override {
+    if (cluster_) return start_cluster();
     for (auto& s : slots_) {
       std::lock_guard<std::mutex> lk(s->mu);
       std::string err;
@@ -141,6 +170,11 @@ class RedisL2 final : public strata::TierModule {
   }
 
   void stop(bool) override {
+    if (cluster_) cluster_->stop();
+    close();
+  }
+
+  void close() override {
     for (auto& s : slots_) {
       std::lock_guard<std::mutex> lk(s->mu);
       s->ctx.reset();
@@ -148,11 +182,20 @@ class RedisL2 final : public strata::TierModule {
   }
 
   void execute(strata_tier_op* ops, size_t n) override {
+    if (cluster_)
+      cluster_->execute(ops, n);
+    else
+      execute_on(ops, n, false);
+  }
+
+  // The single-node path (also one cluster master's share of a batch).
+  void execute_on(strata_tier_op* ops, size_t n, bool asking) override {
     std::unique_lock<std::mutex> lk;
     Slot& s = acquire(&lk);
     ensure_connected(s);
     SigpipeGuard guard;
     Call call;
+    call.asking = asking;
     call.cmds = plan_commands(enc_, ops, n, &call.members);
     for (size_t begin = 0, end; begin < call.cmds.size(); begin = end) {
       end = round_end(call.cmds, begin);
@@ -171,6 +214,13 @@ class RedisL2 final : public strata::TierModule {
   }
 
   void health() override {
+    if (cluster_)
+      cluster_->health();
+    else
+      ping();
+  }
+
+  void ping() override {
     std::unique_lock<std::mutex> lk;
     Slot& s = acquire(&lk);
     ensure_connected(s);
@@ -187,7 +237,56 @@ class RedisL2 final : public strata::TierModule {
                                                       ": PING: " + std::string(r->str, r->len));
   }
 
+ uint64_t drops() const override { return epoch_.load(std::memory_order_acquire); }
+
  private:
+  std::unique_ptr<ClusterRouter> make_cluster(const std::vector<std::string>& nodes) {
+    if (link_.db != 0)
+      throw strata::Error(STRATA_ERR_INVALID, "cluster: Redis Cluster has only db 0 (db = " +
+                                                  std::to_string(link_.db) + ")");
+    if (enc_.prefix.find_first_of("{}") != std::string::npos)
+      throw strata::Error(STRATA_ERR_INVALID,
+                          "cluster: key_prefix must not contain '{' or '}' (it would decide "
+                          "the hash slot of every key)");
+    std::vector<Endpoint> seeds;
+    for (const std::string& n : nodes.empty() ? std::vector<std::string>{o_address_} : nodes) {
+      Endpoint ep = parse_address(n);
+      if (ep.unix_socket)
+        throw strata::Error(STRATA_ERR_INVALID, "cluster: node \"" + n + "\" is a unix socket");
+      seeds.push_back(ep);
+    }
+    enc_.cluster = true;
+    ClusterCounters counters;
+    strata::Metric moved = host_.counter("strata_redis_cluster_moved_total",
+                                         "MOVED redirections followed (slot map refreshed)");
+    strata::Metric asked =
+        host_.counter("strata_redis_cluster_ask_total", "ASK redirections followed");
+    strata::Metric again = host_.counter("strata_redis_cluster_tryagain_total",
+                                         "TRYAGAIN replies (a slot being migrated), retried");
+    strata::Metric maps =
+        host_.counter("strata_redis_cluster_map_refreshes_total", "Slot maps read (CLUSTER SLOTS)");
+    counters.moved = [moved] { moved.add(); };
+    counters.asked = [asked] { asked.add(); };
+    counters.tryagain = [again] { again.add(); };
+    counters.refreshed = [maps] { maps.add(); };
+    return std::make_unique<ClusterRouter>(
+        link_, std::move(seeds), enc_.prefix,
+        [this](const Endpoint& ep) { return std::make_unique<RedisL2>(*this, ep); },
+        std::move(counters));
+  }
+
+  void start_cluster() {
+    std::string err;
+    bool config_error = false;
+    if (!cluster_->refresh(&err, &config_error)) {
+      if (config_error) throw strata::Error(STRATA_ERR_INVALID, err);
+      host_.warn("redis cluster not reachable yet; will read the slot map on use: " + err);
+      return;
+    }
+    host_.info("redis cluster: slot map read (masters: " + cluster_->owner_of(0) + " .. " +
+               cluster_->owner_of(kClusterSlots - 1) + ")");
+  }
+
   // A free connection if there is one, else wait for the next in round-robin order.
   Slot& acquire(std::unique_lock<std::mutex>* lk) {
     size_t start = next_.fetch_add(1, std::memory_order_relaxed) % slots_.size();
@@ -360,6 +459,7 @@ class RedisL2 final : public strata::TierModule {
     Scripts script = sha();
     size_t sent = 0;
     for (size_t i : idx) {
+      if (call.asking) redisAppendCommand(c, "ASKING");  // its +OK is read with the command's
       append_command(c, enc_, call.cmds[i], call.members.data(), script);
       sent += reply_count(call.cmds[i], call.members.data());
     }
@@ -369,7 +469,7 @@ class RedisL2 final : public strata::TierModule {
       const Command& cmd = call.cmds[idx[n]];
       Reply r[2];
       size_t want = reply_count(cmd, call.members.data());
-      for (size_t k = 0; k < want; ++k) {
+      for (size_t k = 0; k < want + (call.asking ? 1 : 0); ++k) {
         void* raw = nullptr;
         if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
           call.lost = io_error(c, link_);
@@ -379,7 +479,10 @@ class RedisL2 final : public strata::TierModule {
           drop(s, call.lost);
           return {};
         }
-        r[k].reset(static_cast<redisReply*>(raw));
+        if (call.asking && k == 0)
+          freeReplyObject(raw);  // ASKING's +OK
+        else
+          r[call.asking ? k - 1 : k].reset(static_cast<redisReply*>(raw));
       }
       if (interpret(call, cmd, r[0].get(), r[1].get())) noscript.push_back(idx[n]);
     }
@@ -389,7 +492,8 @@ class RedisL2 final : public strata::TierModule {
   // A run of guarded writes: one watermark transaction (guarded_tx.hpp).
   void guarded(Slot& s, Call& call, const Command& cmd) {
     TxOutcome out = run_guarded_tx(s.ctx.get(), enc_, call.members.data() + cmd.first, cmd.count,
-                                   "redis " + link_.endpoint.display);
+                                   "redis " + link_.endpoint.display,
+                                   enc_.cluster ? slot_tag(cmd.slot) : std::string_view());
     roundtrips_.add(static_cast<double>(1 + out.attempts));
     commands_.add(static_cast<double>(cmd.count));
     already_applied_.add(static_cast<double>(out.skipped));
@@ -460,6 +564,8 @@ class RedisL2 final : public strata::TierModule {
 
   strata::Metric reconnects_, connection_errors_, noscript_reloads_, roundtrips_, commands_,
       not_stored_, already_applied_;
+  std::string o_address_;                  // the `address` option (the cluster's seed)
+  std::unique_ptr<ClusterRouter> cluster_;  // cluster mode: routes to the nodes below it
 };
 
 }  // namespace

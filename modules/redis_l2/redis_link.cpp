@@ -370,12 +370,13 @@ std::string version_key(std::string_view value_key) {
 strata_status classify_error_reply(std::string_view reply, bool* drop) {
   auto starts = [&](std::string_view p) { return reply.substr(0, p.size()) == p; };
   *drop = false;
-  if (starts("READONLY") || starts("NOAUTH") || starts("MASTERDOWN") || starts("MOVED") ||
-      starts("ASK")) {
+  if (starts("READONLY") || starts("NOAUTH") || starts("MASTERDOWN")) {
     *drop = true;
     return STRATA_ERR_UNAVAILABLE;
   }
-  if (starts("LOADING") || starts("BUSY") || starts("OOM") || starts("TRYAGAIN") ||
+  // MOVED / ASK: a cluster node names another one; this connection is still good (a reconnect
+  // would get the same answer). The cluster router follows them (cluster_router.hpp).
+  if (starts("MOVED") || starts("ASK") || starts("LOADING") || starts("BUSY") || starts("OOM") || starts("TRYAGAIN") ||
       starts("CLUSTERDOWN") || starts("NOREPLICAS") || starts("NOSCRIPT"))
     return STRATA_ERR_UNAVAILABLE;
   if (starts("WRONGTYPE") || starts("CROSSSLOT")) return STRATA_ERR_INVALID;

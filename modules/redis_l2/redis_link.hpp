@@ -88,6 +88,19 @@ inline std::string watermark_key(std::string_view prefix, std::string_view name)
   return k;
 }
 
+// Redis Cluster: the watermark of `name` for one hash slot, "strata:wm:{TAG}NAME" with the
+// slot's tag (crc16.hpp slot_tag), so it lives in the slot of the writes it guards.
+inline std::string watermark_key(std::string_view prefix, std::string_view name,
+                                 std::string_view slot_tag) {
+  if (slot_tag.empty()) return watermark_key(prefix, name);
+  std::string k(prefix);
+  k += "strata:wm:{";
+  k += slot_tag;
+  k += '}';
+  k += name;
+  return k;
+}
+
 // Companion key holding the version of `value_key`, in the same Redis Cluster hash slot:
 //   value key without a hash tag:  "{" value_key "}:strata-ver"
 //   value key with a hash tag:     value_key ":{strata-ver}"  (the tag of value_key stays first)

@@ -1,0 +1,251 @@
+// End to end on a real 3-master Redis Cluster (issue 10 item 3): a strata process consumes
+// 100,000 records over keys in every one of the 16384 slots from the mock Kafka cluster into
+// memcached + redis_l2 (cluster mode) while `redis-cli --cluster reshard` moves slots between
+// the masters; every key ends at its highest sequence, the offsets are committed to the end,
+// and the read path (a TierChain over memcached_l1 + redis_l2) reads every key back.
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "../../modules/redis_l2/crc16.hpp"
+#include "chain/tier.hpp"
+#include "chain/tier_chain.hpp"
+#include "config/config.hpp"
+#include "e2e_support.hpp"
+#include "loader/loader.hpp"
+#include "redis_cluster.hpp"
+#include "servers.hpp"
+
+namespace strata::test {
+namespace {
+
+constexpr int kPartitions = 8;
+constexpr int kRecords = 100000;
+const char* kTopic = "events";
+
+const char* kKeysLua = R"(
+local decode = strata.json.decode
+function key(r)
+  return "c:" .. decode(r.value).k
+end
+)";
+
+int64_t seq_of(const std::string& value) {
+  auto p = value.find("\"seq\":");
+  if (p == std::string::npos) return -1;
+  return std::strtoll(value.c_str() + p + 6, nullptr, 10);
+}
+
+// Key names whose cache keys ("c:" + name) fall into every slot, one each.
+std::vector<std::string> names_in_every_slot() {
+  std::vector<std::string> names(redis_l2::kClusterSlots);
+  size_t filled = 0;
+  for (int n = 0; filled < names.size() && n < 10000000; ++n) {
+    std::string name = "k" + std::to_string(n);
+    std::string& s = names[redis_l2::key_slot("c:" + name)];
+    if (s.empty()) {
+      s = name;
+      ++filled;
+    }
+  }
+  return names;
+}
+
+std::unique_ptr<ModuleInstance> start_instance(ModuleLoader& loader, const std::string& module,
+                                               const std::string& name, const toml::table& t) {
+  auto mod = loader.load(module);
+  EXPECT_TRUE(mod.ok()) << mod.error();
+  if (!mod.ok()) return nullptr;
+  Diagnostics diags;
+  auto opts = validate_table(t, "cluster_e2e.toml", name, mod.value()->desc->options,
+                             mod.value()->desc->option_count, {}, diags);
+  EXPECT_TRUE(opts.has_value()) << diags.str();
+  if (!opts) return nullptr;
+  auto inst = ModuleInstance::create(*mod.value(), name, "", std::move(*opts));
+  EXPECT_TRUE(inst.ok()) << inst.error();
+  if (!inst.ok()) return nullptr;
+  auto started = inst.value()->start();
+  EXPECT_TRUE(started.ok()) << started.error();
+  return std::move(inst.value());
+}
+
+class ClusterEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("STRATA_BIN", STRATA_E2E_BIN, 0);
+    setenv("STRATA_MOCK_KAFKA", STRATA_E2E_MOCK_KAFKA, 0);
+    setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
+  }
+  void SetUp() override {
+    dir_ = make_temp_dir("strata-cluster-e2e");
+    ASSERT_TRUE(memcached_.start());
+    ASSERT_TRUE(cluster_.start()) << "the 3-master cluster did not come up";
+    ASSERT_TRUE(kafka_.start(kTopic, kPartitions, dir_)) << "strata-mock-kafka did not start";
+    write_file(dir_ + "/keys.lua", kKeysLua);
+  }
+  void TearDown() override {
+    if (HasFailure())
+      std::fprintf(stderr, "kept %s for the failed test\n", dir_.c_str());
+    else
+      remove_tree(dir_);
+  }
+
+  std::string config() {
+    std::string path = dir_ + "/strata.toml";
+    write_file(path, "[admin]\nport = 0\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+                     "brokers = \"" + kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
+                     "\"]\ngroup_id = \"g\"\nbatch_size = 5000\nmax_wait = \"20ms\"\n"
+                     "commit_interval = \"200ms\"\n"
+                     "rdkafka = { \"session.timeout.ms\" = \"6000\", "
+                     "\"heartbeat.interval.ms\" = \"500\" }\n"
+                     "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
+                     memcached_.address() + "\"]\nio_timeout = \"1s\"\n"
+                     "\n[tiers.l2]\nmodule = \"redis_l2\"\nnodes = [\"" + cluster_.seed() +
+                     "\"]\ncommand_timeout = \"5s\"\nbreaker_failures = 3\n"
+                     "breaker_open = \"300ms\"\n"
+                     "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n"
+                     "script = \"keys.lua\"\ndead_letter_file = \"dead.jsonl\"\n"
+                     "retry_backoff = \"50ms\"\nretry_backoff_max = \"500ms\"\n");
+    return path;
+  }
+
+  // `n` records: every name once, then random names; remembers each key's highest seq.
+  std::string records(const std::vector<std::string>& names, int n, uint32_t seed, bool all) {
+    std::mt19937 rng(seed);
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+      const std::string& k =
+          all && size_t(i) < names.size() ? names[size_t(i)] : names[rng() % names.size()];
+      int64_t s = ++max_seq_[k];
+      out += k + "|{\"k\":\"" + k + "\",\"seq\":" + std::to_string(s) + "}\n";
+    }
+    return out;
+  }
+  bool produce(const std::string& lines) {
+    std::string f = dir_ + "/produce-" + std::to_string(files_++) + ".txt";
+    write_file(f, lines);
+    return kcat_produce(kafka_.bootstrap(), kTopic, f);
+  }
+  int64_t committed() {
+    return committed_and_end(kafka_.bootstrap(), "g", kTopic, kPartitions).first;
+  }
+
+  // Reads every key with plain hiredis: from node 0, following its MOVED to the master that
+  // serves the slot now.
+  void expect_latest_in_the_cluster() {
+    std::map<int, redisContext*> conns;
+    auto conn = [&](int port) {
+      auto& c = conns[port];
+      if (!c) c = redisConnect("127.0.0.1", port);
+      return c;
+    };
+    int wrong = 0;
+    for (auto& [k, seq] : max_seq_) {
+      std::string key = "c:" + k, v;
+      int port = cluster_.node(0).port();
+      for (int hop = 0; hop < 3; ++hop) {
+        auto* rep =
+            static_cast<redisReply*>(redisCommand(conn(port), "GET %b", key.data(), key.size()));
+        ASSERT_NE(rep, nullptr);
+        v = rep->type == REDIS_REPLY_STRING  ? std::string(rep->str, rep->len)
+            : rep->type == REDIS_REPLY_ERROR ? std::string(rep->str, rep->len)
+                                             : "";
+        freeReplyObject(rep);
+        if (v.rfind("MOVED ", 0) != 0) break;
+        port = std::atoi(v.c_str() + v.rfind(':') + 1);
+      }
+      if (seq_of(v) != seq && wrong++ < 5)
+        ADD_FAILURE() << "redis " << key << " = '" << v << "', want seq " << seq;
+    }
+    EXPECT_EQ(wrong, 0);
+    for (auto& [p, c] : conns) redisFree(c);
+  }
+
+  // The read path: a TierChain over memcached_l1 and redis_l2 in cluster mode.
+  void expect_chain_reads_every_key() {
+    ModuleLoader loader(ModuleLoader::default_search_path(""));
+    auto l1i = start_instance(loader, "memcached_l1", "tiers.l1",
+                              toml::table{{"servers", toml::array{memcached_.address()}},
+                                          {"io_timeout", "1s"}});
+    auto l2i = start_instance(loader, "redis_l2", "tiers.l2",
+                              toml::table{{"nodes", toml::array{cluster_.node(2).address()}},
+                                          {"command_timeout", "5s"}});
+    ASSERT_TRUE(l1i && l2i);
+    // Flush memcached: every read then goes through to the cluster and refills L1.
+    int fd = connect_loopback(memcached_.port(), 2000);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "flush_all\r\n", 11), 11);
+    char buf[16];
+    ASSERT_GT(::read(fd, buf, sizeof buf), 0);
+    ::close(fd);
+    Tier l1(*l1i, BreakerSettings{}), l2(*l2i, BreakerSettings{});
+    TierChain chain({&l1, &l2}, ChainSettings{});
+    int wrong = 0, from_l2 = 0;
+    for (auto& [k, seq] : max_seq_) {
+      GetResult r = chain.get("c:" + k);
+      if (r.tier == "tiers.l2") ++from_l2;
+      if ((r.status != STRATA_OK || seq_of(r.value) != seq) && wrong++ < 5)
+        ADD_FAILURE() << "chain get c:" << k << ": status " << r.status << " " << r.error
+                      << " value '" << r.value << "', want seq " << seq;
+    }
+    EXPECT_EQ(wrong, 0);
+    EXPECT_EQ(size_t(from_l2), max_seq_.size());
+  }
+
+  std::string dir_;
+  ServerProcess memcached_{ServerProcess::Kind::Memcached};
+  RedisCluster cluster_{3};
+  MockKafka kafka_;
+  std::map<std::string, int64_t> max_seq_;
+  int files_ = 0;
+};
+
+TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuringIngest) {
+  std::vector<std::string> names = names_in_every_slot();
+  ASSERT_EQ(names.back().empty(), false);
+  ASSERT_TRUE(produce(records(names, kRecords / 2, 1, true)));
+  ChildProcess strata;
+  ASSERT_TRUE(strata.start({std::getenv("STRATA_BIN"), "run", "-c", config()},
+                           dir_ + "/strata.log"));
+  // Resharding starts once ingest is under way, and runs while the second half is produced.
+  for (int i = 0; i < 600 && committed() < 5000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_GE(committed(), 5000) << "ingest did not start";
+  std::string from = cluster_.id_of(0), to = cluster_.id_of(1);
+  int reshard_status = -1;
+  std::string reshard_out;
+  std::thread reshard([&] {
+    reshard_out = run_command("redis-cli --cluster reshard " + cluster_.seed() +
+                                  " --cluster-from " + from + " --cluster-to " + to +
+                                  " --cluster-slots 1500 --cluster-yes 2>&1",
+                              &reshard_status);
+  });
+  bool produced = produce(records(names, kRecords / 2, 2, false));
+  reshard.join();
+  ASSERT_TRUE(produced);
+  ASSERT_EQ(reshard_status, 0) << reshard_out;
+  bool all = false;
+  for (int i = 0; i < 180 * 4 && !all; ++i) {
+    auto [c, end] = committed_and_end(kafka_.bootstrap(), "g", kTopic, kPartitions);
+    all = end == kRecords && c == kRecords;
+    if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_TRUE(all) << "committed " << committed() << " of " << kRecords;
+  ASSERT_TRUE(cluster_.wait_ok());
+  EXPECT_EQ(strata.stop(), 0);
+  EXPECT_EQ(read_file(dir_ + "/dead.jsonl"), "");
+  expect_latest_in_the_cluster();
+  expect_chain_reads_every_key();
+  // The slots really moved: node 1 serves more than its third.
+  EXPECT_GT(std::atoll(cluster_.node(1).redis_cli("DBSIZE").c_str()),
+            std::atoll(cluster_.node(2).redis_cli("DBSIZE").c_str()));
+}
+
+}  // namespace
+}  // namespace strata::test
