@@ -75,11 +75,11 @@ bool safe_to_resend(const strata_tier_op& op) {
   }
 }
 
-// Ops that cannot follow an ASK: a guarded transaction or a CAS spans several commands and
-// keys (the importing node answers TRYAGAIN to those until the slot has moved): wait instead.
-bool follows_ask(const strata_tier_op& op) {
-  return op.kind != STRATA_TIER_CAS && strata::guard_name(op).empty();
-}
+// A CAS cannot follow an ASK: it is WATCH + GET, then MULTI / SET / EXEC, several commands
+// that would each need ASKING; it waits for the slot to finish moving instead (TRYAGAIN-like).
+// Scripts over several keys follow it; the importing node runs them once it holds all their
+// keys and answers TRYAGAIN before.
+bool follows_ask(const strata_tier_op& op) { return op.kind != STRATA_TIER_CAS; }
 
 }  // namespace
 

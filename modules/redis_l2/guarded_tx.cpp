@@ -23,8 +23,7 @@ struct Partitions {
   std::vector<int64_t> stored;  // from MGET; -1 when absent
 };
 
-Partitions partitions_of(const Encoding& e, strata_tier_op* const* ops, size_t n,
-                         std::string_view slot_tag) {
+Partitions partitions_of(const Encoding& e, strata_tier_op* const* ops, size_t n) {
   Partitions p;
   p.of_op.resize(n);
   for (size_t i = 0; i < n; ++i) {
@@ -33,7 +32,7 @@ Partitions partitions_of(const Encoding& e, strata_tier_op* const* ops, size_t n
     while (j < p.names.size() && p.names[j] != g) ++j;  // a batch spans a few partitions
     if (j == p.names.size()) {
       p.names.push_back(g);
-      p.keys.push_back(watermark_key(e.prefix, g, slot_tag));
+      p.keys.push_back(watermark_key(e.prefix, g));
     }
     p.of_op[i] = j;
   }
@@ -51,8 +50,8 @@ int64_t parse_offset(const redisReply* r) {
 class Tx {
  public:
   Tx(redisContext* c, const Encoding& e, strata_tier_op* const* ops, size_t n,
-     const std::string& where, std::string_view slot_tag)
-      : c_(c), e_(e), ops_(ops), n_(n), where_(where), p_(partitions_of(e, ops, n, slot_tag)) {}
+     const std::string& where)
+      : c_(c), e_(e), ops_(ops), n_(n), where_(where), p_(partitions_of(e, ops, n)) {}
 
   TxOutcome run() {
     while (out_.attempts < size_t(kMaxAttempts)) {
@@ -190,15 +189,11 @@ class Tx {
     Args x;
     x.add("EXEC");
     x.send(c_);
-    Reply refused;  // the first command refused while queueing (its reason beats EXECABORT)
-    for (size_t k = 0; k < 1 + apply.size() + marks; ++k) {  // +OK, then +QUEUED or an error each
-      Reply q = next();
-      if (!q) {
+    for (size_t k = 0; k < 1 + apply.size() + marks; ++k)  // +OK, then +QUEUED or an error each
+      if (!next()) {
         lose("reading a transaction's replies");
         return -1;
       }
-      if (!refused && q->type == REDIS_REPLY_ERROR) refused = std::move(q);
-    }
     Reply done = next();
     if (!done) {
       lose("waiting for EXEC");
@@ -206,8 +201,7 @@ class Tx {
     }
     if (done->type == REDIS_REPLY_NIL) return 0;  // WATCH fired: nothing was applied
     if (done->type != REDIS_REPLY_ARRAY || done->elements != apply.size() + marks) {
-      // EXECABORT: a command refused when queued (OOM, READONLY, a cluster's MOVED).
-      fail_reply(refused && done->type == REDIS_REPLY_ERROR ? refused.get() : done.get());
+      fail_reply(done.get());  // EXECABORT (a command refused when queued: OOM, READONLY)
       return 1;
     }
     for (size_t k = 0; k < apply.size(); ++k) settle(*ops_[apply[k]], done->element[k]);
@@ -241,8 +235,8 @@ class Tx {
 }  // namespace
 
 TxOutcome run_guarded_tx(redisContext* c, const Encoding& e, strata_tier_op* const* ops, size_t n,
-                         const std::string& where, std::string_view slot_tag) {
-  return Tx(c, e, ops, n, where, slot_tag).run();
+                         const std::string& where) {
+  return Tx(c, e, ops, n, where).run();
 }
 
 }  // namespace redis_l2

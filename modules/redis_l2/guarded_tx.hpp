@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
 
 #include "redis_commands.hpp"
 
@@ -27,9 +26,8 @@ struct TxOutcome {
 };
 
 // Applies ops[0..n) (all guarded SET/DELETE, in batch order) and sets each op's status.
-// `where` prefixes error messages ("redis 127.0.0.1:6379"). `slot_tag` (Redis Cluster, all
-// ops in one slot): the watermarks are that slot's (watermark_key with a tag).
+// `where` prefixes error messages ("redis 127.0.0.1:6379").
 TxOutcome run_guarded_tx(redisContext* c, const Encoding& e, strata_tier_op* const* ops, size_t n,
-                         const std::string& where, std::string_view slot_tag = {});
+                         const std::string& where);
 
 }  // namespace redis_l2

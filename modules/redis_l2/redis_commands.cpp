@@ -2,6 +2,7 @@
 #include "redis_commands.hpp"
 
 #include "crc16.hpp"
+#include "slot_guard.hpp"
 
 #include <strata/sdk.hpp>
 #include <string_view>
@@ -131,14 +132,17 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       slot = key_slot(key);
     }
     // An op answered locally above does not end a run: it sends nothing, so order is kept.
-    if (run && run_open && cmds.back().guarded == guarded && cmds.back().slot == slot &&
+    if (run && run_open && (cmds.back().guarded || cmds.back().slot_guarded) == guarded &&
+        cmds.back().slot == slot &&
         cmds.back().count < (guarded ? e.guarded_batch : e.script_batch) &&
         cmds.back().bytes + bytes <= kScriptBytes) {
       ++cmds.back().count;
       cmds.back().bytes += bytes;
     } else {
-      cmds.push_back(Command{members->size(), 1, versioned, guarded, is_rich(op.kind),
-                             op.kind == STRATA_TIER_CAS, bytes, slot});
+      // On a cluster a guarded run is one slot's script call, pipelined with the rest.
+      cmds.push_back(Command{members->size(), 1, versioned, guarded && !e.cluster,
+                             is_rich(op.kind), op.kind == STRATA_TIER_CAS, bytes, slot,
+                             guarded && e.cluster});
     }
     run_open = run;
     members->push_back(&op);
@@ -154,7 +158,9 @@ int64_t remaining_ttl(const redisReply* pttl) {
 
 void append_command(redisContext* c, const Encoding& e, const Command& cmd,
                     strata_tier_op* const* members, const Scripts& scripts) {
-  if (cmd.versioned)
+  if (cmd.slot_guarded)
+    append_slot_guard(c, e, cmd, members, scripts.slot_guard);
+  else if (cmd.versioned)
     append_script(c, e, cmd, members, scripts.versioned);
   else if (cmd.rich)
     append_rich(c, e, *members[cmd.first], scripts.rich);

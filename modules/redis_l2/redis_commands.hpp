@@ -34,6 +34,8 @@ struct Command {
                            // the pipelined rounds either
   size_t bytes = 0;        // keys + values, for the round and script size limits
   uint16_t slot = 0;       // Redis Cluster: the hash slot of every key of the command
+  bool slot_guarded = false;  // Redis Cluster: a run of guarded writes of one slot, one EVALSHA
+                              // of the slot guard (slot_guard.hpp), sent in the rounds
 
   // Runs on its own, between pipelined rounds.
   bool apart() const { return guarded || watched; }

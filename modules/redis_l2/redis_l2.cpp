@@ -20,6 +20,7 @@
 #include "redis_commands.hpp"
 #include "redis_link.hpp"
 #include "rich_ops.hpp"
+#include "slot_guard.hpp"
 
 namespace redis_l2 {
 namespace {
@@ -398,12 +399,23 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     strata_tier_op& first = *call.members[cmd.first];
     if (r->type == REDIS_REPLY_ERROR) {
       std::string_view msg(r->str, r->len);
-      if ((cmd.versioned || cmd.rich) && msg.substr(0, 8) == "NOSCRIPT") return true;
+      if ((cmd.versioned || cmd.rich || cmd.slot_guarded) && msg.substr(0, 8) == "NOSCRIPT")
+        return true;
       for (size_t i = 0; i < cmd.count; ++i) fail(call, *call.members[cmd.first + i], msg);
       return false;
     }
     if (cmd.rich) {
       rich_result(host_, first, r);
+      return false;
+    }
+    if (cmd.slot_guarded) {
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != cmd.count) {
+        fail_all(call, cmd, STRATA_ERR_INTERNAL, "unexpected reply to the slot guard");
+        return false;
+      }
+      already_applied_.add(static_cast<double>(slot_guard_results(
+          cmd, call.members.data(), r,
+          [&](strata_tier_op& op, std::string_view msg) { fail(call, op, msg); })));
       return false;
     }
     if (cmd.versioned) {
@@ -492,8 +504,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   // A run of guarded writes: one watermark transaction (guarded_tx.hpp).
   void guarded(Slot& s, Call& call, const Command& cmd) {
     TxOutcome out = run_guarded_tx(s.ctx.get(), enc_, call.members.data() + cmd.first, cmd.count,
-                                   "redis " + link_.endpoint.display,
-                                   enc_.cluster ? slot_tag(cmd.slot) : std::string_view());
+                                   "redis " + link_.endpoint.display);
     roundtrips_.add(static_cast<double>(1 + out.attempts));
     commands_.add(static_cast<double>(cmd.count));
     already_applied_.add(static_cast<double>(out.skipped));

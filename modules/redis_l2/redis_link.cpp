@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rich_ops.hpp"
+#include "slot_guard.hpp"
 
 namespace redis_l2 {
 
@@ -283,6 +284,7 @@ Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error)
   Scripts out;
   out.versioned = load_one(c, s, kVersionedWriteScript, error);
   if (!out.versioned.empty()) out.rich = load_one(c, s, kRichScript, error);
+  if (!out.rich.empty()) out.slot_guard = load_one(c, s, kSlotGuardScript, error);
   return out;
 }
 

@@ -55,7 +55,8 @@ using Reply = std::unique_ptr<redisReply, ReplyFree>;
 struct Scripts {
   std::string versioned;  // kVersionedWriteScript
   std::string rich;       // kRichScript (rich_ops.hpp)
-  bool empty() const { return versioned.empty() || rich.empty(); }
+  std::string slot_guard;  // kSlotGuardScript (slot_guard.hpp, Redis Cluster)
+  bool empty() const { return versioned.empty() || rich.empty() || slot_guard.empty(); }
 };
 
 // Result of opening a connection. `config_error` marks failures that a retry will not heal

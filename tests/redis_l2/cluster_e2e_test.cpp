@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 #include <toml++/toml.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <random>
@@ -98,7 +99,8 @@ class ClusterEndToEnd : public ::testing::Test {
 
   std::string config() {
     std::string path = dir_ + "/strata.toml";
-    write_file(path, "[admin]\nport = 0\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+    write_file(path, "[admin]\nport = " + std::to_string(admin_port_) +
+                     "\n\n[sources.events]\nmodule = \"kafka_source\"\n"
                      "brokers = \"" + kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
                      "\"]\ngroup_id = \"g\"\nbatch_size = 5000\nmax_wait = \"20ms\"\n"
                      "commit_interval = \"200ms\"\n"
@@ -204,32 +206,46 @@ class ClusterEndToEnd : public ::testing::Test {
   MockKafka kafka_;
   std::map<std::string, int64_t> max_seq_;
   int files_ = 0;
+  int admin_port_ = free_port();
 };
 
 TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuringIngest) {
   std::vector<std::string> names = names_in_every_slot();
   ASSERT_EQ(names.back().empty(), false);
-  ASSERT_TRUE(produce(records(names, kRecords / 2, 1, true)));
+  // 20,000 records first (every name once), then chunks of 2,000 while the reshard runs,
+  // the rest after it: records are applied before, during and after the slots move.
+  int left = kRecords - 20000;
+  ASSERT_TRUE(produce(records(names, 20000, 1, true)));
   ChildProcess strata;
   ASSERT_TRUE(strata.start({std::getenv("STRATA_BIN"), "run", "-c", config()},
                            dir_ + "/strata.log"));
-  // Resharding starts once ingest is under way, and runs while the second half is produced.
   for (int i = 0; i < 600 && committed() < 5000; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_GE(committed(), 5000) << "ingest did not start";
   std::string from = cluster_.id_of(0), to = cluster_.id_of(1);
   int reshard_status = -1;
   std::string reshard_out;
+  std::atomic<bool> resharded{false};
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t committed_at_reshard_start = committed();
   std::thread reshard([&] {
     reshard_out = run_command("redis-cli --cluster reshard " + cluster_.seed() +
                                   " --cluster-from " + from + " --cluster-to " + to +
-                                  " --cluster-slots 1500 --cluster-yes 2>&1",
+                                  " --cluster-slots 3000 --cluster-yes 2>&1",
                               &reshard_status);
+    resharded = true;
   });
-  bool produced = produce(records(names, kRecords / 2, 2, false));
+  bool produced = true;
+  for (uint32_t seed = 2; !resharded && left > 20000 && produced; ++seed, left -= 2000) {
+    produced = produce(records(names, 2000, seed, false));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   reshard.join();
+  double reshard_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int64_t committed_when_resharded = committed();
   ASSERT_TRUE(produced);
   ASSERT_EQ(reshard_status, 0) << reshard_out;
+  ASSERT_TRUE(produce(records(names, left, 99, false)));
   bool all = false;
   for (int i = 0; i < 180 * 4 && !all; ++i) {
     auto [c, end] = committed_and_end(kafka_.bootstrap(), "g", kTopic, kPartitions);
@@ -237,6 +253,20 @@ TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuring
     if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   ASSERT_TRUE(all) << "committed " << committed() << " of " << kRecords;
+  double ingest_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The pipeline met the moving slots: redirections followed while the reshard ran.
+  std::string m = http_get(admin_port_, "/metrics");
+  double moved = metric_value(m, "strata_redis_cluster_moved_total"),
+         asked = metric_value(m, "strata_redis_cluster_ask_total"),
+         again = metric_value(m, "strata_redis_cluster_tryagain_total");
+  std::printf("reshard of 3000 slots took %.1f s, ingest from its start %.1f s; MOVED %.0f, "
+              "ASK %.0f, TRYAGAIN %.0f\n",
+              reshard_s, ingest_s, moved, asked, again);
+  EXPECT_GT(moved + asked + again, 0) << "the pipeline never met a moved slot";
+  std::printf("committed: %lld when the reshard started, %lld when it ended, of %d\n",
+              (long long)committed_at_reshard_start, (long long)committed_when_resharded,
+              kRecords);
+  EXPECT_GT(committed_when_resharded, committed_at_reshard_start) << "no ingest during the reshard";
   ASSERT_TRUE(cluster_.wait_ok());
   EXPECT_EQ(strata.stop(), 0);
   EXPECT_EQ(read_file(dir_ + "/dead.jsonl"), "");
