@@ -5,7 +5,9 @@
 // `versioned_batch` consecutive versioned ops. Ops with the ABI 1.2 partition guard go as one
 // WATCH / MULTI / EXEC transaction with their partitions' watermarks (guarded_tx.hpp). The
 // memcached front's writes (REPLACE .. CAS) are atomic on the server, one command each (CAS: one
-// WATCH / MULTI / EXEC on its key) (rich_ops.hpp); see docs/redis_l2.md.
+// WATCH / MULTI / EXEC on its key) (rich_ops.hpp). With `cluster` / `nodes` the instance
+// routes each op to its slot's master (cluster_router.hpp), each master served by an instance
+// of this class of its own; see docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
 #include <algorithm>
@@ -55,8 +57,8 @@ constexpr strata_option_def kOptions[] = {
         .min(0),
     strata::option("versioned_batch", STRATA_OPT_INT, "100",
                    "max consecutive versioned writes sent as one EVALSHA (a call also stops "
-                   "taking ops at 1 MiB of values); 1 = one script call per op, required on "
-                   "Redis Cluster (a batched call spans hash slots)")
+                   "taking ops at 1 MiB of values); 1 = one script call per op; on Redis "
+                   "Cluster a call also holds only one hash slot's ops")
         .range(1, 1000),
     strata::option("guarded_batch", STRATA_OPT_INT, "5000",
                    "max consecutive partition-guarded writes (the default ordering) sent as one "
