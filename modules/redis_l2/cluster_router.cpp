@@ -83,13 +83,69 @@ bool follows_ask(const strata_tier_op& op) { return op.kind != STRATA_TIER_CAS; 
 
 }  // namespace
 
-ClusterRouter::ClusterRouter(LinkSettings base, std::vector<Endpoint> seeds, std::string prefix,
-                             MakeNode make, ClusterCounters counters)
-    : base_(std::move(base)),
+ClusterRouter::ClusterRouter(strata::Host host, LinkSettings base, std::vector<Endpoint> seeds,
+                             std::string prefix, MakeNode make)
+    : host_(host),
+      base_(std::move(base)),
       seeds_(std::move(seeds)),
       prefix_(std::move(prefix)),
-      make_(std::move(make)),
-      counters_(std::move(counters)) {}
+      make_(std::move(make)) {
+  moved_ = host_.counter("strata_redis_cluster_moved_total",
+                         "MOVED redirections followed (slot map refreshed)");
+  asked_ = host_.counter("strata_redis_cluster_ask_total", "ASK redirections followed");
+  tryagain_ = host_.counter("strata_redis_cluster_tryagain_total",
+                            "TRYAGAIN replies (a slot being migrated), retried");
+  refreshes_ =
+      host_.counter("strata_redis_cluster_map_refreshes_total", "Slot maps read (CLUSTER SLOTS)");
+}
+
+std::unique_ptr<ClusterRouter> ClusterRouter::create(strata::Host host, const LinkSettings& link,
+                                                     const std::string& prefix,
+                                                     const std::vector<std::string>& seeds,
+                                                     MakeNode make) {
+  if (link.db != 0)
+    throw strata::Error(STRATA_ERR_INVALID, "cluster: Redis Cluster has only db 0 (db = " +
+                                                std::to_string(link.db) + ")");
+  if (prefix.find_first_of("{}") != std::string::npos)
+    throw strata::Error(STRATA_ERR_INVALID,
+                        "cluster: key_prefix must not contain '{' or '}' (it would decide the "
+                        "hash slot of every key)");
+  std::vector<Endpoint> eps;
+  for (const std::string& n : seeds) {
+    Endpoint ep = parse_address(n);
+    if (ep.unix_socket)
+      throw strata::Error(STRATA_ERR_INVALID, "cluster: node \"" + n + "\" is a unix socket");
+    eps.push_back(ep);
+  }
+  return std::make_unique<ClusterRouter>(host, link, std::move(eps), prefix, std::move(make));
+}
+
+void ClusterRouter::start() {
+  std::string err;
+  bool config_error = false;
+  if (!refresh(&err, &config_error)) {
+    if (config_error) throw strata::Error(STRATA_ERR_INVALID, err);
+    host_.warn("redis cluster not reachable yet; will read the slot map on use: " + err);
+    return;
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  std::string masters;
+  for (const Endpoint& m : map_.masters) masters += (masters.empty() ? "" : ", ") + m.display;
+  host_.info("redis cluster: slot map read, masters " + masters);
+}
+
+// One execute()'s view of its ops across rounds.
+struct ClusterRouter::Pass {
+  strata_tier_op* ops;
+  std::vector<uint16_t> slot;
+  std::vector<Route> routes;
+  std::vector<Endpoint> ask;  // port 0: no ASK pending
+  std::vector<bool> lost;
+  bool refresh = false, backoff = false;  // before the next round
+  explicit Pass(strata_tier_op* o, size_t n) : ops(o), slot(n), routes(n), ask(n), lost(n) {
+    for (auto& e : ask) e.port = 0;
+  }
+};
 
 ClusterNode* ClusterRouter::node_for(const Endpoint& ep) {
   auto it = nodes_.find(ep.display);
@@ -115,7 +171,7 @@ bool ClusterRouter::refresh(std::string* error, bool* config_error) {
     map_ = std::move(fresh);
     have_map_ = true;
   }
-  if (counters_.refreshed) counters_.refreshed();
+  refreshes_.add();
   return true;
 }
 
@@ -128,14 +184,10 @@ bool ClusterRouter::ensure_map(std::string* error) {
   return refresh(error, &config_error);
 }
 
-std::string ClusterRouter::owner_of(uint16_t slot) {
-  std::lock_guard<std::mutex> lk(mu_);
-  int32_t o = map_.owner[slot & (kClusterSlots - 1)];
-  return o < 0 ? "" : map_.masters[static_cast<size_t>(o)].display;
-}
-
-void ClusterRouter::run_round(strata_tier_op* ops, const std::vector<size_t>& todo,
-                              const std::vector<Route>& routes, std::vector<bool>* lost) {
+void ClusterRouter::run_round(Pass& pass, const std::vector<size_t>& todo) {
+  strata_tier_op* ops = pass.ops;
+  const std::vector<Route>& routes = pass.routes;
+  std::vector<bool>* lost = &pass.lost;
   struct Group {
     ClusterNode* node;
     bool asking;
@@ -154,7 +206,7 @@ void ClusterRouter::run_round(strata_tier_op* ops, const std::vector<size_t>& to
     // Ops of one slot next to each other, so scripts and guarded transactions (one slot
     // each) stay long; stable, so ops of one key keep their order.
     std::stable_sort(g.idx.begin(), g.idx.end(), [&](size_t a, size_t b) {
-      return key_slot_of(ops[a]) < key_slot_of(ops[b]);
+      return pass.slot[a] < pass.slot[b];
     });
     std::vector<strata_tier_op> sub;
     sub.reserve(g.idx.size());
@@ -188,9 +240,9 @@ uint16_t ClusterRouter::key_slot_of(const strata_tier_op& op) const {
 }
 
 void ClusterRouter::execute(strata_tier_op* ops, size_t n) {
+  Pass pass(ops, n);
   std::vector<size_t> todo;
   todo.reserve(n);
-  std::vector<uint16_t> slot(n, 0);
   for (size_t i = 0; i < n; ++i) {
     if (ops[i].kind == STRATA_TIER_WATERMARK_GET) {
       // Watermarks are kept per (partition, slot): there is no one position of the
@@ -200,7 +252,7 @@ void ClusterRouter::execute(strata_tier_op* ops, size_t n) {
       ops[i].error[0] = '\0';
       continue;
     }
-    slot[i] = key_slot_of(ops[i]);
+    pass.slot[i] = key_slot_of(ops[i]);
     todo.push_back(i);
   }
   std::string err;
@@ -208,79 +260,82 @@ void ClusterRouter::execute(strata_tier_op* ops, size_t n) {
     for (size_t i : todo) strata::set_op_error(ops[i], STRATA_ERR_UNAVAILABLE, err);
     return;
   }
-  std::vector<Route> routes(n);
-  Endpoint no_ask;
-  no_ask.port = 0;
-  std::vector<Endpoint> ask(n, no_ask);  // port 0: no ASK pending
-  std::vector<bool> lost(n, false);
   for (int round = 0; round < kMaxRounds && !todo.empty(); ++round) {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      for (size_t i : todo) {
-        Route& r = routes[i];
-        int32_t o = map_.owner[slot[i]];
-        r.asking = ask[i].port != 0;
-        r.node = r.asking ? node_for(ask[i]) : o < 0 ? nullptr : node_for(map_.masters[o]);
-      }
-    }
-    std::vector<size_t> sendable, next;
-    for (size_t i : todo) {
-      if (routes[i].node) {
-        sendable.push_back(i);
-      } else {
-        strata::set_op_error(ops[i], STRATA_ERR_UNAVAILABLE,
-                             "redis cluster: no master serves slot " + std::to_string(slot[i]) +
-                                 " in the slot map (CLUSTERDOWN)");
-        next.push_back(i);
-      }
-    }
-    bool refresh_map = !next.empty(), backoff = !next.empty();
-    run_round(ops, sendable, routes, &lost);
-    for (size_t i : sendable) {
-      ask[i] = no_ask;
-      Redirection r = redirection_of(ops[i]);
-      switch (r.kind) {
-        case Redirect::Moved: {
-          if (counters_.moved) counters_.moved();
-          std::lock_guard<std::mutex> lk(mu_);  // go there now, even if the refresh fails
-          map_.owner[r.slot] = map_.master_index(r.host, r.port);
-          refresh_map = true;
-          next.push_back(i);
-          break;
-        }
-        case Redirect::Ask:
-          if (counters_.asked) counters_.asked();
-          if (follows_ask(ops[i]))
-            ask[i] = node_endpoint(r.host, r.port);
-          else
-            backoff = true;
-          next.push_back(i);
-          break;
-        case Redirect::TryAgain:
-          if (counters_.tryagain) counters_.tryagain();
-          backoff = true;
-          next.push_back(i);
-          break;
-        case Redirect::Refresh:
-          refresh_map = backoff = true;
-          next.push_back(i);
-          break;
-        case Redirect::None:
-          if (lost[i] && ops[i].status == STRATA_ERR_UNAVAILABLE && safe_to_resend(ops[i])) {
-            refresh_map = backoff = true;  // the node may be gone and a replica promoted
-            next.push_back(i);
-          }
-          break;
-      }
-    }
+    pass.refresh = pass.backoff = false;
+    std::vector<size_t> next, sendable = route(pass, todo, &next);
+    run_round(pass, sendable);
+    for (size_t i : sendable)
+      if (follow(pass, i)) next.push_back(i);
     if (next.empty() || round + 1 == kMaxRounds) break;  // the rest keep their UNAVAILABLE
-    if (refresh_map) {
+    if (pass.refresh) {
       bool config_error = false;
       refresh(&err, &config_error);  // a failure keeps the old map (and the MOVED patches)
     }
-    if (backoff) std::this_thread::sleep_for(std::chrono::milliseconds(10 << round));
+    if (pass.backoff) std::this_thread::sleep_for(std::chrono::milliseconds(10 << round));
     todo = std::move(next);
   }
+}
+
+// Each op's node for this round: the ASK target, else its slot's master. Ops of a slot
+// without a master go to `unroutable` (answered UNAVAILABLE, retried after a refresh).
+std::vector<size_t> ClusterRouter::route(Pass& pass, const std::vector<size_t>& todo,
+                                         std::vector<size_t>* unroutable) {
+  std::vector<size_t> sendable;
+  std::lock_guard<std::mutex> lk(mu_);
+  for (size_t i : todo) {
+    Route& r = pass.routes[i];
+    int32_t o = map_.owner[pass.slot[i]];
+    r.asking = pass.ask[i].port != 0;
+    r.node = r.asking ? node_for(pass.ask[i]) : o < 0 ? nullptr : node_for(map_.masters[o]);
+    pass.ask[i].port = 0;
+    if (r.node) {
+      sendable.push_back(i);
+      continue;
+    }
+    strata::set_op_error(pass.ops[i], STRATA_ERR_UNAVAILABLE,
+                         "redis cluster: no master serves slot " + std::to_string(pass.slot[i]) +
+                             " in the slot map (CLUSTERDOWN)");
+    unroutable->push_back(i);
+    pass.refresh = pass.backoff = true;
+  }
+  return sendable;
+}
+
+// After a round: true when op i must be sent again (a redirection, or a lost node and an op
+// that is safe to apply twice), with what to do first noted in `pass`.
+bool ClusterRouter::follow(Pass& pass, size_t i) {
+  const strata_tier_op& op = pass.ops[i];
+  Redirection r = redirection_of(op);
+  switch (r.kind) {
+    case Redirect::Moved: {
+      moved_.add();
+      std::lock_guard<std::mutex> lk(mu_);  // go there now, even if the refresh fails
+      map_.owner[r.slot] = map_.master_index(r.host, r.port);
+      pass.refresh = true;
+      return true;
+    }
+    case Redirect::Ask:
+      asked_.add();
+      if (follows_ask(op))
+        pass.ask[i] = node_endpoint(r.host, r.port);
+      else
+        pass.backoff = true;
+      return true;
+    case Redirect::TryAgain:
+      tryagain_.add();
+      pass.backoff = true;
+      return true;
+    case Redirect::Refresh:
+      pass.refresh = pass.backoff = true;
+      return true;
+    case Redirect::None:
+      break;
+  }
+  if (pass.lost[i] && op.status == STRATA_ERR_UNAVAILABLE && safe_to_resend(op)) {
+    pass.refresh = pass.backoff = true;  // the node may be gone and a replica promoted
+    return true;
+  }
+  return false;
 }
 
 void ClusterRouter::health() {

@@ -7,6 +7,7 @@
 // ERR_UNAVAILABLE and the caller retries it. Owned by the redis_l2 instance.
 #pragma once
 
+#include <strata/sdk.hpp>
 #include <strata/strata.h>
 
 #include <atomic>
@@ -35,16 +36,21 @@ class ClusterNode {
   virtual uint64_t drops() const = 0;  // connections dropped so far (a change = a lost link)
 };
 
-struct ClusterCounters {
-  std::function<void()> moved, asked, tryagain, refreshed;
-};
-
 class ClusterRouter {
  public:
   using MakeNode = std::function<std::unique_ptr<ClusterNode>(const Endpoint&)>;
-  ClusterRouter(LinkSettings base, std::vector<Endpoint> seeds, std::string prefix,
-                MakeNode make, ClusterCounters counters);
+  // Checks the options cluster mode cannot serve (db != 0, braces in key_prefix, unix-socket
+  // seeds: strata::Error(ERR_INVALID) with the reason). `seeds`: "host:port" addresses.
+  static std::unique_ptr<ClusterRouter> create(strata::Host host, const LinkSettings& link,
+                                               const std::string& prefix,
+                                               const std::vector<std::string>& seeds,
+                                               MakeNode make);
+  ClusterRouter(strata::Host host, LinkSettings base, std::vector<Endpoint> seeds,
+                std::string prefix, MakeNode make);
 
+  // Reads the slot map: a cluster that is down is a warning (the first use reads it),
+  // refused credentials throw.
+  void start();
   // Reads the slot map. False with `error` when no node answered (`config_error`: refused
   // credentials, fatal at start).
   bool refresh(std::string* error, bool* config_error);
@@ -52,28 +58,29 @@ class ClusterRouter {
   void health();  // PING every master; throws strata::Error(ERR_UNAVAILABLE) with the reason
   void stop();
 
-  // For tests and logs: the master serving `slot` now ("" = none known).
-  std::string owner_of(uint16_t slot);
-
  private:
   struct Route {
     ClusterNode* node = nullptr;
     bool asking = false;
     std::string where;  // the node's address, for messages
   };
+  struct Pass;
+  std::vector<size_t> route(Pass& pass, const std::vector<size_t>& todo,
+                            std::vector<size_t>* unroutable);
+  bool follow(Pass& pass, size_t i);
   ClusterNode* node_for(const Endpoint& ep);  // under mu_
   uint16_t key_slot_of(const strata_tier_op& op) const;
   bool ensure_map(std::string* error);
   // One round: ops `todo` to their routes, each node's ops in one execute_on(), nodes in
-  // parallel. Returns, per route group, whether the node's connection was lost.
-  void run_round(strata_tier_op* ops, const std::vector<size_t>& todo,
-                 const std::vector<Route>& routes, std::vector<bool>* lost);
+  // parallel; pass.lost[i] tells whether op i's node lost a connection meanwhile.
+  void run_round(Pass& pass, const std::vector<size_t>& todo);
 
+  strata::Host host_;
   LinkSettings base_;
   std::vector<Endpoint> seeds_;
   std::string prefix_;
   MakeNode make_;
-  ClusterCounters counters_;
+  strata::Metric moved_, asked_, tryagain_, refreshes_;
   std::mutex mu_;  // map_, nodes_
   SlotMap map_;
   bool have_map_ = false;

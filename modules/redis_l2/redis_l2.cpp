@@ -135,7 +135,12 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
                       "stored watermark (replays, zombie writers)");
     std::vector<std::string> nodes = o.list("nodes");
     nodes.erase(std::remove(nodes.begin(), nodes.end(), std::string()), nodes.end());
-    if (o.boolean("cluster") || !nodes.empty()) cluster_ = make_cluster(nodes);
+    if (o.boolean("cluster") || !nodes.empty()) {
+      enc_.cluster = true;
+      cluster_ = ClusterRouter::create(
+          host_, link_, enc_.prefix, nodes.empty() ? std::vector<std::string>{o_address_} : nodes,
+          [this](const Endpoint& ep) { return std::make_unique<RedisL2>(*this, ep); });
+    }
   }
 
   // One master of a cluster: the same settings, its own address and connection pool.
@@ -157,7 +162,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   // Connects the pool. A server that is down is not fatal (the first execute reconnects);
   // credentials or a db the server refuses are.
   void start() override {
-    if (cluster_) return start_cluster();
+    if (cluster_) return cluster_->start();
     for (auto& s : slots_) {
       std::lock_guard<std::mutex> lk(s->mu);
       std::string err;
@@ -243,53 +248,6 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
  uint64_t drops() const override { return epoch_.load(std::memory_order_acquire); }
 
  private:
-  std::unique_ptr<ClusterRouter> make_cluster(const std::vector<std::string>& nodes) {
-    if (link_.db != 0)
-      throw strata::Error(STRATA_ERR_INVALID, "cluster: Redis Cluster has only db 0 (db = " +
-                                                  std::to_string(link_.db) + ")");
-    if (enc_.prefix.find_first_of("{}") != std::string::npos)
-      throw strata::Error(STRATA_ERR_INVALID,
-                          "cluster: key_prefix must not contain '{' or '}' (it would decide "
-                          "the hash slot of every key)");
-    std::vector<Endpoint> seeds;
-    for (const std::string& n : nodes.empty() ? std::vector<std::string>{o_address_} : nodes) {
-      Endpoint ep = parse_address(n);
-      if (ep.unix_socket)
-        throw strata::Error(STRATA_ERR_INVALID, "cluster: node \"" + n + "\" is a unix socket");
-      seeds.push_back(ep);
-    }
-    enc_.cluster = true;
-    ClusterCounters counters;
-    strata::Metric moved = host_.counter("strata_redis_cluster_moved_total",
-                                         "MOVED redirections followed (slot map refreshed)");
-    strata::Metric asked =
-        host_.counter("strata_redis_cluster_ask_total", "ASK redirections followed");
-    strata::Metric again = host_.counter("strata_redis_cluster_tryagain_total",
-                                         "TRYAGAIN replies (a slot being migrated), retried");
-    strata::Metric maps =
-        host_.counter("strata_redis_cluster_map_refreshes_total", "Slot maps read (CLUSTER SLOTS)");
-    counters.moved = [moved] { moved.add(); };
-    counters.asked = [asked] { asked.add(); };
-    counters.tryagain = [again] { again.add(); };
-    counters.refreshed = [maps] { maps.add(); };
-    return std::make_unique<ClusterRouter>(
-        link_, std::move(seeds), enc_.prefix,
-        [this](const Endpoint& ep) { return std::make_unique<RedisL2>(*this, ep); },
-        std::move(counters));
-  }
-
-  void start_cluster() {
-    std::string err;
-    bool config_error = false;
-    if (!cluster_->refresh(&err, &config_error)) {
-      if (config_error) throw strata::Error(STRATA_ERR_INVALID, err);
-      host_.warn("redis cluster not reachable yet; will read the slot map on use: " + err);
-      return;
-    }
-    host_.info("redis cluster: slot map read (masters: " + cluster_->owner_of(0) + " .. " +
-               cluster_->owner_of(kClusterSlots - 1) + ")");
-  }
-
   // A free connection if there is one, else wait for the next in round-robin order.
   Slot& acquire(std::unique_lock<std::mutex>* lk) {
     size_t start = next_.fetch_add(1, std::memory_order_relaxed) % slots_.size();
