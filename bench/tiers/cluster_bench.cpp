@@ -31,9 +31,9 @@ std::unique_ptr<strata::ModuleInstance> start_l2(strata::ModuleLoader& loader,
   auto mod = loader.load("redis_l2");
   if (!mod.ok()) return nullptr;
   strata::Diagnostics diags;
-  auto opts = strata::validate_table(options, "bench_cluster", "tiers.l2",
-                                     mod.value()->desc->options, mod.value()->desc->option_count,
-                                     {}, diags);
+  auto opts =
+      strata::validate_table(options, "bench_cluster", "tiers.l2", mod.value()->desc->options,
+                             mod.value()->desc->option_count, {}, diags);
   if (!opts) {
     std::fprintf(stderr, "bench_cluster: %s", diags.str().c_str());
     return nullptr;
@@ -107,10 +107,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> path = strata::ModuleLoader::default_search_path("");
   path.insert(path.begin(), STRATA_BENCH_MODULES_DIR);
   strata::ModuleLoader loader(path);
-  auto one = start_l2(loader, toml::table{{"address", single.address()},
-                                          {"command_timeout", "5s"}});
-  auto many = start_l2(loader, toml::table{{"nodes", toml::array{cluster.seed()}},
-                                           {"command_timeout", "5s"}});
+  auto one =
+      start_l2(loader, toml::table{{"address", single.address()}, {"command_timeout", "5s"}});
+  auto many = start_l2(
+      loader, toml::table{{"nodes", toml::array{cluster.seed()}}, {"command_timeout", "5s"}});
   if (!one || !many) return 1;
   strata::Tier t1(*one, {}), t3(*many, {});
   std::vector<ServerProcess*> s1{&single}, s3{&cluster.node(0), &cluster.node(1), &cluster.node(2)};

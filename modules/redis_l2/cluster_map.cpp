@@ -44,8 +44,8 @@ Endpoint node_endpoint(const std::string& host, int port) {
   Endpoint ep;
   ep.host = host;
   ep.port = port;
-  ep.display = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-               std::to_string(port);
+  ep.display =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   return ep;
 }
 

@@ -196,18 +196,16 @@ void ClusterRouter::run_round(Pass& pass, const std::vector<size_t>& todo) {
   std::vector<Group> groups;
   for (size_t i : todo) {
     const Route& r = routes[i];
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) {
-      return x.node == r.node && x.asking == r.asking;
-    });
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const Group& x) { return x.node == r.node && x.asking == r.asking; });
     if (g == groups.end()) g = groups.insert(groups.end(), Group{r.node, r.asking, {}});
     g->idx.push_back(i);
   }
   auto work = [&](Group& g) {
     // Ops of one slot next to each other, so scripts and guarded transactions (one slot
     // each) stay long; stable, so ops of one key keep their order.
-    std::stable_sort(g.idx.begin(), g.idx.end(), [&](size_t a, size_t b) {
-      return pass.slot[a] < pass.slot[b];
-    });
+    std::stable_sort(g.idx.begin(), g.idx.end(),
+                     [&](size_t a, size_t b) { return pass.slot[a] < pass.slot[b]; });
     std::vector<strata_tier_op> sub;
     sub.reserve(g.idx.size());
     for (size_t i : g.idx) sub.push_back(ops[i]);

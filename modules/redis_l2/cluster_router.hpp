@@ -7,8 +7,8 @@
 // ERR_UNAVAILABLE and the caller retries it. Owned by the redis_l2 instance.
 #pragma once
 
-#include <strata/sdk.hpp>
 #include <strata/strata.h>
+#include <strata/sdk.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -31,8 +31,8 @@ class ClusterNode {
   // The single-node execute(): statuses in ops[i]; may throw strata::Error (cannot connect).
   // `asking`: every command is preceded by ASKING (the ops were ASK-redirected here).
   virtual void execute_on(strata_tier_op* ops, size_t n, bool asking) = 0;
-  virtual void ping() = 0;     // throws strata::Error when the node does not answer
-  virtual void close() = 0;    // drops the node's connections
+  virtual void ping() = 0;             // throws strata::Error when the node does not answer
+  virtual void close() = 0;            // drops the node's connections
   virtual uint64_t drops() const = 0;  // connections dropped so far (a change = a lost link)
 };
 

@@ -31,8 +31,8 @@ inline constexpr std::array<uint16_t, 256> kCrc16Table = crc16_table();
 constexpr uint16_t crc16(std::string_view s) {
   uint16_t crc = 0;
   for (char ch : s)
-    crc = static_cast<uint16_t>((crc << 8) ^
-                                detail::kCrc16Table[((crc >> 8) ^ static_cast<uint8_t>(ch)) & 0xff]);
+    crc = static_cast<uint16_t>(
+        (crc << 8) ^ detail::kCrc16Table[((crc >> 8) ^ static_cast<uint8_t>(ch)) & 0xff]);
   return crc;
 }
 

@@ -140,9 +140,8 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       cmds.back().bytes += bytes;
     } else {
       // On a cluster a guarded run is one slot's script call, pipelined with the rest.
-      cmds.push_back(Command{members->size(), 1, versioned, guarded && !e.cluster,
-                             is_rich(op.kind), op.kind == STRATA_TIER_CAS, bytes, slot,
-                             guarded && e.cluster});
+      cmds.push_back(Command{members->size(), 1, versioned, guarded && !e.cluster, is_rich(op.kind),
+                             op.kind == STRATA_TIER_CAS, bytes, slot, guarded && e.cluster});
     }
     run_open = run;
     members->push_back(&op);

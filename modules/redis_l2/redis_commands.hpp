@@ -33,9 +33,12 @@ struct Command {
   bool watched = false;    // a CAS: WATCH / GET / MULTI / SET / EXEC (rich_ops.hpp), not sent in
                            // the pipelined rounds either
   size_t bytes = 0;        // keys + values, for the round and script size limits
-  uint16_t slot = 0;       // Redis Cluster: the hash slot of every key of the command
-  bool slot_guarded = false;  // Redis Cluster: a run of guarded writes of one slot, one EVALSHA
-                              // of the slot guard (slot_guard.hpp), sent in the rounds
+
+  // Redis Cluster: the hash slot of every key of the command, and whether it is a run of
+  // guarded writes of that slot (one EVALSHA of the slot guard, slot_guard.hpp, sent in the
+  // pipelined rounds).
+  uint16_t slot = 0;
+  bool slot_guarded = false;
 
   // Runs on its own, between pipelined rounds.
   bool apart() const { return guarded || watched; }
@@ -48,7 +51,8 @@ struct Encoding {
   int64_t tombstone_ttl_ms = 0;
   size_t script_batch = 100;    // max versioned ops per EVALSHA
   size_t guarded_batch = 5000;  // max guarded ops per transaction
-  bool cluster = false;  // Redis Cluster: a script call or a transaction stays in one slot
+  // Redis Cluster: a script call or a guarded run stays in one slot.
+  bool cluster = false;
 };
 
 // A write with the ABI 1.2 partition guard: goes through run_guarded_tx(). The guard wins

@@ -245,7 +245,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
                                                       ": PING: " + std::string(r->str, r->len));
   }
 
- uint64_t drops() const override { return epoch_.load(std::memory_order_acquire); }
+  uint64_t drops() const override { return epoch_.load(std::memory_order_acquire); }
 
  private:
   // A free connection if there is one, else wait for the next in round-robin order.
@@ -431,7 +431,9 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     Scripts script = sha();
     size_t sent = 0;
     for (size_t i : idx) {
-      if (call.asking) redisAppendCommand(c, "ASKING");  // its +OK is read with the command's
+      // ASK: ASKING before the command (its +OK is read with the command's). A GET's PTTL
+      // goes without it and hears MOVED: such a GET reports its TTL as unknown (0).
+      if (call.asking) redisAppendCommand(c, "ASKING");
       append_command(c, enc_, call.cmds[i], call.members.data(), script);
       sent += reply_count(call.cmds[i], call.members.data());
     }
@@ -535,7 +537,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
 
   strata::Metric reconnects_, connection_errors_, noscript_reloads_, roundtrips_, commands_,
       not_stored_, already_applied_;
-  std::string o_address_;                  // the `address` option (the cluster's seed)
+  std::string o_address_;                   // the `address` option (the cluster's seed)
   std::unique_ptr<ClusterRouter> cluster_;  // cluster mode: routes to the nodes below it
 };
 

@@ -378,8 +378,8 @@ strata_status classify_error_reply(std::string_view reply, bool* drop) {
   }
   // MOVED / ASK: a cluster node names another one; this connection is still good (a reconnect
   // would get the same answer). The cluster router follows them (cluster_router.hpp).
-  if (starts("MOVED") || starts("ASK") || starts("LOADING") || starts("BUSY") || starts("OOM") || starts("TRYAGAIN") ||
-      starts("CLUSTERDOWN") || starts("NOREPLICAS") || starts("NOSCRIPT"))
+  if (starts("MOVED") || starts("ASK") || starts("LOADING") || starts("BUSY") || starts("OOM") ||
+      starts("TRYAGAIN") || starts("CLUSTERDOWN") || starts("NOREPLICAS") || starts("NOSCRIPT"))
     return STRATA_ERR_UNAVAILABLE;
   if (starts("WRONGTYPE") || starts("CROSSSLOT")) return STRATA_ERR_INVALID;
   return STRATA_ERR_INTERNAL;

@@ -53,8 +53,8 @@ using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
 // The SHA1s of the scripts, as SCRIPT LOAD returned them; empty on failure.
 struct Scripts {
-  std::string versioned;  // kVersionedWriteScript
-  std::string rich;       // kRichScript (rich_ops.hpp)
+  std::string versioned;   // kVersionedWriteScript
+  std::string rich;        // kRichScript (rich_ops.hpp)
   std::string slot_guard;  // kSlotGuardScript (slot_guard.hpp, Redis Cluster)
   bool empty() const { return versioned.empty() || rich.empty() || slot_guard.empty(); }
 };

@@ -100,20 +100,23 @@ class ClusterEndToEnd : public ::testing::Test {
   std::string config() {
     std::string path = dir_ + "/strata.toml";
     write_file(path, "[admin]\nport = " + std::to_string(admin_port_) +
-                     "\n\n[sources.events]\nmodule = \"kafka_source\"\n"
-                     "brokers = \"" + kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
-                     "\"]\ngroup_id = \"g\"\nbatch_size = 5000\nmax_wait = \"20ms\"\n"
-                     "commit_interval = \"200ms\"\n"
-                     "rdkafka = { \"session.timeout.ms\" = \"6000\", "
-                     "\"heartbeat.interval.ms\" = \"500\" }\n"
-                     "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
-                     memcached_.address() + "\"]\nio_timeout = \"1s\"\n"
-                     "\n[tiers.l2]\nmodule = \"redis_l2\"\nnodes = [\"" + cluster_.seed() +
-                     "\"]\ncommand_timeout = \"5s\"\nbreaker_failures = 3\n"
-                     "breaker_open = \"300ms\"\n"
-                     "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n"
-                     "script = \"keys.lua\"\ndead_letter_file = \"dead.jsonl\"\n"
-                     "retry_backoff = \"50ms\"\nretry_backoff_max = \"500ms\"\n");
+                         "\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+                         "brokers = \"" +
+                         kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
+                         "\"]\ngroup_id = \"g\"\nbatch_size = 5000\nmax_wait = \"20ms\"\n"
+                         "commit_interval = \"200ms\"\n"
+                         "rdkafka = { \"session.timeout.ms\" = \"6000\", "
+                         "\"heartbeat.interval.ms\" = \"500\" }\n"
+                         "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
+                         memcached_.address() +
+                         "\"]\nio_timeout = \"1s\"\n"
+                         "\n[tiers.l2]\nmodule = \"redis_l2\"\nnodes = [\"" +
+                         cluster_.seed() +
+                         "\"]\ncommand_timeout = \"5s\"\nbreaker_failures = 3\n"
+                         "breaker_open = \"300ms\"\n"
+                         "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n"
+                         "script = \"keys.lua\"\ndead_letter_file = \"dead.jsonl\"\n"
+                         "retry_backoff = \"50ms\"\nretry_backoff_max = \"500ms\"\n");
     return path;
   }
 
@@ -172,12 +175,12 @@ class ClusterEndToEnd : public ::testing::Test {
   // The read path: a TierChain over memcached_l1 and redis_l2 in cluster mode.
   void expect_chain_reads_every_key() {
     ModuleLoader loader(ModuleLoader::default_search_path(""));
-    auto l1i = start_instance(loader, "memcached_l1", "tiers.l1",
-                              toml::table{{"servers", toml::array{memcached_.address()}},
-                                          {"io_timeout", "1s"}});
-    auto l2i = start_instance(loader, "redis_l2", "tiers.l2",
-                              toml::table{{"nodes", toml::array{cluster_.node(2).address()}},
-                                          {"command_timeout", "5s"}});
+    auto l1i = start_instance(
+        loader, "memcached_l1", "tiers.l1",
+        toml::table{{"servers", toml::array{memcached_.address()}}, {"io_timeout", "1s"}});
+    auto l2i = start_instance(
+        loader, "redis_l2", "tiers.l2",
+        toml::table{{"nodes", toml::array{cluster_.node(2).address()}}, {"command_timeout", "5s"}});
     ASSERT_TRUE(l1i && l2i);
     // Flush memcached: every read then goes through to the cluster and refills L1.
     int fd = connect_loopback(memcached_.port(), 2000);
@@ -217,8 +220,8 @@ TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuring
   int left = kRecords - 20000;
   ASSERT_TRUE(produce(records(names, 20000, 1, true)));
   ChildProcess strata;
-  ASSERT_TRUE(strata.start({std::getenv("STRATA_BIN"), "run", "-c", config()},
-                           dir_ + "/strata.log"));
+  ASSERT_TRUE(
+      strata.start({std::getenv("STRATA_BIN"), "run", "-c", config()}, dir_ + "/strata.log"));
   for (int i = 0; i < 600 && committed() < 5000; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_GE(committed(), 5000) << "ingest did not start";
@@ -229,10 +232,10 @@ TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuring
   auto t0 = std::chrono::steady_clock::now();
   int64_t committed_at_reshard_start = committed();
   std::thread reshard([&] {
-    reshard_out = run_command("redis-cli --cluster reshard " + cluster_.seed() +
-                                  " --cluster-from " + from + " --cluster-to " + to +
-                                  " --cluster-slots 3000 --cluster-yes 2>&1",
-                              &reshard_status);
+    reshard_out =
+        run_command("redis-cli --cluster reshard " + cluster_.seed() + " --cluster-from " + from +
+                        " --cluster-to " + to + " --cluster-slots 3000 --cluster-yes 2>&1",
+                    &reshard_status);
     resharded = true;
   });
   bool produced = true;
@@ -259,13 +262,13 @@ TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuring
   double moved = metric_value(m, "strata_redis_cluster_moved_total"),
          asked = metric_value(m, "strata_redis_cluster_ask_total"),
          again = metric_value(m, "strata_redis_cluster_tryagain_total");
-  std::printf("reshard of 3000 slots took %.1f s, ingest from its start %.1f s; MOVED %.0f, "
-              "ASK %.0f, TRYAGAIN %.0f\n",
-              reshard_s, ingest_s, moved, asked, again);
+  std::printf(
+      "reshard of 3000 slots took %.1f s, ingest from its start %.1f s; MOVED %.0f, "
+      "ASK %.0f, TRYAGAIN %.0f\n",
+      reshard_s, ingest_s, moved, asked, again);
   EXPECT_GT(moved + asked + again, 0) << "the pipeline never met a moved slot";
   std::printf("committed: %lld when the reshard started, %lld when it ended, of %d\n",
-              (long long)committed_at_reshard_start, (long long)committed_when_resharded,
-              kRecords);
+              (long long)committed_at_reshard_start, (long long)committed_when_resharded, kRecords);
   EXPECT_GT(committed_when_resharded, committed_at_reshard_start) << "no ingest during the reshard";
   ASSERT_TRUE(cluster_.wait_ok());
   EXPECT_EQ(strata.stop(), 0);

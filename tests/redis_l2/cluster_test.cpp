@@ -84,7 +84,8 @@ class RedisClusterTest : public RedisL2Test {
     int from = cluster_.master_of_slot(slot);
     ASSERT_GE(from, 0);
     ASSERT_NE(size_t(from), to);
-    std::string s = std::to_string(slot), from_id = cluster_.id_of(from), to_id = cluster_.id_of(to);
+    std::string s = std::to_string(slot), from_id = cluster_.id_of(from),
+                to_id = cluster_.id_of(to);
     ASSERT_EQ(cluster_.node(to).redis_cli("CLUSTER SETSLOT " + s + " IMPORTING " + from_id), "OK");
     ASSERT_EQ(cluster_.node(from).redis_cli("CLUSTER SETSLOT " + s + " MIGRATING " + to_id), "OK");
     std::string keys = cluster_.node(from).redis_cli("CLUSTER GETKEYSINSLOT " + s + " 1000");
@@ -94,8 +95,8 @@ class RedisClusterTest : public RedisL2Test {
       std::string k = keys.substr(b, e - b);
       if (k.empty()) continue;
       ASSERT_EQ(cluster_.node(from).redis_cli("MIGRATE 127.0.0.1 " +
-                                              std::to_string(cluster_.node(to).port()) + " '" +
-                                              k + "' 0 5000"),
+                                              std::to_string(cluster_.node(to).port()) + " '" + k +
+                                              "' 0 5000"),
                 "OK");
     }
     if (!finish) return;
@@ -137,7 +138,8 @@ TEST_F(RedisClusterTest, Issue10WithoutClusterModeOtherNodesKeysAreMoved) {
   size_t ok = 0, moved = 0;
   for (const auto& op : b.ops) {
     if (op.status == STRATA_OK) ++ok;
-    if (op.status == STRATA_ERR_UNAVAILABLE && std::string(op.error).find("MOVED") != std::string::npos)
+    if (op.status == STRATA_ERR_UNAVAILABLE &&
+        std::string(op.error).find("MOVED") != std::string::npos)
       ++moved;
   }
   EXPECT_GT(ok, 4000u);  // node 0's third
@@ -193,8 +195,8 @@ TEST_F(RedisClusterTest, WatermarksPerSlotKeepABatchAcrossSlotsExactlyOnce) {
   // Each watermark is in its data key's slot, holding that slot's offset + 1.
   for (int slot : {0, 1, 777, 8191, 12182, 16383}) {
     int owner = cluster_.master_of_slot(slot);
-    std::string wm = cluster_.node(owner).redis_cli("CLUSTER GETKEYSINSLOT " + std::to_string(slot) +
-                                                    " 10");
+    std::string wm =
+        cluster_.node(owner).redis_cli("CLUSTER GETKEYSINSLOT " + std::to_string(slot) + " 10");
     EXPECT_NE(wm.find("strata:wm:{"), std::string::npos) << wm;
   }
   // The replay is skipped in every slot it touched.
@@ -209,7 +211,8 @@ TEST_F(RedisClusterTest, WatermarksPerSlotKeepABatchAcrossSlotsExactlyOnce) {
   for (size_t s : lost) {
     int owner = cluster_.master_of_slot(int(s));
     Node n(cluster_.node(owner).port());
-    std::string keys = cluster_.node(owner).redis_cli("CLUSTER GETKEYSINSLOT " + std::to_string(s) + " 10");
+    std::string keys =
+        cluster_.node(owner).redis_cli("CLUSTER GETKEYSINSLOT " + std::to_string(s) + " 10");
     for (size_t b = 0, e; b < keys.size(); b = e + 1) {
       e = keys.find('\n', b);
       if (e == std::string::npos) e = keys.size();
@@ -291,7 +294,6 @@ TEST_F(RedisClusterTest, OptionsThatCannotWorkOnAClusterAreRefused) {
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().find("key_prefix"), std::string::npos) << b.error();
 }
-
 
 // A master killed: its ops fail with the retryable UNAVAILABLE after bounded retries (the map
 // is re-read after the connection error), and once its replica took over (cluster-node-timeout

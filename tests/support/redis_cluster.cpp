@@ -10,8 +10,9 @@ namespace strata::test {
 RedisCluster::RedisCluster(int masters, int replicas_per_master,
                            std::vector<std::string> extra_args)
     : masters_(masters), replicas_(replicas_per_master) {
-  std::vector<std::string> args = {"--cluster-enabled", "yes", "--cluster-config-file",
-                                   "nodes.conf", "--cluster-node-timeout", "2000"};
+  std::vector<std::string> args = {"--cluster-enabled",      "yes",
+                                   "--cluster-config-file",  "nodes.conf",
+                                   "--cluster-node-timeout", "2000"};
   for (auto& a : extra_args) args.push_back(a);
   for (int i = 0; i < masters * (1 + replicas_per_master); ++i)
     nodes_.push_back(std::make_unique<ServerProcess>(ServerProcess::Kind::Redis, 0, args));
