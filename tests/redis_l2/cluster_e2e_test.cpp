@@ -1,10 +1,12 @@
 // End to end on a real 3-master Redis Cluster (issue 10 item 3): a strata process consumes
 // 100,000 records over keys in every one of the 16384 slots from the mock Kafka cluster into
 // memcached + redis_l2 (cluster mode) while `redis-cli --cluster reshard` moves slots between
-// the masters; every key ends at its highest sequence, the offsets are committed to the end,
-// and the read path (a TierChain over memcached_l1 + redis_l2) reads every key back.
+// the masters; every key ends at its highest sequence in the cluster and in memcached, the
+// offsets are committed to the end, and the read path (a TierChain over memcached_l1 +
+// redis_l2, memcached flushed first) reads every key back from the cluster.
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <libmemcached/memcached.h>
 #include <toml++/toml.h>
 
 #include <atomic>
@@ -172,6 +174,27 @@ class ClusterEndToEnd : public ::testing::Test {
     for (auto& [p, c] : conns) redisFree(c);
   }
 
+  // memcached (L1, written through by the pipeline) holds every key at its highest sequence.
+  void expect_latest_in_memcached() {
+    std::string conf = "--SERVER=" + memcached_.address();
+    memcached_st* mc = memcached(conf.c_str(), conf.size());
+    ASSERT_NE(mc, nullptr);
+    int wrong = 0;
+    for (auto& [k, seq] : max_seq_) {
+      std::string key = "c:" + k;
+      size_t len = 0;
+      uint32_t flags = 0;
+      memcached_return_t rc;
+      char* got = memcached_get(mc, key.data(), key.size(), &len, &flags, &rc);
+      std::string v = got ? std::string(got, len) : "";
+      free(got);
+      if (seq_of(v) != seq && wrong++ < 5)
+        ADD_FAILURE() << "memcached " << key << " = '" << v << "', want seq " << seq;
+    }
+    EXPECT_EQ(wrong, 0);
+    memcached_free(mc);
+  }
+
   // The read path: a TierChain over memcached_l1 and redis_l2 in cluster mode.
   void expect_chain_reads_every_key() {
     ModuleLoader loader(ModuleLoader::default_search_path(""));
@@ -274,6 +297,7 @@ TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuring
   EXPECT_EQ(strata.stop(), 0);
   EXPECT_EQ(read_file(dir_ + "/dead.jsonl"), "");
   expect_latest_in_the_cluster();
+  expect_latest_in_memcached();
   expect_chain_reads_every_key();
   // The slots really moved: node 1 serves more than its third.
   EXPECT_GT(std::atoll(cluster_.node(1).redis_cli("DBSIZE").c_str()),
