@@ -140,7 +140,7 @@ struct ClusterRouter::Pass {
   std::vector<uint16_t> slot;
   std::vector<Route> routes;
   std::vector<Endpoint> ask;  // port 0: no ASK pending
-  std::vector<bool> lost;
+  std::vector<uint8_t> lost;  // not vector<bool>: node threads write neighbouring entries
   bool refresh = false, backoff = false;  // before the next round
   explicit Pass(strata_tier_op* o, size_t n) : ops(o), slot(n), routes(n), ask(n), lost(n) {
     for (auto& e : ask) e.port = 0;
@@ -187,7 +187,7 @@ bool ClusterRouter::ensure_map(std::string* error) {
 void ClusterRouter::run_round(Pass& pass, const std::vector<size_t>& todo) {
   strata_tier_op* ops = pass.ops;
   const std::vector<Route>& routes = pass.routes;
-  std::vector<bool>* lost = &pass.lost;
+  std::vector<uint8_t>* lost = &pass.lost;
   struct Group {
     ClusterNode* node;
     bool asking;
