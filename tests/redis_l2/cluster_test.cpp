@@ -286,6 +286,22 @@ TEST_F(RedisClusterTest, AskDuringAMigrationGoesToTheImportingNode) {
   EXPECT_EQ(cluster_.node(to).redis_cli("GET '" + key + "'"), "guarded");
 }
 
+// The slot map comes from the first seed that answers; with none up, start() only warns and
+// the ops are UNAVAILABLE (retryable) until one answers.
+TEST_F(RedisClusterTest, SlotMapIsReadFromTheFirstSeedThatAnswers) {
+  int dead = test::free_port();
+  auto t =
+      open("nodes = [\"127.0.0.1:" + std::to_string(dead) + "\", \"" + cluster_.seed() + "\"]\n");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->one(STRATA_TIER_SET, key_per_slot()[9], "v"), STRATA_OK);
+  EXPECT_EQ(metric("strata_redis_cluster_map_refreshes_total"), 1);
+  auto none = open("nodes = [\"127.0.0.1:" + std::to_string(dead) + "\"]\n");
+  ASSERT_TRUE(none);  // not fatal: the cluster may come up later
+  std::string err;
+  EXPECT_EQ(none->one(STRATA_TIER_GET, key_per_slot()[9], "", 0, 0, &err), STRATA_ERR_UNAVAILABLE);
+  EXPECT_NE(err.find("connect failed"), std::string::npos) << err;
+}
+
 TEST_F(RedisClusterTest, OptionsThatCannotWorkOnAClusterAreRefused) {
   auto a = create(cluster_conf() + "db = 2\n");
   ASSERT_FALSE(a.ok());
