@@ -13,6 +13,7 @@ namespace {
 // sleeps (10, 20, 40, 80, 160 ms) for TRYAGAIN and lost nodes: a failover takes the cluster's
 // node timeout, far longer; the caller's own retry with backoff covers that.
 constexpr int kMaxRounds = 6;
+constexpr std::chrono::milliseconds kRefreshGap{100};
 
 enum class Redirect { None, Moved, Ask, TryAgain, Refresh };
 
@@ -175,6 +176,20 @@ bool ClusterRouter::refresh(std::string* error, bool* config_error) {
   return true;
 }
 
+// During a resharding every batch may hear MOVED: one CLUSTER SLOTS per kRefreshGap is
+// enough (the MOVED patches route the slots that moved meanwhile).
+void ClusterRouter::refresh_soon() {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (now - last_refresh_ < kRefreshGap) return;
+    last_refresh_ = now;
+  }
+  std::string err;
+  bool config_error = false;
+  refresh(&err, &config_error);
+}
+
 bool ClusterRouter::ensure_map(std::string* error) {
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -265,10 +280,7 @@ void ClusterRouter::execute(strata_tier_op* ops, size_t n) {
     for (size_t i : sendable)
       if (follow(pass, i)) next.push_back(i);
     if (next.empty() || round + 1 == kMaxRounds) break;  // the rest keep their UNAVAILABLE
-    if (pass.refresh) {
-      bool config_error = false;
-      refresh(&err, &config_error);  // a failure keeps the old map (and the MOVED patches)
-    }
+    if (pass.refresh) refresh_soon();  // a failure keeps the old map (and the MOVED patches)
     if (pass.backoff) std::this_thread::sleep_for(std::chrono::milliseconds(10 << round));
     todo = std::move(next);
   }

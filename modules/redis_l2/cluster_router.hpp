@@ -11,6 +11,7 @@
 #include <strata/sdk.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -71,6 +72,7 @@ class ClusterRouter {
   ClusterNode* node_for(const Endpoint& ep);  // under mu_
   uint16_t key_slot_of(const strata_tier_op& op) const;
   bool ensure_map(std::string* error);
+  void refresh_soon();  // refresh() unless one ran within the last 100 ms
   // One round: ops `todo` to their routes, each node's ops in one execute_on(), nodes in
   // parallel; pass.lost[i] tells whether op i's node lost a connection meanwhile.
   void run_round(Pass& pass, const std::vector<size_t>& todo);
@@ -85,8 +87,8 @@ class ClusterRouter {
   SlotMap map_;
   bool have_map_ = false;
   std::map<std::string, std::unique_ptr<ClusterNode>> nodes_;  // by display; never erased
+  std::chrono::steady_clock::time_point last_refresh_{};       // under mu_
   std::mutex refresh_mu_;
-  std::atomic<uint64_t> map_generation_{0};
 };
 
 }  // namespace redis_l2

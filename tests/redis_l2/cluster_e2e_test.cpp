@@ -284,11 +284,12 @@ TEST_F(ClusterEndToEnd, HundredThousandRecordsOverEverySlotSurviveAReshardDuring
   std::string m = http_get(admin_port_, "/metrics");
   double moved = metric_value(m, "strata_redis_cluster_moved_total"),
          asked = metric_value(m, "strata_redis_cluster_ask_total"),
-         again = metric_value(m, "strata_redis_cluster_tryagain_total");
+         again = metric_value(m, "strata_redis_cluster_tryagain_total"),
+         maps = metric_value(m, "strata_redis_cluster_map_refreshes_total");
   std::printf(
       "reshard of 3000 slots took %.1f s, ingest from its start %.1f s; MOVED %.0f, "
-      "ASK %.0f, TRYAGAIN %.0f\n",
-      reshard_s, ingest_s, moved, asked, again);
+      "ASK %.0f, TRYAGAIN %.0f, slot maps read %.0f\n",
+      reshard_s, ingest_s, moved, asked, again, maps);
   EXPECT_GT(moved + asked + again, 0) << "the pipeline never met a moved slot";
   std::printf("committed: %lld when the reshard started, %lld when it ended, of %d\n",
               (long long)committed_at_reshard_start, (long long)committed_when_resharded, kRecords);
