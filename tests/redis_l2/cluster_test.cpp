@@ -302,6 +302,31 @@ TEST_F(RedisClusterTest, SlotMapIsReadFromTheFirstSeedThatAnswers) {
   EXPECT_NE(err.find("connect failed"), std::string::npos) << err;
 }
 
+// Keys that share a hash tag share a slot, so their guarded writes are one script call and
+// their versioned writes one call per versioned_batch, as on a single node.
+TEST_F(RedisClusterTest, KeysOfOneHashTagTravelAsOneScriptCall) {
+  auto t = open(cluster_conf());
+  ASSERT_TRUE(t);
+  int owner = cluster_.master_of_slot(redis_l2::key_slot("{user:1}"));
+  ASSERT_GE(owner, 0);
+  long long before = evalsha_calls(cluster_.node(owner));
+  const std::string guard = "p/events/3";
+  Batch g;
+  for (int i = 0; i < 200; ++i) {
+    g.add(STRATA_TIER_SET, "{user:1}:k" + std::to_string(i), "v");
+    g.ops.back().guard_name = {guard.data(), guard.size()};
+    g.ops.back().guard_offset = i;
+  }
+  t->run(g);
+  for (const auto& op : g.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(evalsha_calls(cluster_.node(owner)) - before, 1);
+  Batch v;
+  for (int i = 0; i < 200; ++i) v.add(STRATA_TIER_SET, "{user:1}:v" + std::to_string(i), "v", 5);
+  t->run(v);
+  for (const auto& op : v.ops) ASSERT_EQ(op.status, STRATA_OK) << op.error;
+  EXPECT_EQ(evalsha_calls(cluster_.node(owner)) - before, 3);  // + 200 / versioned_batch 100
+}
+
 TEST_F(RedisClusterTest, OptionsThatCannotWorkOnAClusterAreRefused) {
   auto a = create(cluster_conf() + "db = 2\n");
   ASSERT_FALSE(a.ok());
