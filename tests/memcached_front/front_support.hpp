@@ -39,7 +39,10 @@ class StrataFront {
     admin_port_ = free_port();
     std::string cfg = "log_level = \"info\"\n[admin]\nlisten = \"127.0.0.1\"\nport = " +
                       std::to_string(admin_port_) + "\n[tiers.l1]\nmodule = \"memcached_l1\"\n" +
-                      "servers = [\"" + mc.address() + "\"]\n[tiers.l2]\nmodule = \"redis_l2\"\n" +
+                      "servers = [\"" + mc.address() + "\"]\n" +
+                      // Generous: a loaded 2-core machine can stall a loopback reply past
+                      // the 100 ms defaults, and no test here times memcached out.
+                      "io_timeout = \"5s\"\nconnect_timeout = \"5s\"\n[tiers.l2]\nmodule = \"redis_l2\"\n" +
                       "address = \"" + redis.address() + "\"\n" + extra_l2 +
                       "\n[fronts.mc]\nmodule = \"memcached_front\"\nport = " +
                       std::to_string(port_) + "\ntiers = [\"l1\", \"l2\"]\n" + extra_front + "\n";
