@@ -1,17 +1,12 @@
 #include "chain/breaker.hpp"
 
 #include <algorithm>
-#include <chrono>
+
+#include "common/clock.hpp"
 
 namespace strata {
 
 namespace {
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 BreakerSettings sane(BreakerSettings s) {
   s.failure_threshold = std::max(1, s.failure_threshold);
   s.open_ms = std::max<int64_t>(0, s.open_ms);
@@ -20,7 +15,7 @@ BreakerSettings sane(BreakerSettings s) {
 }
 }  // namespace
 
-CircuitBreaker::CircuitBreaker(BreakerSettings s) : CircuitBreaker(s, steady_ms) {}
+CircuitBreaker::CircuitBreaker(BreakerSettings s) : CircuitBreaker(s, clock::mono_ms) {}
 
 CircuitBreaker::CircuitBreaker(BreakerSettings s, Clock clock)
     : settings_(sane(s)), clock_(std::move(clock)) {}

@@ -3,22 +3,13 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <utility>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 
 namespace strata::cli {
-namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 void ShutdownWatchdog::arm() {
   start_deadline();
@@ -47,7 +38,7 @@ void ShutdownWatchdog::start_thread() {
 
 void ShutdownWatchdog::start_deadline() {
   if (armed_.exchange(true)) return;  // the first signal's deadline stays
-  deadline_ms_ = now_ms() + timeout_ms_;
+  deadline_ms_ = clock::mono_ms() + timeout_ms_;
 }
 
 void ShutdownWatchdog::loop() {
@@ -68,7 +59,7 @@ void ShutdownWatchdog::loop() {
       log::info(std::string("received ") + name +
                 " during a reload, stopping once the old pipelines have stopped");
     }
-    if (armed_ && timeout_ms_ > 0 && now_ms() >= deadline_ms_.load())
+    if (armed_ && timeout_ms_ > 0 && clock::mono_ms() >= deadline_ms_.load())
       give_up("the stop did not finish within --shutdown-timeout " +
               format_duration_ms(timeout_ms_));
   }

@@ -1,9 +1,9 @@
 // The host function table handed to every module's create(). Plain C callbacks: nothing may
 // throw across them, so every C++ failure becomes a log line or a NULL handle.
-#include <chrono>
 #include <exception>
 #include <string>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "loader/loader.hpp"
 #include "metrics/metrics.hpp"
@@ -75,17 +75,9 @@ void host_metric_observe(strata_metric* m, double value) {
   if (m) series(m)->observe(value);
 }
 
-int64_t host_now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t host_now_unix_ms() { return clock::unix_ms(); }
 
-uint64_t host_monotonic_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
+uint64_t host_monotonic_ns() { return clock::mono_ns(); }
 
 void host_op_set_value(strata_tier_op* op, const char* data, size_t len) {
   if (!op || !op->host_result) return;

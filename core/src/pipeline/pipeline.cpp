@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "chain/tier.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "deadletter/dead_letter.hpp"
 #include "loader/loader.hpp"
@@ -14,17 +15,6 @@
 
 namespace strata {
 namespace {
-
-int64_t mono_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // How many possibly stale L1 keys a pipeline remembers per tier, and how long after the tier
 // answers again the second delete follows (writes still queued in the server's socket buffers
@@ -160,7 +150,7 @@ Result<void> Pipeline::start() {
     lane_ = std::make_unique<VolatileLane>([this](WritePlan& plan) { write_volatile(plan); },
                                            [this] { sweep_suspects(); });
 
-  stats_.last_record_mono_ms = mono_ms();
+  stats_.last_record_mono_ms = clock::mono_ms();
   worker_ = std::thread([this, h = std::move(hooks)]() mutable { run(std::move(h)); });
   return {};
 }
@@ -174,8 +164,8 @@ void Pipeline::stop() {
   // half-open probe comes within that time with the default settings), then say what is left:
   // those copies stay older than the durable tier until rewritten or expired.
   sweep_suspects(true);
-  const int64_t deadline = mono_ms() + kStopSweepMs;
-  while (suspect_count() > 0 && mono_ms() < deadline) {
+  const int64_t deadline = clock::mono_ms() + kStopSweepMs;
+  while (suspect_count() > 0 && clock::mono_ms() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     sweep_suspects(true);
   }
@@ -218,7 +208,7 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
       if (!lane_) sweep_suspects();
       continue;
     }
-    stats_.last_record_mono_ms = mono_ms();
+    stats_.last_record_mono_ms = clock::mono_ms();
     process(batch, hooks.get());
     src->release_batch(source_->handle(), &batch);
     if (!lane_) sweep_suspects();
@@ -283,7 +273,7 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   }
   for (auto& [r, reason] : dead)
     if (!dead_letter(in.records[r], reason)) return;
-  int64_t now = unix_ms();
+  int64_t now = clock::unix_ms();
   for (size_t r = 0; r < n; ++r)
     if (in.records[r].timestamp_ms > 0)
       metrics_->e2e->observe(static_cast<double>(now - in.records[r].timestamp_ms) / 1000.0);

@@ -4,9 +4,9 @@
 // volatile tiers get.
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 
 #include "chain/tier.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "loader/loader.hpp"
 #include "metrics/metrics.hpp"
@@ -21,12 +21,6 @@ bool retryable(strata_status s) {
 }
 
 bool done(strata_status s) { return s == STRATA_OK || s == STRATA_NOT_FOUND; }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -187,7 +181,7 @@ void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size
       // A failing volatile tier never blocks a commit. But its copy may now be stale (the
       // write may land late, or never replaced an older copy): delete it once the tier is back.
       stats_.volatile_errors++;
-      if (!suspects_[t]->add(plan.ops[owner[k]].key, now_ms())) metrics_->suspects_overflow->add(1);
+      if (!suspects_[t]->add(plan.ops[owner[k]].key, clock::mono_ms())) metrics_->suspects_overflow->add(1);
       continue;
     }
     uint64_t n = ++stats_.l1_refused;
@@ -214,7 +208,7 @@ void Pipeline::sweep_suspects(bool all) {
   for (size_t t = 0; t < tiers_.size(); ++t) {
     L1Suspects* s = suspects_[t].get();
     if (!s || s->empty()) continue;
-    int64_t now = now_ms();
+    int64_t now = clock::mono_ms();
     std::vector<std::string> keys = all ? s->due(INT64_MAX, s->size()) : s->due(now, 1000);
     if (keys.empty()) continue;
     std::vector<strata_tier_op> ops;
@@ -273,7 +267,7 @@ void Pipeline::repair_volatile(WritePlan& plan) {
     for (size_t k = 0; k < ops.size(); ++k)
       if (!done(ops[k].status)) {
         stats_.volatile_errors++;
-        if (!suspects_[t]->add(std::string(ops[k].key.data, ops[k].key.len), now_ms()))
+        if (!suspects_[t]->add(std::string(ops[k].key.data, ops[k].key.len), clock::mono_ms()))
           metrics_->suspects_overflow->add(1);
       }
   }

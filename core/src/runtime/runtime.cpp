@@ -2,9 +2,9 @@
 
 #include <toml++/toml.h>
 
-#include <chrono>
 #include <sstream>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 
 namespace strata {
@@ -19,12 +19,6 @@ strata_module_kind expected_kind(const std::string& category) {
 
 const char* kDefaultPolicyModule = "write_through";
 const char* kDefaultPolicyInstance = "policies.(default)";
-
-int64_t mono_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -328,7 +322,7 @@ std::pair<bool, std::string> Runtime::health() const {
 }
 
 bool Runtime::idle(int64_t idle_ms) const {
-  int64_t now = mono_ms();
+  int64_t now = clock::mono_ms();
   for (auto& p : pipelines_) {
     const auto& s = p->stats();
     if (now - s.last_record_mono_ms.load() < idle_ms) return false;
