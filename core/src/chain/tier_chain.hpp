@@ -28,9 +28,9 @@ struct ChainSettings {
 struct GetResult {
   strata_status status = STRATA_NOT_FOUND;
   std::string value;
-  uint32_t flags = 0;   // the item's client flags, as the answering tier stored them
-  int64_t ttl_ms = 0;   // remaining TTL in the answering tier; -1 no expiry; 0 unknown
-  std::string tier;  // the instance that answered ("tiers.l1"); "" on a plain miss
+  uint32_t flags = 0;  // the item's client flags, as the answering tier stored them
+  int64_t ttl_ms = 0;  // remaining TTL in the answering tier; -1 no expiry; 0 unknown
+  std::string tier;    // the instance that answered ("tiers.l1"); "" on a plain miss
   // The value came from a volatile tier while a durable tier's breaker was not closed, so it
   // may be older than what L2 holds.
   bool stale = false;
@@ -97,9 +97,14 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   void refill(const std::vector<Tier*>& tiers, std::string_view key, std::string_view value,
               uint32_t flags, int64_t ttl_ms);
   bool durable_degraded() const;
+  // set() and del(): `op` (SET or DELETE) in every durable tier, then in the volatile ones.
+  Result<void> write(const strata_tier_op& op);
   // SET in every volatile tier (set()'s second half); true when one stored it.
-  bool set_volatile(std::string_view key, std::string_view value, int64_t ttl_ms,
-                    uint64_t version, uint32_t flags, std::string* first_error);
+  bool set_volatile(std::string_view key, std::string_view value, int64_t ttl_ms, uint64_t version,
+                    uint32_t flags, std::string* first_error);
+  // The second half of write(): a SET, or an unversioned DELETE, in every volatile tier; true
+  // when one stored it (a DELETE: answered OK or NOT_FOUND).
+  bool write_volatile(const strata_tier_op& op, std::string* first_error);
   // DELETE in every volatile tier; the copies a durable-only op made stale.
   void drop_volatile(std::string_view key, const char* why);
 

@@ -12,27 +12,7 @@ constexpr size_t kWidth = 100;
 constexpr size_t kIndent = 4;
 
 const char* type_name(strata_option_type type) {
-  switch (type) {
-    case STRATA_OPT_STRING:
-      return "string";
-    case STRATA_OPT_INT:
-      return "int";
-    case STRATA_OPT_BOOL:
-      return "bool";
-    case STRATA_OPT_DOUBLE:
-      return "double";
-    case STRATA_OPT_DURATION:
-      return "duration";
-    case STRATA_OPT_SIZE:
-      return "size";
-    case STRATA_OPT_STRING_LIST:
-      return "string list";
-    case STRATA_OPT_ENUM:
-      return "enum";
-    case STRATA_OPT_TABLE:
-      return "table";
-  }
-  return "?";
+  return config_detail::option_type_text(type).name;
 }
 
 std::string default_text(const strata_option_def& def) {

@@ -16,6 +16,13 @@ SourcePos pos_of(const toml::node& node, const std::string& file);
 SourcePos pos_of(const toml::key& key, const std::string& file);
 // "string", "integer", "float", "boolean", "array", "table", "date", ...
 std::string toml_type_name(const toml::node& node);
+// The two texts of one option type: the name `strata describe` prints ("duration") and what a
+// validation error says was expected ("a duration (\"250ms\", ...)"). One table for both.
+struct OptionTypeText {
+  const char* name;
+  const char* expected;
+};
+const OptionTypeText& option_type_text(strata_option_type type);
 // "a, b, c"
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 // " (did you mean 'x'?)" or "".

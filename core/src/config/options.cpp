@@ -13,6 +13,27 @@
 namespace strata {
 namespace config_detail {
 
+const OptionTypeText& option_type_text(strata_option_type type) {
+  // Indexed by strata_option_type (1..9); row 0 answers for a value outside the enum.
+  static constexpr OptionTypeText kRows[] = {
+      {"?", "a known option type"},
+      {"string", "a string"},
+      {"int", "an integer"},
+      {"bool", "a boolean (true or false)"},
+      {"double", "a number"},
+      {"duration",
+       "a duration (\"250ms\", \"5s\", \"5m\", \"1h\", \"1d\" or an integer of milliseconds)"},
+      {"size", "a size (\"512\", \"64KiB\", \"1MiB\", \"1GiB\", \"1MB\" or an integer of bytes)"},
+      {"string list", "an array of strings"},
+      {"enum", "a string"},
+      {"table", "a table"},
+  };
+  static_assert(STRATA_OPT_STRING == 1 && STRATA_OPT_TABLE == 9 &&
+                sizeof kRows / sizeof kRows[0] == STRATA_OPT_TABLE + 1);
+  int i = static_cast<int>(type);
+  return kRows[i >= STRATA_OPT_STRING && i <= STRATA_OPT_TABLE ? i : 0];
+}
+
 std::string number_text(double v) {
   if (std::fabs(v) < 1e15 && v == std::floor(v)) return std::to_string(static_cast<int64_t>(v));
   char buf[64];
@@ -59,29 +80,7 @@ std::string quoted(const strata_option_def& def, const std::string& value) {
   return is_secret(def) ? "the value" : "'" + value + "'";
 }
 
-const char* expected_text(strata_option_type type) {
-  switch (type) {
-    case STRATA_OPT_STRING:
-      return "a string";
-    case STRATA_OPT_INT:
-      return "an integer";
-    case STRATA_OPT_BOOL:
-      return "a boolean (true or false)";
-    case STRATA_OPT_DOUBLE:
-      return "a number";
-    case STRATA_OPT_DURATION:
-      return "a duration (\"250ms\", \"5s\", \"5m\", \"1h\", \"1d\" or an integer of milliseconds)";
-    case STRATA_OPT_SIZE:
-      return "a size (\"512\", \"64KiB\", \"1MiB\", \"1GiB\", \"1MB\" or an integer of bytes)";
-    case STRATA_OPT_STRING_LIST:
-      return "an array of strings";
-    case STRATA_OPT_ENUM:
-      return "a string";
-    case STRATA_OPT_TABLE:
-      return "a table";
-  }
-  return "a known option type";
-}
+const char* expected_text(strata_option_type type) { return option_type_text(type).expected; }
 
 void check_range(const strata_option_def& def, double v, const SourcePos& pos,
                  const std::string& path, Checker& c) {

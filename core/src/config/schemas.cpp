@@ -1,5 +1,7 @@
 // The host's own schemas: [pipelines.*], the keys every [tiers.*] and [fronts.*] section may
 // carry besides its module's options, and [admin]. `strata describe` prints them like a module's.
+#include <strata/sdk.hpp>
+
 #include "config/internal.hpp"
 
 namespace strata {
@@ -11,83 +13,66 @@ constexpr const char* kOrderings[] = {"auto", "partition", "version", "timestamp
 constexpr double kMinRetryBackoffMs = 10;
 constexpr double kMaxRetryBackoffMs = 60 * 60 * 1000;
 
-strata_option_def def(const char* name, strata_option_type type, const char* default_value,
-                      const char* description) {
-  return strata_option_def{
-      sizeof(strata_option_def), name, type, default_value, 0, 0.0, 0.0, nullptr, description};
-}
-
-strata_option_def ranged(strata_option_def d, double lo, double hi) {
-  d.flags |= STRATA_OPTF_HAS_MIN | STRATA_OPTF_HAS_MAX;
-  d.min = lo;
-  d.max = hi;
-  return d;
-}
-
-strata_option_def at_least(strata_option_def d, double lo) {
-  d.flags |= STRATA_OPTF_HAS_MIN;
-  d.min = lo;
-  return d;
-}
-
 }  // namespace
 
 const std::vector<strata_option_def>& pipeline_schema() {
   static const std::vector<strata_option_def> schema = [] {
     strata_option_def lua_allow =
-        def("lua_allow", STRATA_OPT_STRING_LIST, "",
-            "Lua libraries the pipeline's script may use beyond the sandbox (each of io, os, "
-            "require, debug, ffi). Empty keeps the script sandboxed.");
-    lua_allow.enum_values = kLuaLibraries;
+        option("lua_allow", STRATA_OPT_STRING_LIST, "",
+               "Lua libraries the pipeline's script may use beyond the sandbox (each of io, os, "
+               "require, debug, ffi). Empty keeps the script sandboxed.")
+            .one_of(kLuaLibraries);
     strata_option_def order =
-        def("order", STRATA_OPT_ENUM, "auto",
+        option(
+            "order", STRATA_OPT_ENUM, "auto",
             "How writes of one key are ordered and replays refused. partition: a per-partition "
             "watermark stored atomically with the writes (exactly once per partition, no per-key "
             "metadata; keys must not span partitions). version: per key, by the script's "
             "version() hook. timestamp: per key, by the record timestamp. auto: version when the "
-            "script defines version(), else partition. See docs/kafka_source.md.");
-    order.enum_values = kOrderings;
+            "script defines version(), else partition. See docs/kafka_source.md.")
+            .one_of(kOrderings);
     return std::vector<strata_option_def>{
-        def("source", STRATA_OPT_STRING, nullptr,
-            "Name of the [sources.NAME] instance that feeds this pipeline."),
-        def("tiers", STRATA_OPT_STRING_LIST, nullptr,
-            "Names of [tiers.NAME] instances in read order, L1 first. Non-empty, no "
-            "duplicates."),
-        def("policy", STRATA_OPT_STRING, "",
-            "Name of the [policies.NAME] instance that decides what each tier gets. Empty uses "
-            "the built-in default (write_through)."),
-        def("script", STRATA_OPT_STRING, "",
-            "Path of the Lua script with the key/ttl/value hooks, relative to the config file's "
-            "folder. Empty means the identity hook: the cache key is the record key."),
+        option("source", STRATA_OPT_STRING, nullptr,
+               "Name of the [sources.NAME] instance that feeds this pipeline."),
+        option("tiers", STRATA_OPT_STRING_LIST, nullptr,
+               "Names of [tiers.NAME] instances in read order, L1 first. Non-empty, no "
+               "duplicates."),
+        option("policy", STRATA_OPT_STRING, "",
+               "Name of the [policies.NAME] instance that decides what each tier gets. Empty uses "
+               "the built-in default (write_through)."),
+        option("script", STRATA_OPT_STRING, "",
+               "Path of the Lua script with the key/ttl/value hooks, relative to the config file's "
+               "folder. Empty means the identity hook: the cache key is the record key."),
         lua_allow,
-        at_least(def("lua_budget", STRATA_OPT_INT, "1000000",
-                     "Instruction budget for one hook call; a script that exceeds it fails for "
-                     "that record only. 0 removes the budget and lets the JIT compile the "
-                     "script (trusted scripts only)."),
-                 0),
-        def("neg_ttl", STRATA_OPT_DURATION, "0",
-            "TTL of the negative entry written to L1 after a miss in every tier. 0 disables "
-            "negative caching."),
-        def("dead_letter_file", STRATA_OPT_STRING, "",
-            "File that receives records that could not be processed (one JSON line each). Empty "
-            "disables it."),
-        def("dead_letter_topic", STRATA_OPT_STRING, "",
-            "Kafka topic that receives records that could not be processed. Empty disables it."),
+        option("lua_budget", STRATA_OPT_INT, "1000000",
+               "Instruction budget for one hook call; a script that exceeds it fails for "
+               "that record only. 0 removes the budget and lets the JIT compile the "
+               "script (trusted scripts only).")
+            .min(0),
+        option("neg_ttl", STRATA_OPT_DURATION, "0",
+               "TTL of the negative entry written to L1 after a miss in every tier. 0 disables "
+               "negative caching."),
+        option("dead_letter_file", STRATA_OPT_STRING, "",
+               "File that receives records that could not be processed (one JSON line each). Empty "
+               "disables it."),
+        option("dead_letter_topic", STRATA_OPT_STRING, "",
+               "Kafka topic that receives records that could not be processed. Empty disables it."),
         // At least 10ms: a down Redis refuses connections at once, so a shorter first wait
         // is a busy loop of retries (0 was millions a minute at full CPU). At most 1h: longer
         // only delays recovery, and doubling a larger wait could overflow.
-        ranged(def("retry_backoff", STRATA_OPT_DURATION, "100ms",
-                   "First wait before retrying a failed durable write (or a failed poll); "
-                   "doubles on each retry. At most retry_backoff_max."),
-               kMinRetryBackoffMs, kMaxRetryBackoffMs),
-        ranged(def("retry_backoff_max", STRATA_OPT_DURATION, "5s",
-                   "Upper bound of the retry wait for durable writes; at least retry_backoff."),
-               kMinRetryBackoffMs, kMaxRetryBackoffMs),
-        def("lua_memory", STRATA_OPT_SIZE, "128MiB",
-            "Memory cap of the script's Lua state; a record whose hooks exceed it fails alone. "
-            "0 removes the cap."),
+        option("retry_backoff", STRATA_OPT_DURATION, "100ms",
+               "First wait before retrying a failed durable write (or a failed poll); "
+               "doubles on each retry. At most retry_backoff_max.")
+            .range(kMinRetryBackoffMs, kMaxRetryBackoffMs),
+        option("retry_backoff_max", STRATA_OPT_DURATION, "5s",
+               "Upper bound of the retry wait for durable writes; at least retry_backoff.")
+            .range(kMinRetryBackoffMs, kMaxRetryBackoffMs),
+        option("lua_memory", STRATA_OPT_SIZE, "128MiB",
+               "Memory cap of the script's Lua state; a record whose hooks exceed it fails alone. "
+               "0 removes the cap."),
         order,
-        def("overlap_l1", STRATA_OPT_BOOL, "false",
+        option(
+            "overlap_l1", STRATA_OPT_BOOL, "false",
             "Write a batch's volatile (L1) copies on a thread of their own, overlapping the next "
             "batch's hooks and durable writes. Commits never wait for L1 either way; L1 then "
             "trails L2 by up to two batches. Ignored with a write-back policy. See "
@@ -99,47 +84,47 @@ const std::vector<strata_option_def>& pipeline_schema() {
 
 const std::vector<strata_option_def>& tier_host_schema() {
   static const std::vector<strata_option_def> schema = {
-      ranged(def("breaker_failures", STRATA_OPT_INT, "5",
-                 "Consecutive failures that open the tier's circuit breaker."),
-             1, 100000),
-      def("breaker_open", STRATA_OPT_DURATION, "1s",
-          "How long the breaker stays open before it lets half-open probes through."),
-      ranged(def("breaker_probes", STRATA_OPT_INT, "1",
-                 "Successful half-open probes that close the breaker again."),
-             1, 1000),
+      option("breaker_failures", STRATA_OPT_INT, "5",
+             "Consecutive failures that open the tier's circuit breaker.")
+          .range(1, 100000),
+      option("breaker_open", STRATA_OPT_DURATION, "1s",
+             "How long the breaker stays open before it lets half-open probes through."),
+      option("breaker_probes", STRATA_OPT_INT, "1",
+             "Successful half-open probes that close the breaker again.")
+          .range(1, 1000),
   };
   return schema;
 }
 
 const std::vector<strata_option_def>& front_host_schema() {
   static const std::vector<strata_option_def> schema = {
-      def("tiers", STRATA_OPT_STRING_LIST, "",
-          "Names of [tiers.NAME] instances the front reads through, in read order (L1 first): "
-          "a chain of the front's own. Exactly one of `tiers` and `pipeline`."),
-      def("pipeline", STRATA_OPT_STRING, "",
-          "Name of a [pipelines.NAME] whose tier chain the front shares (its tiers, its "
-          "neg_ttl, its in-flight reads). Exactly one of `tiers` and `pipeline`."),
-      def("neg_ttl", STRATA_OPT_DURATION, "0",
-          "With `tiers`: TTL of the negative entry written to L1 after a miss in every tier; 0 "
-          "disables negative caching. With `pipeline` the pipeline's neg_ttl applies."),
-      ranged(def("chain_threads", STRATA_OPT_INT, "4",
-                 "Host threads that run the front's chain ops (reads block on the tiers: this "
-                 "many ops are in the tiers at once). 0 runs each op on the thread that "
-                 "submitted it."),
-             0, 256),
+      option("tiers", STRATA_OPT_STRING_LIST, "",
+             "Names of [tiers.NAME] instances the front reads through, in read order (L1 first): "
+             "a chain of the front's own. Exactly one of `tiers` and `pipeline`."),
+      option("pipeline", STRATA_OPT_STRING, "",
+             "Name of a [pipelines.NAME] whose tier chain the front shares (its tiers, its "
+             "neg_ttl, its in-flight reads). Exactly one of `tiers` and `pipeline`."),
+      option("neg_ttl", STRATA_OPT_DURATION, "0",
+             "With `tiers`: TTL of the negative entry written to L1 after a miss in every tier; 0 "
+             "disables negative caching. With `pipeline` the pipeline's neg_ttl applies."),
+      option("chain_threads", STRATA_OPT_INT, "4",
+             "Host threads that run the front's chain ops (reads block on the tiers: this "
+             "many ops are in the tiers at once). 0 runs each op on the thread that "
+             "submitted it.")
+          .range(0, 256),
   };
   return schema;
 }
 
 const std::vector<strata_option_def>& admin_schema() {
   static const std::vector<strata_option_def> schema = {
-      def("enabled", STRATA_OPT_BOOL, "true",
-          "Serve /metrics and /healthz (only when `port` is set too)."),
-      def("listen", STRATA_OPT_STRING, "127.0.0.1",
-          "Address the admin HTTP listener binds; loopback by default. Must not be empty (an "
-          "empty address would bind every interface): write 0.0.0.0 for that."),
-      ranged(def("port", STRATA_OPT_INT, "0", "TCP port of the admin listener; 0 disables it."), 0,
-             65535),
+      option("enabled", STRATA_OPT_BOOL, "true",
+             "Serve /metrics and /healthz (only when `port` is set too)."),
+      option("listen", STRATA_OPT_STRING, "127.0.0.1",
+             "Address the admin HTTP listener binds; loopback by default. Must not be empty (an "
+             "empty address would bind every interface): write 0.0.0.0 for that."),
+      option("port", STRATA_OPT_INT, "0", "TCP port of the admin listener; 0 disables it.")
+          .range(0, 65535),
   };
   return schema;
 }
