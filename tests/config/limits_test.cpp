@@ -112,6 +112,31 @@ TEST(ConfigLimits, Issue9RetryBackoffMaxBelowRetryBackoffIsRefused) {
             "default); set retry_backoff_max too\n");
 }
 
+// Issue 12: the host reads no module's options, so a dead-letter topic names its own Kafka
+// cluster (before, the runtime read the kafka_source section's `brokers` and its "mock" prefix).
+TEST(ConfigLimits, Issue12DeadLetterTopicNamesItsOwnKafkaCluster) {
+  EXPECT_EQ(pipeline_with("dead_letter_topic = \"dead\"\n").diags.str(),
+            "t.toml:6:21: pipelines.p.dead_letter_topic: needs dead_letter_kafka, the Kafka "
+            "bootstrap servers (\"host:port,...\") of the cluster that receives it; an embedded "
+            "mock cluster cannot hold dead letters: use dead_letter_file instead\n");
+  EXPECT_EQ(pipeline_with("dead_letter_kafka = \"k1:9092\"\n").diags.str(),
+            "t.toml:6:21: pipelines.p.dead_letter_kafka: set, but dead_letter_topic is not; name "
+            "the topic too, or remove dead_letter_kafka\n");
+  for (const char* bad : {"mock", "mock:", "k1:9092,k2", "k1:0", "k1:99999", ":9092"})
+    EXPECT_NE(pipeline_with(std::string("dead_letter_topic = \"d\"\ndead_letter_kafka = \"") +
+                            bad + "\"\n")
+                  .diags.str()
+                  .find("is not host:port (a Kafka bootstrap server"),
+              std::string::npos)
+        << bad;
+  Parsed ok = pipeline_with(
+      "dead_letter_topic = \"dead\"\ndead_letter_kafka = \"k1:9092, PLAINTEXT://k2:9093\"\n");
+  EXPECT_TRUE(ok.diags.empty()) << ok.diags.str();
+  ASSERT_TRUE(ok.cfg);
+  EXPECT_EQ(ok.cfg->pipelines.at(0).options.str("dead_letter_kafka"),
+            "k1:9092, PLAINTEXT://k2:9093");
+}
+
 TEST(ConfigLimits, Issue9EmptyAdminListenIsRefused) {
   // Before: "" passed and the admin listener bound every address.
   EXPECT_EQ(parse("[admin]\nport = 9100\nlisten = \"\"\n").diags.str(),

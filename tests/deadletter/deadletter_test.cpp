@@ -218,10 +218,10 @@ TEST(DeadLetterSink, KafkaSettingsMustComeInPairs) {
   auto no_brokers = DeadLetterSink::open({"", "dead", "", "p", {}});
   ASSERT_FALSE(no_brokers.ok());
   EXPECT_EQ(no_brokers.error(),
-            "dead-letter Kafka topic \"dead\" needs kafka_brokers (bootstrap servers)");
+            "dead-letter Kafka topic \"dead\" needs kafka_servers (bootstrap servers)");
   auto no_topic = DeadLetterSink::open({"", "", "127.0.0.1:9092", "p", {}});
   ASSERT_FALSE(no_topic.ok());
-  EXPECT_EQ(no_topic.error(), "dead-letter kafka_brokers is set but kafka_topic is not");
+  EXPECT_EQ(no_topic.error(), "dead-letter kafka_servers is set but kafka_topic is not");
 }
 
 TEST(DeadLetterSink, WithoutDestinationItOnlyCounts) {
@@ -379,7 +379,7 @@ DeadLetterSettings kafka_settings(const std::string& file, const std::string& br
   DeadLetterSettings s;
   s.file = file;
   s.kafka_topic = "dead";
-  s.kafka_brokers = brokers;
+  s.kafka_servers = brokers;
   s.pipeline = "issue9";
   return s;
 }

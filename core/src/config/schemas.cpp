@@ -2,6 +2,9 @@
 // carry besides its module's options, and [admin]. `strata describe` prints them like a module's.
 #include <strata/sdk.hpp>
 
+#include <algorithm>
+#include <string_view>
+
 #include "config/internal.hpp"
 
 namespace strata {
@@ -56,7 +59,12 @@ const std::vector<strata_option_def>& pipeline_schema() {
                "File that receives records that could not be processed (one JSON line each). Empty "
                "disables it."),
         option("dead_letter_topic", STRATA_OPT_STRING, "",
-               "Kafka topic that receives records that could not be processed. Empty disables it."),
+               "Kafka topic that receives records that could not be processed. Empty disables it. "
+               "Needs dead_letter_kafka."),
+        option("dead_letter_kafka", STRATA_OPT_STRING, "",
+               "Kafka bootstrap servers (\"host:port,host:port\") of the cluster that receives "
+               "dead_letter_topic: usually the source's cluster, written again (the host reads no "
+               "module's options). Only with dead_letter_topic."),
         // At least 10ms: a down Redis refuses connections at once, so a shorter first wait
         // is a busy loop of retries (0 was millions a minute at full CPU). At most 1h: longer
         // only delays recovery, and doubling a larger wait could overflow.
@@ -143,12 +151,73 @@ bool check_admin_values(const toml::table& table, const ResolvedOptions& values,
   return false;
 }
 
+namespace {
+
+SourcePos pos_of_key(const toml::table& table, const char* key, const std::string& file) {
+  const toml::node* node = table.get(key);
+  return node ? pos_of(*node, file) : pos_of(table, file);
+}
+
+// "host:port" with a port of 1..65535, the form librdkafka's bootstrap.servers takes (a
+// scheme such as "PLAINTEXT://" may lead).
+bool is_server_address(std::string_view s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
+  std::string_view port = s.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  int n = std::stoi(std::string(port));
+  return n >= 1 && n <= 65535;
+}
+
+bool check_dead_letter_kafka(const toml::table& table, const ResolvedOptions& values,
+                             const std::string& file, const std::string& section,
+                             Diagnostics& diags) {
+  std::string topic = values.str("dead_letter_topic");
+  std::string servers = values.str("dead_letter_kafka");
+  if (topic.empty() && servers.empty()) return true;
+  if (topic.empty()) {
+    diags.add(pos_of_key(table, "dead_letter_kafka", file),
+              section +
+                  ".dead_letter_kafka: set, but dead_letter_topic is not; name the topic "
+                  "too, or remove dead_letter_kafka");
+    return false;
+  }
+  if (servers.empty()) {
+    diags.add(pos_of_key(table, "dead_letter_topic", file),
+              section +
+                  ".dead_letter_topic: needs dead_letter_kafka, the Kafka bootstrap "
+                  "servers (\"host:port,...\") of the cluster that receives it; an embedded "
+                  "mock cluster cannot hold dead letters: use dead_letter_file instead");
+    return false;
+  }
+  size_t start = 0;
+  while (start <= servers.size()) {
+    size_t comma = std::min(servers.find(',', start), servers.size());
+    std::string_view entry(servers.data() + start, comma - start);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (!is_server_address(entry)) {
+      diags.add(pos_of_key(table, "dead_letter_kafka", file),
+                section + ".dead_letter_kafka: '" + std::string(entry) +
+                    "' is not host:port (a Kafka bootstrap server, e.g. \"kafka1:9092\"); an "
+                    "embedded mock cluster cannot hold dead letters: use dead_letter_file instead");
+      return false;
+    }
+    start = comma + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool check_pipeline_values(const toml::table& table, const ResolvedOptions& values,
                            const std::string& file, const std::string& section,
                            Diagnostics& diags) {
+  bool servers_ok = check_dead_letter_kafka(table, values, file, section, diags);
   int64_t first = values.integer("retry_backoff");
   int64_t most = values.integer("retry_backoff_max");
-  if (first <= most) return true;
+  if (first <= most) return servers_ok;
   const toml::node* max_node = table.get("retry_backoff_max");
   if (max_node) {
     diags.add(pos_of(*max_node, file),

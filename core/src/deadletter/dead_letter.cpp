@@ -163,7 +163,7 @@ struct DeadLetterSink::KafkaDestination {
   }
 
   // Returns "" on success, else the error.
-  std::string open(const std::string& brokers,
+  std::string open(const std::string& servers,
                    const std::vector<std::pair<std::string, std::string>>& extra) {
     char errstr[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -172,7 +172,7 @@ struct DeadLetterSink::KafkaDestination {
     // metadata (a topic the producer may not write) would then hold every message, fill the
     // queue and wedge the pipeline on write(). A report of any failure falls back.
     std::vector<std::pair<std::string, std::string>> props = {
-        {"bootstrap.servers", brokers},
+        {"bootstrap.servers", servers},
         {"client.id", "strata-deadletter"},
         {"linger.ms", "20"},
     };
@@ -190,7 +190,7 @@ struct DeadLetterSink::KafkaDestination {
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
       rd_kafka_conf_destroy(conf);  // rd_kafka_new() owns conf only on success
-      return std::string("dead-letter Kafka producer for \"") + brokers +
+      return std::string("dead-letter Kafka producer for \"") + servers +
              "\" cannot be created: " + errstr;
     }
     poller = std::thread([this] {
@@ -244,17 +244,17 @@ Result<std::unique_ptr<DeadLetterSink>> DeadLetterSink::open(const DeadLetterSet
     sink->file_ = std::move(file);
   }
   if (!settings.kafka_topic.empty()) {
-    if (settings.kafka_brokers.empty())
+    if (settings.kafka_servers.empty())
       return fail("dead-letter Kafka topic \"" + settings.kafka_topic +
-                  "\" needs kafka_brokers (bootstrap servers)");
+                  "\" needs kafka_servers (bootstrap servers)");
     auto kafka = std::make_unique<KafkaDestination>();
     kafka->sink = sink.get();
     kafka->topic = settings.kafka_topic;
-    if (std::string err = kafka->open(settings.kafka_brokers, settings.kafka_config); !err.empty())
+    if (std::string err = kafka->open(settings.kafka_servers, settings.kafka_config); !err.empty())
       return fail(err);
     sink->kafka_ = std::move(kafka);
-  } else if (!settings.kafka_brokers.empty()) {
-    return fail("dead-letter kafka_brokers is set but kafka_topic is not");
+  } else if (!settings.kafka_servers.empty()) {
+    return fail("dead-letter kafka_servers is set but kafka_topic is not");
   }
   return sink;
 }

@@ -24,7 +24,7 @@ struct DeadLetterCoordinates;
 struct DeadLetterSettings {
   std::string file;           // JSON lines appended here; "" = no file
   std::string kafka_topic;    // produce each line to this topic; "" = no Kafka
-  std::string kafka_brokers;  // bootstrap.servers for kafka_topic
+  std::string kafka_servers;  // bootstrap.servers for kafka_topic
   std::string pipeline;       // written into every line and log message
   // Extra librdkafka producer properties, applied last (tests shrink message.max.bytes or the
   // local queue with them).

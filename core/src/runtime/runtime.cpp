@@ -221,19 +221,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     dls.file = pc.options.str("dead_letter_file");
     if (!dls.file.empty() && dls.file[0] != '/') dls.file = cfg_.dir + "/" + dls.file;
     dls.kafka_topic = pc.options.str("dead_letter_topic");
-    if (!dls.kafka_topic.empty()) {
-      // Dead letters go to the cluster the pipeline consumes from.
-      const InstanceConfig* src = cfg_.find_instance("sources", pc.source);
-      if (src && src->table)
-        if (auto b = (*src->table)["brokers"].value<std::string>()) dls.kafka_brokers = *b;
-      if (dls.kafka_brokers.empty() || dls.kafka_brokers.rfind("mock", 0) == 0) {
-        diags.add(pc.pos, "pipelines." + pc.name +
-                              ": dead_letter_topic needs the source's `brokers` to name a Kafka "
-                              "cluster (the embedded mock cannot hold dead letters); use "
-                              "dead_letter_file");
-        continue;
-      }
-    }
+    dls.kafka_servers = pc.options.str("dead_letter_kafka");  // checked with the config
     if (!diags.empty()) continue;  // the build fails: open no dead-letter file for it
     if (!dls.file.empty() || !dls.kafka_topic.empty()) {
       auto opened = DeadLetterSink::open(dls);
