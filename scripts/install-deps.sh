@@ -11,6 +11,7 @@ PACKAGES=(
   memcached redis-server redis-tools kcat libmemcached-tools
   python3-memcache nutcracker
   lua-cjson lua-mpack
+  nlohmann-json3-dev
 )
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
 # compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.

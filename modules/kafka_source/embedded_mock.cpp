@@ -1,6 +1,7 @@
 // Embedded mock cluster and seed-file loader for kafka_source (see embedded_mock.hpp).
 #include "embedded_mock.hpp"
 
+#include <nlohmann/json.hpp>
 #include <strata/sdk.hpp>
 
 #include <cstdio>
@@ -10,180 +11,43 @@
 namespace kafka_source {
 namespace {
 
-// ---- A minimal JSON reader: just enough for one flat object per line. ---------------------
+using Json = nlohmann::ordered_json;  // keeps an object's keys in the order written
 
-struct JsonCursor {
-  const std::string& s;
-  size_t i = 0;
-
-  void skip_ws() {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
-  }
-  void expect(char c) {
-    skip_ws();
-    if (i >= s.size() || s[i] != c) throw std::runtime_error(std::string("expected '") + c + "'");
-    ++i;
-  }
-  static void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  unsigned hex4() {
-    if (i + 4 > s.size()) throw std::runtime_error("truncated \\u escape");
-    unsigned v = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = s[i++];
-      v <<= 4;
-      if (c >= '0' && c <= '9')
-        v |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        v |= c - 'A' + 10;
-      else
-        throw std::runtime_error("bad \\u escape");
-    }
-    return v;
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    while (true) {
-      if (i >= s.size()) throw std::runtime_error("unterminated string");
-      char c = s[i++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (i >= s.size()) throw std::runtime_error("unterminated string");
-      char e = s[i++];
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out += e;
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          unsigned cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
-            i += 2;
-            unsigned lo = hex4();
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default:
-          throw std::runtime_error("bad escape");
-      }
-    }
-  }
-  // Skips any JSON value and returns its text as written (objects, arrays, numbers, literals).
-  std::string raw_value() {
-    skip_ws();
-    size_t start = i;
-    int depth = 0;
-    while (i < s.size()) {
-      char c = s[i];
-      if (c == '"') {
-        string();
-        if (depth == 0) break;
-        continue;
-      }
-      if (c == '{' || c == '[') ++depth;
-      if (c == '}' || c == ']') {
-        if (depth == 0) break;  // the end of the enclosing object
-        --depth;
-        ++i;
-        if (depth == 0) break;
-        continue;
-      }
-      if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r')) break;
-      ++i;
-    }
-    if (depth != 0) throw std::runtime_error("unbalanced brackets");
-    if (i == start) throw std::runtime_error("missing value");
-    return s.substr(start, i - start);
-  }
-  bool peek(char c) {
-    skip_ws();
-    return i < s.size() && s[i] == c;
-  }
-};
-
-// Reads one field value: a JSON string (unescaped), null, or any other value as its text.
-void read_field(JsonCursor& cur, std::string* out, bool* is_null) {
-  if (cur.peek('"')) {
-    *out = cur.string();
-    *is_null = false;
-    return;
-  }
-  std::string raw = cur.raw_value();
-  *is_null = raw == "null";
-  *out = *is_null ? std::string() : raw;
+// One field's bytes: a JSON string's contents, nothing for null, or any other value as its
+// compact JSON text (keys in the order written, no white space between tokens).
+void read_field(const Json& v, std::string* out, bool* is_null) {
+  *is_null = v.is_null();
+  *out = v.is_string() ? v.get<std::string>() : *is_null ? std::string() : v.dump();
 }
 
 SeedRecord parse_json_line(const std::string& line, const std::string& default_topic) {
+  Json obj;
+  try {
+    obj = Json::parse(line);
+  } catch (const Json::parse_error& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 12: ..." without the id.
+    std::string what = e.what();
+    size_t id_end = what.find("] ");
+    throw std::runtime_error(id_end == std::string::npos ? what : what.substr(id_end + 2));
+  }
+  if (!obj.is_object()) throw std::runtime_error("expected a JSON object");
   SeedRecord rec;
   rec.topic = default_topic;
-  JsonCursor cur{line};
-  cur.expect('{');
   bool has_value = false;
-  if (!cur.peek('}')) {
-    while (true) {
-      std::string field = cur.string();
-      cur.expect(':');
-      if (field == "topic") {
-        bool null = false;
-        read_field(cur, &rec.topic, &null);
-        if (null || rec.topic.empty()) throw std::runtime_error("\"topic\" must be a string");
-      } else if (field == "key") {
-        read_field(cur, &rec.key, &rec.key_null);
-      } else if (field == "value") {
-        read_field(cur, &rec.value, &rec.value_null);
-        has_value = true;
-      } else {
-        throw std::runtime_error("unknown field \"" + field + "\" (allowed: topic, key, value)");
-      }
-      if (cur.peek(',')) {
-        cur.expect(',');
-        continue;
-      }
-      break;
+  for (const auto& [field, v] : obj.items()) {
+    if (field == "topic") {
+      if (!v.is_string() || v.get_ref<const std::string&>().empty())
+        throw std::runtime_error("\"topic\" must be a string");
+      rec.topic = v.get<std::string>();
+    } else if (field == "key") {
+      read_field(v, &rec.key, &rec.key_null);
+    } else if (field == "value") {
+      read_field(v, &rec.value, &rec.value_null);
+      has_value = true;
+    } else {
+      throw std::runtime_error("unknown field \"" + field + "\" (allowed: topic, key, value)");
     }
   }
-  cur.expect('}');
-  cur.skip_ws();
-  if (cur.i != line.size()) throw std::runtime_error("trailing text after the object");
   if (!has_value) throw std::runtime_error("missing \"value\"");
   return rec;
 }

@@ -20,7 +20,8 @@ struct SeedRecord {
 
 // Parses a seed file. Each non-empty line is either a JSON object
 //   {"topic": "t", "key": "k", "value": "v" | {...} | [...] | 123 | null}
-// (topic optional -> `default_topic`; a non-string value is stored as its JSON text), or,
+// (topic optional -> `default_topic`; a non-string value is stored as its compact JSON text,
+// keys in the order written), or,
 // when the line does not start with '{', "KEY<TAB>VALUE" for `default_topic`. Lines starting
 // with '#' are comments. Throws strata::Error naming FILE:LINE on a malformed line.
 std::vector<SeedRecord> parse_seed_file(const std::string& path, const std::string& default_topic);

@@ -4,6 +4,7 @@
 // JOURNAL_STREAM is set. Real memcached and redis-server; Kafka is the embedded mock.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -12,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "../deadletter/mini_json.hpp"
 #include "cli_support.hpp"
 #include "servers.hpp"
 
@@ -157,29 +157,29 @@ TEST_F(CliLog, JsonFormatWritesOneObjectPerLine) {
   std::vector<std::string> lines = lines_of(log());
   ASSERT_FALSE(lines.empty());
   for (const std::string& l : lines) {
-    mini_json::Value v;
+    nlohmann::json v;
     try {
-      v = mini_json::parse(l);
+      v = nlohmann::json::parse(l);
     } catch (const std::exception& e) {
       ADD_FAILURE() << "not JSON (" << e.what() << "): " << l;
       continue;
     }
-    ASSERT_EQ(v.type, mini_json::Value::Object) << l;
-    ASSERT_TRUE(v.has("ts") && v.has("level") && v.has("msg")) << l;
-    EXPECT_TRUE(
-        std::regex_match(v["ts"].str, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+    ASSERT_TRUE(v.is_object()) << l;
+    ASSERT_TRUE(v.contains("ts") && v.contains("level") && v.contains("msg")) << l;
+    EXPECT_TRUE(std::regex_match(v.at("ts").get<std::string>(),
+                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
         << l;
-    const std::string& level = v["level"].str;
+    const std::string& level = v.at("level").get<std::string>();
     EXPECT_TRUE(level == "debug" || level == "info" || level == "warn" || level == "error") << l;
-    const std::string& msg = v["msg"].str;
+    const std::string& msg = v.at("msg").get<std::string>();
     if (msg.rfind("reload rejected", 0) == 0) {
       ++rejected;
       EXPECT_EQ(level, "error") << l;
     }
     if (msg.rfind("progress ", 0) == 0) {
       ++progress;
-      ASSERT_TRUE(v.has("pipeline")) << l;
-      EXPECT_EQ(v["pipeline"].str, "p") << l;
+      ASSERT_TRUE(v.contains("pipeline")) << l;
+      EXPECT_EQ(v.at("pipeline").get<std::string>(), "p") << l;
     }
   }
   // The diagnostic (with the file's path, quoted as JSON) and the closing line.

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -20,7 +21,6 @@
 
 #include "deadletter/dead_letter_json.hpp"
 #include "metrics/metrics.hpp"
-#include "mini_json.hpp"
 
 namespace fs = std::filesystem;
 using strata::DeadLetterOutcome;
@@ -29,6 +29,39 @@ using strata::DeadLetterSettings;
 using strata::DeadLetterSink;
 
 namespace {
+
+// The lines carry key, value and header bytes in base64 (RFC 4648, padded).
+std::string base64_decode(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (in.size() % 4 != 0) throw std::runtime_error("base64 length");
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 4) {
+    uint32_t n = 0;
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = in[i + k];
+      if (c == '=') {
+        ++pad;
+        n <<= 6;
+        continue;
+      }
+      int v = val(c);
+      if (v < 0 || pad) throw std::runtime_error("base64 character");
+      n = (n << 6) | static_cast<uint32_t>(v);
+    }
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
 
 class TempDir {
  public:
@@ -101,7 +134,7 @@ TEST(DeadLetterJson, Base64MatchesRfc4648Vectors) {
   EXPECT_EQ(strata::base64_encode("foob"), "Zm9vYg==");
   EXPECT_EQ(strata::base64_encode("fooba"), "Zm9vYmE=");
   EXPECT_EQ(strata::base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(mini_json::base64_decode(strata::base64_encode(kBinaryValue)), kBinaryValue);
+  EXPECT_EQ(base64_decode(strata::base64_encode(kBinaryValue)), kBinaryValue);
 }
 
 TEST(DeadLetterJson, StringsAreEscapedAndAlwaysValidUtf8) {
@@ -138,27 +171,27 @@ TEST(DeadLetterSink, FileLinesCarryEveryFieldWithBinaryKeysAndValues) {
 
   auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 2u);
-  auto a = mini_json::parse(lines[0]);
-  EXPECT_EQ(a["pipeline"].str, "latest");
-  EXPECT_EQ(a["topic"].str, "orders");
-  EXPECT_EQ(a["partition"].num, 3);
-  EXPECT_EQ(a["offset"].num, 42);
-  EXPECT_EQ(a["timestamp"].num, 1700000000123.0);
-  EXPECT_EQ(a["reason"].str, reason);
-  EXPECT_EQ(mini_json::base64_decode(a["key_b64"].str), kBinaryKey);
-  EXPECT_EQ(mini_json::base64_decode(a["value_b64"].str), kBinaryValue);
-  ASSERT_EQ(a["headers"].arr.size(), 2u);
-  EXPECT_EQ(a["headers"].arr[0]["key"].str, "trace-id");
-  EXPECT_EQ(mini_json::base64_decode(a["headers"].arr[0]["value_b64"].str),
+  auto a = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(a.at("pipeline").get<std::string>(), "latest");
+  EXPECT_EQ(a.at("topic").get<std::string>(), "orders");
+  EXPECT_EQ(a.at("partition").get<double>(), 3);
+  EXPECT_EQ(a.at("offset").get<double>(), 42);
+  EXPECT_EQ(a.at("timestamp").get<double>(), 1700000000123.0);
+  EXPECT_EQ(a.at("reason").get<std::string>(), reason);
+  EXPECT_EQ(base64_decode(a.at("key_b64").get<std::string>()), kBinaryKey);
+  EXPECT_EQ(base64_decode(a.at("value_b64").get<std::string>()), kBinaryValue);
+  ASSERT_EQ(a.at("headers").size(), 2u);
+  EXPECT_EQ(a.at("headers").at(0).at("key").get<std::string>(), "trace-id");
+  EXPECT_EQ(base64_decode(a.at("headers").at(0).at("value_b64").get<std::string>()),
             std::string("\x00\x10", 2));
-  EXPECT_EQ(a["headers"].arr[1]["key"].str, "origin");
+  EXPECT_EQ(a.at("headers").at(1).at("key").get<std::string>(), "origin");
 
-  auto b = mini_json::parse(lines[1]);
-  EXPECT_EQ(b["offset"].num, 43);
-  EXPECT_EQ(b["key_b64"].type, mini_json::Value::Null);
-  EXPECT_EQ(b["value_b64"].type, mini_json::Value::Null);
-  EXPECT_EQ(b["timestamp"].type, mini_json::Value::Null);
-  EXPECT_EQ(b["headers"].arr.size(), 0u);
+  auto b = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(b.at("offset").get<double>(), 43);
+  EXPECT_TRUE(b.at("key_b64").is_null());
+  EXPECT_TRUE(b.at("value_b64").is_null());
+  EXPECT_TRUE(b.at("timestamp").is_null());
+  EXPECT_EQ(b.at("headers").size(), 0u);
 }
 
 TEST(DeadLetterSink, AppendsToAnExistingFile) {
@@ -173,8 +206,8 @@ TEST(DeadLetterSink, AppendsToAnExistingFile) {
   }
   auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(mini_json::parse(lines[0])["offset"].num, 0);
-  EXPECT_EQ(mini_json::parse(lines[1])["offset"].num, 1);
+  EXPECT_EQ(nlohmann::json::parse(lines[0]).at("offset").get<double>(), 0);
+  EXPECT_EQ(nlohmann::json::parse(lines[1]).at("offset").get<double>(), 1);
 }
 
 TEST(DeadLetterSink, ConcurrentWritersNeverInterleaveLines) {
@@ -199,9 +232,9 @@ TEST(DeadLetterSink, ConcurrentWritersNeverInterleaveLines) {
   auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), static_cast<size_t>(kThreads * kPerThread));
   for (const auto& line : lines) {
-    auto v = mini_json::parse(line);
-    const std::string key = mini_json::base64_decode(v["key_b64"].str);
-    const std::string value = mini_json::base64_decode(v["value_b64"].str);
+    auto v = nlohmann::json::parse(line);
+    const std::string key = base64_decode(v.at("key_b64").get<std::string>());
+    const std::string value = base64_decode(v.at("value_b64").get<std::string>());
     ASSERT_EQ(value, std::string(6000, static_cast<char>('a' + (key.back() - '0'))));
   }
 }
@@ -289,9 +322,9 @@ TEST(DeadLetterSink, KafkaTopicReceivesTheJsonLines) {
   rd_kafka_destroy(holder);
 
   ASSERT_EQ(got, expected);
-  auto first = mini_json::parse(got[0]);
-  EXPECT_EQ(first["pipeline"].str, "latest");
-  EXPECT_EQ(mini_json::base64_decode(first["value_b64"].str), kBinaryValue);
+  auto first = nlohmann::json::parse(got[0]);
+  EXPECT_EQ(first.at("pipeline").get<std::string>(), "latest");
+  EXPECT_EQ(base64_decode(first.at("value_b64").get<std::string>()), kBinaryValue);
 }
 
 TEST(DeadLetterJson, AnyBytesInAnyFieldEncodeToValidJson) {
@@ -310,13 +343,13 @@ TEST(DeadLetterJson, AnyBytesInAnyFieldEncodeToValidJson) {
     r.add_header(random_bytes(rng() % 10), random_bytes(rng() % 10));
     const std::string pipeline = random_bytes(rng() % 10);
     const std::string reason = random_bytes(rng() % 300);
-    auto line = mini_json::parse(strata::dead_letter_json(r.rec, pipeline, reason));
-    EXPECT_EQ(mini_json::base64_decode(line["value_b64"].str), r.value);
-    EXPECT_EQ(mini_json::base64_decode(line["key_b64"].str), r.key);
+    auto line = nlohmann::json::parse(strata::dead_letter_json(r.rec, pipeline, reason));
+    EXPECT_EQ(base64_decode(line.at("value_b64").get<std::string>()), r.value);
+    EXPECT_EQ(base64_decode(line.at("key_b64").get<std::string>()), r.key);
     auto where = strata::DeadLetterCoordinates::of(r.rec, pipeline, reason);
-    auto coords = mini_json::parse(strata::dead_letter_coordinates_json(where, reason));
-    EXPECT_TRUE(coords["payload_dropped"].b);
-    EXPECT_EQ(coords["payload_bytes"].num, static_cast<double>(r.value.size()));
+    auto coords = nlohmann::json::parse(strata::dead_letter_coordinates_json(where, reason));
+    EXPECT_TRUE(coords.at("payload_dropped").get<bool>());
+    EXPECT_EQ(coords.at("payload_bytes").get<double>(), static_cast<double>(r.value.size()));
   }
 }
 
@@ -413,16 +446,16 @@ TEST(DeadLetterSink, Issue9OversizedDeadLetterFallsBackToItsCoordinatesInKafka) 
   }
   std::vector<std::string> got = kafka.read_all(2);
   ASSERT_EQ(got.size(), 2u);
-  auto coords = mini_json::parse(got[0]);
-  EXPECT_TRUE(coords["payload_dropped"].b);
-  EXPECT_EQ(coords["topic"].str, "orders");
-  EXPECT_EQ(coords["partition"].num, 3);
-  EXPECT_EQ(coords["offset"].num, 41);
-  EXPECT_EQ(coords["payload_bytes"].num, 800 * 1024);
-  EXPECT_EQ(mini_json::base64_decode(coords["key_prefix_b64"].str), "order-17");
-  EXPECT_EQ(coords["reason"].str, "value too large");
-  EXPECT_NE(coords["dropped_because"].str.find("too large"), std::string::npos);
-  EXPECT_FALSE(coords.has("value_b64"));
+  auto coords = nlohmann::json::parse(got[0]);
+  EXPECT_TRUE(coords.at("payload_dropped").get<bool>());
+  EXPECT_EQ(coords.at("topic").get<std::string>(), "orders");
+  EXPECT_EQ(coords.at("partition").get<double>(), 3);
+  EXPECT_EQ(coords.at("offset").get<double>(), 41);
+  EXPECT_EQ(coords.at("payload_bytes").get<double>(), 800 * 1024);
+  EXPECT_EQ(base64_decode(coords.at("key_prefix_b64").get<std::string>()), "order-17");
+  EXPECT_EQ(coords.at("reason").get<std::string>(), "value too large");
+  EXPECT_NE(coords.at("dropped_because").get<std::string>().find("too large"), std::string::npos);
+  EXPECT_FALSE(coords.contains("value_b64"));
   EXPECT_EQ(got[1], strata::dead_letter_json(small.rec, "issue9", "hook failed"));
 }
 
@@ -442,7 +475,8 @@ TEST(DeadLetterSink, Issue9OversizedDeadLetterIsKeptInTheFile) {
   }
   auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(mini_json::base64_decode(mini_json::parse(lines[0])["value_b64"].str), big.value);
+  EXPECT_EQ(base64_decode(nlohmann::json::parse(lines[0]).at("value_b64").get<std::string>()),
+            big.value);
   EXPECT_TRUE(kafka.read_all(0).empty());
 }
 
