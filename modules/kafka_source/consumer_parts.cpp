@@ -85,14 +85,19 @@ int parse_brokers(const std::string& brokers, std::string* bootstraps) {
   return 0;
 }
 
+void set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+                  const std::string& context) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
+      RD_KAFKA_CONF_OK)
+    throw strata::Error(context + ": " + errstr);
+}
+
 ConfPtr consumer_conf(const strata::Options& opts, const std::string& group,
                       const std::string& start, bool mock) {
-  ConfPtr conf(rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  ConfPtr conf = new_conf();
   auto set = [&](const char* key, const std::string& value) {
-    char errstr[512];
-    if (rd_kafka_conf_set(conf.get(), key, value.c_str(), errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK)
-      throw strata::Error(std::string(key) + ": " + errstr);
+    set_property(conf.get(), key, value, key);
   };
   set("group.id", group);
   set("auto.offset.reset", start);

@@ -30,6 +30,14 @@ void fill_records(Batch& batch);
 int parse_brokers(const std::string& brokers, std::string* bootstraps);
 
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)>;
+inline ConfPtr new_conf() { return ConfPtr(rd_kafka_conf_new(), rd_kafka_conf_destroy); }
+
+// Sets one librdkafka property the source chose itself (the one place it calls
+// rd_kafka_conf_set for those); throws strata::Error "<context>: <librdkafka's message>". The
+// message may quote the value: the `rdkafka` pass-through table, which may hold secrets, has
+// its own check that never repeats it.
+void set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+                  const std::string& context);
 
 // The consumer's configuration: group, start, at-least-once offset handling, throughput
 // defaults, the mock's short sessions, then the `rdkafka` pass-through table (reserved keys

@@ -1,6 +1,8 @@
 // Embedded mock cluster and seed-file loader for kafka_source (see embedded_mock.hpp).
 #include "embedded_mock.hpp"
 
+#include "consumer_parts.hpp"
+
 #include <nlohmann/json.hpp>
 #include <strata/sdk.hpp>
 
@@ -97,15 +99,13 @@ std::vector<SeedRecord> parse_seed_file(const std::string& path, const std::stri
 EmbeddedMock::~EmbeddedMock() { stop(); }
 
 void EmbeddedMock::start(int brokers, const std::vector<std::string>& topics, int partitions) {
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ConfPtr conf = new_conf();
   // Keep the owner quiet: it never talks to a broker itself.
-  rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
-  owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (!owner_) {
-    rd_kafka_conf_destroy(conf);
-    throw strata::Error(STRATA_ERR_INTERNAL, std::string("mock cluster: ") + errstr);
-  }
+  set_property(conf.get(), "log_level", "3", "mock cluster");
+  char errstr[512];
+  owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
+  if (!owner_) throw strata::Error(STRATA_ERR_INTERNAL, std::string("mock cluster: ") + errstr);
+  conf.release();  // owned by owner_ now
   cluster_ = rd_kafka_mock_cluster_new(owner_, brokers);
   if (!cluster_) throw strata::Error(STRATA_ERR_INTERNAL, "mock cluster: cannot create it");
   for (const auto& t : topics) {
@@ -119,21 +119,16 @@ void EmbeddedMock::start(int brokers, const std::vector<std::string>& topics, in
 
 void EmbeddedMock::produce(const std::vector<SeedRecord>& records) {
   if (records.empty()) return;
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps_.c_str(), errstr, sizeof errstr) ||
-      rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof errstr)) {
-    rd_kafka_conf_destroy(conf);
-    throw strata::Error(STRATA_ERR_INTERNAL, std::string("seed producer: ") + errstr);
-  }
+  ConfPtr conf = new_conf();
+  set_property(conf.get(), "bootstrap.servers", bootstraps_, "seed producer");
+  set_property(conf.get(), "linger.ms", "5", "seed producer");
   std::string delivery_failure;
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  rd_kafka_conf_set_opaque(conf, &delivery_failure);
-  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (!producer) {
-    rd_kafka_conf_destroy(conf);
-    throw strata::Error(STRATA_ERR_INTERNAL, std::string("seed producer: ") + errstr);
-  }
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
+  rd_kafka_conf_set_opaque(conf.get(), &delivery_failure);
+  char errstr[512];
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
+  if (!producer) throw strata::Error(STRATA_ERR_INTERNAL, std::string("seed producer: ") + errstr);
+  conf.release();  // owned by producer now
   std::string failure;
   for (const auto& r : records) {
     rd_kafka_resp_err_t err;

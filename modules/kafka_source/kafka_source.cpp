@@ -129,10 +129,8 @@ class KafkaSource final : public strata::SourceModule {
 
   void start() override {
     if (mock_brokers_ > 0) start_mock();
+    set_property(conf_.get(), "bootstrap.servers", bootstraps_, "brokers");
     char errstr[512];
-    if (rd_kafka_conf_set(conf_.get(), "bootstrap.servers", bootstraps_.c_str(), errstr,
-                          sizeof errstr) != RD_KAFKA_CONF_OK)
-      throw strata::Error(std::string("brokers: ") + errstr);
     rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_.get(), errstr, sizeof errstr);
     if (!rk_) throw strata::Error(STRATA_ERR_INVALID, std::string("consumer: ") + errstr);
     conf_.release();                  // owned by rk_ now

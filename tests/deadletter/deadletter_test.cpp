@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "deadletter/dead_letter_json.hpp"
+#include "kafka_client.hpp"
 #include "metrics/metrics.hpp"
 
 namespace fs = std::filesystem;
@@ -292,13 +293,10 @@ TEST(DeadLetterSink, KafkaTopicReceivesTheJsonLines) {
     EXPECT_EQ((*sink)->kafka_failed(), 0u);
   }
 
-  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
-  ASSERT_EQ(rd_kafka_conf_set(cconf, "bootstrap.servers", brokers.c_str(), errstr, sizeof errstr),
-            RD_KAFKA_CONF_OK);
-  ASSERT_EQ(rd_kafka_conf_set(cconf, "group.id", "deadletter-test", errstr, sizeof errstr),
-            RD_KAFKA_CONF_OK);
-  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, errstr, sizeof errstr);
-  ASSERT_NE(consumer, nullptr) << errstr;
+  std::string err;
+  rd_kafka_t* consumer = strata::test::kafka_client(
+      RD_KAFKA_CONSUMER, {{"bootstrap.servers", brokers}, {"group.id", "deadletter-test"}}, &err);
+  ASSERT_NE(consumer, nullptr) << err;
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(parts, "dead", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
   ASSERT_EQ(rd_kafka_assign(consumer, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -379,12 +377,10 @@ class MockKafka {
 
   // Every message of "dead" partition 0; stops after `expect` messages or ~3 s of polls.
   std::vector<std::string> read_all(size_t expect) {
-    char errstr[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers_.c_str(), errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "group.id", "issue9", errstr, sizeof errstr);
-    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!consumer) throw std::runtime_error(errstr);
+    std::string err;
+    rd_kafka_t* consumer = strata::test::kafka_client(
+        RD_KAFKA_CONSUMER, {{"bootstrap.servers", brokers_}, {"group.id", "issue9"}}, &err);
+    if (!consumer) throw std::runtime_error(err);
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, "dead", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(consumer, parts);

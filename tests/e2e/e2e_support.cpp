@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "kafka_client.hpp"
 #include "servers.hpp"
 
 namespace strata::test {
@@ -106,12 +107,10 @@ std::map<int32_t, PartitionProgress> group_progress(const std::string& bootstrap
                                                     const std::string& group,
                                                     const std::string& topic, int partitions) {
   std::map<int32_t, PartitionProgress> out;
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  std::string err;
+  rd_kafka_t* rk = strata::test::kafka_client(
+      RD_KAFKA_CONSUMER,
+      {{"bootstrap.servers", bootstrap}, {"group.id", group}, {"log_level", "2"}}, &err);
   if (!rk) return out;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);

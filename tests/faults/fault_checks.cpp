@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "fault_world.hpp"
+#include "kafka_client.hpp"
 #include "servers.hpp"
 
 namespace strata::test::faults {
@@ -28,13 +29,13 @@ int64_t seq_of(const std::string& value) {
 
 LogTruth read_log(const std::string& bootstrap, const std::string& topic, int partitions) {
   LogTruth t;
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "group.id", "faults-log-reader", err, sizeof err);  // never joined
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  std::string err;
+  rd_kafka_t* rk = strata::test::kafka_client(RD_KAFKA_CONSUMER,
+                                              {{"bootstrap.servers", bootstrap},
+                                               {"group.id", "faults-log-reader"},  // never joined
+                                               {"enable.auto.commit", "false"},
+                                               {"log_level", "3"}},
+                                              &err);
   if (!rk) return t.error = err, t;
   rd_kafka_poll_set_consumer(rk);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);

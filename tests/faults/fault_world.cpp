@@ -16,6 +16,7 @@
 
 #include "e2e_support.hpp"
 #include "files.hpp"
+#include "kafka_client.hpp"
 
 namespace strata::test::faults {
 
@@ -134,14 +135,16 @@ static std::string rdkafka_debug() {
 
 std::string FaultWorld::good_config(const Member& m) const {
   const char* debug = std::getenv("FAULTS_RDKAFKA_DEBUG");
-  return std::string(debug && *debug ? "log_level = \"debug\"\n" : "") + "[admin]\nport = " + std::to_string(m.admin_port) +
+  return std::string(debug && *debug ? "log_level = \"debug\"\n" : "") +
+         "[admin]\nport = " + std::to_string(m.admin_port) +
          "\n\n[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"" + bootstrap_ +
          "\"\ntopics = [\"" + kTopic +
          "\"]\ngroup_id = \"faults\"\nbatch_size = 500\nmax_wait = \"20ms\"\n"
          "commit_interval = \"200ms\"\nclose_timeout = \"5s\"\n"
          // The mock re-forms a group only after a session timeout: keep it short.
          "rdkafka = { \"session.timeout.ms\" = \"4000\", \"heartbeat.interval.ms\" = \"400\"" +
-         rdkafka_debug() + " }\n"
+         rdkafka_debug() +
+         " }\n"
          "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
          memcached_.address() +
          "\"]\n"
@@ -253,19 +256,21 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
 void FaultWorld::start_producing(int rate, uint32_t seed) {
   static Produced produced;  // delivery callbacks run on this thread only (rd_kafka_poll)
   produced = Produced{};
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), err, sizeof err);
-  // Idempotence keeps each partition in send order without duplicates through broker outages
-  // and leader moves, so the log itself holds strictly increasing sequences per key.
-  rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
-  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
-  rd_kafka_conf_set(conf, "message.timeout.ms", "300000", err, sizeof err);
-  // Broker outages are the point: their connection errors are not news.
-  rd_kafka_conf_set(conf, "log_level", "1", err, sizeof err);
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  rd_kafka_conf_set_opaque(conf, &produced);
-  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  std::string err;
+  producer_ = strata::test::kafka_client(
+      RD_KAFKA_PRODUCER,
+      {{"bootstrap.servers", bootstrap_},
+       // Idempotence keeps each partition in send order without duplicates through broker
+       // outages and leader moves, so the log itself holds strictly increasing sequences per key.
+       {"enable.idempotence", "true"},
+       {"linger.ms", "5"},
+       {"message.timeout.ms", "300000"},
+       // Broker outages are the point: their connection errors are not news.
+       {"log_level", "1"}},
+      &err, [](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rd_kafka_conf_set_opaque(conf, &produced);
+      });
   producing_ = producer_ != nullptr;
   if (producer_) producer_thread_ = std::thread([this, rate, seed] { produce_loop(rate, seed); });
 }

@@ -14,6 +14,7 @@
 
 #include "common/log.hpp"
 #include "config/config.hpp"
+#include "kafka_client.hpp"
 #include "loader/loader.hpp"
 #include "servers.hpp"
 
@@ -82,11 +83,9 @@ bool kcat_produce(const std::string& bootstrap, const std::string& topic,
 std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                              const std::string& topic, int partitions) {
   std::map<int32_t, int64_t> out;
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof errstr);
-  rd_kafka_conf_set(conf, "group.id", group.c_str(), errstr, sizeof errstr);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  std::string err;
+  rd_kafka_t* rk = strata::test::kafka_client(
+      RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap}, {"group.id", group}}, &err);
   if (!rk) return out;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
