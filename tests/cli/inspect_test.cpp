@@ -87,6 +87,50 @@ TEST_F(CliInspect, DescribeMemcachedPrintsEveryOption) {
   EXPECT_NE(line_starting(o.out, "password").find("(secret)"), std::string::npos) << o.out;
 }
 
+// Issue 12: describe shows what the kind hooks say, not only the options.
+TEST_F(CliInspect, Issue12DescribeShowsTierFlagsAndKindHooks) {
+  Outcome l2 = strata({"describe", "redis_l2", "--modules-dir", modules_dir()});
+  EXPECT_EQ(l2.exit_code, 0) << l2.err;
+  EXPECT_EQ(line_starting(l2.out, "tier flags:"), "tier flags: durable, versioned, watermark, rich")
+      << l2.out;
+  EXPECT_EQ(line_starting(l2.out, "hooks:"), "hooks: execute, health") << l2.out;
+  Outcome l1 = strata({"describe", "memcached_l1", "--modules-dir", modules_dir()});
+  EXPECT_EQ(line_starting(l1.out, "tier flags:"), "tier flags: volatile, rich") << l1.out;
+  Outcome src = strata({"describe", "kafka_source", "--modules-dir", modules_dir()});
+  EXPECT_EQ(line_starting(src.out, "hooks:"), "hooks: poll, release_batch, ack, pause, resume, lag")
+      << src.out;
+  EXPECT_TRUE(line_starting(src.out, "tier flags:").empty()) << src.out;
+  Outcome wb = strata({"describe", "write_back", "--modules-dir", modules_dir()});
+  EXPECT_EQ(line_starting(wb.out, "policy flags:"), "policy flags: volatile_first (write-back)")
+      << wb.out;
+  EXPECT_EQ(line_starting(wb.out, "hooks:"), "hooks: decide") << wb.out;
+  Outcome wt = strata({"describe", "write_through", "--modules-dir", modules_dir()});
+  EXPECT_EQ(line_starting(wt.out, "policy flags:"), "policy flags: none") << wt.out;
+}
+
+// Issue 12: an invalid default in a module's own option table is reported by `modules` and
+// `describe` (exit 1), not only once a config leaves that option unset.
+TEST_F(CliInspect, Issue12InvalidDefaultInAModuleSchemaIsReportedWithoutAConfig) {
+  std::string dir = strata::test::make_temp_dir("strata-bad-default");
+  std::string copy = dir + "/bad_default.so";
+  strata::test::write_file(copy, strata::test::read_file(STRATA_CLI_BAD_DEFAULT_MODULE));
+  const std::string want = "strata: module \"bad_default\" (" + copy +
+                           ") option retries: the module's schema has an invalid default 'ten' "
+                           "(expected an integer); this is a bug in the module\n";
+  Outcome m = strata({"modules", "--modules-dir", dir});
+  EXPECT_EQ(m.exit_code, 1) << m.err;
+  EXPECT_FALSE(line_starting(m.out, "bad_default").empty()) << m.out;  // still listed
+  EXPECT_NE(m.err.find(want), std::string::npos) << m.err;
+  Outcome d = strata({"describe", "bad_default", "--modules-dir", dir});
+  EXPECT_EQ(d.exit_code, 1) << d.err;
+  EXPECT_FALSE(line_starting(d.out, "retries").empty()) << d.out;  // the table is still printed
+  EXPECT_NE(d.err.find(want), std::string::npos) << d.err;
+  // A module whose table is fine says nothing of the kind.
+  Outcome good = strata({"describe", "redis_l2", "--modules-dir", modules_dir()});
+  EXPECT_EQ(good.err.find("invalid default"), std::string::npos) << good.err;
+  strata::test::remove_tree(dir);
+}
+
 TEST_F(CliInspect, DescribeComesFromTheModuleSchema) {
   // Build a: found through --modules-dir.
   Outcome a = strata({"describe", "cli_probe", "--modules-dir", probe_modules_dir("a")});

@@ -334,6 +334,34 @@ TEST(ConfigUnits, SizesBinaryAndDecimal) {
   EXPECT_EQ(format_size_bytes(1023), "1023B");
 }
 
+// Issue 12: the option table itself is checked without a config (strata modules / describe).
+TEST(ConfigSchema, Issue12SchemaProblemsNameEveryInvalidDefault) {
+  static const char* const kColours[] = {"red", "green", nullptr};
+  strata_option_def defs[] = {
+      {sizeof(strata_option_def), "ok", STRATA_OPT_DURATION, "5s", 0, 0, 0, nullptr, "fine"},
+      {sizeof(strata_option_def), "n", STRATA_OPT_INT, "ten", 0, 0, 0, nullptr, "bad"},
+      {sizeof(strata_option_def), "colour", STRATA_OPT_ENUM, "blue", 0, 0, 0, kColours, "bad"},
+      {sizeof(strata_option_def), "req", STRATA_OPT_SIZE, nullptr, 0, 0, 0, nullptr, "required"},
+      {sizeof(strata_option_def), "key", STRATA_OPT_STRING, "hunter2", STRATA_OPTF_SECRET, 0, 0,
+       nullptr, "secret, fine"},
+      {sizeof(strata_option_def), "on", STRATA_OPT_BOOL, "yes", STRATA_OPTF_SECRET, 0, 0, nullptr,
+       "secret, bad"},
+      {sizeof(strata_option_def), nullptr, STRATA_OPT_INT, "1", 0, 0, 0, nullptr, "no name"},
+  };
+  std::vector<std::string> got = schema_problems(defs, sizeof defs / sizeof defs[0]);
+  std::vector<std::string> want = {
+      "n: the module's schema has an invalid default 'ten' (expected an integer); this is a bug "
+      "in the module",
+      "colour: the module's schema has an invalid default 'blue' (expected a string); this is a "
+      "bug in the module",
+      "on: the module's schema has an invalid default (secret) (expected a boolean (true or "
+      "false)); this is a bug in the module",
+      "option #6 has no name"};
+  EXPECT_EQ(got, want);
+  const auto& pipeline = pipeline_schema();
+  EXPECT_TRUE(schema_problems(pipeline.data(), pipeline.size()).empty());
+}
+
 TEST(ConfigDescribe, PrintsEveryColumnFromTheSchemaOnly) {
   const auto& schema = pipeline_schema();
   std::string out = describe_schema(schema.data(), schema.size());

@@ -1,7 +1,11 @@
 // `strata check`, `strata modules`, `strata describe`: everything that looks at a
 // configuration or at modules without running a pipeline.
+#include <cstddef>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
@@ -20,6 +24,77 @@ std::vector<std::string> search_path(const Args& a) {
     if (auto cfg = parse_config(a.config, ignored)) config_dir = cfg->modules_dir;
   }
   return Runtime::module_search_path(a.modules_dir, config_dir);
+}
+
+// "durable, versioned" for a tier's strata_tier_flags; "volatile" stands for not durable.
+std::string tier_flag_names(uint32_t flags) {
+  std::string out = (flags & STRATA_TIER_DURABLE) ? "durable" : "volatile";
+  if (flags & STRATA_TIER_VERSIONED) out += ", versioned";
+  if (flags & STRATA_TIER_WATERMARK) out += ", watermark";
+  if (flags & STRATA_TIER_RICH) out += ", rich";
+  uint32_t known =
+      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH;
+  if (flags & ~known) out += ", unknown bits " + std::to_string(flags & ~known);
+  return out;
+}
+
+// "name, name" of the hooks that are set; `struct_size` bounds what may be read.
+std::string hook_names(std::initializer_list<std::pair<const char*, bool>> hooks) {
+  std::string out;
+  for (const auto& [name, set] : hooks)
+    if (set) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out.empty() ? "none" : out;
+}
+
+// The kind's part of `describe`: a tier's flags, a policy's flags, which kind hooks are set.
+// The loader has checked kind_hooks and its struct_size against the kind before this runs.
+std::string describe_kind(const strata_module_descriptor& d) {
+  std::string out;
+  switch (d.kind) {
+    case STRATA_KIND_TIER: {
+      const auto* h = static_cast<const strata_tier_hooks*>(d.kind_hooks);
+      out += "tier flags: " + tier_flag_names(h->tier_flags) + "\n";
+      out += "hooks: " +
+             hook_names({{"execute", h->execute != nullptr}, {"health", h->health != nullptr}}) +
+             "\n";
+      break;
+    }
+    case STRATA_KIND_SOURCE: {
+      const auto* h = static_cast<const strata_source_hooks*>(d.kind_hooks);
+      out += "hooks: " +
+             hook_names({{"poll", h->poll != nullptr},
+                         {"release_batch", h->release_batch != nullptr},
+                         {"ack", h->ack != nullptr},
+                         {"pause", h->pause != nullptr},
+                         {"resume", h->resume != nullptr},
+                         {"lag", h->lag != nullptr}}) +
+             "\n";
+      break;
+    }
+    case STRATA_KIND_POLICY: {
+      const auto* h = static_cast<const strata_policy_hooks*>(d.kind_hooks);
+      bool has_flags =
+          h->struct_size >= offsetof(strata_policy_hooks, policy_flags) + sizeof h->policy_flags;
+      uint32_t flags = has_flags ? h->policy_flags : 0;
+      out += std::string("policy flags: ") +
+             ((flags & STRATA_POLICY_VOLATILE_FIRST) ? "volatile_first (write-back)" : "none") +
+             "\n";
+      out += "hooks: " + hook_names({{"decide", h->decide != nullptr}}) + "\n";
+      break;
+    }
+    case STRATA_KIND_FRONT:
+      out += "hooks: none (a front runs on threads of its own)\n";
+      break;
+  }
+  return out;
+}
+
+// One line per problem in the module's own option table (an invalid default, ...).
+std::vector<std::string> schema_problem_lines(const LoadedModule& m) {
+  std::vector<std::string> out;
+  for (const std::string& p : schema_problems(m.desc->options, m.desc->option_count))
+    out.push_back("module \"" + std::string(m.desc->name) + "\" (" + m.path + ") option " + p);
+  return out;
 }
 
 }  // namespace
@@ -57,11 +132,17 @@ int modules(const Args& a) {
     std::printf("%-16s %-7s %-9s %s\n", m->desc->name, kind_name(m->desc->kind),
                 m->desc->version ? m->desc->version : "",
                 m->desc->description ? m->desc->description : "");
+  size_t bad_schemas = 0;
+  for (const LoadedModule* m : found)
+    for (const std::string& line : schema_problem_lines(*m)) {
+      errors.push_back(line);
+      ++bad_schemas;
+    }
   for (auto& e : errors) std::fprintf(stderr, "strata: %s\n", e.c_str());
   std::string path;
   for (auto& p : loader.search_path()) path += (path.empty() ? "" : ":") + p;
   std::fprintf(stderr, "(searched: %s)\n", path.c_str());
-  return found.empty() ? 1 : 0;
+  return found.empty() || bad_schemas > 0 ? 1 : 0;
 }
 
 int describe(const Args& a) {
@@ -75,9 +156,14 @@ int describe(const Args& a) {
                          : what == "tier"   ? tier_host_schema()
                                             : front_host_schema();
     std::printf("[%s.NAME] keys the host reads%s:\n\n%s",
-                what == "pipeline" ? "pipelines" : what == "tier" ? "tiers" : "fronts",
-                what == "pipeline" ? "" : (" in every " + what + " section, besides the module's "
-                                           "own").c_str(),
+                what == "pipeline" ? "pipelines"
+                : what == "tier"   ? "tiers"
+                                   : "fronts",
+                what == "pipeline" ? ""
+                                   : (" in every " + what +
+                                      " section, besides the module's "
+                                      "own")
+                                         .c_str(),
                 describe_schema(schema.data(), schema.size()).c_str());
     return 0;
   }
@@ -88,11 +174,13 @@ int describe(const Args& a) {
     return 1;
   }
   const strata_module_descriptor* d = m.value()->desc;
-  std::printf("%s %s (%s module, ABI %u.%u)\n%s\nfile: %s\n\noptions:\n%s", d->name,
+  std::printf("%s %s (%s module, ABI %u.%u)\n%s\nfile: %s\n%s\noptions:\n%s", d->name,
               d->version ? d->version : "", kind_name(d->kind), d->abi_major, d->abi_minor,
               d->description ? d->description : "", m.value()->path.c_str(),
-              describe_schema(d->options, d->option_count).c_str());
-  return 0;
+              describe_kind(*d).c_str(), describe_schema(d->options, d->option_count).c_str());
+  std::vector<std::string> problems = schema_problem_lines(*m.value());
+  for (const std::string& line : problems) std::fprintf(stderr, "strata: %s\n", line.c_str());
+  return problems.empty() ? 0 : 1;
 }
 
 }  // namespace strata::cli

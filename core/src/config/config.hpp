@@ -116,7 +116,7 @@ struct Config {
   std::shared_ptr<toml::table> doc;
   std::string modules_dir;  // top-level `modules_dir`, resolved relative to dir; "" if unset
   std::string log_level = "info";
-  std::string log_format = "text";      // "text" | "json"
+  std::string log_format = "text";       // "text" | "json"
   int64_t progress_interval_ms = 30000;  // `strata run`'s progress line; 0 = off
   AdminConfig admin;
   std::vector<InstanceConfig> sources, tiers, policies;
@@ -182,6 +182,12 @@ std::string format_duration_ms(int64_t ms);
 std::string format_size_bytes(int64_t bytes);
 // Closest of `candidates` to `word` when the edit distance is small (typo), else "".
 std::string closest_name(const std::string& word, const std::vector<std::string>& candidates);
+
+// What is wrong with a module's option table itself, one line each ("name: the module's schema
+// has an invalid default 'x' (expected an integer); this is a bug in the module", "option #2
+// has no name"); empty when nothing is. The same checks validation makes when a config leaves
+// the option at its default, so `strata modules` and `describe` report them without a config.
+std::vector<std::string> schema_problems(const strata_option_def* options, size_t count);
 
 // Renders a schema as the table `strata describe` prints (name, type, default, flags/bounds,
 // description). Secret defaults are shown as "(secret)".

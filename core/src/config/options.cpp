@@ -267,6 +267,12 @@ bool convert_default(const strata_option_def& def, Slot& slot, strata_option_val
   return false;
 }
 
+std::string invalid_default_text(const strata_option_def& def) {
+  std::string shown = is_secret(def) ? "(secret)" : "'" + std::string(def.default_value) + "'";
+  return "the module's schema has an invalid default " + shown + " (expected " +
+         expected_text(def.type) + "); this is a bug in the module";
+}
+
 }  // namespace
 
 std::optional<ResolvedOptions> validate_table_impl(
@@ -315,10 +321,7 @@ std::optional<ResolvedOptions> validate_table_impl(
               std::string("missing required option '") + def.name + "' (" +
                   expected_text(def.type) + desc + ")");
     } else if (!convert_default(def, slot, v)) {
-      std::string shown = is_secret(def) ? "(secret)" : "'" + std::string(def.default_value) + "'";
-      c.error(pos_of(table, file), path,
-              "the module's schema has an invalid default " + shown + " (expected " +
-                  expected_text(def.type) + "); this is a bug in the module");
+      c.error(pos_of(table, file), path, invalid_default_text(def));
     }
   }
   if (c.failed) return std::nullopt;
@@ -335,6 +338,24 @@ std::optional<ResolvedOptions> validate_table(const toml::table& table, const st
                                               Diagnostics& diags) {
   return config_detail::validate_table_impl(table, file, section, options, count,
                                             extra_allowed_keys, false, diags);
+}
+
+std::vector<std::string> schema_problems(const strata_option_def* options, size_t count) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    const strata_option_def& def = options[i];
+    if (!def.name) {
+      out.push_back("option #" + std::to_string(i) + " has no name");
+      continue;
+    }
+    if (!def.default_value) continue;  // required: nothing to convert
+    config_detail::Slot slot;
+    strata_option_value v{};
+    v.type = def.type;
+    if (!config_detail::convert_default(def, slot, v))
+      out.push_back(std::string(def.name) + ": " + config_detail::invalid_default_text(def));
+  }
+  return out;
 }
 
 }  // namespace strata
