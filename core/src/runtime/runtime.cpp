@@ -40,15 +40,6 @@ Runtime::~Runtime() {
   loader_.reset();
 }
 
-std::vector<std::string> Runtime::module_search_path(const std::string& first_dir,
-                                                     const std::string& config_modules_dir) {
-  std::vector<std::string> path;
-  if (!first_dir.empty()) path.push_back(first_dir);
-  for (std::string& dir : ModuleLoader::default_search_path(config_modules_dir))
-    if (dir != first_dir) path.push_back(std::move(dir));
-  return path;
-}
-
 std::unique_ptr<Runtime> Runtime::build(std::shared_ptr<const Config> cfg, Mode mode,
                                         Diagnostics& diags, const std::string& modules_dir) {
   std::unique_ptr<Runtime> rt(new Runtime(std::move(cfg), mode));

@@ -35,8 +35,12 @@ class Runtime {
   // parse_config(path) then build(): what every command and the embedding API start with.
   static std::unique_ptr<Runtime> load(const std::string& path, Mode mode, Diagnostics& diags,
                                        const std::string& modules_dir = "");
-  // Where modules are looked for: `first_dir` (--modules-dir), then the configuration's
-  // `modules_dir`, then ModuleLoader::default_search_path's folders. Every command uses this.
+  // Where modules are looked for (module_path.cpp): `first_dir` (--modules-dir), then the
+  // configuration's `modules_dir`, then ModuleLoader::default_search_path's folders, except
+  // that the build tree's modules folder is searched only by a binary inside the build tree;
+  // an installed binary searches its own prefix's lib/strata/modules (found from the
+  // executable, so a relocated prefix works) and the compiled-in install folder instead.
+  // Every command uses this.
   static std::vector<std::string> module_search_path(const std::string& first_dir,
                                                      const std::string& config_modules_dir);
   ~Runtime();
