@@ -15,6 +15,11 @@ STRATA_EXPORT const strata_module_descriptor* strata_module_entry(void) {
       sizeof(strata_module_descriptor), STRATA_ABI_MAJOR, STRATA_ABI_MINOR, "bad_default", "0.0.1",
       "a fake module whose option table has an invalid default", STRATA_KIND_TIER,
       bad_default_options, 2, fake_create, fake_start, fake_stop, fake_destroy, &fake_tier_hooks,
-      {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
+      {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#ifdef STRATA_BUILD_SIGNATURE /* the descriptor's build signature, once the ABI has one */
+      ,
+      STRATA_BUILD_SIGNATURE
+#endif
+  };
   return &d;
 }
