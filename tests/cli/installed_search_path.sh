@@ -11,6 +11,9 @@ build=$(cd "$1" && pwd -P) cmake=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/strata-installed-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 unset STRATA_MODULES_PATH
+# A TSan build links every binary to the build's libstrata_tsan_c11.so, whose build-tree RPATH
+# the install strips; where to find libraries has nothing to do with where modules are found.
+export LD_LIBRARY_PATH="$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 "$cmake" --install "$build" --prefix "$work/prefix" >"$work/install.log" ||
   { cat "$work/install.log"; echo "install failed (was the whole tree built?)"; exit 1; }
