@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "chain/tier.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 
@@ -103,6 +104,40 @@ TEST(LoaderAccepts, OlderAbiMinor) {
   auto r = loader.load("abi_older_minor");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r.value()->desc->abi_minor, 0u);
+}
+
+// Issue 12: a build feature that makes a module binary incompatible (a sanitizer, another C++
+// standard library) is refused with one sentence naming both build signatures. The fake forces
+// "tsan,libc++" with a define; this test is built like the host, so STRATA_BUILD_SIGNATURE here
+// is the host's.
+TEST(LoaderRefuses, OtherBuildSignature_Issue12) {
+  ModuleLoader loader({kFakes});
+  auto r = loader.load("other_signature");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(),
+            "module \"other_signature\" build signature \"tsan,libc++\" is not binary compatible "
+            "with host build signature \"" + std::string(STRATA_BUILD_SIGNATURE) + "\"");
+  EXPECT_STREQ(host_build_signature(), STRATA_BUILD_SIGNATURE);
+}
+
+// A module stamps the signature of its own build; a C module (no C++ library field) fits a host
+// with the same sanitizer field.
+TEST(LoaderAccepts, ModulesStampTheirBuildSignature_Issue12) {
+  ModuleLoader loader({kFakes});
+  auto r = loader.load("good");
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_NE(r.value()->desc->build_signature, nullptr);
+  const std::string c_sig = r.value()->desc->build_signature;
+  EXPECT_EQ(c_sig.find(','), std::string::npos) << c_sig;
+  EXPECT_EQ(std::string(STRATA_BUILD_SIGNATURE).rfind(c_sig + ",", 0), 0u);
+}
+
+// A 1.2 module built before the signature (descriptor ends at `reserved`) keeps loading.
+TEST(LoaderAccepts, DescriptorWithoutBuildSignature_Issue12) {
+  ModuleLoader loader({kFakes});
+  auto r = loader.load("unsigned_descriptor");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.value()->desc->struct_size, offsetof(strata_module_descriptor, build_signature));
 }
 
 TEST(LoaderRefuses, DuplicateModuleName) {
@@ -230,6 +265,30 @@ TEST(Loader, GoodModuleLifecycle) {
   EXPECT_EQ(after[2], before[2] + 1);
   EXPECT_EQ(after[4], 1);  // drained
   EXPECT_EQ(after[3], before[3] + 1);
+}
+
+// Issue 12: a tier whose execute() answers nothing. The host used to preset every op to
+// STRATA_OK, so a GET came back a hit with an empty value; an unanswered op must be an error
+// naming the module (checked failing before the fix: status 0, has_value false).
+TEST(Tier, OpTheModuleDidNotAnswerIsAnErrorNamingIt_Issue12) {
+  ModuleLoader loader({kFakes});
+  auto m = loader.load("empty_execute");
+  ASSERT_TRUE(m.ok()) << m.error();
+  auto inst = ModuleInstance::create(*m.value(), "tiers.l1", "", ResolvedOptions());
+  ASSERT_TRUE(inst.ok()) << inst.error();
+  Tier tier(*inst.value(), BreakerSettings{});
+  std::vector<strata_tier_op> ops{make_op(STRATA_TIER_GET, "k"), make_op(STRATA_TIER_SET, "k", "v")};
+  std::vector<OpResult> results;
+  EXPECT_TRUE(tier.execute(ops, results));
+  EXPECT_EQ(ops[0].status, STRATA_ERR_INTERNAL);
+  EXPECT_STREQ(ops[0].error,
+               "tiers.l1: module \"empty_execute\" did not answer this GET (execute left its "
+               "status unset)");
+  EXPECT_FALSE(results[0].has_value);
+  EXPECT_EQ(ops[1].status, STRATA_ERR_INTERNAL);
+  EXPECT_STREQ(ops[1].error,
+               "tiers.l1: module \"empty_execute\" did not answer this SET (execute left its "
+               "status unset)");
 }
 
 TEST(LoaderAccepts, FrontKind) {

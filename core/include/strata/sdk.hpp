@@ -2,7 +2,8 @@
 //
 // Turns a C++ class into a strata module with one macro, STRATA_MODULE(...). Module authors
 // include only this header; it wraps the C ABI in strata.h, converts every exception thrown in
-// module code into the ABI's error value, and gives typed access to validated options.
+// module code into the ABI's error value, gives typed access to validated options, and answers
+// a tier's ops one by one (TierModule's get/set/add/del) unless the module batches them itself.
 #pragma once
 
 #include <strata/strata.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -18,143 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include <strata/error.hpp>
+#include <strata/ops.hpp>
+#include <strata/options.hpp>
+
 namespace strata {
-
-// An error with an ABI status; anything else thrown maps to STRATA_ERR_INTERNAL.
-class Error : public std::runtime_error {
- public:
-  Error(strata_status status, const std::string& message)
-      : std::runtime_error(message), status_(status) {}
-  explicit Error(const std::string& message) : Error(STRATA_ERR_INVALID, message) {}
-  strata_status status() const { return status_; }
-
- private:
-  strata_status status_;
-};
-
-inline void copy_message(char* dst, size_t cap, std::string_view msg) {
-  if (cap == 0) return;
-  size_t n = msg.size() < cap - 1 ? msg.size() : cap - 1;
-  std::memcpy(dst, msg.data(), n);
-  dst[n] = '\0';
-}
-
-inline void set_error(strata_error* err, std::string_view msg) {
-  if (err) copy_message(err->message, sizeof err->message, msg);
-}
-
-inline void set_op_error(strata_tier_op& op, strata_status status, std::string_view msg) {
-  op.status = status;
-  copy_message(op.error, sizeof op.error, msg);
-}
-
-// GET: reports the item's remaining TTL (ms; -1 = no expiry; 0 = unknown). A no-op when the
-// host predates ABI 1.1 and its op has no room for it.
-inline void set_result_ttl(strata_tier_op& op, int64_t ms) {
-  if (op.struct_size >= offsetof(strata_tier_op, result_ttl_ms) + sizeof op.result_ttl_ms)
-    op.result_ttl_ms = ms;
-}
-
-// ABI 1.2: the partition watermark guard of a SET/DELETE (guard_name empty = unguarded). Empty
-// when the host predates 1.2.
-inline std::string_view guard_name(const strata_tier_op& op) {
-  if (op.struct_size < offsetof(strata_tier_op, guard_offset) + sizeof op.guard_offset ||
-      op.guard_name.len == 0)
-    return {};
-  return {op.guard_name.data, op.guard_name.len};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Option schema builder: constexpr, so a module's table is static data.
-//   static constexpr strata_option_def kOptions[] = {
-//     strata::option("servers", STRATA_OPT_STRING_LIST, "127.0.0.1:11211", "memcached servers"),
-//     strata::option("password", STRATA_OPT_STRING, "", "SASL password").secret(),
-//     strata::option("timeout", STRATA_OPT_DURATION, "100ms", "I/O timeout").range(1, 60000),
-//   };
-struct OptionBuilder {
-  strata_option_def def;
-  constexpr OptionBuilder secret() const {
-    OptionBuilder b = *this;
-    b.def.flags |= STRATA_OPTF_SECRET;
-    return b;
-  }
-  constexpr OptionBuilder reloadable() const {
-    OptionBuilder b = *this;
-    b.def.flags |= STRATA_OPTF_RELOADABLE;
-    return b;
-  }
-  constexpr OptionBuilder min(double v) const {
-    OptionBuilder b = *this;
-    b.def.flags |= STRATA_OPTF_HAS_MIN;
-    b.def.min = v;
-    return b;
-  }
-  constexpr OptionBuilder max(double v) const {
-    OptionBuilder b = *this;
-    b.def.flags |= STRATA_OPTF_HAS_MAX;
-    b.def.max = v;
-    return b;
-  }
-  constexpr OptionBuilder range(double lo, double hi) const { return min(lo).max(hi); }
-  constexpr OptionBuilder one_of(const char* const* values) const {
-    OptionBuilder b = *this;
-    b.def.enum_values = values;
-    return b;
-  }
-  constexpr OptionBuilder required() const {
-    OptionBuilder b = *this;
-    b.def.default_value = nullptr;
-    return b;
-  }
-  constexpr operator strata_option_def() const { return def; }
-};
-
-// `default_value` nullptr = required.
-constexpr OptionBuilder option(const char* name, strata_option_type type,
-                               const char* default_value, const char* description) {
-  return OptionBuilder{strata_option_def{sizeof(strata_option_def), name, type, default_value, 0,
-                                         0.0, 0.0, nullptr, description}};
-}
-
-// Typed, by-name view over the validated values handed to create().
-class Options {
- public:
-  Options(const strata_option_def* defs, size_t n, const strata_option_value* values)
-      : defs_(defs), n_(n), values_(values) {}
-
-  const strata_option_value& raw(std::string_view name) const {
-    for (size_t i = 0; i < n_; ++i)
-      if (name == defs_[i].name) return values_[i];
-    throw Error(STRATA_ERR_INTERNAL, "option '" + std::string(name) + "' is not in the schema");
-  }
-  bool is_set(std::string_view name) const { return raw(name).is_set != 0; }
-  std::string str(std::string_view name) const {
-    const char* s = raw(name).s;
-    return s ? std::string(s) : std::string();
-  }
-  int64_t integer(std::string_view name) const { return raw(name).i; }
-  bool boolean(std::string_view name) const { return raw(name).i != 0; }
-  double number(std::string_view name) const { return raw(name).d; }
-  int64_t duration_ms(std::string_view name) const { return raw(name).i; }
-  int64_t size_bytes(std::string_view name) const { return raw(name).i; }
-  std::vector<std::string> list(std::string_view name) const {
-    const auto& v = raw(name);
-    std::vector<std::string> out;
-    for (size_t i = 0; i < v.list_len; ++i) out.emplace_back(v.list[i]);
-    return out;
-  }
-  std::vector<std::pair<std::string, std::string>> table(std::string_view name) const {
-    const auto& v = raw(name);
-    std::vector<std::pair<std::string, std::string>> out;
-    for (size_t i = 0; i < v.table_len; ++i) out.emplace_back(v.table[i].key, v.table[i].value);
-    return out;
-  }
-
- private:
-  const strata_option_def* defs_;
-  size_t n_;
-  const strata_option_value* values_;
-};
 
 // A metric handle; cheap to copy; a default-constructed one ignores updates.
 class Metric {
@@ -247,42 +117,36 @@ class Host {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Fronts: building chain ops and reading their results.
-
-// A zeroed op of `kind` on `key` (the bytes are not copied: they must outlive the submit).
-inline strata_chain_op chain_op(strata_chain_op_kind kind, std::string_view key,
-                                std::string_view value = {}, int64_t ttl_ms = 0,
-                                uint32_t flags = 0, uint64_t cas = 0) {
-  strata_chain_op op;
-  std::memset(&op, 0, sizeof op);
-  op.struct_size = sizeof op;
-  op.kind = kind;
-  op.key = strata_bytes{key.data(), key.size()};
-  op.value = strata_bytes{value.data(), value.size()};
-  op.ttl_ms = ttl_ms;
-  op.flags = flags;
-  op.cas = cas;
-  return op;
-}
-
-inline std::string_view result_value(const strata_chain_op& op) {
-  return op.result_value.data ? std::string_view(op.result_value.data, op.result_value.len)
-                              : std::string_view();
-}
-
-inline std::string_view result_error(const strata_chain_op& op) {
-  return std::string_view(op.error, strnlen(op.error, sizeof op.error));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Base classes. A module class derives from one, has a constructor (Host, const Options&), and
-// throws strata::Error (or anything) on failure.
+// throws strata::Error (or anything) on failure. The base keeps the host: host() works from the
+// constructor on.
+
+class ModuleBase;
+namespace detail {
+// The host of the module being constructed (set by detail::create around `new T`), so that
+// ModuleBase's default constructor can keep it without every module passing it on.
+struct HostSlot {
+  const strata_host_api* api = nullptr;
+  strata_instance_ctx* ctx = nullptr;
+};
+inline thread_local HostSlot constructing;
+}  // namespace detail
 
 class ModuleBase {
  public:
+  ModuleBase() : api_(detail::constructing.api), ctx_(detail::constructing.ctx) {}
   virtual ~ModuleBase() = default;
   virtual void start() {}
   virtual void stop(bool /*drain*/) {}
+  // The host this instance was created by (log, metrics, clocks, op results).
+  Host host() const {
+    if (!api_) throw Error(STRATA_ERR_INTERNAL, "module was not created through STRATA_MODULE");
+    return Host(api_, ctx_);
+  }
+
+ private:
+  const strata_host_api* api_;
+  strata_instance_ctx* ctx_;
 };
 
 class SourceModule : public ModuleBase {
@@ -296,21 +160,111 @@ class SourceModule : public ModuleBase {
   virtual int64_t lag() { return -1; }
 };
 
+// A tier. Two ways to write one:
+//  - per op: override get/set/add/del (and execute_other for the rich kinds); the default
+//    execute() answers every op of a batch through them, one at a time, catching per op (a
+//    strata::Error sets its status on that op only, anything else STRATA_ERR_INTERNAL), and
+//    fills result_flags and result_ttl_ms from the Item get() returns;
+//  - batched: override execute() itself (pipelining, multi-get) and set every op's status.
+// execute() may run on several threads at once: guard the tier's state.
 class TierModule : public ModuleBase {
  public:
   static constexpr strata_module_kind kKind = STRATA_KIND_TIER;
   static constexpr uint32_t kTierFlags = 0;  // hide in the derived class
+
+  // GET: the stored item (value, flags as stored, remaining ttl_ms), or nullopt for a miss.
+  virtual std::optional<Item> get(std::string_view key) { return unsupported("GET", key); }
+  // SET: store `item` (value + flags + the op's ttl_ms) whatever is there.
+  virtual void set(std::string_view key, Item item) {
+    (void)item;
+    unsupported("SET", key);
+  }
+  // ADD: store only if absent; false = the key exists (STRATA_NOT_STORED).
+  virtual bool add(std::string_view key, Item item) {
+    (void)item;
+    unsupported("ADD", key);
+    return false;
+  }
+  // DELETE: false = there was nothing to delete (STRATA_NOT_FOUND).
+  virtual bool del(std::string_view key) {
+    unsupported("DELETE", key);
+    return false;
+  }
+  // Any other kind (WATERMARK_GET, the STRATA_TIER_RICH kinds): set op.status yourself.
+  virtual void execute_other(strata_tier_op& op) {
+    set_op_error(op, STRATA_ERR_INVALID, "this tier does not support this op kind");
+  }
+
   // Set every op's status. Throw only when the whole batch failed.
-  virtual void execute(strata_tier_op* ops, size_t count) = 0;
+  virtual void execute(strata_tier_op* ops, size_t count) {
+    for (size_t i = 0; i < count; ++i) execute_one(ops[i]);
+  }
   // Throw strata::Error when unhealthy.
   virtual void health() {}
+
+ protected:
+  // One op through get/set/add/del, its status always set.
+  void execute_one(strata_tier_op& op) noexcept {
+    try {
+      answer(op);
+    } catch (const Error& e) {
+      set_op_error(op, e.status() == STRATA_OK ? STRATA_ERR_INTERNAL : e.status(), e.what());
+    } catch (const std::exception& e) {
+      set_op_error(op, STRATA_ERR_INTERNAL, e.what());
+    } catch (...) {
+      set_op_error(op, STRATA_ERR_INTERNAL, "unknown exception");
+    }
+  }
+
+ private:
+  [[noreturn]] static std::nullopt_t unsupported(const char* kind, std::string_view) {
+    throw Error(STRATA_ERR_INVALID, std::string("this tier does not support ") + kind);
+  }
+  void answer(strata_tier_op& op) {
+    const std::string_view key = op_key(op);
+    switch (op.kind) {
+      case STRATA_TIER_GET: {
+        std::optional<Item> item = get(key);
+        if (!item) {
+          op.status = STRATA_NOT_FOUND;
+          return;
+        }
+        host().set_value(op, item->value.data(), item->value.size());
+        op.result_flags = item->flags;
+        set_result_ttl(op, item->ttl_ms);
+        op.status = STRATA_OK;
+        return;
+      }
+      case STRATA_TIER_SET:
+        set(key, item_of(op));
+        op.status = STRATA_OK;
+        return;
+      case STRATA_TIER_ADD:
+        op.status = add(key, item_of(op)) ? STRATA_OK : STRATA_NOT_STORED;
+        return;
+      case STRATA_TIER_DELETE:
+        op.status = del(key) ? STRATA_OK : STRATA_NOT_FOUND;
+        return;
+      default:
+        execute_other(op);
+    }
+  }
 };
 
 class PolicyModule : public ModuleBase {
  public:
   static constexpr strata_module_kind kKind = STRATA_KIND_POLICY;
   static constexpr uint32_t kPolicyFlags = 0;  // strata_policy_flags; a subclass may shadow it
+  // Fill decisions[0..in.tier_count); the host has preset each to STRATA_ACTION_SKIP.
   virtual void decide(const strata_policy_input& in, strata_policy_decision* decisions) = 0;
+
+  // Helpers for decide(): what to do on one tier.
+  static strata_policy_decision skip() { return {STRATA_ACTION_SKIP, STRATA_TTL_DEFAULT}; }
+  static strata_policy_decision write(int64_t ttl_ms) { return {STRATA_ACTION_SET, ttl_ms}; }
+  static strata_policy_decision remove() { return {STRATA_ACTION_DELETE, STRATA_TTL_DEFAULT}; }
+  static bool durable(const strata_policy_tier& t) {
+    return (t.tier_flags & STRATA_TIER_DURABLE) != 0;
+  }
 };
 
 // A front serves a network protocol over the tier chain host().front_chain() returns. It owns
@@ -448,12 +402,30 @@ const void* kind_hooks() {
   }
 }
 
-template <typename T, const strata_option_def* Defs, size_t N>
+// A module's option table as STRATA_MODULE was given it: an array, or nothing (no options).
+struct OptionTable {
+  const strata_option_def* defs;
+  size_t count;
+};
+template <size_t N>
+constexpr OptionTable option_table(const strata_option_def (&defs)[N]) {
+  return {defs, N};
+}
+constexpr OptionTable option_table() { return {nullptr, 0}; }
+constexpr OptionTable option_table(std::nullptr_t) { return {nullptr, 0}; }
+
+// `Table::get()` returns the module's OptionTable (a type, so it can be a template argument).
+template <typename T, typename Table>
 int create(const strata_host_api* host, strata_instance_ctx* ctx, const strata_option_value* v,
            size_t n, void** out, strata_error* err) {
   return guarded(err, [&] {
-    if (n != N) throw Error(STRATA_ERR_INVALID, "option count does not match the schema");
-    Options opts(Defs, N, v);
+    constexpr OptionTable table = Table::get();
+    if (n != table.count) throw Error(STRATA_ERR_INVALID, "option count does not match the schema");
+    Options opts(table.defs, table.count, v);
+    struct Restore {
+      ~Restore() { constructing = {}; }
+    } restore;
+    constructing = {host, ctx};
     T* obj = new T(Host(host, ctx), opts);
     *out = static_cast<ModuleBase*>(obj);
   });
@@ -462,12 +434,19 @@ int create(const strata_host_api* host, strata_instance_ctx* ctx, const strata_o
 }  // namespace detail
 }  // namespace strata
 
-// Declares the module's entry symbol. OPTIONS must be a namespace-scope
-// `static constexpr strata_option_def NAME[]` (or `inline constexpr`).
-#define STRATA_MODULE(CLASS, NAME, VERSION, DESCRIPTION, OPTIONS)                              \
+// Declares the module's entry symbol. OPTIONS, when given, must be a namespace-scope
+// `static constexpr strata_option_def NAME[]` (or `inline constexpr`); a module without options
+// leaves it out: STRATA_MODULE(MyTier, "my_tier", "1.0", "what it is").
+// The descriptor carries this build's STRATA_BUILD_SIGNATURE (strata.h).
+#define STRATA_MODULE(CLASS, NAME, VERSION, DESCRIPTION, ...)                                  \
+  struct strata_module_options_ {                                                              \
+    static constexpr strata::detail::OptionTable get() {                                       \
+      return strata::detail::option_table(__VA_ARGS__);                                        \
+    }                                                                                          \
+  };                                                                                           \
   extern "C" STRATA_EXPORT const strata_module_descriptor* strata_module_entry(void) {        \
     using strata_T_ = CLASS;                                                                   \
-    constexpr size_t strata_n_ = sizeof(OPTIONS) / sizeof(OPTIONS[0]);                        \
+    constexpr strata::detail::OptionTable strata_table_ = strata_module_options_::get();      \
     static const strata_module_descriptor d = {                                                \
         sizeof(strata_module_descriptor),                                                      \
         STRATA_ABI_MAJOR,                                                                      \
@@ -476,13 +455,14 @@ int create(const strata_host_api* host, strata_instance_ctx* ctx, const strata_o
         VERSION,                                                                               \
         DESCRIPTION,                                                                           \
         strata_T_::kKind,                                                                      \
-        OPTIONS,                                                                               \
-        strata_n_,                                                                             \
-        strata::detail::create<strata_T_, OPTIONS, strata_n_>,                                 \
+        strata_table_.defs,                                                                    \
+        strata_table_.count,                                                                   \
+        strata::detail::create<strata_T_, strata_module_options_>,                             \
         strata::detail::Trampolines<strata_T_>::start,                                         \
         strata::detail::Trampolines<strata_T_>::stop,                                          \
         strata::detail::Trampolines<strata_T_>::destroy,                                       \
         strata::detail::kind_hooks<strata_T_>(),                                               \
-        {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr}};             \
+        {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},              \
+        STRATA_BUILD_SIGNATURE};                                                               \
     return &d;                                                                                 \
   }

@@ -13,6 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __cplusplus
+#include <cstddef> /* defines the C++ standard library's macros STRATA_BUILD_SIGNATURE reads */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,8 +38,50 @@ extern "C" {
 #define STRATA_EXPORT
 #endif
 
+/* The build signature (as nginx's NGX_MODULE_SIGNATURE): the build features that make a module
+ * binary incompatible with a host even when the ABI version fits. Stamped into the descriptor
+ * by STRATA_MODULE (strata_module_descriptor.build_signature); the loader refuses a module
+ * whose signature differs from its own. Fields, comma-separated:
+ *   sanitizer: "asan", "tsan" or "nosan" (ASan/TSan instrument memory and threads: mixing an
+ *     instrumented module into an uninstrumented host, or the reverse, misreports or crashes);
+ *   C++ standard library (C++ modules only; a C module carries no such field): "libstdc++"
+ *     (new std::string ABI, _GLIBCXX_USE_CXX11_ABI=1), "libstdc++-oldabi", "libc++", "c++?".
+ * A module may define STRATA_BUILD_SIGNATURE itself (tests do, to get a mismatch). */
+#ifndef STRATA_BUILD_SIGNATURE
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STRATA_SIG_SAN_ "asan"
+#elif __has_feature(thread_sanitizer)
+#define STRATA_SIG_SAN_ "tsan"
+#endif
+#endif
+#ifndef STRATA_SIG_SAN_
+#if defined(__SANITIZE_ADDRESS__)
+#define STRATA_SIG_SAN_ "asan"
+#elif defined(__SANITIZE_THREAD__)
+#define STRATA_SIG_SAN_ "tsan"
+#else
+#define STRATA_SIG_SAN_ "nosan"
+#endif
+#endif
+#if !defined(__cplusplus)
+#define STRATA_SIG_STDLIB_ ""
+#elif defined(_LIBCPP_VERSION)
+#define STRATA_SIG_STDLIB_ ",libc++"
+#elif defined(__GLIBCXX__) && defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI == 0
+#define STRATA_SIG_STDLIB_ ",libstdc++-oldabi"
+#elif defined(__GLIBCXX__)
+#define STRATA_SIG_STDLIB_ ",libstdc++"
+#else
+#define STRATA_SIG_STDLIB_ ",c++?"
+#endif
+#define STRATA_BUILD_SIGNATURE STRATA_SIG_SAN_ STRATA_SIG_STDLIB_
+#endif
+
 /* ------------------------------------------------------------------------------------------ */
-/* Status codes: every hook returns one. Non-zero is a failure; `strata_error.message` says why. */
+/* Status codes: every hook returns one, as an `int` (the C boundary fixes the width; the size of
+ * an enum is the compiler's choice), holding a strata_status value. Non-zero is a failure;
+ * `strata_error.message` says why. */
 
 typedef enum strata_status {
   STRATA_OK = 0,
@@ -47,17 +92,37 @@ typedef enum strata_status {
   STRATA_ERR_UNAVAILABLE = 5, /* server down, timeout, connection lost: retryable */
   STRATA_ERR_INVALID = 6,     /* bad argument or configuration */
   STRATA_ERR_INTERNAL = 7,    /* bug or unexpected failure, incl. a C++ exception in the SDK */
-  STRATA_ERR_BREAKER_OPEN = 8 /* set by the host's tier chain; a sharded tier may set it on
-                                 ops it refused unsent because that shard's own breaker is
-                                 open (the host's breaker does not count them) */
+  STRATA_ERR_BREAKER_OPEN = 8, /* set by the host's tier chain; a sharded tier may set it on
+                                  ops it refused unsent because that shard's own breaker is
+                                  open (the host's breaker does not count them) */
+  /* The host presets every tier op to this before execute(); an op still holding it after
+   * execute() was not answered and fails with STRATA_ERR_INTERNAL naming the module. */
+  STRATA_UNANSWERED = 127
 } strata_status;
 
+/* The one limit for an error message anywhere in the ABI: at most STRATA_MESSAGE_MAX - 1 bytes
+ * and a NUL (strata_error.message, strata_tier_op.error, strata_chain_op.error). */
+#define STRATA_MESSAGE_MAX 160
+/* sizeof(strata_error) since ABI 1.0; the bytes past the message are padding. */
 #define STRATA_ERROR_MAX 256
 
 /* Filled by a failing hook. Owned by the caller (usually on its stack). */
 typedef struct strata_error {
-  char message[STRATA_ERROR_MAX];
+  char message[STRATA_MESSAGE_MAX];
+  char reserved_[STRATA_ERROR_MAX - STRATA_MESSAGE_MAX]; /* ABI 1.0 had a 256-byte message */
 } strata_error;
+
+/* ------------------------------------------------------------------------------------------ */
+/* TTLs, in milliseconds, with one meaning wherever a TTL travels (strata_tier_op.ttl_ms,
+ * strata_policy_input.hook_ttl_ms, strata_policy_decision.ttl_ms, strata_chain_op.ttl_ms):
+ *   STRATA_TTL_DEFAULT (0)  the receiver's default (a tier's configured TTL; for
+ *                           hook_ttl_ms: the ttl() hook gave none, the policy decides);
+ *   STRATA_TTL_NEVER (-1)   never expires (any negative value means the same);
+ *   > 0                     expires that many ms from now.
+ * Results (strata_tier_op.result_ttl_ms, strata_chain_op.result_ttl_ms) read 0 as unknown. */
+#define STRATA_TTL_DEFAULT 0
+#define STRATA_TTL_NEVER (-1)
+#define STRATA_TTL_UNKNOWN 0
 
 /* A byte string that the producer owns; valid for the duration documented at each use. */
 typedef struct strata_bytes {
@@ -301,13 +366,17 @@ struct strata_tier_op {
   strata_tier_op_kind kind;
   strata_bytes key;
   strata_bytes value; /* SET, ADD */
-  int64_t ttl_ms;     /* SET, ADD: 0 = the tier's default TTL; < 0 = no expiry */
+  int64_t ttl_ms;     /* SET, ADD: STRATA_TTL_DEFAULT, STRATA_TTL_NEVER or ms */
   uint64_t version;   /* SET, DELETE: 0 = unversioned */
-  uint32_t flags;     /* SET, ADD: item flags to store */
-  /* out (written by the module) */
+  /* SET, ADD: item flags. A tier MUST store them with the value and hand them back as
+   * result_flags on GET: the host marks negative-cache entries with STRATA_ITEM_NEGATIVE, and
+   * a tier that drops the flags serves those entries as real empty values. */
+  uint32_t flags;
+  /* out (written by the module: every op gets a status; the host presets an "unanswered"
+   * value and fails an op the module left alone, naming the module) */
   strata_status status;
-  uint32_t result_flags; /* GET: the item's flags */
-  char error[160];       /* a message when status is an error */
+  uint32_t result_flags;          /* GET: the item's flags, as stored */
+  char error[STRATA_MESSAGE_MAX]; /* a message when status is an error */
   void* host_result;     /* host-private: target of op_set_value() */
   /* ABI 1.1. GET: remaining TTL of the item in ms; -1 = no expiry; 0 = unknown (the tier
    * cannot tell). The host sets it to 0 before execute(). A module must write it only when
@@ -379,14 +448,15 @@ typedef struct strata_policy_input {
   const strata_record* record;
   strata_bytes key;
   strata_bytes value;       /* the value the hooks produced */
-  int64_t hook_ttl_ms;      /* from the ttl() hook; -1 when the hook gave none */
+  int64_t hook_ttl_ms;      /* from the ttl() hook (> 0); STRATA_TTL_DEFAULT when the hook gave
+                               none (ABI 1.2 hosts before the constants passed -1 for none) */
   const strata_policy_tier* tiers; /* the pipeline's tiers in read order (L1 first) */
   size_t tier_count;
 } strata_policy_input;
 
 typedef struct strata_policy_decision {
   strata_policy_action action;
-  int64_t ttl_ms; /* for SET: 0 = the tier's default; < 0 = no expiry */
+  int64_t ttl_ms; /* for SET: STRATA_TTL_DEFAULT (the tier's), STRATA_TTL_NEVER or ms */
 } strata_policy_decision;
 
 /* ABI 1.2: how the host orders one record's writes (strata_policy_hooks.policy_flags). */
@@ -454,7 +524,7 @@ struct strata_chain_op {
   int64_t result_ttl_ms;      /* GET: remaining TTL; -1 no expiry; 0 unknown */
   const char* result_tier;    /* GET hit: the instance that answered ("tiers.l1"), static */
   int result_stale;           /* GET: served by a volatile tier while the durable one is down */
-  char error[160];            /* a message when status is an error */
+  char error[STRATA_MESSAGE_MAX]; /* a message when status is an error */
   void* host_private;         /* the host's; the front leaves it alone */
 };
 
@@ -504,6 +574,11 @@ typedef struct strata_module_descriptor {
   const void* kind_hooks;
 
   void* reserved[8]; /* room for later hooks; must be NULL */
+
+  /* ABI 1.2, added at the end (the loader reads it only when struct_size covers it, so 1.1 and
+   * earlier 1.2 modules without it keep loading): STRATA_BUILD_SIGNATURE as the module was
+   * built. NULL = not stamped (not checked). */
+  const char* build_signature;
 } strata_module_descriptor;
 
 typedef const strata_module_descriptor* (*strata_module_entry_fn)(void);

@@ -12,13 +12,6 @@ namespace strata {
 
 namespace {
 
-void set_op_error(strata_tier_op& op, strata_status status, std::string_view msg) {
-  op.status = status;
-  size_t n = std::min(msg.size(), sizeof op.error - 1);
-  std::memcpy(op.error, msg.data(), n);
-  op.error[n] = '\0';
-}
-
 // A module built for an older minor steps through an ops array with that minor's size of
 // strata_tier_op: 1.0 ended at host_result (result_ttl_ms came in 1.1), 1.1 at result_ttl_ms
 // (the guard came in 1.2). Such a module gets a packed copy of exactly what it knows.
@@ -45,20 +38,6 @@ double breaker_gauge_value(CircuitBreaker::State s) {
 }
 
 }  // namespace
-
-strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key, std::string_view value,
-                       int64_t ttl_ms, uint64_t version, uint32_t flags) {
-  strata_tier_op op{};
-  op.struct_size = sizeof(strata_tier_op);
-  op.kind = kind;
-  op.key = {key.data(), key.size()};
-  op.value = {value.data(), value.size()};
-  op.ttl_ms = ttl_ms;
-  op.version = version;
-  op.flags = flags;
-  op.status = STRATA_OK;
-  return op;
-}
 
 const char* op_kind_name(strata_tier_op_kind kind) {
   switch (kind) {
@@ -176,6 +155,16 @@ int Tier::execute_packed(std::vector<strata_tier_op>& ops, strata_error* err) {
   return rc;
 }
 
+void Tier::fail_unanswered(strata_tier_op& op) const {
+  const bool unset = op.status == STRATA_UNANSWERED;
+  const std::string status = std::to_string(static_cast<int>(op.status));
+  const std::string what =
+      unset ? "left its status unset" : "set the status " + status + ", which is not a strata_status";
+  set_op_error(op, STRATA_ERR_INTERNAL,
+               name() + ": module \"" + instance_.desc()->name + "\" did not answer this " +
+                   op_kind_name(op.kind) + " (execute " + what + ")");
+}
+
 void Tier::refuse(std::vector<strata_tier_op>& ops) {
   const std::string msg = name() +
                           ": circuit breaker open after repeated failures; next probe in " +
@@ -188,7 +177,7 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
   results.assign(ops.size(), OpResult{});
   for (size_t i = 0; i < ops.size(); ++i) {
     ops[i].struct_size = sizeof(strata_tier_op);
-    ops[i].status = STRATA_OK;
+    ops[i].status = STRATA_UNANSWERED;  // not OK: an op the module forgets must not be a hit
     ops[i].result_flags = 0;
     ops[i].error[0] = '\0';
     ops[i].host_result = &results[i];
@@ -225,6 +214,9 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
   bool unavailable = false;
   double hits = 0, misses = 0, errors = 0;
   for (auto& op : ops) {
+    if (op.status == STRATA_UNANSWERED || static_cast<int>(op.status) < 0 ||
+        static_cast<int>(op.status) > STRATA_ERR_BREAKER_OPEN)
+      fail_unanswered(op);
     if (op.kind == STRATA_TIER_GET) {
       if (op.status == STRATA_OK) ++hits;
       if (op.status == STRATA_NOT_FOUND) ++misses;

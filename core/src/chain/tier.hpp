@@ -3,6 +3,7 @@
 // execute() directly for its batches.
 #pragma once
 
+#include <strata/ops.hpp>  // make_op, set_op_error: the SDK's, one copy
 #include <strata/strata.h>
 
 #include <string>
@@ -42,6 +43,9 @@ class Tier {
 
  private:
   void refuse(std::vector<strata_tier_op>& ops);
+  // An op execute() left STRATA_UNANSWERED (or set to a value outside strata_status) becomes
+  // STRATA_ERR_INTERNAL with a message naming the instance and the module.
+  void fail_unanswered(strata_tier_op& op) const;
   // Fails the batch (true) when it holds a rich op kind and the tier does not declare
   // STRATA_TIER_RICH.
   bool refuse_unsupported(std::vector<strata_tier_op>& ops);
@@ -61,10 +65,6 @@ class Tier {
   Series* breaker_state_;
   Series* breaker_opens_;
 };
-
-// A GET/SET/ADD/DELETE op with the input fields filled; `key` and `value` must outlive it.
-strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key, std::string_view value = {},
-                       int64_t ttl_ms = 0, uint64_t version = 0, uint32_t flags = 0);
 
 // "GET", "SET", ... for messages.
 const char* op_kind_name(strata_tier_op_kind kind);

@@ -48,11 +48,29 @@ std::string name_for_messages(const strata_module_descriptor* d, const std::stri
   return fs::path(path).stem().string();
 }
 
+// The descriptor as ABI 1.0 .. 1.2 modules built before the build signature know it: the
+// smallest one the loader accepts. Everything after it is read only when struct_size covers it.
+constexpr size_t kDescriptorSizeUnsigned = offsetof(strata_module_descriptor, build_signature);
+
+// The module's build signature, or nullptr when it has none (older build, or not stamped).
+const char* build_signature_of(const strata_module_descriptor* d) {
+  if (d->struct_size < offsetof(strata_module_descriptor, build_signature) + sizeof(const char*))
+    return nullptr;
+  return d->build_signature;
+}
+
+// A C module's signature has no C++ standard library field: it matches a host with the same
+// sanitizer field whatever the host's library.
+bool signature_fits(const std::string& module, const std::string& host) {
+  if (module == host) return true;
+  return module.find(',') == std::string::npos && host.rfind(module + ",", 0) == 0;
+}
+
 // Structural checks of a descriptor whose ABI version already fits. Returns "" or what is wrong.
 std::string descriptor_problem(const strata_module_descriptor* d) {
-  if (d->struct_size < sizeof(strata_module_descriptor))
+  if (d->struct_size < kDescriptorSizeUnsigned)
     return "struct_size is " + std::to_string(d->struct_size) + ", expected at least " +
-           std::to_string(sizeof(strata_module_descriptor));
+           std::to_string(kDescriptorSizeUnsigned);
   if (!d->name || !*d->name) return "name is empty";
   if (!d->create) return "create hook is NULL";
   if (!d->destroy) return "destroy hook is NULL";
@@ -113,6 +131,8 @@ std::string hook_message(const strata_error& err, int rc) {
 }
 
 }  // namespace
+
+const char* host_build_signature() { return STRATA_BUILD_SIGNATURE; }
 
 std::vector<std::string> ModuleLoader::default_search_path(const std::string& config_modules_dir) {
   std::vector<std::string> path;
@@ -205,6 +225,10 @@ Result<const LoadedModule*> ModuleLoader::load_file(const std::string& path,
                   ", newer than host ABI " + abi(STRATA_ABI_MAJOR, STRATA_ABI_MINOR));
   if (std::string problem = descriptor_problem(d); !problem.empty())
     return refuse("module file " + in_quotes(path) + " has an invalid descriptor: " + problem);
+  if (const char* sig = build_signature_of(d); sig && !signature_fits(sig, host_build_signature()))
+    return refuse("module " + in_quotes(name) + " build signature " + in_quotes(sig) +
+                  " is not binary compatible with host build signature " +
+                  in_quotes(host_build_signature()));
   if (!expected_name.empty() && expected_name != d->name)
     return refuse("module file " + in_quotes(path) + " declares module " + in_quotes(d->name) +
                   ", not " + in_quotes(expected_name));

@@ -26,6 +26,9 @@ struct LoadedModule {
 // "source", "tier", "policy", "front" (for messages and `strata modules`).
 const char* kind_name(strata_module_kind kind);
 
+// STRATA_BUILD_SIGNATURE as this host was built ("nosan,libstdc++"); see strata.h.
+const char* host_build_signature();
+
 // The host function table given to every module (log/metrics/clock/op_set_value).
 const strata_host_api* host_api();
 
@@ -56,6 +59,8 @@ class ModuleLoader {
   //   module file "/p/x.so" has no entry symbol "strata_module_entry"
   //   module "x" ABI version 2.0 is not binary compatible with host ABI 1.0
   //   module "x" needs ABI 1.3, newer than host ABI 1.0
+  //   module "x" build signature "asan,libstdc++" is not binary compatible with host build
+  //     signature "nosan,libstdc++"   (one line)
   //   module "x" is already loaded from "/p/x.so"
   //   module file "/p/x.so" has an invalid descriptor: <what>
   //   module file "/p/foo.so" declares module "bar", not "foo"   (looked up by name)

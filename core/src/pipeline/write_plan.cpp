@@ -44,7 +44,7 @@ std::string decide(const PlanSettings& s, const RecordEntry& e, const lua::HookR
   const size_t n = s.tiers->size();
   out.assign(n, strata_policy_decision{});
   if (!s.policy) {
-    for (auto& d : out) d = {STRATA_ACTION_SET, hr.has_ttl ? hr.ttl_ms : 0};
+    for (auto& d : out) d = {STRATA_ACTION_SET, hr.has_ttl ? hr.ttl_ms : STRATA_TTL_DEFAULT};
   } else {
     strata_policy_input pin{};
     pin.struct_size = sizeof pin;
@@ -53,7 +53,7 @@ std::string decide(const PlanSettings& s, const RecordEntry& e, const lua::HookR
     // A tombstone is a null value (strata.h): the policy decides what deleting means.
     pin.value =
         e.tombstone ? strata_bytes{nullptr, 0} : strata_bytes{e.value.data(), e.value.size()};
-    pin.hook_ttl_ms = hr.has_ttl ? hr.ttl_ms : -1;
+    pin.hook_ttl_ms = hr.has_ttl ? hr.ttl_ms : STRATA_TTL_DEFAULT;  // one meaning: strata.h
     pin.tiers = s.tiers->data();
     pin.tier_count = n;
     strata_error err{};

@@ -59,7 +59,7 @@ FAKE_UNUSED static const strata_tier_hooks fake_tier_hooks = {
 #define FAKE_DESCRIPTOR(NAME, MAJOR, MINOR, CREATE, START, HOOKS)                             \
   {sizeof(strata_module_descriptor), MAJOR, MINOR, NAME, "0.0.1", "a fake module for tests", \
    STRATA_KIND_TIER, NULL, 0, CREATE, START, fake_stop, fake_destroy, HOOKS,                  \
-   {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}}
+   {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}, STRATA_BUILD_SIGNATURE}
 
 #define FAKE_ENTRY(DESCRIPTOR)                                                               \
   STRATA_EXPORT const strata_module_descriptor* strata_module_entry(void) {                 \
