@@ -19,6 +19,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #if defined(__GNUC__)
@@ -43,7 +44,7 @@ struct Result {
 };
 STRATA_TESTING_API std::ostream& operator<<(std::ostream& out, const Result& r);
 
-// One op of a batch (run()).
+// One op of a batch (run()): Op::get("k"), Op::set("k", "v"), Op::of(STRATA_TIER_INCR, "n").
 struct Op {
   strata_tier_op_kind kind = STRATA_TIER_GET;
   std::string key;
@@ -51,6 +52,28 @@ struct Op {
   int64_t ttl_ms = STRATA_TTL_DEFAULT;
   uint32_t flags = 0;
   uint64_t version = 0;
+
+  static Op of(strata_tier_op_kind kind, std::string key, std::string value = {},
+               int64_t ttl_ms = STRATA_TTL_DEFAULT, uint32_t flags = 0, uint64_t version = 0) {
+    Op op;
+    op.kind = kind;
+    op.key = std::move(key);
+    op.value = std::move(value);
+    op.ttl_ms = ttl_ms;
+    op.flags = flags;
+    op.version = version;
+    return op;
+  }
+  static Op get(std::string key) { return of(STRATA_TIER_GET, std::move(key)); }
+  static Op set(std::string key, std::string value, int64_t ttl_ms = STRATA_TTL_DEFAULT,
+                uint32_t flags = 0) {
+    return of(STRATA_TIER_SET, std::move(key), std::move(value), ttl_ms, flags);
+  }
+  static Op add(std::string key, std::string value, int64_t ttl_ms = STRATA_TTL_DEFAULT,
+                uint32_t flags = 0) {
+    return of(STRATA_TIER_ADD, std::move(key), std::move(value), ttl_ms, flags);
+  }
+  static Op del(std::string key) { return of(STRATA_TIER_DELETE, std::move(key)); }
 };
 
 // Option values by name, for Module::tier(options) / policy(options): each value is a TOML

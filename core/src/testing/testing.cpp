@@ -149,7 +149,8 @@ PolicyInstance Module::policy(const OptionMap& options, const std::string& insta
 
 std::string Module::create_error(std::string_view toml_text) {
   try {
-    (void)create(toml_text, "tiers.test", state_->module->desc->kind);
+    const strata_module_kind kind = state_->module->desc->kind;
+    (void)create(toml_text, kind == STRATA_KIND_POLICY ? "policies.test" : "tiers.test", kind);
     return "";
   } catch (const std::exception& e) {
     return e.what();
@@ -172,18 +173,18 @@ std::vector<Result> TierInstance::run(const std::vector<Op>& ops) {
 }
 
 Result TierInstance::get(std::string_view key) {
-  return run({Op{STRATA_TIER_GET, std::string(key), "", STRATA_TTL_DEFAULT, 0, 0}})[0];
+  return run({Op::get(std::string(key))})[0];
 }
 Result TierInstance::set(std::string_view key, std::string_view value, int64_t ttl_ms,
                          uint32_t flags) {
-  return run({Op{STRATA_TIER_SET, std::string(key), std::string(value), ttl_ms, flags, 0}})[0];
+  return run({Op::set(std::string(key), std::string(value), ttl_ms, flags)})[0];
 }
 Result TierInstance::add(std::string_view key, std::string_view value, int64_t ttl_ms,
                          uint32_t flags) {
-  return run({Op{STRATA_TIER_ADD, std::string(key), std::string(value), ttl_ms, flags, 0}})[0];
+  return run({Op::add(std::string(key), std::string(value), ttl_ms, flags)})[0];
 }
 Result TierInstance::del(std::string_view key) {
-  return run({Op{STRATA_TIER_DELETE, std::string(key), "", STRATA_TTL_DEFAULT, 0, 0}})[0];
+  return run({Op::del(std::string(key))})[0];
 }
 bool TierInstance::healthy() { return state_->tier->health(); }
 uint32_t TierInstance::tier_flags() const { return state_->tier->flags(); }
