@@ -63,7 +63,7 @@ class PrefixRouter : public strata::PolicyModule {
   void decide(const strata_policy_input& in, strata_policy_decision* decisions) override {
     const bool l2_only = std::any_of(l2_only_.begin(), l2_only_.end(),
                                      [&](const std::string& p) { return starts_with(in.key, p); });
-    const int64_t hook_ttl = in.hook_ttl_ms > 0 ? in.hook_ttl_ms : 0;
+    const int64_t hook_ttl = strata::hook_ttl_or(in, STRATA_TTL_DEFAULT);
     int64_t l1_ttl = hook_ttl;
     for (const auto& rule : l1_ttls_) {
       if (starts_with(in.key, rule.prefix)) {
@@ -72,15 +72,14 @@ class PrefixRouter : public strata::PolicyModule {
       }
     }
     for (size_t i = 0; i < in.tier_count; ++i) {
-      const bool durable = (in.tiers[i].tier_flags & STRATA_TIER_DURABLE) != 0;
       if (in.value.data == nullptr) {
-        decisions[i] = {STRATA_ACTION_DELETE, 0};  // tombstone
-      } else if (durable) {
-        decisions[i] = {STRATA_ACTION_SET, hook_ttl};
+        decisions[i] = remove();  // tombstone
+      } else if (durable(in.tiers[i])) {
+        decisions[i] = write(hook_ttl);
       } else if (l2_only) {
-        decisions[i] = {STRATA_ACTION_DELETE, 0};
+        decisions[i] = remove();
       } else {
-        decisions[i] = {STRATA_ACTION_SET, l1_ttl};
+        decisions[i] = write(l1_ttl);
       }
     }
   }

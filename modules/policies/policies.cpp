@@ -90,35 +90,28 @@ class WritePolicy : public strata::PolicyModule {
     // A tombstone (no value at all) removes the key everywhere.
     const bool tombstone = in.value.data == nullptr;
     const bool admitted = l1_max_value_ == 0 || in.value.len <= static_cast<size_t>(l1_max_value_);
+    // The hook's TTL wins when it gave one; then this policy's per-tier TTL; else
+    // STRATA_TTL_DEFAULT, which tells the tier to use its own default.
+    const int64_t l2_ttl = strata::hook_ttl_or(in, l2_ttl_ms_);
+    const int64_t l1_ttl = strata::hook_ttl_or(in, l1_ttl_ms_);
     for (size_t i = 0; i < in.tier_count; ++i) {
-      const bool durable = (in.tiers[i].tier_flags & STRATA_TIER_DURABLE) != 0;
       strata_policy_decision& d = decisions[i];
-      d.ttl_ms = 0;
       if (tombstone) {
-        d.action = STRATA_ACTION_DELETE;
-      } else if (durable) {
-        d.action = STRATA_ACTION_SET;
-        d.ttl_ms = effective_ttl(in.hook_ttl_ms, l2_ttl_ms_);
+        d = remove();
+      } else if (durable(in.tiers[i])) {
+        d = write(l2_ttl);
       } else if (kMode == VolatileWrite::Skip) {
-        d.action = STRATA_ACTION_SKIP;
+        d = skip();
       } else if (kMode == VolatileWrite::Delete || !admitted) {
         // DELETE rather than SKIP: an older value must not linger in L1 after this write.
-        d.action = STRATA_ACTION_DELETE;
+        d = remove();
       } else {
-        d.action = STRATA_ACTION_SET;
-        d.ttl_ms = jittered(effective_ttl(in.hook_ttl_ms, l1_ttl_ms_));
+        d = write(jittered(l1_ttl));
       }
     }
   }
 
  private:
-  // The hook's TTL wins when it gave a positive one; then this policy's per-tier TTL; else 0,
-  // which tells the tier to use its own default.
-  static int64_t effective_ttl(int64_t hook_ttl_ms, int64_t policy_ttl_ms) {
-    if (hook_ttl_ms > 0) return hook_ttl_ms;
-    return policy_ttl_ms > 0 ? policy_ttl_ms : 0;
-  }
-
   // Only positive TTLs are spread: 0 (tier default) and < 0 (no expiry) pass unchanged.
   int64_t jittered(int64_t ttl_ms) {
     if (ttl_ms <= 0 || jitter_ == 0.0) return ttl_ms;
