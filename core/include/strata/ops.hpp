@@ -137,6 +137,11 @@ inline std::string_view result_value(const strata_chain_op& op) {
                               : std::string_view();
 }
 
+inline void set_chain_op_error(strata_chain_op& op, strata_status status, std::string_view msg) {
+  op.status = status;
+  copy_message(op.error, sizeof op.error, msg);
+}
+
 inline std::string_view result_error(const strata_chain_op& op) {
   return std::string_view(op.error, strnlen(op.error, sizeof op.error));
 }

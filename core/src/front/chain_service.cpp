@@ -1,5 +1,7 @@
 #include "front/chain_service.hpp"
 
+#include <strata/ops.hpp>
+
 #include <cstring>
 #include <exception>
 
@@ -10,10 +12,7 @@ namespace strata {
 namespace {
 
 void set_error(strata_chain_op& op, strata_status status, const std::string& msg) {
-  op.status = status;
-  size_t n = std::min(msg.size(), sizeof op.error - 1);
-  std::memcpy(op.error, msg.data(), n);
-  op.error[n] = '\0';
+  set_chain_op_error(op, status, msg);  // the SDK's (strata/ops.hpp): one copy
 }
 
 // The outputs start out as "nothing yet": a reused op must not show the last submit's result.
