@@ -27,7 +27,10 @@ extern "C" {
                             STRATA_TIER_WATERMARK_GET, strata_host_api.stored_position), \
                             policy_flags, the front kind (strata_front_hooks, strata_chain_op, \
                             strata_host_api.front_chain/chain_submit/chain_release) and the \
-                            tier ops a front needs (STRATA_TIER_REPLACE.., STRATA_TIER_RICH) */
+                            tier ops a front needs (STRATA_TIER_REPLACE.., STRATA_TIER_RICH); \
+                            still 1.2 (this wave's bump): the descriptor's build_signature at \
+                            its end (read only when struct_size covers it), \
+                            STRATA_UNANSWERED, the STRATA_TTL_* names, STRATA_MESSAGE_MAX */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
