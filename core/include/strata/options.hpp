@@ -1,5 +1,5 @@
 // strata C++ SDK: a module's option table and the typed view of its validated values
-// (header-only; included by sdk.hpp, and by the host, whose own schemas use the same builder).
+// (header-only; included by sdk.hpp; the host can build its own schemas with the same builder).
 #pragma once
 
 #include <strata/strata.h>
