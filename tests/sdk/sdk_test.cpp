@@ -4,6 +4,7 @@
 #include <strata/sdk.hpp>
 #include <strata/testing.hpp>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -126,4 +127,34 @@ TEST(Sdk, TtlHelpers_Issue12) {
 TEST(Sdk, OptionMapBecomesToml) {
   EXPECT_EQ(strata::testing::to_toml({{"capacity", "10"}, {"name", "a b"}, {"on", "true"}}),
             "capacity = 10\nname = 'a b'\non = true\n");
+}
+
+// The kit drives a source as the pipeline's worker thread does (the pipeline tests' scripted
+// fake source: records from a tab-separated file).
+TEST(SdkKit, SourcePollsRecordsAndTakesAcks) {
+  const std::string file = ::testing::TempDir() + "/sdk_kit_records.tsv";
+  {
+    std::ofstream out(file);
+    out << "t\t0\t5\tk1\tv1\n"
+        << "t\t0\t6\tk2\t\\N\n"
+        << "t\t1\t9\t\\N\tv3\n";
+  }
+  Module mod(FAKE_SOURCE_MODULE);
+  auto src = mod.source("records_file = \"" + file + "\"\nbatch_size = 2");
+  auto records = src.poll_until(3);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].topic, "t");
+  EXPECT_EQ(records[0].offset, 5);
+  EXPECT_EQ(records[0].key, "k1");
+  EXPECT_EQ(records[0].value, "v1");
+  EXPECT_TRUE(records[1].tombstone);
+  EXPECT_TRUE(records[2].null_key);
+  EXPECT_EQ(records[2].partition, 1);
+  EXPECT_TRUE(src.poll(10, 0).empty());
+  src.ack("t", 0, 7);
+  src.pause();
+  src.resume();
+  EXPECT_EQ(mod.create_error("").rfind(
+                "test.toml:1:1: sources.test: missing required option 'records_file'", 0),
+            0u);
 }

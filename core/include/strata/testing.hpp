@@ -3,6 +3,7 @@
 // (ABI, descriptor and build-signature checks), validates its options from a TOML snippet with
 // the host's validator, creates and starts it, and runs its ops through the host's own tier
 // wrapper (unanswered ops, flags, TTLs and errors come back exactly as the host sees them).
+// Tiers, policies and sources; fronts are not supported yet.
 // No host to write. Works with any test framework; failures throw std::runtime_error.
 //
 //   strata::testing::Module mod("build/my_tier.so");
@@ -122,6 +123,40 @@ class STRATA_TESTING_API PolicyInstance {
   std::shared_ptr<InstanceState> state_;
 };
 
+// One record of a polled batch, copied out (the batch is released before poll() returns).
+struct Record {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  bool null_key = false;    // key.data was NULL
+  bool tombstone = false;   // value.data was NULL
+  int64_t timestamp_ms = -1;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A created and started source instance, driven as the pipeline's worker thread drives it:
+// call it from one thread.
+class STRATA_TESTING_API SourceInstance {
+ public:
+  // One poll() of up to `max_records`, waiting at most `timeout_ms`; the batch is copied and
+  // released at once. Throws when poll() fails, with the module's message.
+  std::vector<Record> poll(size_t max_records = 1000, int timeout_ms = 100);
+  // Polls until `count` records came or `timeout_ms` passed (bounded); returns what came.
+  std::vector<Record> poll_until(size_t count, int timeout_ms = 10000);
+  // ack() of positions that are safe to commit (next_offset per topic/partition).
+  void ack(const std::string& topic, int32_t partition, int64_t next_offset);
+  void pause();
+  void resume();
+  int64_t lag();  // -1 when unknown (or the module has no lag hook)
+
+ private:
+  friend class Module;
+  explicit SourceInstance(std::shared_ptr<InstanceState> s) : state_(std::move(s)) {}
+  std::shared_ptr<InstanceState> state_;
+};
+
 class STRATA_TESTING_API Module {
  public:
   // Loads the .so by path. Throws std::runtime_error with the loader's exact sentence.
@@ -140,6 +175,8 @@ class STRATA_TESTING_API Module {
                         const std::string& instance = "policies.test");
   PolicyInstance policy(const OptionMap& options,
                         const std::string& instance = "policies.test");
+  SourceInstance source(std::string_view toml = "",
+                        const std::string& instance = "sources.test");
 
   // What tier()/policy() would throw for this configuration, or "" when it would succeed (the
   // instance is created, started and destroyed again).

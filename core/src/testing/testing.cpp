@@ -2,6 +2,7 @@
 // and tier wrapper, packaged for module authors' unit tests.
 #include <strata/testing.hpp>
 
+#include <chrono>
 #include <climits>
 #include <sstream>
 #include <stdexcept>
@@ -147,10 +148,17 @@ PolicyInstance Module::policy(const OptionMap& options, const std::string& insta
   return policy(to_toml(options), instance);
 }
 
+SourceInstance Module::source(std::string_view toml_text, const std::string& instance) {
+  return SourceInstance(create(toml_text, instance, STRATA_KIND_SOURCE));
+}
+
 std::string Module::create_error(std::string_view toml_text) {
   try {
     const strata_module_kind kind = state_->module->desc->kind;
-    (void)create(toml_text, kind == STRATA_KIND_POLICY ? "policies.test" : "tiers.test", kind);
+    const char* instance = kind == STRATA_KIND_POLICY   ? "policies.test"
+                           : kind == STRATA_KIND_SOURCE ? "sources.test"
+                                                        : "tiers.test";
+    (void)create(toml_text, instance, kind);
     return "";
   } catch (const std::exception& e) {
     return e.what();
@@ -224,6 +232,78 @@ std::vector<strata_policy_decision> PolicyInstance::decide(
     fail(inst.name() + ": decide failed (" + status_name(static_cast<strata_status>(rc)) +
          "): " + std::string(err.message, strnlen(err.message, sizeof err.message)));
   return out;
+}
+
+// ---- SourceInstance --------------------------------------------------------------------------
+
+namespace {
+
+std::string bytes(strata_bytes b) { return b.data ? std::string(b.data, b.len) : std::string(); }
+
+Record copy_record(const strata_record& r) {
+  Record out;
+  out.topic = r.topic ? r.topic : "";
+  out.partition = r.partition;
+  out.offset = r.offset;
+  out.key = bytes(r.key);
+  out.value = bytes(r.value);
+  out.null_key = r.key.data == nullptr;
+  out.tombstone = r.value.data == nullptr;
+  out.timestamp_ms = r.timestamp_ms;
+  for (size_t i = 0; i < r.header_count; ++i)
+    out.headers.emplace_back(bytes(r.headers[i].key), bytes(r.headers[i].value));
+  return out;
+}
+
+std::string message_of(const strata_error& err) {
+  return std::string(err.message, strnlen(err.message, sizeof err.message));
+}
+
+}  // namespace
+
+std::vector<Record> SourceInstance::poll(size_t max_records, int timeout_ms) {
+  const ModuleInstance& inst = *state_->instance;
+  strata_record_batch batch{};
+  strata_error err{};
+  int rc = inst.source()->poll(inst.handle(), max_records, timeout_ms, &batch, &err);
+  if (rc != STRATA_OK)
+    fail(inst.name() + ": poll failed (" + status_name(static_cast<strata_status>(rc)) +
+         "): " + message_of(err));
+  std::vector<Record> out;
+  out.reserve(batch.count);
+  for (size_t i = 0; i < batch.count; ++i) out.push_back(copy_record(batch.records[i]));
+  inst.source()->release_batch(inst.handle(), &batch);
+  return out;
+}
+
+std::vector<Record> SourceInstance::poll_until(size_t count, int timeout_ms) {
+  std::vector<Record> out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    for (auto& r : poll(count - out.size(), 50)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void SourceInstance::ack(const std::string& topic, int32_t partition, int64_t next_offset) {
+  const ModuleInstance& inst = *state_->instance;
+  const strata_position pos{topic.c_str(), partition, next_offset};
+  strata_error err{};
+  int rc = inst.source()->ack(inst.handle(), &pos, 1, &err);
+  if (rc != STRATA_OK)
+    fail(inst.name() + ": ack failed (" + status_name(static_cast<strata_status>(rc)) +
+         "): " + message_of(err));
+}
+
+void SourceInstance::pause() {
+  state_->instance->source()->pause(state_->instance->handle());
+}
+void SourceInstance::resume() {
+  state_->instance->source()->resume(state_->instance->handle());
+}
+int64_t SourceInstance::lag() {
+  const strata_source_hooks* h = state_->instance->source();
+  return h->lag ? h->lag(state_->instance->handle()) : -1;
 }
 
 }  // namespace strata::testing
