@@ -19,6 +19,8 @@
 //     trip each, after the preceding SET run was confirmed, so ops on a key keep array order.
 //   - A run of GETs is one memcached_mget + memcached_fetch_result loop.
 //   - The front's writes (REPLACE .. CAS, rich_ops.hpp) go one at a time like ADD and DELETE.
+//   - FLUSH (the invalidation bus, when a node cannot know what it missed) is flush_all on
+//     every server of the ring: memcached cannot flush only the keys under key_prefix.
 #include <libmemcached-1.0/memcached.h>
 #include <strata/sdk.hpp>
 
@@ -125,7 +127,8 @@ std::string key_problem(std::string_view prefix, std::string_view key) {
 
 class MemcachedL1 : public strata::TierModule {
  public:
-  static constexpr uint32_t kTierFlags = STRATA_TIER_RICH;  // volatile, unversioned
+  static constexpr uint32_t kTierFlags =
+      STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE;  // volatile, unversioned
 
   MemcachedL1(strata::Host host, const strata::Options& o) : host_(host) {
     for (const auto& text : o.list("servers")) {
@@ -241,6 +244,7 @@ class MemcachedL1 : public strata::TierModule {
     op.status = STRATA_OK;
     op.error[0] = '\0';
     op.result_flags = 0;
+    if (op.kind == STRATA_TIER_FLUSH) return true;  // no key
     std::string_view k(op.key.data ? op.key.data : "", op.key.data ? op.key.len : 0);
     std::string problem = key_problem(prefix_, k);
     if (!problem.empty()) {
@@ -323,8 +327,26 @@ class MemcachedL1 : public strata::TierModule {
     host_.warn("memcached server " + server + " failed: " + msg + "; " + what);
   }
 
+  // flush_all on every server of the ring, each through its own one-server handle. A server
+  // the gate has closed is not asked: the flush counts as a write it missed, so the gate
+  // flushes it before it opens it again. Any other failure fails the op (the caller retries).
+  void run_flush(strata_tier_op& op) {
+    std::string why;
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    for (auto& p : probes_) {
+      if (gate_ && !gate_->admit(p.name, true)) continue;
+      memcached_return_t rc = memcached_flush(p.handle.get(), 0);
+      if (memcached_success(rc)) continue;
+      if (gate_) gate_->failed(p.name, true);
+      why += (why.empty() ? "" : "; ") + p.name + ": " + last_error(p.handle.get());
+    }
+    if (!why.empty())
+      strata::set_op_error(op, STRATA_ERR_UNAVAILABLE, "memcached flush_all: " + why);
+  }
+
   void run_single(Slot& slot, strata_tier_op& op, const std::string& key) {
     memcached_st* m = slot.direct.get();
+    if (op.kind == STRATA_TIER_FLUSH) return run_flush(op);
     std::string server = server_of(m, key);
     if (!admitted(op, server)) return;
     if (is_rich(op.kind)) {

@@ -186,10 +186,18 @@ class Tx {
       s.send(c_);
       ++marks;
     }
+    const size_t bus = e_.bus.on() ? 1 : 0;
+    if (bus) {
+      std::vector<std::string_view> keys;
+      keys.reserve(apply.size());
+      for (size_t i : apply) keys.emplace_back(ops_[i]->key.data, ops_[i]->key.len);
+      append_xadd(c_, e_.bus, keys);
+    }
     Args x;
     x.add("EXEC");
     x.send(c_);
-    for (size_t k = 0; k < 1 + apply.size() + marks; ++k)  // +OK, then +QUEUED or an error each
+    // +OK, then +QUEUED or an error each
+    for (size_t k = 0; k < 1 + apply.size() + marks + bus; ++k)
       if (!next()) {
         lose("reading a transaction's replies");
         return -1;
@@ -200,11 +208,18 @@ class Tx {
       return -1;
     }
     if (done->type == REDIS_REPLY_NIL) return 0;  // WATCH fired: nothing was applied
-    if (done->type != REDIS_REPLY_ARRAY || done->elements != apply.size() + marks) {
+    if (done->type != REDIS_REPLY_ARRAY || done->elements != apply.size() + marks + bus) {
       fail_reply(done.get());  // EXECABORT (a command refused when queued: OOM, READONLY)
       return 1;
     }
     for (size_t k = 0; k < apply.size(); ++k) settle(*ops_[apply[k]], done->element[k]);
+    if (bus) {
+      const redisReply* xr = done->element[apply.size() + marks];
+      if (xr->type == REDIS_REPLY_ERROR)
+        out_.bus_error = where_ + ": XADD " + e_.bus.stream + ": " + std::string(xr->str, xr->len);
+      else
+        out_.announced = true;
+    }
     for (size_t i : apply) settled_[i] = true;
     return 1;
   }

@@ -58,10 +58,10 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
   Args a;
   a.argv.reserve(3 + 7 * cmd.count);
   a.lens.reserve(3 + 7 * cmd.count);
-  a.own.reserve(1 + 6 * cmd.count);
+  a.own.reserve(4 + 6 * cmd.count);
   a.add("EVALSHA");
   a.add(script_sha);
-  a.add_owned(std::to_string(2 * cmd.count));
+  a.add_owned(std::to_string(2 * cmd.count + (e.bus.on() ? 1 : 0)));
   for (size_t i = 0; i < cmd.count; ++i) {
     const strata_tier_op& op = *members[cmd.first + i];
     std::string key = e.prefix;
@@ -70,6 +70,7 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
     a.add_owned(std::move(key));
     a.add_owned(std::move(vkey));
   }
+  if (e.bus.on()) a.add(e.bus.stream);  // KEYS[2n+1]; ARGV[5n+1..5n+3] after the ops'
   for (size_t i = 0; i < cmd.count; ++i) {
     const strata_tier_op& op = *members[cmd.first + i];
     bool set = op.kind == STRATA_TIER_SET;
@@ -89,6 +90,11 @@ void append_script(redisContext* c, const Encoding& e, const Command& cmd,
       a.add_owned(std::to_string(vt));
     else
       a.add("0");
+  }
+  if (e.bus.on()) {
+    a.add_owned(std::to_string(e.bus.maxlen));
+    a.add(e.bus.node);
+    a.add_owned(std::to_string(e.prefix.size()));
   }
   a.send(c);
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bus_announce.hpp"
 #include "envelope.hpp"
 #include "redis_link.hpp"
 
@@ -53,6 +54,7 @@ struct Encoding {
   size_t guarded_batch = 5000;  // max guarded ops per transaction
   // Redis Cluster: a script call or a guarded run stays in one slot.
   bool cluster = false;
+  BusSettings bus;              // the invalidation bus (bus_announce.hpp); off by default
 };
 
 // A write with the ABI 1.2 partition guard: goes through run_guarded_tx(). The guard wins

@@ -72,6 +72,17 @@ constexpr strata_option_def kOptions[] = {
     strata::option("nodes", STRATA_OPT_STRING_LIST, "",
                    "Redis Cluster seed nodes (\"host:port\"); not empty = cluster mode, with "
                    "`address` ignored"),
+    strata::option("bus_stream", STRATA_OPT_STRING, "",
+                   "Redis Stream of the invalidation bus: every applied write or delete is "
+                   "announced there, one entry per atomic step, for the redis_bus fronts of "
+                   "nodes with their own L1 (docs/bus.md); \"\" = off. Not prefixed with "
+                   "key_prefix"),
+    strata::option("bus_maxlen", STRATA_OPT_INT, "100000",
+                   "the stream is trimmed to about this many entries (XADD MAXLEN ~); a node "
+                   "that falls further behind flushes its L1")
+        .range(1, 1000000000),
+    strata::option("bus_node", STRATA_OPT_STRING, "",
+                   "this writer's name in its bus entries; \"\" = hostname:pid"),
 };
 
 // Payload bytes (keys + values) after which a pipelined round is sent even if it holds fewer
@@ -114,6 +125,9 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     enc_.prefix = o.str("key_prefix");
     enc_.script_batch = static_cast<size_t>(o.integer("versioned_batch"));
     enc_.guarded_batch = static_cast<size_t>(o.integer("guarded_batch"));
+    enc_.bus.stream = o.str("bus_stream");
+    enc_.bus.maxlen = o.integer("bus_maxlen");
+    enc_.bus.node = o.str("bus_node").empty() ? default_bus_node() : o.str("bus_node");
     depth_ = static_cast<size_t>(o.integer("pipeline_depth"));
     slots_.resize(static_cast<size_t>(o.integer("connections")));
     for (auto& s : slots_) s = std::make_unique<Slot>();
@@ -133,6 +147,11 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
         host_.counter("strata_redis_watermark_skips_total",
                       "Guarded writes skipped because their offset is below the partition's "
                       "stored watermark (replays, zombie writers)");
+    bus_entries_ = host_.counter("strata_redis_bus_entries_total",
+                                 "Invalidation bus entries added (one per atomic step)");
+    bus_errors_ = host_.counter("strata_redis_bus_errors_total",
+                                "Invalidation bus entries that Redis refused or that were not "
+                                "sent (the connection was lost)");
     std::vector<std::string> nodes = o.list("nodes");
     nodes.erase(std::remove(nodes.begin(), nodes.end(), std::string()), nodes.end());
     if (o.boolean("cluster") || !nodes.empty()) {
@@ -210,7 +229,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       if (!s.ctx) {  // an earlier round lost the connection: the rest was not sent
         for (size_t i = begin; i < call.cmds.size(); ++i)
           fail_all(call, call.cmds[i], STRATA_ERR_UNAVAILABLE, call.lost + " (not sent)");
-        return;
+        break;
       }
       if (call.cmds[begin].guarded)
         guarded(s, call, call.cmds[begin]);
@@ -219,6 +238,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       else
         round(s, call, begin, end);
     }
+    if (enc_.bus.on()) announce_plain(s, call);
   }
 
   void health() override {
@@ -353,6 +373,72 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     }
   }
 
+  // The bus entry of the writes that went without an atomic step (plain and front writes):
+  // XADDed after their replies, before execute() returns. Until it is in, they are not
+  // acknowledged: when it fails they answer UNAVAILABLE (written, not announced) and the
+  // caller retries them, which writes and announces them again (docs/bus.md).
+  void announce_plain(Slot& s, Call& call) {
+    std::vector<strata_tier_op*> ops;
+    std::vector<std::string_view> keys;
+    for (const Command& cmd : call.cmds) {
+      if (cmd.guarded || cmd.versioned) continue;  // announced inside their own step
+      for (size_t i = 0; i < cmd.count; ++i) {
+        strata_tier_op* op = call.members[cmd.first + i];
+        bool applied = op->status == STRATA_OK ||
+                       (op->kind == STRATA_TIER_DELETE && op->status == STRATA_NOT_FOUND);
+        if (!announces(op->kind) || !applied) continue;
+        ops.push_back(op);
+        keys.emplace_back(op->key.data, op->key.len);
+      }
+    }
+    if (keys.empty()) return;
+    std::string err;
+    if (!s.ctx) {
+      err = call.lost;
+    } else {
+      append_xadd(s.ctx.get(), enc_.bus, keys);
+      void* raw = nullptr;
+      if (redisGetReply(s.ctx.get(), &raw) != REDIS_OK || raw == nullptr) {
+        err = io_error(s.ctx.get(), link_);
+        drop(s, err);
+      } else {
+        Reply r(static_cast<redisReply*>(raw));
+        if (r->type == REDIS_REPLY_ERROR)
+          err = "redis " + link_.endpoint.display + ": XADD " + enc_.bus.stream + ": " +
+                std::string(r->str, r->len);
+      }
+      roundtrips_.add();
+      commands_.add();
+    }
+    if (err.empty()) return bus_entries_.add();
+    bus_errors_.add();
+    for (strata_tier_op* op : ops)
+      strata::set_op_error(*op, STRATA_ERR_UNAVAILABLE,
+                           "written, but not announced on the bus (retry): " + err);
+  }
+
+  // The bus element of a versioned script's reply (the last one): the entry id, "" when no
+  // op applied, or the XADD's error. The writes stand either way.
+  void versioned_bus_result(const redisReply* r) {
+    if (r->type == REDIS_REPLY_ERROR)
+      bus_failed("redis " + link_.endpoint.display + ": XADD " + enc_.bus.stream + ": " +
+                 std::string(r->str, r->len));
+    else if (r->type == REDIS_REPLY_STRING && r->len > 0)
+      bus_entries_.add();
+  }
+
+  // An entry Redis refused inside an atomic step (the stream key holds another type): the
+  // batch's writes are durable, their announcement is lost; said loudly, once per minute.
+  void bus_failed(const std::string& why) {
+    bus_errors_.add();
+    uint64_t now = host_.monotonic_ns();
+    uint64_t last = bus_error_logged_ns_.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < 60000000000ull) return;
+    bus_error_logged_ns_.store(now, std::memory_order_relaxed);
+    host_.error(why + "; the writes stand but nodes with their own L1 were not told (fix "
+                      "bus_stream)");
+  }
+
   // Sets the statuses of cmd's ops from its reply. Returns true for NOSCRIPT (the command must
   // be retried; none of its ops ran).
   bool interpret(Call& call, const Command& cmd, const redisReply* r, const redisReply* pttl) {
@@ -379,12 +465,14 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       return false;
     }
     if (cmd.versioned) {
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != cmd.count) {
+      const size_t bus = enc_.bus.on() ? 1 : 0;
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != cmd.count + bus) {
         fail_all(call, cmd, STRATA_ERR_INTERNAL, "unexpected reply to EVALSHA");
         return false;
       }
       for (size_t i = 0; i < cmd.count; ++i)
         versioned_result(call, *call.members[cmd.first + i], r->element[i]);
+      if (bus) versioned_bus_result(r->element[cmd.count]);
       return false;
     }
     switch (first.kind) {
@@ -470,6 +558,8 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     roundtrips_.add(static_cast<double>(1 + out.attempts));
     commands_.add(static_cast<double>(cmd.count));
     already_applied_.add(static_cast<double>(out.skipped));
+    if (out.announced) bus_entries_.add();
+    if (!out.bus_error.empty()) bus_failed(out.bus_error);
     if (out.lost) {
       call.lost = out.error;
       drop(s, out.error);
@@ -534,9 +624,10 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   std::atomic<uint64_t> epoch_{0};  // bumped on every dropped connection
   std::mutex sha_mu_;
   Scripts sha_;
+  std::atomic<uint64_t> bus_error_logged_ns_{0};
 
   strata::Metric reconnects_, connection_errors_, noscript_reloads_, roundtrips_, commands_,
-      not_stored_, already_applied_;
+      not_stored_, already_applied_, bus_entries_, bus_errors_;
   std::string o_address_;                   // the `address` option (the cluster's seed)
   std::unique_ptr<ClusterRouter> cluster_;  // cluster mode: routes to the nodes below it
 };

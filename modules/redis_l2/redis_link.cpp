@@ -19,6 +19,10 @@ namespace redis_l2 {
 // Op i (1-based): KEYS[2i-1] value key, KEYS[2i] version key; ARGV[5i-4] "s" (set) | "d"
 // (delete), ARGV[5i-3] version (decimal, no leading zeros), ARGV[5i-2] value (set),
 // ARGV[5i-1] value TTL ms (0 = none), ARGV[5i] version key TTL ms (0 = none).
+// With the invalidation bus on (bus_announce.hpp) KEYS has one more, the stream (KEYS[2n+1]),
+// and ARGV three more: MAXLEN, the node name, the length of key_prefix (ARGV[5n+1..5n+3]); the
+// keys of the applied ops (reply 1 or 0) are XADDed as one entry, in the same atomic call, and
+// the reply gets one more element: the entry's id, or the XADD's error (the writes stand).
 // Returns one element per op: -1 when a newer version is stored (nothing changed), 1 when
 // applied (delete: a value was removed), 0 when a delete found no value (the tombstone is still
 // written), or an error reply for that op.
@@ -35,7 +39,7 @@ namespace redis_l2 {
 // as an expire time Redis refuses, or WRONGTYPE) fails only that op: each op keeps its own
 // status (regression, issue 9 item 2: one bad TTL dead-lettered the good records after it).
 const char* const kVersionedWriteScript = R"lua(
-local n = #KEYS / 2
+local n = math.floor(#KEYS / 2)
 local vks = {}
 for i = 1, n do vks[i] = KEYS[2 * i] end
 local got = redis.call('MGET', unpack(vks))
@@ -115,6 +119,21 @@ for i = 1, n do
   end
 end
 flush()
+if #KEYS > 2 * n then
+  local plen, fields = tonumber(ARGV[5 * n + 3]), {}
+  for i = 1, n do
+    if out[i] == 1 or out[i] == 0 then
+      fields[#fields + 1] = 'k'
+      fields[#fields + 1] = string.sub(KEYS[2 * i - 1], plen + 1)
+    end
+  end
+  local id = ''
+  if #fields > 0 then
+    id = redis.pcall('XADD', KEYS[2 * n + 1], 'MAXLEN', '~', ARGV[5 * n + 1], '*', 'node',
+                     ARGV[5 * n + 2], unpack(fields))
+  end
+  out[n + 1] = id
+end
 return out
 )lua";
 

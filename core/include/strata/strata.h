@@ -30,7 +30,8 @@ extern "C" {
                             tier ops a front needs (STRATA_TIER_REPLACE.., STRATA_TIER_RICH); \
                             still 1.2 (this wave's bump): the descriptor's build_signature at \
                             its end (read only when struct_size covers it), \
-                            STRATA_UNANSWERED, the STRATA_TTL_* names, STRATA_MESSAGE_MAX */
+                            STRATA_UNANSWERED, the STRATA_TTL_* names, STRATA_MESSAGE_MAX, \
+                            STRATA_TIER_FLUSH / STRATA_TIER_FLUSHABLE / STRATA_CHAIN_FLUSH */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -357,7 +358,11 @@ typedef enum strata_tier_op_kind {
   STRATA_TIER_TOUCH = 11, /* new ttl_ms for an existing item; NOT_FOUND if absent */
   /* CAS: store `value` only if the stored value's token (strata_cas_token() of its bytes)
    * equals `version`. NOT_FOUND if absent, NOT_STORED ("exists") if the token differs. */
-  STRATA_TIER_CAS = 12
+  STRATA_TIER_CAS = 12,
+  /* ABI 1.2, tiers with STRATA_TIER_FLUSHABLE only: drop every item the tier holds (memcached's
+   * flush_all). `key` is empty. Sent by the host only to volatile tiers (the invalidation bus,
+   * when a node cannot know which keys it missed). */
+  STRATA_TIER_FLUSH = 13
 } strata_tier_op_kind;
 
 /* Item flags the host uses; tiers store `flags` as the item's client flags where they can. */
@@ -403,7 +408,8 @@ enum strata_tier_flags {
   STRATA_TIER_VERSIONED = 1u << 1, /* honours strata_tier_op.version */
   STRATA_TIER_WATERMARK = 1u << 2, /* ABI 1.2: honours strata_tier_op.guard_* and answers
                                       STRATA_TIER_WATERMARK_GET */
-  STRATA_TIER_RICH = 1u << 3 /* ABI 1.2: implements STRATA_TIER_REPLACE .. STRATA_TIER_CAS */
+  STRATA_TIER_RICH = 1u << 3, /* ABI 1.2: implements STRATA_TIER_REPLACE .. STRATA_TIER_CAS */
+  STRATA_TIER_FLUSHABLE = 1u << 4 /* ABI 1.2: implements STRATA_TIER_FLUSH */
 };
 
 /* The compare-and-swap token of a value: FNV-1a 64 of its bytes, never 0 (0 maps to 1). The
@@ -505,7 +511,11 @@ typedef enum strata_chain_op_kind {
   STRATA_CHAIN_PREPEND = 8,
   STRATA_CHAIN_INCR = 9, /* delta in `cas` */
   STRATA_CHAIN_DECR = 10,
-  STRATA_CHAIN_CAS = 11 /* expected token in `cas` */
+  STRATA_CHAIN_CAS = 11, /* expected token in `cas` */
+  /* Drops every item of every VOLATILE tier of the chain (durable tiers are never flushed);
+   * `key` is empty. A volatile tier without STRATA_TIER_FLUSHABLE is never sent it: the op
+   * answers STRATA_ERR_INVALID ("tiers.l1 does not support flush"). */
+  STRATA_CHAIN_FLUSH = 12
 } strata_chain_op_kind;
 
 struct strata_chain_op {

@@ -65,6 +65,8 @@ const char* op_kind_name(strata_tier_op_kind kind) {
       return "TOUCH";
     case STRATA_TIER_CAS:
       return "CAS";
+    case STRATA_TIER_FLUSH:
+      return "FLUSH";
   }
   return "?";
 }
@@ -102,18 +104,21 @@ uint32_t Tier::flags() const {
   // A module older than 1.2 cannot see the guard fields nor knows the rich op kinds, whatever
   // bits it set.
   if (op_size_ != sizeof(strata_tier_op))
-    f &= ~uint32_t(STRATA_TIER_WATERMARK | STRATA_TIER_RICH);
+    f &= ~uint32_t(STRATA_TIER_WATERMARK | STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE);
   return f;
 }
 
 bool Tier::refuse_unsupported(std::vector<strata_tier_op>& ops) {
-  if (flags() & STRATA_TIER_RICH) return false;
+  const uint32_t f = flags();
   const strata_tier_op* rich = nullptr;
-  for (const auto& op : ops)
-    if (op.kind >= STRATA_TIER_REPLACE && op.kind <= STRATA_TIER_CAS) rich = &op;
+  for (const auto& op : ops) {
+    if (!(f & STRATA_TIER_RICH) && op.kind >= STRATA_TIER_REPLACE && op.kind <= STRATA_TIER_CAS)
+      rich = &op;
+    if (!(f & STRATA_TIER_FLUSHABLE) && op.kind == STRATA_TIER_FLUSH) rich = &op;
+  }
   if (!rich) return false;
-  // Never sent: a module that does not declare STRATA_TIER_RICH (or predates 1.2) does not
-  // know these kinds. The chain checks first; this is the last line.
+  // Never sent: a module that does not declare STRATA_TIER_RICH / STRATA_TIER_FLUSHABLE (or
+  // predates 1.2) does not know these kinds. The chain checks first; this is the last line.
   const std::string msg =
       name() + ": does not support " + op_kind_name(rich->kind) + "; nothing was sent";
   for (auto& op : ops) set_op_error(op, STRATA_ERR_INVALID, msg);

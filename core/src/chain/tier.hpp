@@ -27,6 +27,8 @@ class Tier {
   bool durable() const { return (flags() & STRATA_TIER_DURABLE) != 0; }
   // Declares STRATA_TIER_RICH (REPLACE .. CAS) and is built for ABI 1.2 or later.
   bool rich() const { return (flags() & STRATA_TIER_RICH) != 0; }
+  // Declares STRATA_TIER_FLUSHABLE (STRATA_TIER_FLUSH) and is built for ABI 1.2 or later.
+  bool flushable() const { return (flags() & STRATA_TIER_FLUSHABLE) != 0; }
 
   // Runs ops through the module if the breaker allows, else sets every op to
   // STRATA_ERR_BREAKER_OPEN with a message naming the tier. results.size() is made ==

@@ -77,6 +77,11 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   OpOutcome durable_only(strata_tier_op_kind kind, std::string_view key, std::string_view value,
                          int64_t ttl_ms, uint32_t flags, uint64_t arg);
 
+  // FLUSH of every volatile tier (durable tiers are never flushed): STRATA_ERR_INVALID, and
+  // nothing flushed, when one of them does not declare STRATA_TIER_FLUSHABLE; else the first
+  // failure, or OK.
+  OpOutcome flush_volatile();
+
   const std::vector<Tier*>& tiers() const { return tiers_; }
 
  private:

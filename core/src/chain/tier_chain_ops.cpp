@@ -173,6 +173,19 @@ OpOutcome TierChain::durable_only(strata_tier_op_kind kind, std::string_view key
   return out;
 }
 
+OpOutcome TierChain::flush_volatile() {
+  for (Tier* tier : tiers_)
+    if (!tier->durable() && !tier->flushable())
+      return invalid(tier->name() + " does not support flush");
+  OpOutcome out;
+  for (Tier* tier : tiers_) {
+    if (tier->durable()) continue;
+    strata_tier_op op = run_one(*tier, make_op(STRATA_TIER_FLUSH, {}));
+    if (op.status != STRATA_OK && out.status == STRATA_OK) out = failed(*tier, op);
+  }
+  return out;
+}
+
 void TierChain::drop_volatile(std::string_view key, const char* why) {
   for (Tier* tier : tiers_) {
     if (tier->durable()) continue;

@@ -235,6 +235,7 @@ void ChainService::run_op(strata_chain_op& op) {
   const std::string_view key(op.key.data ? op.key.data : "", op.key.data ? op.key.len : 0);
   const std::string_view value(op.value.data ? op.value.data : "",
                                op.value.data ? op.value.len : 0);
+  if (op.kind == STRATA_CHAIN_FLUSH) return set_outcome(op, chain_.flush_volatile());
   if (key.empty()) return set_error(op, STRATA_ERR_BAD_KEY, "empty key");
   if (stores_flags(op.kind) && op.flags == STRATA_ITEM_NEGATIVE)
     return set_error(op, STRATA_ERR_INVALID,
