@@ -263,7 +263,7 @@ TEST(MemcachedL1Rich, BadKeysTooLargeValuesAndDownServersFailAsForSet) {
   EXPECT_EQ(t.one(big_cas), STRATA_ERR_TOO_LARGE);
   Op bad = op(STRATA_TIER_INCR, "a key", "", 1);
   EXPECT_EQ(t.one(bad), STRATA_ERR_BAD_KEY);
-  Op unknown = op(static_cast<strata_tier_op_kind>(13), "k");  // a later ABI's kind
+  Op unknown = op(static_cast<strata_tier_op_kind>(14), "k");  // a later ABI's kind
   EXPECT_EQ(t.one(unknown), STRATA_ERR_INVALID);
   mc.stop();
   for (auto kind : {STRATA_TIER_REPLACE, STRATA_TIER_APPEND, STRATA_TIER_INCR, STRATA_TIER_TOUCH,
@@ -322,6 +322,29 @@ TEST(MemcachedL1Rich, ConcurrentIncrsAndCasLoopsLoseNoUpdate) {
   Op c = op(STRATA_TIER_GET, "c");
   ASSERT_EQ(t.one(c), STRATA_OK);
   EXPECT_EQ(c.result.value, std::to_string(kThreads * kCas));
+}
+
+}  // namespace
+
+namespace {
+
+// Issue 10: FLUSH (the invalidation bus, when a node cannot know what it missed) empties every
+// server of the ring, whatever the key prefix.
+TEST(MemcachedL1Flush, Issue10FlushEmptiesEveryServerOfThePool) {
+  START(a);
+  START(b);
+  Tier t({&a, &b}, "", "tiers.flushed");
+  ASSERT_EQ(t.error(), "");
+  for (int i = 0; i < 40; ++i) {
+    Op set = op(STRATA_TIER_SET, "k" + std::to_string(i), "v");
+    ASSERT_EQ(t.one(set), STRATA_OK) << set.op.error;
+  }
+  Op flush = op(STRATA_TIER_FLUSH, "");
+  EXPECT_EQ(t.one(flush), STRATA_OK) << flush.op.error;
+  for (int i = 0; i < 40; ++i) {
+    Op get = op(STRATA_TIER_GET, "k" + std::to_string(i));
+    EXPECT_EQ(t.one(get), STRATA_NOT_FOUND) << i;
+  }
 }
 
 }  // namespace
