@@ -196,5 +196,24 @@ TEST_F(ChainOpsTest, OldModulesNeverSeeTheNewKindsWhateverTheyDeclare) {
   EXPECT_EQ(chain_->get("k").value, "1");  // the old kinds still work
 }
 
+// Issue 10: FLUSH goes only to volatile tiers that declare STRATA_TIER_FLUSHABLE; the fakes do
+// not, so nothing is sent and nothing dropped (memcached_l1's flush: tests/memcached_l1).
+TEST_F(ChainOpsTest, Issue10FlushIsNeverSentToATierWithoutTheFlag) {
+  l1_.put("k", "v");
+  l2_.put("k", "v");
+  EXPECT_FALSE(l1_.tier->flushable());
+  OpOutcome out = chain_->flush_volatile();
+  EXPECT_EQ(out.status, STRATA_ERR_INVALID);
+  EXPECT_EQ(out.error, l1_.tier->name() + " does not support flush");
+  std::vector<strata_tier_op> ops{make_op(STRATA_TIER_FLUSH, {})};
+  std::vector<OpResult> results;
+  EXPECT_FALSE(l1_.tier->execute(ops, results));  // even sent directly, the Tier refuses it
+  EXPECT_EQ(ops[0].status, STRATA_ERR_INVALID);
+  EXPECT_EQ(l1_.count(STRATA_TIER_FLUSH), 0);
+  EXPECT_EQ(l2_.count(STRATA_TIER_FLUSH), 0);
+  EXPECT_EQ(l1_.lookup("k"), "v");
+  EXPECT_EQ(l2_.lookup("k"), "v");
+}
+
 }  // namespace
 }  // namespace strata
