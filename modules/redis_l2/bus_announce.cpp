@@ -55,4 +55,53 @@ void append_xadd(redisContext* c, const BusSettings& b, const std::vector<std::s
   redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
 }
 
+BusReport::BusReport(strata::Host host, const BusSettings& b) : host_(host), bus_(b) {
+  entries_ = host_.counter("strata_redis_bus_entries_total",
+                           "Invalidation bus entries added (one per atomic step)");
+  errors_ = host_.counter("strata_redis_bus_errors_total",
+                          "Invalidation bus entries that Redis refused or that were not sent "
+                          "(the connection was lost)");
+}
+
+// Inside an atomic step only a stream key of another type makes the XADD fail: the batch's
+// writes are durable, their announcement is lost, so it is said loudly.
+void BusReport::failed(const std::string& why) {
+  errors_.add();
+  uint64_t now = host_.monotonic_ns();
+  uint64_t last = logged_ns_.load(std::memory_order_relaxed);
+  if (last != 0 && now - last < 60000000000ull) return;
+  logged_ns_.store(now, std::memory_order_relaxed);
+  host_.error(why + "; nodes with their own L1 were not told (check bus_stream)");
+}
+
+void BusReport::script_reply(const redisReply* r, const std::string& where) {
+  if (r->type == REDIS_REPLY_ERROR)
+    failed(where + ": XADD " + bus_.stream + ": " + std::string(r->str, r->len) +
+           "; the writes stand");
+  else if (r->type == REDIS_REPLY_STRING && r->len > 0)
+    added();
+}
+
+std::string BusReport::send(redisContext* c, const std::vector<std::string_view>& keys,
+                            const std::string& where, bool* io) {
+  *io = false;
+  append_xadd(c, bus_, keys);
+  void* raw = nullptr;
+  std::string err;
+  if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+    *io = true;
+    err = where + ": XADD " + bus_.stream + ": " + (c->err ? c->errstr : "connection lost");
+  } else {
+    redisReply* r = static_cast<redisReply*>(raw);
+    if (r->type == REDIS_REPLY_ERROR)
+      err = where + ": XADD " + bus_.stream + ": " + std::string(r->str, r->len);
+    freeReplyObject(r);
+  }
+  if (err.empty())
+    added();
+  else
+    errors_.add();
+  return err;
+}
+
 }  // namespace redis_l2

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <hiredis/hiredis.h>
+#include <strata/sdk.hpp>
 #include <strata/strata.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,5 +37,27 @@ bool announces(strata_tier_op_kind kind);
 // Appends XADD <stream> MAXLEN ~ <maxlen> * node <node> k <key>... to c's output buffer
 // (one reply). `keys` must not be empty.
 void append_xadd(redisContext* c, const BusSettings& b, const std::vector<std::string_view>& keys);
+
+// The module's bus bookkeeping: entries counted, failures counted and logged (at most once a
+// minute). Thread-safe.
+class BusReport {
+ public:
+  BusReport(strata::Host host, const BusSettings& b);
+  void added() const { entries_.add(); }
+  // An entry Redis refused or that could not be sent; `why` names the server.
+  void failed(const std::string& why);
+  // The bus element of a versioned script's reply: the id, "" (no op applied) or an error.
+  void script_reply(const redisReply* r, const std::string& where);
+  // XADDs `keys` on `c` and reads the reply: "" when added, else why not (`*io` when the
+  // connection failed: the caller drops it).
+  std::string send(redisContext* c, const std::vector<std::string_view>& keys,
+                   const std::string& where, bool* io);
+
+ private:
+  strata::Host host_;
+  const BusSettings& bus_;
+  strata::Metric entries_, errors_;
+  std::atomic<uint64_t> logged_ns_{0};
+};
 
 }  // namespace redis_l2

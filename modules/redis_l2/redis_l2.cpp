@@ -147,15 +147,15 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
         host_.counter("strata_redis_watermark_skips_total",
                       "Guarded writes skipped because their offset is below the partition's "
                       "stored watermark (replays, zombie writers)");
-    bus_entries_ = host_.counter("strata_redis_bus_entries_total",
-                                 "Invalidation bus entries added (one per atomic step)");
-    bus_errors_ = host_.counter("strata_redis_bus_errors_total",
-                                "Invalidation bus entries that Redis refused or that were not "
-                                "sent (the connection was lost)");
     std::vector<std::string> nodes = o.list("nodes");
     nodes.erase(std::remove(nodes.begin(), nodes.end(), std::string()), nodes.end());
     if (o.boolean("cluster") || !nodes.empty()) {
       enc_.cluster = true;
+      // The stream is one key in one slot; the entry is written in the batch's own atomic step,
+      // which Cluster keeps inside one slot.
+      if (enc_.bus.on())
+        throw strata::Error(STRATA_ERR_INVALID,
+                            "bus_stream is not supported with a Redis Cluster L2 yet");
       cluster_ = ClusterRouter::create(
           host_, link_, enc_.prefix, nodes.empty() ? std::vector<std::string>{o_address_} : nodes,
           [this](const Endpoint& ep) { return std::make_unique<RedisL2>(*this, ep); });
@@ -392,51 +392,18 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       }
     }
     if (keys.empty()) return;
-    std::string err;
-    if (!s.ctx) {
-      err = call.lost;
-    } else {
-      append_xadd(s.ctx.get(), enc_.bus, keys);
-      void* raw = nullptr;
-      if (redisGetReply(s.ctx.get(), &raw) != REDIS_OK || raw == nullptr) {
-        err = io_error(s.ctx.get(), link_);
-        drop(s, err);
-      } else {
-        Reply r(static_cast<redisReply*>(raw));
-        if (r->type == REDIS_REPLY_ERROR)
-          err = "redis " + link_.endpoint.display + ": XADD " + enc_.bus.stream + ": " +
-                std::string(r->str, r->len);
-      }
+    std::string err = call.lost;
+    if (s.ctx) {
+      bool io = false;
+      err = bus_.send(s.ctx.get(), keys, "redis " + link_.endpoint.display, &io);
+      if (io) drop(s, err);
       roundtrips_.add();
       commands_.add();
     }
-    if (err.empty()) return bus_entries_.add();
-    bus_errors_.add();
+    if (err.empty()) return;
     for (strata_tier_op* op : ops)
       strata::set_op_error(*op, STRATA_ERR_UNAVAILABLE,
                            "written, but not announced on the bus (retry): " + err);
-  }
-
-  // The bus element of a versioned script's reply (the last one): the entry id, "" when no
-  // op applied, or the XADD's error. The writes stand either way.
-  void versioned_bus_result(const redisReply* r) {
-    if (r->type == REDIS_REPLY_ERROR)
-      bus_failed("redis " + link_.endpoint.display + ": XADD " + enc_.bus.stream + ": " +
-                 std::string(r->str, r->len));
-    else if (r->type == REDIS_REPLY_STRING && r->len > 0)
-      bus_entries_.add();
-  }
-
-  // An entry Redis refused inside an atomic step (the stream key holds another type): the
-  // batch's writes are durable, their announcement is lost; said loudly, once per minute.
-  void bus_failed(const std::string& why) {
-    bus_errors_.add();
-    uint64_t now = host_.monotonic_ns();
-    uint64_t last = bus_error_logged_ns_.load(std::memory_order_relaxed);
-    if (last != 0 && now - last < 60000000000ull) return;
-    bus_error_logged_ns_.store(now, std::memory_order_relaxed);
-    host_.error(why + "; the writes stand but nodes with their own L1 were not told (fix "
-                      "bus_stream)");
   }
 
   // Sets the statuses of cmd's ops from its reply. Returns true for NOSCRIPT (the command must
@@ -472,7 +439,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       }
       for (size_t i = 0; i < cmd.count; ++i)
         versioned_result(call, *call.members[cmd.first + i], r->element[i]);
-      if (bus) versioned_bus_result(r->element[cmd.count]);
+      if (bus) bus_.script_reply(r->element[cmd.count], "redis " + link_.endpoint.display);
       return false;
     }
     switch (first.kind) {
@@ -558,8 +525,8 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     roundtrips_.add(static_cast<double>(1 + out.attempts));
     commands_.add(static_cast<double>(cmd.count));
     already_applied_.add(static_cast<double>(out.skipped));
-    if (out.announced) bus_entries_.add();
-    if (!out.bus_error.empty()) bus_failed(out.bus_error);
+    if (out.announced) bus_.added();
+    if (!out.bus_error.empty()) bus_.failed(out.bus_error + "; the writes stand");
     if (out.lost) {
       call.lost = out.error;
       drop(s, out.error);
@@ -624,10 +591,10 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   std::atomic<uint64_t> epoch_{0};  // bumped on every dropped connection
   std::mutex sha_mu_;
   Scripts sha_;
-  std::atomic<uint64_t> bus_error_logged_ns_{0};
+  BusReport bus_{host_, enc_.bus};
 
   strata::Metric reconnects_, connection_errors_, noscript_reloads_, roundtrips_, commands_,
-      not_stored_, already_applied_, bus_entries_, bus_errors_;
+      not_stored_, already_applied_;
   std::string o_address_;                   // the `address` option (the cluster's seed)
   std::unique_ptr<ClusterRouter> cluster_;  // cluster mode: routes to the nodes below it
 };
