@@ -266,6 +266,24 @@ TEST_F(ChainTest, LateRefillDoesNotOverwriteNewerWrite) {
   EXPECT_EQ(chain_->get("k").value, "new");
 }
 
+// Issue 10: another node writes L2 and its bus deletes the key from this node's L1 (through
+// a chain of its own over the same L1 tier) while a read here holds the old value from L2:
+// the read's refill must not outlive that delete.
+TEST_F(ChainTest, Issue10RefillOfAValueReadBeforeABusDeleteIsDropped) {
+  l2_.put("k", "old");
+  l2_.ctl.gate(l2_.inst(), 0);  // the L2 GET reads "old", then waits
+  std::thread reader([&] { EXPECT_EQ(chain_->get("k").value, "old"); });
+  while (l2_.ctl.waiting(l2_.inst()) == 0) std::this_thread::yield();
+  l2_.put("k", "new");  // the other node's write
+  TierChain bus({l1_.tier.get()}, ChainSettings{});
+  EXPECT_EQ(bus.remove("k").status, STRATA_NOT_FOUND);  // L1 has no copy yet
+  l2_.ctl.gate(l2_.inst(), 1);
+  reader.join();
+  EXPECT_FALSE(l1_.lookup("k")) << "the refill of \"old\" survived the bus's delete";
+  EXPECT_EQ(chain_->get("k").value, "new");
+  EXPECT_EQ(l1_.lookup("k"), "new");  // a read that saw no delete refills as before
+}
+
 TEST_F(ChainTest, ConcurrentMissesMakeOneL2Get) {
   l2_.put("hot", "value");
   l2_.ctl.gate(l2_.inst(), 0);

@@ -200,6 +200,7 @@ bool Tier::execute(std::vector<strata_tier_op>& ops, std::vector<OpResult>& resu
     return false;
   }
 
+  if (!durable()) bump_marks(ops);
   strata_error err{};
   auto t0 = std::chrono::steady_clock::now();
   int rc = op_size_ != sizeof(strata_tier_op)
@@ -251,5 +252,20 @@ bool Tier::health() {
 }
 
 void Tier::count_refill() { refills_->add(1); }
+
+size_t Tier::mark_slot(std::string_view key) {
+  return std::hash<std::string_view>{}(key) % kMarkSlots;
+}
+
+// Before the module runs the deletes: a refill that checks its mark after its ADD landed sees
+// any delete that reached the server before that ADD.
+void Tier::bump_marks(const std::vector<strata_tier_op>& ops) {
+  for (const auto& op : ops) {
+    if (op.kind == STRATA_TIER_DELETE)
+      marks_[mark_slot({op.key.data, op.key.len})].fetch_add(1, std::memory_order_seq_cst);
+    else if (op.kind == STRATA_TIER_FLUSH)
+      flush_mark_.fetch_add(1, std::memory_order_seq_cst);
+  }
+}
 
 }  // namespace strata

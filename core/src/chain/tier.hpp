@@ -6,7 +6,10 @@
 #include <strata/ops.hpp>  // make_op, set_op_error: the SDK's, one copy
 #include <strata/strata.h>
 
+#include <array>
+#include <atomic>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chain/breaker.hpp"
@@ -43,6 +46,16 @@ class Tier {
   // Counts a read-path refill that the tier stored (called by the TierChain).
   void count_refill();
 
+  // Deletes and flushes seen by this tier, per slot of key hashes: a read-through notes the
+  // mark of its key before it reads the durable tier, and drops its refill again when the
+  // mark moved meanwhile, so a refill of a value read before a delete (the invalidation bus's
+  // delete of a key another node just wrote) never outlives that delete.
+  static size_t mark_slot(std::string_view key);
+  uint64_t delete_mark(size_t slot) const {
+    return marks_[slot].load(std::memory_order_seq_cst) +
+           flush_mark_.load(std::memory_order_seq_cst);
+  }
+
  private:
   void refuse(std::vector<strata_tier_op>& ops);
   // An op execute() left STRATA_UNANSWERED (or set to a value outside strata_status) becomes
@@ -55,6 +68,9 @@ class Tier {
   int execute_packed(std::vector<strata_tier_op>& ops, strata_error* err);
   void on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to);
 
+  static constexpr size_t kMarkSlots = 4096;
+  void bump_marks(const std::vector<strata_tier_op>& ops);
+
   ModuleInstance& instance_;
   const strata_tier_hooks* hooks_;
   size_t op_size_ = sizeof(strata_tier_op);  // the op size of the module's ABI minor
@@ -66,6 +82,8 @@ class Tier {
   Series* latency_;
   Series* breaker_state_;
   Series* breaker_opens_;
+  std::array<std::atomic<uint64_t>, kMarkSlots> marks_{};
+  std::atomic<uint64_t> flush_mark_{0};
 };
 
 // "GET", "SET", ... for messages.

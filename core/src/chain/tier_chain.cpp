@@ -110,13 +110,18 @@ std::vector<GetResult> TierChain::get_many(const std::vector<std::string_view>& 
 GetResult TierChain::read_through(std::string_view key) {
   GetResult result;
   std::vector<Tier*> missed;  // volatile tiers that answered "no such key": refill candidates
+  std::vector<uint64_t> marks;  // their delete marks from before the read
+  const size_t slot = Tier::mark_slot(key);
+  std::vector<uint64_t> before(tiers_.size());
+  for (size_t i = 0; i < tiers_.size(); ++i) before[i] = tiers_[i]->delete_mark(slot);
   bool durable_missed = false;
   std::string first_error;
   strata_status first_error_status = STRATA_NOT_FOUND;
   std::vector<strata_tier_op> ops(1);
   std::vector<OpResult> results;
 
-  for (Tier* tier : tiers_) {
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    Tier* tier = tiers_[t];
     ops[0] = make_op(STRATA_TIER_GET, key);
     tier->execute(ops, results);
     const strata_tier_op& op = ops[0];
@@ -134,7 +139,7 @@ GetResult TierChain::read_through(std::string_view key) {
       // Every volatile tier before this one that missed gets the value: with its own default
       // TTL, or, when the value expires here sooner, a TTL that ends before it does here.
       int64_t ttl = refill_ttl(op.result_ttl_ms);
-      if (ttl >= 0) refill(missed, key, result.value, op.result_flags, ttl);
+      if (ttl >= 0) refill(missed, marks, slot, key, result.value, op.result_flags, ttl);
       if (!tier->durable()) result.stale = durable_degraded();
       return result;
     }
@@ -143,6 +148,7 @@ GetResult TierChain::read_through(std::string_view key) {
         durable_missed = true;
       } else {
         missed.push_back(tier);
+        marks.push_back(before[t]);
       }
       continue;
     }
@@ -161,7 +167,7 @@ GetResult TierChain::read_through(std::string_view key) {
 
   if (durable_missed) {
     if (settings_.neg_ttl_ms > 0)
-      refill(missed, key, {}, STRATA_ITEM_NEGATIVE, settings_.neg_ttl_ms);
+      refill(missed, marks, slot, key, {}, STRATA_ITEM_NEGATIVE, settings_.neg_ttl_ms);
     return result;  // NOT_FOUND
   }
   if (missed.empty() && !first_error.empty()) {
@@ -172,15 +178,21 @@ GetResult TierChain::read_through(std::string_view key) {
   return result;
 }
 
-void TierChain::refill(const std::vector<Tier*>& tiers, std::string_view key,
-                       std::string_view value, uint32_t flags, int64_t ttl_ms) {
+void TierChain::refill(const std::vector<Tier*>& tiers, const std::vector<uint64_t>& marks,
+                       size_t slot, std::string_view key, std::string_view value, uint32_t flags,
+                       int64_t ttl_ms) {
   // ADD, never SET: a refill that arrives after a newer write must not overwrite it.
   std::vector<strata_tier_op> ops(1);
   std::vector<OpResult> results;
-  for (Tier* tier : tiers) {
+  for (size_t i = 0; i < tiers.size(); ++i) {
+    Tier* tier = tiers[i];
     ops[0] = make_op(STRATA_TIER_ADD, key, value, ttl_ms, 0, flags);
     tier->execute(ops, results);
-    if (ops[0].status == STRATA_OK) {
+    if (ops[0].status == STRATA_OK && tier->delete_mark(slot) != marks[i]) {
+      // A delete of this key (slot) came while we read: the value may predate it.
+      ops[0] = make_op(STRATA_TIER_DELETE, key);
+      tier->execute(ops, results);
+    } else if (ops[0].status == STRATA_OK) {
       tier->count_refill();
     } else if (ops[0].status != STRATA_NOT_STORED) {
       log::write(STRATA_LOG_DEBUG, tier->name(), {},

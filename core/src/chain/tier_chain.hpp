@@ -99,8 +99,9 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   static constexpr size_t kShards = 32;
 
   GetResult read_through(std::string_view key);
-  void refill(const std::vector<Tier*>& tiers, std::string_view key, std::string_view value,
-              uint32_t flags, int64_t ttl_ms);
+  // `marks[i]`: tiers[i]'s delete mark of `slot` before the read began (Tier::delete_mark).
+  void refill(const std::vector<Tier*>& tiers, const std::vector<uint64_t>& marks, size_t slot,
+              std::string_view key, std::string_view value, uint32_t flags, int64_t ttl_ms);
   bool durable_degraded() const;
   // set() and del(): `op` (SET or DELETE) in every durable tier, then in the volatile ones.
   Result<void> write(const strata_tier_op& op);
