@@ -333,6 +333,29 @@ TEST_F(BusTwoNodes, Issue10WritesAndDeletesReachTheOtherNodesL1WithinAMeasuredBo
   EXPECT_GT(metric_value(text, "strata_bus_deletions_total"), 0);
 }
 
+// A bulk load: how far behind node 1's commits node 2's bus falls (printed for docs/bus.md).
+TEST_F(BusTwoNodes, Issue10BusKeepsUpWithABulkLoad) {
+  start_node2();
+  ASSERT_TRUE(wait_log("flushed L1 (no_state)")) << read_file(log2());
+  start_node1();
+  const int kKeys = 20000;
+  auto t0 = Clock::now();
+  ASSERT_TRUE(produce(keys(0, kKeys)));
+  ASSERT_TRUE(produce(keys(0, kKeys)));
+  ASSERT_TRUE(wait_committed(240)) << read_file(dir_ + "/node1.log");
+  double committed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  ASSERT_TRUE(wait_bus_caught_up(240)) << read_file(log2());
+  double caught_up_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::string text = http_get(admin_port_, "/metrics");
+  double entries = metric_value(text, "strata_bus_entries_total");
+  double announced = metric_value(text, "strata_bus_keys_total");
+  std::printf("[bus] bulk: %d records committed by node 1 in %.2f s; node 2 applied %.0f "
+              "entries (%.0f keys) by %.2f s\n",
+              2 * kKeys, committed_s, entries, announced, caught_up_s);
+  EXPECT_GE(announced, static_cast<double>(kKeys));  // coalescing may merge a key's two writes
+  EXPECT_EQ(flushes("trimmed"), 0);
+}
+
 TEST_F(BusTwoNodes, Issue10ConnectionCutWhileWritesContinueLeavesNoStaleKey) {
   const std::vector<std::string> all = keys(0, 200);
   ASSERT_TRUE(produce(all));
