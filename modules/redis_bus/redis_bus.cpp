@@ -1,11 +1,12 @@
 // redis_bus: the read side of the invalidation bus (issue 10), a `front` module. A node that
-// keeps its own L1 runs it over that L1 (`tiers = ["l1"]`): one thread XREADs the Redis Stream
-// that redis_l2 writes with every batch (`bus_stream`), deletes the announced keys through the
-// front's chain, and only then moves its position (last id, entries seen) and saves it in
-// `state_file`, so a restart or a reconnect resumes where the deletes stopped. What it cannot
-// know (no state, the stream trimmed past its id, the stream deleted or recreated) it answers
-// with a FLUSH of its L1, a count and one log line, and goes on from the stream's end.
-// Entries of every writer are applied, this node's own too: see docs/bus.md.
+// keeps its own L1 runs it over that L1 (`tiers = ["l1"]`, or a pipeline's chain): one thread
+// XREADs the Redis Stream that redis_l2 writes with every batch (`bus_stream`), deletes the
+// announced keys from the chain's volatile tiers only (STRATA_CHAIN_INVALIDATE: Redis, the
+// source of truth, is never touched), and only then moves its position (last id, entries
+// seen) and saves it in `state_file`, so a restart or a reconnect resumes where the deletes
+// stopped. What it cannot know (no state, the stream trimmed past its id, the stream deleted
+// or recreated) it answers with a FLUSH of its L1, a count and one log line, and goes on from
+// the stream's end. Entries of every writer are applied, this node's own too: docs/bus.md.
 #include <pthread.h>
 #include <signal.h>
 
@@ -324,7 +325,8 @@ class RedisBus final : public strata::FrontModule {
   bool apply(const std::vector<Entry>& entries) {
     std::vector<strata_chain_op> ops;
     for (const Entry& e : entries)
-      for (const std::string& k : e.keys) ops.push_back(strata::chain_op(STRATA_CHAIN_DELETE, k));
+      for (const std::string& k : e.keys)
+        ops.push_back(strata::chain_op(STRATA_CHAIN_INVALIDATE, k));
     size_t found = 0;
     while (!ops.empty() && !run_ops(ops.data(), ops.size(), &found)) {
       errors_.add();

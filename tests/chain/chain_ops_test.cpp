@@ -196,6 +196,21 @@ TEST_F(ChainOpsTest, OldModulesNeverSeeTheNewKindsWhateverTheyDeclare) {
   EXPECT_EQ(chain_->get("k").value, "1");  // the old kinds still work
 }
 
+// Issue 10: the bus's delete reaches the volatile tiers only; Redis keeps the key.
+TEST_F(ChainOpsTest, Issue10InvalidateDeletesFromVolatileTiersOnly) {
+  l1_.put("k", "v");
+  l2_.put("k", "v");
+  EXPECT_EQ(chain_->invalidate_volatile("k").status, STRATA_OK);
+  EXPECT_FALSE(l1_.lookup("k"));
+  EXPECT_EQ(l2_.lookup("k"), "v");
+  EXPECT_EQ(l2_.count(STRATA_TIER_DELETE), 0);
+  EXPECT_EQ(chain_->invalidate_volatile("k").status, STRATA_NOT_FOUND);
+  l1_.down(true);
+  OpOutcome out = chain_->invalidate_volatile("k");
+  EXPECT_EQ(out.status, STRATA_ERR_UNAVAILABLE);  // the bus retries it
+  EXPECT_NE(out.error.find(l1_.tier->name()), std::string::npos) << out.error;
+}
+
 // Issue 10: FLUSH goes only to volatile tiers that declare STRATA_TIER_FLUSHABLE; the fakes do
 // not, so nothing is sent and nothing dropped (memcached_l1's flush: tests/memcached_l1).
 TEST_F(ChainOpsTest, Issue10FlushIsNeverSentToATierWithoutTheFlag) {

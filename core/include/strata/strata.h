@@ -31,7 +31,8 @@ extern "C" {
                             still 1.2 (this wave's bump): the descriptor's build_signature at \
                             its end (read only when struct_size covers it), \
                             STRATA_UNANSWERED, the STRATA_TTL_* names, STRATA_MESSAGE_MAX, \
-                            STRATA_TIER_FLUSH / STRATA_TIER_FLUSHABLE / STRATA_CHAIN_FLUSH */
+                            STRATA_TIER_FLUSH / STRATA_TIER_FLUSHABLE / STRATA_CHAIN_FLUSH, \
+                            STRATA_CHAIN_INVALIDATE */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -515,7 +516,11 @@ typedef enum strata_chain_op_kind {
   /* Drops every item of every VOLATILE tier of the chain (durable tiers are never flushed);
    * `key` is empty. A volatile tier without STRATA_TIER_FLUSHABLE is never sent it: the op
    * answers STRATA_ERR_INVALID ("tiers.l1 does not support flush"). */
-  STRATA_CHAIN_FLUSH = 12
+  STRATA_CHAIN_FLUSH = 12,
+  /* Deletes `key` from every VOLATILE tier of the chain only (durable tiers are never touched):
+   * the invalidation bus's delete of a key another node wrote. OK when a volatile tier held
+   * it, NOT_FOUND when none did, or the first volatile tier's failure. */
+  STRATA_CHAIN_INVALIDATE = 13
 } strata_chain_op_kind;
 
 struct strata_chain_op {

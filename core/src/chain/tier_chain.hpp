@@ -81,6 +81,9 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   // nothing flushed, when one of them does not declare STRATA_TIER_FLUSHABLE; else the first
   // failure, or OK.
   OpOutcome flush_volatile();
+  // DELETE of `key` in every volatile tier only: OK when one held it, NOT_FOUND when none did,
+  // or the first failure (every tier is still tried).
+  OpOutcome invalidate_volatile(std::string_view key);
 
   const std::vector<Tier*>& tiers() const { return tiers_; }
 

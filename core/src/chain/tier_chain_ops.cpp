@@ -186,6 +186,21 @@ OpOutcome TierChain::flush_volatile() {
   return out;
 }
 
+OpOutcome TierChain::invalidate_volatile(std::string_view key) {
+  OpOutcome out{STRATA_NOT_FOUND, {}, {}};
+  bool failed_once = false;
+  for (Tier* tier : tiers_) {
+    if (tier->durable()) continue;
+    strata_tier_op op = run_one(*tier, make_op(STRATA_TIER_DELETE, key));
+    if (op.status == STRATA_OK && !failed_once) out.status = STRATA_OK;
+    if (op.status != STRATA_OK && op.status != STRATA_NOT_FOUND && !failed_once) {
+      out = failed(*tier, op);
+      failed_once = true;
+    }
+  }
+  return out;
+}
+
 void TierChain::drop_volatile(std::string_view key, const char* why) {
   for (Tier* tier : tiers_) {
     if (tier->durable()) continue;

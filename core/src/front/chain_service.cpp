@@ -253,6 +253,8 @@ void ChainService::run_op(strata_chain_op& op) {
       return set_outcome(op, chain_.remove(key));
     case STRATA_CHAIN_TOUCH:
       return set_outcome(op, chain_.touch(key, op.ttl_ms));
+    case STRATA_CHAIN_INVALIDATE:
+      return set_outcome(op, chain_.invalidate_volatile(key));
     default:
       if (!durable_kind(op.kind, &durable))
         return set_error(op, STRATA_ERR_INVALID,
