@@ -40,7 +40,9 @@ constexpr strata_option_def kOptions[] = {
     strata::option("block", STRATA_OPT_DURATION, "100ms",
                    "XREAD BLOCK timeout: how long one read waits for new entries (bounds stop)")
         .range(1, 5000),
-    strata::option("count", STRATA_OPT_INT, "1000", "max entries per XREAD").range(1, 100000),
+    strata::option("count", STRATA_OPT_INT, "100",
+                   "max entries per XREAD (an entry lists one batch's keys: up to guarded_batch)")
+        .range(1, 100000),
     strata::option("connect_timeout", STRATA_OPT_DURATION, "200ms", "timeout of one connect")
         .range(1, 60000),
     strata::option("command_timeout", STRATA_OPT_DURATION, "1s",
@@ -55,6 +57,9 @@ constexpr strata_option_def kOptions[] = {
 };
 
 constexpr size_t kOpsPerSubmit = 256;
+// Keys deleted per step before the position moves: bounds the ops held at once (an entry of
+// one batch may list thousands of keys, an XREAD returns `count` entries).
+constexpr size_t kKeysPerStep = 8192;
 const char* const kFlushReasons[] = {"no_state", "trimmed", "recreated", "stream_gone"};
 
 // Waits for the done callbacks of several submits.
@@ -263,17 +268,28 @@ class RedisBus final : public strata::FrontModule {
     Position anchor;
     if (info.exists) anchor = Position{info.last_generated, info.added};
     strata_chain_op op = strata::chain_op(STRATA_CHAIN_FLUSH, {});
-    while (!run_ops(&op, 1, nullptr)) {
+    bool warned = false;
+    while (!run_ops(&op, 1, nullptr) && op.status != STRATA_ERR_INVALID) {
       errors_.add();
-      if (!stopping()) host_.warn("L1 flush failed: " + std::string(strata::result_error(op)));
+      if (!warned) host_.warn("L1 flush failed, retrying: " + std::string(strata::result_error(op)));
+      warned = true;
       backoff();
       if (stopping()) return false;
     }
     backoff_ms_ = 50;
-    for (size_t i = 0; i < std::size(kFlushReasons); ++i)
-      if (reason == kFlushReasons[i]) flushes_[i].add();
-    host_.warn("flushed L1 (" + reason + "): " + why + "; the bus continues from entry " +
-               anchor.last.str());
+    if (op.status == STRATA_ERR_INVALID) {
+      // A volatile tier that cannot flush (it does not declare STRATA_TIER_FLUSHABLE): retrying
+      // would stall the bus for good, so go on and say what that means.
+      errors_.add();
+      host_.error("cannot flush L1 (" + reason + ": " + why + "): " +
+                  std::string(strata::result_error(op)) +
+                  "; L1 may serve keys changed meanwhile until their TTL");
+    } else {
+      for (size_t i = 0; i < std::size(kFlushReasons); ++i)
+        if (reason == kFlushReasons[i]) flushes_[i].add();
+      host_.warn("flushed L1 (" + reason + "): " + why + "; the bus continues from entry " +
+                 anchor.last.str());
+    }
     flush_reason_.clear();
     pos_ = anchor;
     entries->erase(std::remove_if(entries->begin(), entries->end(),
@@ -320,12 +336,23 @@ class RedisBus final : public strata::FrontModule {
     return ok;
   }
 
-  // Deletes every announced key, retrying until all went through (or stop), then moves the
-  // position past the entries.
+  // Deletes every announced key, in steps of about kKeysPerStep keys, each retried until all
+  // its deletes went through (or stop), then moves the position past the step's entries.
   bool apply(const std::vector<Entry>& entries) {
+    for (size_t begin = 0, end; begin < entries.size(); begin = end) {
+      size_t keys = 0;
+      end = begin;
+      while (end < entries.size() && (end == begin || keys + entries[end].keys.size() <= kKeysPerStep))
+        keys += entries[end++].keys.size();
+      if (!apply_step(entries, begin, end)) return false;
+    }
+    return true;
+  }
+
+  bool apply_step(const std::vector<Entry>& entries, size_t begin, size_t end) {
     std::vector<strata_chain_op> ops;
-    for (const Entry& e : entries)
-      for (const std::string& k : e.keys)
+    for (size_t i = begin; i < end; ++i)
+      for (const std::string& k : entries[i].keys)
         ops.push_back(strata::chain_op(STRATA_CHAIN_INVALIDATE, k));
     size_t found = 0;
     while (!ops.empty() && !run_ops(ops.data(), ops.size(), &found)) {
@@ -340,11 +367,11 @@ class RedisBus final : public strata::FrontModule {
     apply_failing_ = false;
     backoff_ms_ = 50;
     const int64_t now = host_.now_unix_ms();
-    for (const Entry& e : entries)
-      delay_.observe(std::max<int64_t>(0, now - static_cast<int64_t>(e.id.ms)) / 1000.0);
-    pos_.last = entries.back().id;
-    pos_.added += entries.size();
-    entries_.add(static_cast<double>(entries.size()));
+    for (size_t i = begin; i < end; ++i)
+      delay_.observe(std::max<int64_t>(0, now - static_cast<int64_t>(entries[i].id.ms)) / 1000.0);
+    pos_.last = entries[end - 1].id;
+    pos_.added += end - begin;
+    entries_.add(static_cast<double>(end - begin));
     keys_.add(static_cast<double>(ops.size()));
     deletions_.add(static_cast<double>(found));
     dirty_ = true;
