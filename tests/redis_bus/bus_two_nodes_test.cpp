@@ -437,5 +437,24 @@ TEST_F(BusTwoNodes, Issue10RestartResumesTrimPastTheIdFlushesNoStateFlushes) {
   EXPECT_EQ(cached_in_node2(all), 0u);
 }
 
+// The example node config checks; a bus front without its stream is refused with a position.
+TEST(BusConfig, Issue10ExampleChecksAndAMissingStreamIsRefused) {
+  setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
+  int status = -1;
+  std::string out = run_command(std::string(STRATA_E2E_BIN) + " check -c " +
+                                    STRATA_E2E_SOURCE_DIR + "/examples/bus/node.toml 2>&1",
+                                &status);
+  EXPECT_EQ(status, 0) << out;
+  const std::string dir = make_temp_dir("strata-bus-check");
+  write_file(dir + "/bad.toml",
+             "[tiers.l1]\nmodule = \"memcached_l1\"\n\n[fronts.bus]\nmodule = \"redis_bus\"\n"
+             "tiers = [\"l1\"]\n");
+  out = run_command(std::string(STRATA_E2E_BIN) + " check -c " + dir + "/bad.toml 2>&1", &status);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("bad.toml:"), std::string::npos) << out;
+  EXPECT_NE(out.find("stream"), std::string::npos) << out;
+  remove_tree(dir);
+}
+
 }  // namespace
 }  // namespace strata::test
