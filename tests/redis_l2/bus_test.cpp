@@ -135,5 +135,13 @@ TEST_F(RedisL2Bus, Issue10StreamKeyOfAnotherTypeFailsLoudlyAndTheWritesStand) {
   EXPECT_EQ(metric("strata_redis_bus_errors_total"), 2.0);
 }
 
+TEST_F(RedisL2Bus, Issue10BusOnAClusterIsRefusedAtCreate) {
+  auto inst = create("cluster = true\naddress = \"127.0.0.1:1\"\nbus_stream = \"inv\"\n");
+  ASSERT_FALSE(inst.ok());
+  EXPECT_NE(inst.error().find("bus_stream is not supported with a Redis Cluster L2 yet"),
+            std::string::npos)
+      << inst.error();
+}
+
 }  // namespace
 }  // namespace strata
