@@ -130,8 +130,8 @@ class RedisBus final : public strata::FrontModule {
   void register_metrics() {
     entries_ = host_.counter("strata_bus_entries_total", "Bus entries applied to L1");
     keys_ = host_.counter("strata_bus_keys_total", "Keys announced by the applied entries");
-    deletions_ = host_.counter("strata_bus_deletions_total",
-                               "Announced keys that L1 held and deleted");
+    deletions_ =
+        host_.counter("strata_bus_deletions_total", "Announced keys that L1 held and deleted");
     errors_ = host_.counter("strata_bus_apply_errors_total",
                             "L1 deletes or flushes that failed (retried with backoff)");
     reconnects_ = host_.counter("strata_bus_reconnects_total",
@@ -271,7 +271,8 @@ class RedisBus final : public strata::FrontModule {
     bool warned = false;
     while (!run_ops(&op, 1, nullptr) && op.status != STRATA_ERR_INVALID) {
       errors_.add();
-      if (!warned) host_.warn("L1 flush failed, retrying: " + std::string(strata::result_error(op)));
+      if (!warned)
+        host_.warn("L1 flush failed, retrying: " + std::string(strata::result_error(op)));
       warned = true;
       backoff();
       if (stopping()) return false;
@@ -281,8 +282,8 @@ class RedisBus final : public strata::FrontModule {
       // A volatile tier that cannot flush (it does not declare STRATA_TIER_FLUSHABLE): retrying
       // would stall the bus for good, so go on and say what that means.
       errors_.add();
-      host_.error("cannot flush L1 (" + reason + ": " + why + "): " +
-                  std::string(strata::result_error(op)) +
+      host_.error("cannot flush L1 (" + reason + ": " + why +
+                  "): " + std::string(strata::result_error(op)) +
                   "; L1 may serve keys changed meanwhile until their TTL");
     } else {
       for (size_t i = 0; i < std::size(kFlushReasons); ++i)
@@ -342,7 +343,8 @@ class RedisBus final : public strata::FrontModule {
     for (size_t begin = 0, end; begin < entries.size(); begin = end) {
       size_t keys = 0;
       end = begin;
-      while (end < entries.size() && (end == begin || keys + entries[end].keys.size() <= kKeysPerStep))
+      while (end < entries.size() &&
+             (end == begin || keys + entries[end].keys.size() <= kKeysPerStep))
         keys += entries[end++].keys.size();
       if (!apply_step(entries, begin, end)) return false;
     }

@@ -162,7 +162,8 @@ bool StreamLink::connect(std::string* err) {
     void* r = nullptr;
     if (redisGetReply(raw, &r) != REDIS_OK || !r) return fail(what, err);
     Reply reply(static_cast<redisReply*>(r));
-    if (reply->type == REDIS_REPLY_ERROR) return fail(std::string(what) + ": " + text_of(reply.get()), err);
+    if (reply->type == REDIS_REPLY_ERROR)
+      return fail(std::string(what) + ": " + text_of(reply.get()), err);
     return true;
   };
   if (!s_.password.empty()) {
@@ -185,9 +186,8 @@ bool StreamLink::info(const std::string& stream, StreamInfo* out, std::string* e
   return true;
 }
 
-bool StreamLink::poll(const std::string& stream, const EntryId& from, size_t count,
-                      int block_ms, StreamInfo* out, std::vector<Entry>* entries,
-                      std::string* err) {
+bool StreamLink::poll(const std::string& stream, const EntryId& from, size_t count, int block_ms,
+                      StreamInfo* out, std::vector<Entry>* entries, std::string* err) {
   if (!c_) return fail("not connected", err);
   append(c_.get(), {"XINFO", "STREAM", stream});
   append(c_.get(), {"XREAD", "COUNT", std::to_string(count), "BLOCK", std::to_string(block_ms),

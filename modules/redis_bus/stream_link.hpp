@@ -37,7 +37,7 @@ struct StreamInfo {
   EntryId last_generated;
   bool has_added = false;  // Redis 7 and later report entries-added
   uint64_t added = 0;
-  EntryId max_deleted;      // Redis 7: the highest id removed by XDEL (0-0: none)
+  EntryId max_deleted;           // Redis 7: the highest id removed by XDEL (0-0: none)
   std::optional<EntryId> first;  // the oldest entry still in the stream
 };
 

@@ -9,8 +9,8 @@
 #pragma once
 
 #include <hiredis/hiredis.h>
-#include <strata/sdk.hpp>
 #include <strata/strata.h>
+#include <strata/sdk.hpp>
 
 #include <atomic>
 #include <cstdint>

@@ -38,8 +38,8 @@ TEST(BusState, StateFileRoundTripsAndABadOneCountsAsMissing) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->last, p.last);
   EXPECT_EQ(back->added, 4242u);
-  for (const char* bad : {"", "strata-bus 1 17961-0\n", "strata-bus 2 1-0 3\n", "garbage",
-                          "strata-bus 1 x-0 3\n"}) {
+  for (const char* bad :
+       {"", "strata-bus 1 17961-0\n", "strata-bus 2 1-0 3\n", "garbage", "strata-bus 1 x-0 3\n"}) {
     strata::test::write_file(path, bad);
     EXPECT_FALSE(load_position(path, &why)) << bad;
     EXPECT_NE(why.find("not a strata-bus state"), std::string::npos) << why;

@@ -122,10 +122,12 @@ class BusTwoNodes : public ::testing::Test {
            "\"]\ngroup_id = \"node1\"\nbatch_size = 2000\nmax_wait = \"10ms\"\n"
            "commit_interval = \"200ms\"\n"
            "rdkafka = { \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = \"500\" }\n"
-           "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" + mc1_.address() +
+           "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
+           mc1_.address() +
            "\"]\nio_timeout = \"1s\"\n"
-           "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
-           "\"\nbus_stream = \"" + kStream + "\"\nbus_node = \"node1\"\n"
+           "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
+           redis_.address() + "\"\nbus_stream = \"" + kStream +
+           "\"\nbus_node = \"node1\"\n"
            "breaker_failures = 3\nbreaker_open = \"300ms\"\n"
            "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n"
            "script = \"keys.lua\"\ndead_letter_file = \"dead.jsonl\"\nretry_backoff = \"50ms\"\n"
@@ -135,8 +137,11 @@ class BusTwoNodes : public ::testing::Test {
     return "[admin]\nport = " + std::to_string(admin_port_) +
            "\n\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" + mc2_.address() +
            "\"]\nio_timeout = \"1s\"\n"
-           "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() + "\"\n"
-           "\n[fronts.mc]\nmodule = \"memcached_front\"\nport = " + std::to_string(front_port_) +
+           "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
+           redis_.address() +
+           "\"\n"
+           "\n[fronts.mc]\nmodule = \"memcached_front\"\nport = " +
+           std::to_string(front_port_) +
            "\ntiers = [\"l1\", \"l2\"]\n"
            "\n[fronts.bus]\nmodule = \"redis_bus\"\ntiers = [\"l1\"]\naddress = \"" +
            redis_.address() + "\"\nstream = \"" + kStream + "\"\nstate_file = \"" + state_file() +
@@ -151,8 +156,8 @@ class BusTwoNodes : public ::testing::Test {
   }
   void start_node2() {
     ++node2_starts_;
-    ASSERT_TRUE(node2_.start({std::getenv("STRATA_BIN"), "run", "-c", dir_ + "/node2.toml"},
-                             log2()));
+    ASSERT_TRUE(
+        node2_.start({std::getenv("STRATA_BIN"), "run", "-c", dir_ + "/node2.toml"}, log2()));
     ASSERT_TRUE(wait_for_port(front_port_, 30000)) << read_file(log2());
   }
 
@@ -186,7 +191,8 @@ class BusTwoNodes : public ::testing::Test {
     for (int i = 0; i < seconds * 20; ++i) {
       std::string info = redis_.redis_cli("XINFO STREAM " + std::string(kStream));
       size_t p = info.find("last-generated-id\n");
-      std::string last = p == std::string::npos ? "?" : info.substr(p + 18, info.find('\n', p + 18) - p - 18);
+      std::string last =
+          p == std::string::npos ? "?" : info.substr(p + 18, info.find('\n', p + 18) - p - 18);
       std::string state = read_file(state_file());
       if (state.find(" " + last + " ") != std::string::npos) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -320,15 +326,18 @@ TEST_F(BusTwoNodes, Issue10WritesAndDeletesReachTheOtherNodesL1WithinAMeasuredBo
     ASSERT_EQ(left, 0u) << "round " << round << ": node 2 kept a stale copy for 30 s";
     read_through_node2(batch);  // the front serves the new value (or the delete)
   }
-  std::printf("[bus] produce -> gone from node 2's L1, %zu keys: p50 %.1f ms, p99 %.1f ms, "
-              "max %.1f ms\n",
-              ms.size(), percentile(ms, 0.5), percentile(ms, 0.99), percentile(ms, 1.0));
+  std::printf(
+      "[bus] produce -> gone from node 2's L1, %zu keys: p50 %.1f ms, p99 %.1f ms, "
+      "max %.1f ms\n",
+      ms.size(), percentile(ms, 0.5), percentile(ms, 0.99), percentile(ms, 1.0));
   std::string text = http_get(admin_port_, "/metrics");
   double sum = metric_value(text, "strata_bus_delay_seconds_sum");
   double count = metric_value(text, "strata_bus_delay_seconds_count");
   if (count > 0)
-    std::printf("[bus] XADD -> L1 delete (strata_bus_delay_seconds): mean %.2f ms over %.0f "
-                "entries\n", 1000 * sum / count, count);
+    std::printf(
+        "[bus] XADD -> L1 delete (strata_bus_delay_seconds): mean %.2f ms over %.0f "
+        "entries\n",
+        1000 * sum / count, count);
   EXPECT_LT(percentile(ms, 0.99), 10000.0);  // generous: measured numbers are in docs/bus.md
   EXPECT_GT(metric_value(text, "strata_bus_deletions_total"), 0);
 }
@@ -349,9 +358,10 @@ TEST_F(BusTwoNodes, Issue10BusKeepsUpWithABulkLoad) {
   std::string text = http_get(admin_port_, "/metrics");
   double entries = metric_value(text, "strata_bus_entries_total");
   double announced = metric_value(text, "strata_bus_keys_total");
-  std::printf("[bus] bulk: %d records committed by node 1 in %.2f s; node 2 applied %.0f "
-              "entries (%.0f keys) by %.2f s\n",
-              2 * kKeys, committed_s, entries, announced, caught_up_s);
+  std::printf(
+      "[bus] bulk: %d records committed by node 1 in %.2f s; node 2 applied %.0f "
+      "entries (%.0f keys) by %.2f s\n",
+      2 * kKeys, committed_s, entries, announced, caught_up_s);
   EXPECT_GE(announced, static_cast<double>(kKeys));  // coalescing may merge a key's two writes
   EXPECT_EQ(flushes("trimmed"), 0);
 }
@@ -441,8 +451,8 @@ TEST_F(BusTwoNodes, Issue10RestartResumesTrimPastTheIdFlushesNoStateFlushes) {
 TEST(BusConfig, Issue10ExampleChecksAndAMissingStreamIsRefused) {
   setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
   int status = -1;
-  std::string out = run_command(std::string(STRATA_E2E_BIN) + " check -c " +
-                                    STRATA_E2E_SOURCE_DIR + "/examples/bus/node.toml 2>&1",
+  std::string out = run_command(std::string(STRATA_E2E_BIN) + " check -c " + STRATA_E2E_SOURCE_DIR +
+                                    "/examples/bus/node.toml 2>&1",
                                 &status);
   EXPECT_EQ(status, 0) << out;
   const std::string dir = make_temp_dir("strata-bus-check");

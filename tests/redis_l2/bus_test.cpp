@@ -48,7 +48,8 @@ void add_guarded(Batch& b, const std::string& name, strata_tier_op_kind kind,
 TEST_F(RedisL2Bus, Issue10GuardedBatchIsOneEntryWithItsAppliedKeysOnly) {
   ServerProcess redis(ServerProcess::Kind::Redis);
   ASSERT_TRUE(redis.start());
-  auto tier = open(addr(redis) + "key_prefix = \"pre:\"\nbus_stream = \"inv\"\nbus_node = \"n1\"\n");
+  auto tier =
+      open(addr(redis) + "key_prefix = \"pre:\"\nbus_stream = \"inv\"\nbus_node = \"n1\"\n");
   ASSERT_TRUE(tier);
   const std::string p = "latest/t/0";
   Batch b;
@@ -86,8 +87,8 @@ TEST_F(RedisL2Bus, Issue10VersionedRunAnnouncesWhatTheScriptApplied) {
   b.add(STRATA_TIER_SET, "y", "y5", 5);
   ASSERT_EQ(tier->run(b), STRATA_OK);
   Batch older;
-  older.add(STRATA_TIER_SET, "x", "x4", 4);     // refused: 5 is stored
-  older.add(STRATA_TIER_DELETE, "y", "", 6);    // applied
+  older.add(STRATA_TIER_SET, "x", "x4", 4);         // refused: 5 is stored
+  older.add(STRATA_TIER_DELETE, "y", "", 6);        // applied
   older.add(STRATA_TIER_SET, "z", "z1", 1, 60000);  // applied, with a TTL (not in the MSET)
   ASSERT_EQ(tier->run(older), STRATA_OK);
   EXPECT_EQ(older.ops[0].status, STRATA_NOT_STORED);
@@ -108,7 +109,7 @@ TEST_F(RedisL2Bus, Issue10PlainAndFrontWritesAreAnnouncedAfterTheirReplies) {
   b.add(STRATA_TIER_GET, "p");
   b.add(STRATA_TIER_ADD, "p", "2");  // NOT_STORED: not announced
   b.add(STRATA_TIER_APPEND, "p", "+");
-  b.add(STRATA_TIER_DELETE, "q");    // NOT_FOUND: announced (an L1 copy may linger)
+  b.add(STRATA_TIER_DELETE, "q");  // NOT_FOUND: announced (an L1 copy may linger)
   ASSERT_EQ(tier->run(b), STRATA_OK);
   EXPECT_EQ(b.ops[2].status, STRATA_NOT_STORED);
   EXPECT_EQ(entries(redis, "inv"), std::vector<std::string>{"n1:p,p,q"});
