@@ -95,7 +95,7 @@ TEST_F(CliInspect, Issue12DescribeShowsTierFlagsAndKindHooks) {
       << l2.out;
   EXPECT_EQ(line_starting(l2.out, "hooks:"), "hooks: execute, health") << l2.out;
   Outcome l1 = strata({"describe", "memcached_l1", "--modules-dir", modules_dir()});
-  EXPECT_EQ(line_starting(l1.out, "tier flags:"), "tier flags: volatile, rich") << l1.out;
+  EXPECT_EQ(line_starting(l1.out, "tier flags:"), "tier flags: volatile, rich, flushable") << l1.out;
   Outcome src = strata({"describe", "kafka_source", "--modules-dir", modules_dir()});
   EXPECT_EQ(line_starting(src.out, "hooks:"), "hooks: poll, release_batch, ack, pause, resume, lag")
       << src.out;

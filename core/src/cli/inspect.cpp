@@ -32,8 +32,9 @@ std::string tier_flag_names(uint32_t flags) {
   if (flags & STRATA_TIER_VERSIONED) out += ", versioned";
   if (flags & STRATA_TIER_WATERMARK) out += ", watermark";
   if (flags & STRATA_TIER_RICH) out += ", rich";
-  uint32_t known =
-      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH;
+  if (flags & STRATA_TIER_FLUSHABLE) out += ", flushable";
+  uint32_t known = STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK |
+                   STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE;
   if (flags & ~known) out += ", unknown bits " + std::to_string(flags & ~known);
   return out;
 }
