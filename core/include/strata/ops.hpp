@@ -39,18 +39,28 @@ inline std::string_view op_error(const strata_tier_op& op) {
 
 // A tier op of `kind` with the input fields filled (the bytes are not copied: `key` and `value`
 // must outlive it) and its status still STRATA_UNANSWERED.
-inline strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key,
-                              std::string_view value = {}, int64_t ttl_ms = STRATA_TTL_DEFAULT,
-                              uint64_t version = 0, uint32_t flags = 0) {
-  strata_tier_op op;
+namespace detail {
+// A zeroed op of either struct with the fields both kinds of op have.
+template <typename Op, typename Kind>
+inline Op zeroed_op(Kind kind, std::string_view key, std::string_view value, int64_t ttl_ms,
+                    uint32_t flags) {
+  Op op;
   std::memset(&op, 0, sizeof op);
   op.struct_size = sizeof op;
   op.kind = kind;
   op.key = strata_bytes{key.data(), key.size()};
   op.value = strata_bytes{value.data(), value.size()};
   op.ttl_ms = ttl_ms;
-  op.version = version;
   op.flags = flags;
+  return op;
+}
+}  // namespace detail
+
+inline strata_tier_op make_op(strata_tier_op_kind kind, std::string_view key,
+                              std::string_view value = {}, int64_t ttl_ms = STRATA_TTL_DEFAULT,
+                              uint64_t version = 0, uint32_t flags = 0) {
+  auto op = detail::zeroed_op<strata_tier_op>(kind, key, value, ttl_ms, flags);
+  op.version = version;
   op.status = STRATA_UNANSWERED;
   return op;
 }
@@ -120,14 +130,7 @@ inline int64_t hook_ttl_or(const strata_policy_input& in, int64_t fallback) {
 inline strata_chain_op chain_op(strata_chain_op_kind kind, std::string_view key,
                                 std::string_view value = {}, int64_t ttl_ms = 0,
                                 uint32_t flags = 0, uint64_t cas = 0) {
-  strata_chain_op op;
-  std::memset(&op, 0, sizeof op);
-  op.struct_size = sizeof op;
-  op.kind = kind;
-  op.key = strata_bytes{key.data(), key.size()};
-  op.value = strata_bytes{value.data(), value.size()};
-  op.ttl_ms = ttl_ms;
-  op.flags = flags;
+  auto op = detail::zeroed_op<strata_chain_op>(kind, key, value, ttl_ms, flags);
   op.cas = cas;
   return op;
 }
