@@ -21,7 +21,9 @@
 #include "guarded_tx.hpp"
 #include "redis_commands.hpp"
 #include "redis_link.hpp"
+#include "replica_acks.hpp"
 #include "rich_ops.hpp"
+#include "sentinel.hpp"
 #include "slot_guard.hpp"
 
 namespace redis_l2 {
@@ -83,6 +85,25 @@ constexpr strata_option_def kOptions[] = {
         .range(1, 1000000000),
     strata::option("bus_node", STRATA_OPT_STRING, "",
                    "this writer's name in its bus entries; \"\" = hostname:pid"),
+    // Sentinel and WAIT acks (sentinel.hpp, replica_acks.hpp; docs/redis_l2.md "Sentinel").
+    strata::option("sentinels", STRATA_OPT_STRING_LIST, "",
+                   "sentinels to ask for the master (\"host[:port]\", port 26379 by default), "
+                   "instead of `address`; needs master_name"),
+    strata::option("master_name", STRATA_OPT_STRING, "",
+                   "the master's name in the sentinels' configuration (sentinel monitor NAME ...)"),
+    strata::option("sentinel_username", STRATA_OPT_STRING, "",
+                   "ACL user for AUTH to the sentinels; empty = default user"),
+    strata::option("sentinel_password", STRATA_OPT_STRING, "",
+                   "password for AUTH to the sentinels; empty = no AUTH")
+        .secret(),
+    strata::option("min_replicas_acked", STRATA_OPT_INT, "0",
+                   "after a batch's writes, WAIT until this many replicas have them; fewer in "
+                   "time = the batch is not acknowledged (retried, positions not committed); "
+                   "0 = off")
+        .range(0, 1000),
+    strata::option("min_replicas_timeout", STRATA_OPT_DURATION, "1s",
+                   "how long WAIT waits for min_replicas_acked replicas")
+        .range(1, 600000),
 };
 
 // Payload bytes (keys + values) after which a pipelined round is sent even if it holds fewer
@@ -113,7 +134,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
 
   RedisL2(strata::Host host, const strata::Options& o) : host_(host) {
     o_address_ = o.str("address");
-    link_.endpoint = parse_address(o_address_);
+    link_.endpoint = o.list("sentinels").empty() ? parse_address(o_address_) : Endpoint();
     const Endpoint& ep = link_.endpoint;
     link_.username = ep.has_username ? ep.username : o.str("username");
     link_.password = ep.has_password ? ep.password : o.str("password");
@@ -131,6 +152,10 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     depth_ = static_cast<size_t>(o.integer("pipeline_depth"));
     slots_.resize(static_cast<size_t>(o.integer("connections")));
     for (auto& s : slots_) s = std::make_unique<Slot>();
+    init_sentinel(o);
+    acks_.replicas = o.integer("min_replicas_acked");
+    acks_.timeout_ms = o.duration_ms("min_replicas_timeout");
+    acks_.command_timeout_ms = link_.command_timeout_ms;
 
     reconnects_ =
         host_.counter("strata_redis_reconnects_total", "Connections re-established after a drop");
@@ -182,6 +207,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   // credentials or a db the server refuses are.
   void start() override {
     if (cluster_) return cluster_->start();
+    if (watch_) watch_->start();
     for (auto& s : slots_) {
       std::lock_guard<std::mutex> lk(s->mu);
       std::string err;
@@ -197,6 +223,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   }
 
   void stop(bool) override {
+    if (watch_) watch_->stop();
     if (cluster_) cluster_->stop();
     close();
   }
@@ -239,6 +266,8 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
         round(s, call, begin, end);
     }
     if (enc_.bus.on()) announce_plain(s, call);
+    // After the bus entry: WAIT covers it too.
+    if (acks_.replicas > 0) require_acks(s, call);
   }
 
   void health() override {
@@ -294,7 +323,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   }
 
   bool connect(Slot& s, std::string* err, bool* config_error) {
-    Opened o = open_link(link_);
+    Opened o = resolver_ ? resolver_->open(link_) : open_link(link_);
     if (!o.ctx) {
       connection_errors_.add();
       *err = o.error;
@@ -317,6 +346,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
 
   void drop(Slot& s, const std::string& why) {
     s.ctx.reset();
+    if (resolver_) resolver_->forget();  // READONLY, I/O error: ask the sentinels again
     epoch_.fetch_add(1, std::memory_order_acq_rel);
     connection_errors_.add();
     if (!down_.exchange(true)) host_.warn(why + "; connection dropped, will reconnect");
@@ -518,6 +548,46 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     return noscript;
   }
 
+  // min_replicas_acked: the batch's writes count once enough replicas have them.
+  void require_acks(Slot& s, Call& call) {
+    AckOutcome out = require_replica_acks(s.ctx.get(), enc_, acks_, call.members.data(),
+                                          call.members.size(), "redis " + link_.endpoint.display);
+    if (out.short_of) ack_shortfalls_.add();
+    if (out.lost && s.ctx) drop(s, out.error);
+  }
+
+  // Sentinel mode: the master's address comes from `sentinels` (sentinel.hpp); `address` must
+  // then stay unset, and username/password/db apply to the master.
+  void init_sentinel(const strata::Options& o) {
+    ack_shortfalls_ = host_.counter(
+        "strata_redis_replica_ack_shortfalls_total",
+        "Batches not acknowledged: fewer than min_replicas_acked replicas confirmed their "
+        "writes within min_replicas_timeout (the pipeline retries them)");
+    SentinelSettings ss;
+    if (!sentinel_options(o, link_, &ss)) return;
+    link_.endpoint.display = "master \"" + ss.master_name + "\"";
+    link_.username = o.str("username");
+    link_.password = o.str("password");
+    link_.db = o.integer("db");
+    resolver_ = std::make_unique<MasterResolver>(ss);
+    switches_ = host_.counter("strata_redis_sentinel_switches_total",
+                              "New master addresses learnt from the sentinels' +switch-master");
+    watch_ = std::make_unique<SwitchWatch>(
+        ss, [this](const MasterAddress& a, const std::string& how) { on_master(a, how); },
+        [this](const std::string& m) { host_.warn(m); });
+  }
+
+  // The watch heard of a master: a new one retires every pooled connection (epoch).
+  void on_master(const MasterAddress& a, const std::string& how) {
+    MasterAddress before = resolver_->known();
+    if (!resolver_->adopt(a)) return;
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
+    if (before.empty()) return;  // nothing was connected yet: not a switch
+    switches_.add();
+    host_.warn("redis " + link_.endpoint.display + " moved from " + before.str() + " to " +
+               a.str() + " (" + how + "); reconnecting");
+  }
+
   // A run of guarded writes: one watermark transaction (guarded_tx.hpp).
   void guarded(Slot& s, Call& call, const Command& cmd) {
     TxOutcome out = run_guarded_tx(s.ctx.get(), enc_, call.members.data() + cmd.first, cmd.count,
@@ -597,6 +667,11 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       not_stored_, already_applied_;
   std::string o_address_;                   // the `address` option (the cluster's seed)
   std::unique_ptr<ClusterRouter> cluster_;  // cluster mode: routes to the nodes below it
+
+  AckSettings acks_;
+  strata::Metric switches_, ack_shortfalls_;
+  std::unique_ptr<MasterResolver> resolver_;  // sentinel mode only
+  std::unique_ptr<SwitchWatch> watch_;        // sentinel mode only; last: its thread uses the rest
 };
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace strata::test {
@@ -192,6 +194,130 @@ std::string ServerProcess::redis_cli(const std::string& args) const {
   std::string out = run_command("redis-cli -p " + std::to_string(port_) + " " + args);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+SentinelProcess::SentinelProcess(std::string master_name, int master_port, int quorum,
+                                 std::vector<std::string> extra_conf)
+    : name_(std::move(master_name)),
+      master_port_(master_port),
+      quorum_(quorum),
+      extra_(std::move(extra_conf)) {}
+
+SentinelProcess::~SentinelProcess() {
+  stop();
+  if (!dir_.empty()) run_command("rm -rf '" + dir_ + "'");
+}
+
+std::string SentinelProcess::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+bool SentinelProcess::start() {
+  if (pid_ > 0) return true;
+  // A restart keeps its port and the config the sentinel rewrote (what it learnt).
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (!started_once_) port_ = free_port();
+    if (spawn()) {
+      started_once_ = true;
+      return true;
+    }
+    if (started_once_) return false;
+  }
+  return false;
+}
+
+bool SentinelProcess::spawn() {
+  if (dir_.empty()) {
+    char tmpl[] = "/tmp/strata-sentinel-XXXXXX";
+    char* d = ::mkdtemp(tmpl);
+    dir_ = d ? d : "/tmp";
+  }
+  std::string conf = dir_ + "/sentinel.conf";
+  if (!started_once_) {
+    std::ofstream out(conf);
+    out << "port " << port_ << "\nbind 127.0.0.1\ndaemonize no\ndir " << dir_
+        << "\nloglevel warning\nsentinel monitor " << name_ << " 127.0.0.1 " << master_port_ << " "
+        << quorum_ << "\nsentinel down-after-milliseconds " << name_
+        << " 1000\nsentinel failover-timeout " << name_ << " 5000\nsentinel parallel-syncs "
+        << name_ << " 1\n";
+    for (const auto& line : extra_) out << line << "\n";
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    FILE* devnull = std::fopen("/dev/null", "w");
+    if (devnull) ::dup2(fileno(devnull), 1);
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::execlp("redis-server", "redis-server", conf.c_str(), "--sentinel", (char*)nullptr);
+    std::fprintf(stderr, "cannot exec redis-server\n");
+    ::_exit(127);
+  }
+  pid_ = pid;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int st;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    if (wait_for_port(port_, 100, "PING\r\n")) {
+      if (::waitpid(pid_, &st, WNOHANG) == 0) return true;
+      pid_ = -1;
+      return false;
+    }
+  }
+  std::fprintf(stderr, "redis sentinel did not come up on port %d\n", port_);
+  kill();
+  return false;
+}
+
+void SentinelProcess::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int st;
+  ::waitpid(pid_, &st, 0);
+  pid_ = -1;
+}
+
+void SentinelProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int st;
+  ::waitpid(pid_, &st, 0);
+  pid_ = -1;
+}
+
+std::string SentinelProcess::cli(const std::string& args) const {
+  std::string out = run_command("redis-cli -p " + std::to_string(port_) + " " + args);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string SentinelProcess::master_address() const {
+  std::istringstream in(cli("SENTINEL get-master-addr-by-name " + name_));
+  std::string host, port;
+  if (!std::getline(in, host) || !std::getline(in, port) || port.empty()) return "";
+  return host + ":" + port;
+}
+
+std::string SentinelProcess::master_field(const std::string& field) const {
+  std::istringstream in(cli("SENTINEL master " + name_));
+  std::string k, v;
+  while (std::getline(in, k) && std::getline(in, v))
+    if (k == field) return v;
+  return "";
+}
+
+bool SentinelProcess::wait_ready(int replicas, int others, int timeout_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::atoi(master_field("num-slaves").c_str()) >= replicas &&
+        std::atoi(master_field("num-other-sentinels").c_str()) >= others)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 }  // namespace strata::test

@@ -58,4 +58,42 @@ class ServerProcess {
   std::string dir_;  // scratch dir for redis
 };
 
+// A Redis Sentinel (`redis-server CONF --sentinel`, issue 10) on a free loopback port,
+// monitoring `master_name` at 127.0.0.1:master_port with `quorum`, down-after-milliseconds
+// 1000 and failover-timeout 5000, so a killed master is replaced within seconds. The
+// sentinel rewrites its generated config (known replicas and sentinels) in a scratch folder.
+class SentinelProcess {
+ public:
+  SentinelProcess(std::string master_name, int master_port, int quorum = 2,
+                  std::vector<std::string> extra_conf = {});
+  ~SentinelProcess();
+  SentinelProcess(const SentinelProcess&) = delete;
+  SentinelProcess& operator=(const SentinelProcess&) = delete;
+
+  bool start();  // false (with a message on stderr) if it did not answer PING in 10 s
+  void stop();
+  void kill();
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:PORT"
+  std::string cli(const std::string& args) const;  // redis-cli -p PORT ARGS, trimmed
+  // SENTINEL get-master-addr-by-name as "127.0.0.1:PORT"; "" when it does not know.
+  std::string master_address() const;
+  // A field of SENTINEL master NAME (num-slaves, num-other-sentinels, flags, ...); "" if none.
+  std::string master_field(const std::string& field) const;
+  // Waits (bounded) until it knows at least `replicas` replicas and `others` other sentinels
+  // of the master, so that a failover can happen.
+  bool wait_ready(int replicas, int others, int timeout_ms) const;
+
+ private:
+  bool spawn();
+  std::string name_;
+  int master_port_, quorum_;
+  std::vector<std::string> extra_;
+  int port_ = 0;
+  bool started_once_ = false;
+  pid_t pid_ = -1;
+  std::string dir_;
+};
+
 }  // namespace strata::test
