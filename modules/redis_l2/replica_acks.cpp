@@ -45,6 +45,7 @@ AckOutcome require_replica_acks(redisContext* c, const Encoding& e, const AckSet
   size_t replies = 1;
   if (!wrote) {
     Args f;
+    f.own.reserve(1);
     f.add("SET");
     f.add_owned(e.prefix + "strata:wait-fence");
     f.add("1");
@@ -54,6 +55,7 @@ AckOutcome require_replica_acks(redisContext* c, const Encoding& e, const AckSet
     ++replies;
   }
   Args w;
+  w.own.reserve(2);  // no reallocation: argv points into it
   w.add("WAIT");
   w.add_owned(std::to_string(s.replicas));
   w.add_owned(std::to_string(s.timeout_ms));

@@ -142,7 +142,7 @@ MasterAddress ask_master(redisContext* c, const SentinelSettings& s, const Endpo
   MasterAddress a;
   Reply r = command(c, {"SENTINEL", "get-master-addr-by-name", s.master_name});
   if (r && r->type == REDIS_REPLY_NIL) {
-    *error = sentinel.display + ": does not know master \"" + s.master_name + "\"";
+    *error = sentinel.display + ": unknown name";
   } else if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
              r->element[0]->type != REDIS_REPLY_STRING ||
              r->element[1]->type != REDIS_REPLY_STRING) {
@@ -187,7 +187,7 @@ MasterAddress MasterResolver::discover(std::string* error) {
     }
     why += (why.empty() ? "" : "; ") + err;
   }
-  *error = "no sentinel named master \"" + s_.master_name + "\" (" + why + ")";
+  *error = "no sentinel knows it (" + why + ")";
   return MasterAddress();
 }
 
@@ -195,8 +195,9 @@ Opened MasterResolver::open(const LinkSettings& base) {
   std::lock_guard<std::mutex> lk(mu_);  // one discovery at a time, not one per connection
   Opened out;
   // A server that is not the master (a stale sentinel, a failover under way) sends us to the
-  // next sentinel, at most once round them all.
-  for (size_t attempt = 0; attempt < s_.sentinels.size(); ++attempt) {
+  // sentinel after the one that named it, at most once round them all (plus the address the
+  // watch adopted, which no sentinel in the rotation gave).
+  for (size_t attempt = 0; attempt <= s_.sentinels.size(); ++attempt) {
     if (known_.empty()) {
       std::string err;
       known_ = discover(&err);
@@ -204,6 +205,7 @@ Opened MasterResolver::open(const LinkSettings& base) {
         out.error = "redis " + base.endpoint.display + ": " + err;
         return out;
       }
+      known_from_ = next_;
     }
     LinkSettings s = base;
     s.endpoint.host = known_.host;
@@ -219,7 +221,7 @@ Opened MasterResolver::open(const LinkSettings& base) {
     out.ctx.reset();
     out.error = "redis " + s.endpoint.display + " is not the master (" + role + ")";
     known_ = MasterAddress();
-    next_ = (next_ + 1) % s_.sentinels.size();
+    if (known_from_ != SIZE_MAX) next_ = (known_from_ + 1) % s_.sentinels.size();
   }
   return out;
 }
@@ -233,6 +235,7 @@ bool MasterResolver::adopt(const MasterAddress& a) {
   std::lock_guard<std::mutex> lk(mu_);
   if (a == known_) return false;
   known_ = a;
+  known_from_ = SIZE_MAX;
   return true;
 }
 

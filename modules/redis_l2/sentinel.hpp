@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -81,6 +82,7 @@ class MasterResolver {
   const SentinelSettings s_;
   mutable std::mutex mu_;
   MasterAddress known_;
+  size_t known_from_ = SIZE_MAX;  // the sentinel that named known_; SIZE_MAX: the watch did
   size_t next_ = 0;  // the sentinel asked first next time (the last one that answered)
   std::atomic<uint64_t> discoveries_{0};
 };
