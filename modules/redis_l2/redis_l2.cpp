@@ -579,10 +579,10 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
 
   // The watch heard of a master: a new one retires every pooled connection (epoch).
   void on_master(const MasterAddress& a, const std::string& how) {
-    MasterAddress before = resolver_->known();
     if (!resolver_->adopt(a)) return;
     epoch_.fetch_add(1, std::memory_order_acq_rel);
-    if (before.empty()) return;  // nothing was connected yet: not a switch
+    MasterAddress before = resolver_->connected();
+    if (before.empty() || before == a) return;  // not a switch of what we were connected to
     switches_.add();
     host_.warn("redis " + link_.endpoint.display + " moved from " + before.str() + " to " +
                a.str() + " (" + how + "); reconnecting");

@@ -217,7 +217,10 @@ Opened MasterResolver::open(const LinkSettings& base) {
       return out;
     }
     std::string role = not_master(out.ctx.get());
-    if (role.empty()) return out;
+    if (role.empty()) {
+      connected_ = known_;
+      return out;
+    }
     out.ctx.reset();
     out.error = "redis " + s.endpoint.display + " is not the master (" + role + ")";
     known_ = MasterAddress();
@@ -239,9 +242,9 @@ bool MasterResolver::adopt(const MasterAddress& a) {
   return true;
 }
 
-MasterAddress MasterResolver::known() const {
+MasterAddress MasterResolver::connected() const {
   std::lock_guard<std::mutex> lk(mu_);
-  return known_;
+  return connected_;
 }
 
 // ---------------------------------------------------------------------------------------------

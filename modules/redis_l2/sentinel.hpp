@@ -72,7 +72,7 @@ class MasterResolver {
   void forget();  // the next open() asks the sentinels again
   // Takes `a` as the master (from +switch-master); true when it differs from the known one.
   bool adopt(const MasterAddress& a);
-  MasterAddress known() const;
+  MasterAddress connected() const;  // the master of the last connection opened; empty: none
   uint64_t discoveries() const { return discoveries_.load(std::memory_order_relaxed); }
   const SentinelSettings& settings() const { return s_; }
 
@@ -81,7 +81,7 @@ class MasterResolver {
 
   const SentinelSettings s_;
   mutable std::mutex mu_;
-  MasterAddress known_;
+  MasterAddress known_, connected_;
   size_t known_from_ = SIZE_MAX;  // the sentinel that named known_; SIZE_MAX: the watch did
   size_t next_ = 0;  // the sentinel asked first next time (the last one that answered)
   std::atomic<uint64_t> discoveries_{0};
