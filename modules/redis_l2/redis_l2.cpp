@@ -33,7 +33,7 @@ constexpr strata_option_def kOptions[] = {
     strata::option("address", STRATA_OPT_STRING, "127.0.0.1:6379",
                    "\"host:port\", a unix socket path starting with '/', or "
                    "\"redis://[user[:password]@]host[:port][/db]\" (URL parts win over the "
-                   "username/password/db options)"),
+                   "username/password/db options); not together with sentinels"),
     strata::option("username", STRATA_OPT_STRING, "", "ACL user for AUTH; empty = default user"),
     strata::option("password", STRATA_OPT_STRING, "", "password for AUTH; empty = no AUTH")
         .secret(),
