@@ -23,7 +23,9 @@ timeval to_timeval(int64_t ms) {
   return tv;
 }
 
-bool settled_ok(strata_status s) { return s == STRATA_OK || s == STRATA_NOT_FOUND || s == STRATA_NOT_STORED; }
+bool settled_ok(strata_status s) {
+  return s == STRATA_OK || s == STRATA_NOT_FOUND || s == STRATA_NOT_STORED;
+}
 
 }  // namespace
 

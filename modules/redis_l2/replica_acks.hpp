@@ -22,8 +22,8 @@ struct AckSettings {
 };
 
 struct AckOutcome {
-  bool waited = false;  // the batch had writes, WAIT was sent
-  bool lost = false;    // the connection failed (the caller drops it)
+  bool waited = false;    // the batch had writes, WAIT was sent
+  bool lost = false;      // the connection failed (the caller drops it)
   bool short_of = false;  // fewer replicas than asked: the writes were failed
   int64_t acked = 0;
   std::string error;

@@ -311,8 +311,8 @@ bool SwitchWatch::listen(const Endpoint& sentinel) {
     if (msg->type != REDIS_REPLY_ARRAY || msg->elements != 3 ||
         msg->element[2]->type != REDIS_REPLY_STRING)
       continue;
-    MasterAddress a = parse_switch(std::string(msg->element[2]->str, msg->element[2]->len),
-                                   s_.master_name);
+    MasterAddress a =
+        parse_switch(std::string(msg->element[2]->str, msg->element[2]->len), s_.master_name);
     if (!a.empty()) on_master_(a, sentinel.display + " +switch-master");
   }
   return true;

@@ -83,7 +83,7 @@ class MasterResolver {
   mutable std::mutex mu_;
   MasterAddress known_, connected_;
   size_t known_from_ = SIZE_MAX;  // the sentinel that named known_; SIZE_MAX: the watch did
-  size_t next_ = 0;  // the sentinel asked first next time (the last one that answered)
+  size_t next_ = 0;               // the sentinel asked first next time (the last one that answered)
   std::atomic<uint64_t> discoveries_{0};
 };
 

@@ -61,19 +61,20 @@ class SentinelFailover : public ::testing::Test {
 
   std::string config(const std::string& group) {
     std::string path = dir_ + "/strata.toml";
-    write_file(path, "[admin]\nport = 0\n\n[sources.events]\nmodule = \"kafka_source\"\n"
-                     "brokers = \"" + kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic +
-                         "\"]\ngroup_id = \"" + group +
-                         "\"\nbatch_size = 500\nmax_wait = \"20ms\"\ncommit_interval = \"200ms\"\n"
-                         "rdkafka = { \"session.timeout.ms\" = \"6000\", "
-                         "\"heartbeat.interval.ms\" = \"500\" }\n"
-                         "\n[tiers.l2]\nmodule = \"redis_l2\"\n" +
-                         group_.options() +
-                         "min_replicas_acked = 1\nmin_replicas_timeout = \"2s\"\n"
-                         "command_timeout = \"1s\"\nbreaker_failures = 3\nbreaker_open = \"300ms\"\n"
-                         "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l2\"]\n"
-                         "script = \"keys.lua\"\ndead_letter_file = \"dead.jsonl\"\n"
-                         "retry_backoff = \"50ms\"\nretry_backoff_max = \"500ms\"\n");
+    write_file(path,
+               "[admin]\nport = 0\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+               "brokers = \"" +
+                   kafka_.bootstrap() + "\"\ntopics = [\"" + kTopic + "\"]\ngroup_id = \"" + group +
+                   "\"\nbatch_size = 500\nmax_wait = \"20ms\"\ncommit_interval = \"200ms\"\n"
+                   "rdkafka = { \"session.timeout.ms\" = \"6000\", "
+                   "\"heartbeat.interval.ms\" = \"500\" }\n"
+                   "\n[tiers.l2]\nmodule = \"redis_l2\"\n" +
+                   group_.options() +
+                   "min_replicas_acked = 1\nmin_replicas_timeout = \"2s\"\n"
+                   "command_timeout = \"1s\"\nbreaker_failures = 3\nbreaker_open = \"300ms\"\n"
+                   "\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l2\"]\n"
+                   "script = \"keys.lua\"\ndead_letter_file = \"dead.jsonl\"\n"
+                   "retry_backoff = \"50ms\"\nretry_backoff_max = \"500ms\"\n");
     return path;
   }
 
@@ -82,7 +83,8 @@ class SentinelFailover : public ::testing::Test {
     std::mt19937 rng(seed);
     std::string lines;
     for (int i = 0; i < n; ++i) {
-      std::string k = i % 2 ? "own" + std::to_string(produced_) : "k" + std::to_string(rng() % shared_keys);
+      std::string k =
+          i % 2 ? "own" + std::to_string(produced_) : "k" + std::to_string(rng() % shared_keys);
       int64_t s = ++max_seq_[k];
       lines += k + "|{\"k\":\"" + k + "\",\"seq\":" + std::to_string(s) + "}\n";
       ++produced_;
@@ -107,8 +109,8 @@ class SentinelFailover : public ::testing::Test {
 TEST_F(SentinelFailover, KillNineOfTheMasterPausesFollowsTheFailoverAndLosesNothingAcked) {
   ASSERT_TRUE(produce(60000, 300, 1));
   ChildProcess strata;
-  ASSERT_TRUE(strata.start({std::getenv("STRATA_BIN"), "run", "-c", config("sf")},
-                           dir_ + "/strata.log"));
+  ASSERT_TRUE(
+      strata.start({std::getenv("STRATA_BIN"), "run", "-c", config("sf")}, dir_ + "/strata.log"));
   ASSERT_TRUE(SentinelGroup::wait_for([&] { return committed("sf") >= 5000; }, 120000))
       << read_file(dir_ + "/strata.log");
   group_.master().kill();
@@ -164,10 +166,10 @@ TEST_F(SentinelFailover, KillNineOfTheMasterPausesFollowsTheFailoverAndLosesNoth
   }
   redisFree(r);
   EXPECT_EQ(wrong, 0);
-  std::printf("kill -9 of the master at %lld of %lld committed: sentinels agreed on the new "
-              "master after %.1f s, everything committed %.1f s after the kill\n",
-              static_cast<long long>(at_kill), static_cast<long long>(produced_), failover_s,
-              resumed_s);
+  std::printf(
+      "kill -9 of the master at %lld of %lld committed: sentinels agreed on the new "
+      "master after %.1f s, everything committed %.1f s after the kill\n",
+      static_cast<long long>(at_kill), static_cast<long long>(produced_), failover_s, resumed_s);
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ TEST_F(RedisL2Sentinel, OptionsAreCheckedAtCreate) {
   ASSERT_FALSE(typed.ok());
   EXPECT_NE(typed.error().find("redis_l2_test.toml:1:"), std::string::npos) << typed.error();
   // A sentinel without a port gets the sentinel default, not Redis's 6379.
-  auto ok = create("sentinels = [\"127.0.0.1\"]\nmaster_name = \"m\"\nconnect_timeout = \"50ms\"\n");
+  auto ok =
+      create("sentinels = [\"127.0.0.1\"]\nmaster_name = \"m\"\nconnect_timeout = \"50ms\"\n");
   ASSERT_TRUE(ok.ok()) << ok.error();
 }
 
@@ -107,6 +108,59 @@ TEST_F(RedisL2Sentinel, RoleCheckRefusesAReplicaAndAsksTheNextSentinel) {
   EXPECT_EQ(master.redis_cli("GET k"), "on-the-master");
 }
 
+TEST_F(RedisL2Sentinel, ReadonlyReplyDropsTheConnectionAndTheRoleIsCheckedAgain) {
+  ServerProcess master(ServerProcess::Kind::Redis);
+  ServerProcess other(ServerProcess::Kind::Redis);
+  ASSERT_TRUE(master.start());
+  ASSERT_TRUE(other.start());
+  // A slow sentinel: it takes a minute to doubt a master, so it keeps naming the old one.
+  SentinelProcess slow(
+      SentinelGroup::kName, master.port(), 1,
+      {"sentinel down-after-milliseconds " + std::string(SentinelGroup::kName) + " 60000"});
+  ASSERT_TRUE(slow.start());
+  auto tier = open(list_of({slow.address()}) + "connections = 1\n");
+  ASSERT_TRUE(tier);
+  ASSERT_EQ(tier->one(STRATA_TIER_SET, "k", "one", 1), STRATA_OK);
+
+  // Demoted behind the sentinel's back: the open connection now gets READONLY.
+  ASSERT_EQ(master.redis_cli("REPLICAOF 127.0.0.1 " + std::to_string(other.port())), "OK");
+  ASSERT_TRUE(SentinelGroup::wait_for(
+      [&] { return master.redis_cli("ROLE").rfind("slave", 0) == 0; }, 10000));
+  std::string msg;
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "two", 2, 0, &msg), STRATA_ERR_UNAVAILABLE);
+  EXPECT_NE(msg.find("READONLY"), std::string::npos) << msg;
+  // Dropped and rediscovered: the sentinel still names it, ROLE says it is not the master.
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "three", 3, 0, &msg), STRATA_ERR_UNAVAILABLE);
+  EXPECT_NE(msg.find("is not the master (role slave)"), std::string::npos) << msg;
+
+  ASSERT_EQ(master.redis_cli("REPLICAOF NO ONE"), "OK");  // back: writes go on
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "four", 4, 0, &msg), STRATA_OK) << msg;
+  EXPECT_EQ(master.redis_cli("GET k"), "four");
+}
+
+TEST_F(RedisL2Sentinel, SentinelAuthUsesItsOwnPassword) {
+  ServerProcess master(ServerProcess::Kind::Redis, 0, {"--requirepass", "master-pw"});
+  ASSERT_TRUE(master.start());
+  SentinelProcess guarded(
+      SentinelGroup::kName, master.port(), 1,
+      {"requirepass sentinel-pw",
+       "sentinel auth-pass " + std::string(SentinelGroup::kName) + " master-pw"});
+  ASSERT_TRUE(guarded.start());
+  auto tier = open(list_of({guarded.address()}) +
+                   "sentinel_password = \"sentinel-pw\"\npassword = \"master-pw\"\n");
+  ASSERT_TRUE(tier);
+  EXPECT_EQ(tier->one(STRATA_TIER_SET, "k", "authed", 1), STRATA_OK);
+  EXPECT_EQ(master.redis_cli("-a master-pw --no-auth-warning GET k"), "authed");
+
+  auto wrong = open(list_of({guarded.address()}) +
+                    "sentinel_password = \"nope\"\npassword = \"master-pw\"\n");
+  ASSERT_TRUE(wrong);
+  std::string msg;
+  EXPECT_EQ(wrong->one(STRATA_TIER_SET, "k", "x", 2, 0, &msg), STRATA_ERR_UNAVAILABLE);
+  EXPECT_NE(msg.find("AUTH failed"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("nope"), std::string::npos) << msg;  // secrets stay out of messages
+}
+
 TEST_F(RedisL2Sentinel, SwitchMasterMovesEveryPooledConnection) {
   SentinelGroup group;
   ASSERT_TRUE(group.start(1, 3)) << "master, replica and sentinels did not come up";
@@ -126,8 +180,7 @@ TEST_F(RedisL2Sentinel, SwitchMasterMovesEveryPooledConnection) {
       << "the subscriber did not report +switch-master";
   for (int i = 0; i < 3; ++i) {
     std::string msg;
-    ASSERT_EQ(tier->one(STRATA_TIER_SET, "after" + std::to_string(i), "w", 1, 0, &msg),
-              STRATA_OK)
+    ASSERT_EQ(tier->one(STRATA_TIER_SET, "after" + std::to_string(i), "w", 1, 0, &msg), STRATA_OK)
         << msg;
   }
   for (int i = 0; i < 3; ++i) {
@@ -238,16 +291,17 @@ TEST_F(RedisL2Sentinel, MeasureBatchLatencyWithAndWithoutWait) {
     for (auto& op : batch.ops) EXPECT_EQ(op.status, STRATA_OK) << op.error;
   };
   for (int b = 0; b < kBatches; ++b) {
-    timed(*off, 2 * (int64_t(b) * kOps), &t_off);  // partition m/t/0
+    timed(*off, 2 * (int64_t(b) * kOps), &t_off);    // partition m/t/0
     timed(*on, 2 * (int64_t(b) * kOps) + 1, &t_on);  // partition m/t/1
   }
   auto pct = [](std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
     return v[static_cast<size_t>(q * (v.size() - 1))];
   };
-  std::printf("batch of %d guarded SETs, %d batches each, interleaved: median %.0f us (p90 %.0f) "
-              "without WAIT, median %.0f us (p90 %.0f) with min_replicas_acked = 1\n",
-              kOps, kBatches, pct(t_off, 0.5), pct(t_off, 0.9), pct(t_on, 0.5), pct(t_on, 0.9));
+  std::printf(
+      "batch of %d guarded SETs, %d batches each, interleaved: median %.0f us (p90 %.0f) "
+      "without WAIT, median %.0f us (p90 %.0f) with min_replicas_acked = 1\n",
+      kOps, kBatches, pct(t_off, 0.5), pct(t_off, 0.9), pct(t_on, 0.5), pct(t_on, 0.9));
 }
 
 }  // namespace

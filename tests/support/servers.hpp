@@ -75,7 +75,7 @@ class SentinelProcess {
   void kill();
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
-  std::string address() const;  // "127.0.0.1:PORT"
+  std::string address() const;                     // "127.0.0.1:PORT"
   std::string cli(const std::string& args) const;  // redis-cli -p PORT ARGS, trimmed
   // SENTINEL get-master-addr-by-name as "127.0.0.1:PORT"; "" when it does not know.
   std::string master_address() const;
