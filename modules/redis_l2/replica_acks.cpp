@@ -33,6 +33,16 @@ bool is_write(const strata_tier_op& op) {
   return op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_WATERMARK_GET;
 }
 
+namespace {
+
+void fail_writes(strata_tier_op* const* ops, size_t n, const std::string& why) {
+  for (size_t i = 0; i < n; ++i)
+    if (is_write(*ops[i]) && settled_ok(ops[i]->status))
+      strata::set_op_error(*ops[i], STRATA_ERR_UNAVAILABLE, why + " (not acknowledged)");
+}
+
+}  // namespace
+
 AckOutcome require_replica_acks(redisContext* c, const Encoding& e, const AckSettings& s,
                                 strata_tier_op* const* ops, size_t n, const std::string& where) {
   AckOutcome out;
@@ -44,6 +54,12 @@ AckOutcome require_replica_acks(redisContext* c, const Encoding& e, const AckSet
   }
   if (!any) return out;
   out.waited = true;
+  if (!c) {  // an earlier round lost the connection: what it wrote cannot be waited for
+    out.lost = true;
+    out.error = where + ": connection lost before WAIT";
+    fail_writes(ops, n, out.error);
+    return out;
+  }
   size_t replies = 1;
   if (!wrote) {
     Args f;
@@ -88,9 +104,7 @@ AckOutcome require_replica_acks(redisContext* c, const Encoding& e, const AckSet
                                                  : std::string("unexpected reply"));
   }
   out.short_of = !out.lost;
-  for (size_t i = 0; i < n; ++i)
-    if (is_write(*ops[i]) && settled_ok(ops[i]->status))
-      strata::set_op_error(*ops[i], STRATA_ERR_UNAVAILABLE, out.error + " (not acknowledged)");
+  fail_writes(ops, n, out.error);
   return out;
 }
 
