@@ -7,7 +7,9 @@
 // memcached front's writes (REPLACE .. CAS) are atomic on the server, one command each (CAS: one
 // WATCH / MULTI / EXEC on its key) (rich_ops.hpp). With `cluster` / `nodes` the instance
 // routes each op to its slot's master (cluster_router.hpp), each master served by an instance
-// of this class of its own; see docs/redis_l2.md.
+// of this class of its own. With `sentinels` the master is found and followed through Redis
+// Sentinel (sentinel.hpp); `min_replicas_acked` adds a WAIT after each batch
+// (replica_acks.hpp); see docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
 #include <algorithm>
@@ -156,6 +158,10 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     acks_.replicas = o.integer("min_replicas_acked");
     acks_.timeout_ms = o.duration_ms("min_replicas_timeout");
     acks_.command_timeout_ms = link_.command_timeout_ms;
+    ack_shortfalls_ = host_.counter(
+        "strata_redis_replica_ack_shortfalls_total",
+        "Batches not acknowledged: fewer than min_replicas_acked replicas confirmed their "
+        "writes within min_replicas_timeout (the pipeline retries them)");
 
     reconnects_ =
         host_.counter("strata_redis_reconnects_total", "Connections re-established after a drop");
@@ -559,10 +565,6 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   // Sentinel mode: the master's address comes from `sentinels` (sentinel.hpp); `address` must
   // then stay unset, and username/password/db apply to the master.
   void init_sentinel(const strata::Options& o) {
-    ack_shortfalls_ = host_.counter(
-        "strata_redis_replica_ack_shortfalls_total",
-        "Batches not acknowledged: fewer than min_replicas_acked replicas confirmed their "
-        "writes within min_replicas_timeout (the pipeline retries them)");
     SentinelSettings ss;
     if (!sentinel_options(o, link_, &ss)) return;
     link_.endpoint.display = "master \"" + ss.master_name + "\"";
