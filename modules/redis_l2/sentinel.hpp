@@ -90,7 +90,8 @@ class MasterResolver {
 // A thread subscribed to `+switch-master` on one sentinel at a time (the next one after a
 // failure, reconnecting with backoff from 100 ms up to 5 s). After every (re)subscribe it also
 // asks that sentinel for the master, so a switch announced while it was not listening is not
-// missed. stop() returns within about 100 ms plus one connect timeout.
+// missed. stop() returns within about 100 ms, or one connect plus one command timeout when
+// it is in the middle of (re)subscribing.
 class SwitchWatch {
  public:
   using OnMaster = std::function<void(const MasterAddress&, const std::string& how)>;
