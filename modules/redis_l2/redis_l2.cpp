@@ -162,6 +162,9 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
         "strata_redis_replica_ack_shortfalls_total",
         "Batches not acknowledged: fewer than min_replicas_acked replicas confirmed their "
         "writes within min_replicas_timeout (the pipeline retries them)");
+    if (acks_.replicas > 0 && cluster_options(o))
+      throw strata::Error(STRATA_ERR_INVALID,
+                          "min_replicas_acked is not supported with Redis Cluster yet");
 
     reconnects_ =
         host_.counter("strata_redis_reconnects_total", "Connections re-established after a drop");

@@ -96,6 +96,13 @@ Endpoint parse_sentinel(const std::string& text) {
   return ep;
 }
 
+bool cluster_options(const strata::Options& o) {
+  if (o.boolean("cluster")) return true;
+  for (const auto& n : o.list("nodes"))
+    if (!n.empty()) return true;
+  return false;
+}
+
 bool sentinel_options(const strata::Options& o, const LinkSettings& link, SentinelSettings* out) {
   std::vector<std::string> list = o.list("sentinels");
   std::string name = o.str("master_name");
@@ -108,6 +115,10 @@ bool sentinel_options(const strata::Options& o, const LinkSettings& link, Sentin
     throw strata::Error(STRATA_ERR_INVALID,
                         "address and sentinels are mutually exclusive (the sentinels name the "
                         "master): remove one of them");
+  if (cluster_options(o))
+    throw strata::Error(STRATA_ERR_INVALID,
+                        "sentinels and Redis Cluster (cluster, nodes) are mutually exclusive: a "
+                        "cluster fails over by itself");
   if (name.empty()) throw strata::Error(STRATA_ERR_INVALID, "sentinels needs master_name");
   for (const auto& text : list) out->sentinels.push_back(parse_sentinel(text));
   out->master_name = name;

@@ -36,8 +36,12 @@ Endpoint parse_sentinel(const std::string& text);
 // The sentinel options (sentinels, master_name, sentinel_username, sentinel_password) with
 // their cross-checks: false when `sentinels` is empty (plain `address` mode). Throws
 // strata::Error(STRATA_ERR_INVALID) for master_name without sentinels, sentinels without
-// master_name, or sentinels together with an explicit `address`. Timeouts come from `link`.
+// master_name, or sentinels together with an explicit `address` or with cluster mode. Timeouts come from `link`.
 bool sentinel_options(const strata::Options& o, const LinkSettings& link, SentinelSettings* out);
+
+// True when the options ask for Redis Cluster (`cluster = true` or a non-empty `nodes`), which
+// Sentinel mode and min_replicas_acked do not support.
+bool cluster_options(const strata::Options& o);
 
 struct MasterAddress {
   std::string host;

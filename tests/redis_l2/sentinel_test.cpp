@@ -42,6 +42,10 @@ TEST_F(RedisL2Sentinel, OptionsAreCheckedAtCreate) {
       {"sentinels = [\"redis://127.0.0.1:26379\"]\nmaster_name = \"m\"\n",
        "sentinels: \"redis://127.0.0.1:26379\": expected \"host[:port]\""},
       {"sentinels = [\"127.0.0.1:99999\"]\nmaster_name = \"m\"\n", "out of range"},
+      {"sentinels = [\"127.0.0.1:26379\"]\nmaster_name = \"m\"\ncluster = true\n",
+       "sentinels and Redis Cluster (cluster, nodes) are mutually exclusive"},
+      {"nodes = [\"127.0.0.1:7000\"]\nmin_replicas_acked = 1\n",
+       "min_replicas_acked is not supported with Redis Cluster yet"},
   };
   for (const auto& c : cases) {
     auto inst = create(c.toml);
