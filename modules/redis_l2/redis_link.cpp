@@ -256,11 +256,7 @@ std::string io_error(const redisContext* c, const LinkSettings& s) {
   return "redis " + s.endpoint.display + ": " + what;
 }
 
-namespace {
-
-// One synchronous command; nullptr with `error` filled on I/O failure.
-Reply command(redisContext* c, const LinkSettings& s, std::initializer_list<std::string_view> args,
-              std::string* error) {
+Reply send_command(redisContext* c, std::initializer_list<std::string_view> args) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (auto a : args) {
@@ -268,8 +264,16 @@ Reply command(redisContext* c, const LinkSettings& s, std::initializer_list<std:
     lens.push_back(a.size());
   }
   SigpipeGuard guard;
-  Reply r(static_cast<redisReply*>(
+  return Reply(static_cast<redisReply*>(
       redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+}
+
+namespace {
+
+// One synchronous command; nullptr with `error` filled on I/O failure.
+Reply command(redisContext* c, const LinkSettings& s, std::initializer_list<std::string_view> args,
+              std::string* error) {
+  Reply r = send_command(c, args);
   if (!r) *error = io_error(c, s);
   return r;
 }

@@ -8,6 +8,7 @@
 #include <strata/strata.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +74,10 @@ Opened open_link(const LinkSettings& s);
 
 // SCRIPT LOAD of the scripts on an open connection; empty with `error` filled on failure.
 Scripts load_scripts(redisContext* c, const LinkSettings& s, std::string* error);
+
+// One synchronous command (binary-safe arguments, SIGPIPE ignored meanwhile); nullptr on an I/O
+// failure (the reason is in c->errstr).
+Reply send_command(redisContext* c, std::initializer_list<std::string_view> args);
 
 // Message for an I/O failure on `c` (timeouts are named as such).
 std::string io_error(const redisContext* c, const LinkSettings& s);

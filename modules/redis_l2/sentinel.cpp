@@ -25,18 +25,6 @@ timeval to_timeval(int ms) {
   return tv;
 }
 
-Reply command(redisContext* c, std::initializer_list<std::string_view> args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (auto a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  SigpipeGuard guard;
-  return Reply(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-}
-
 std::string reply_text(redisContext* c, const redisReply* r) {
   if (!r) return c->errstr[0] ? c->errstr : "connection error";
   if (r->type == REDIS_REPLY_ERROR) return std::string(r->str, r->len);
@@ -138,8 +126,8 @@ Context open_sentinel(const SentinelSettings& s, const Endpoint& sentinel, std::
   }
   redisSetTimeout(c.get(), to_timeval(s.command_timeout_ms));
   if (!s.password.empty()) {
-    Reply r = s.username.empty() ? command(c.get(), {"AUTH", s.password})
-                                 : command(c.get(), {"AUTH", s.username, s.password});
+    Reply r = s.username.empty() ? send_command(c.get(), {"AUTH", s.password})
+                                 : send_command(c.get(), {"AUTH", s.username, s.password});
     if (!r || r->type == REDIS_REPLY_ERROR) {
       *error = sentinel.display + ": AUTH failed: " + reply_text(c.get(), r.get());
       return Context();
@@ -151,7 +139,7 @@ Context open_sentinel(const SentinelSettings& s, const Endpoint& sentinel, std::
 MasterAddress ask_master(redisContext* c, const SentinelSettings& s, const Endpoint& sentinel,
                          std::string* error) {
   MasterAddress a;
-  Reply r = command(c, {"SENTINEL", "get-master-addr-by-name", s.master_name});
+  Reply r = send_command(c, {"SENTINEL", "get-master-addr-by-name", s.master_name});
   if (r && r->type == REDIS_REPLY_NIL) {
     *error = sentinel.display + ": unknown name";
   } else if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -172,7 +160,7 @@ MasterAddress ask_master(redisContext* c, const SentinelSettings& s, const Endpo
 }
 
 std::string not_master(redisContext* c) {
-  Reply r = command(c, {"ROLE"});
+  Reply r = send_command(c, {"ROLE"});
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
       r->element[0]->type != REDIS_REPLY_STRING)
     return "ROLE: " + reply_text(c, r.get());
@@ -307,7 +295,7 @@ bool SwitchWatch::listen(const Endpoint& sentinel) {
   std::string err;
   Context c = open_sentinel(s_, sentinel, &err);
   if (!c) return false;
-  Reply sub = command(c.get(), {"SUBSCRIBE", "+switch-master"});
+  Reply sub = send_command(c.get(), {"SUBSCRIBE", "+switch-master"});
   if (!sub || sub->type != REDIS_REPLY_ARRAY) return false;
   // Asked on a second connection: this one is in subscriber mode now.
   if (Context q = open_sentinel(s_, sentinel, &err)) {

@@ -23,6 +23,19 @@
 
 namespace strata::test {
 
+int64_t seq_of(const std::string& value) {
+  auto p = value.find("\"seq\":");
+  if (p == std::string::npos) return -1;
+  return std::strtoll(value.c_str() + p + 6, nullptr, 10);
+}
+
+void export_e2e_paths(const char* strata_bin, const char* mock_kafka, const char* modules_dir) {
+  setenv("STRATA_BIN", strata_bin, 0);
+  setenv("STRATA_MOCK_KAFKA", mock_kafka, 0);
+  setenv("STRATA_MODULES_PATH", modules_dir, 0);
+}
+
+
 ChildProcess::~ChildProcess() {
   if (pid_ > 0) kill9();
 }

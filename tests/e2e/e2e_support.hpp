@@ -14,6 +14,13 @@
 
 namespace strata::test {
 
+// The "seq" number of a test record's JSON value (`..."seq":N...`), or -1 when it has none.
+int64_t seq_of(const std::string& value);
+
+// Points the harness at the binaries of this build (the test target's STRATA_E2E_BIN,
+// STRATA_E2E_MOCK_KAFKA and STRATA_E2E_MODULES), unless the environment already names them.
+void export_e2e_paths(const char* strata_bin, const char* mock_kafka, const char* modules_dir);
+
 // Forks and execs argv[0] (a path) with stdout and stderr appended to `log_path`; the child's
 // pid, or -1.
 pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path);

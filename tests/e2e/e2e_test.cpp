@@ -35,18 +35,10 @@ function key(r)
 end
 )";
 
-int64_t seq_of(const std::string& value) {
-  auto p = value.find("\"seq\":");
-  if (p == std::string::npos) return -1;
-  return std::strtoll(value.c_str() + p + 6, nullptr, 10);
-}
-
 class EndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    setenv("STRATA_BIN", STRATA_E2E_BIN, 0);
-    setenv("STRATA_MOCK_KAFKA", STRATA_E2E_MOCK_KAFKA, 0);
-    setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
+    export_e2e_paths(STRATA_E2E_BIN, STRATA_E2E_MOCK_KAFKA, STRATA_E2E_MODULES);
   }
   void SetUp() override {
     dir_ = make_temp_dir("strata-e2e");

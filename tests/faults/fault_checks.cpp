@@ -21,12 +21,6 @@ namespace strata::test::faults {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-int64_t seq_of(const std::string& value) {
-  auto p = value.find("\"seq\":");
-  if (p == std::string::npos) return -1;
-  return std::strtoll(value.c_str() + p + 6, nullptr, 10);
-}
-
 LogTruth read_log(const std::string& bootstrap, const std::string& topic, int partitions) {
   LogTruth t;
   std::string err;

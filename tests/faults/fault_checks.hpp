@@ -13,9 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "e2e_support.hpp"
+
 namespace strata::test::faults {
 
-int64_t seq_of(const std::string& value);  // -1 when the value holds no "seq"
+using strata::test::seq_of;  // tests/e2e/e2e_support.hpp
 
 struct LogTruth {
   std::map<std::string, int64_t> max_seq;  // cache key -> highest sequence in the log

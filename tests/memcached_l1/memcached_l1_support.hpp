@@ -22,31 +22,28 @@ namespace {
 
 using strata::test::ServerProcess;
 
+// One text-protocol request to memcached over a fresh raw socket; the reply up to and
+// including its final "END\r\n" ("" when the server did not answer).
+[[maybe_unused]] std::string raw_request(int port, const std::string& cmd) {
+  int fd = strata::test::connect_loopback(port, 2000);
+  if (fd < 0) return "";
+  std::string buf;
+  if (::write(fd, cmd.data(), cmd.size()) == ssize_t(cmd.size())) {
+    char chunk[4096];
+    while (buf.find("END\r\n") == std::string::npos) {
+      ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n <= 0) break;
+      buf.append(chunk, size_t(n));
+    }
+  }
+  ::close(fd);
+  return buf;
+}
+
 // memcached `stats` over a fresh raw socket (one connection per call).
 [[maybe_unused]] std::map<std::string, long long> stats(int port) {
   std::map<std::string, long long> out;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(uint16_t(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return out;
-  }
-  const char cmd[] = "stats\r\n";
-  if (::write(fd, cmd, sizeof cmd - 1) != ssize_t(sizeof cmd - 1)) {
-    ::close(fd);
-    return out;
-  }
-  std::string buf;
-  char chunk[4096];
-  while (buf.find("END\r\n") == std::string::npos) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) break;
-    buf.append(chunk, size_t(n));
-  }
-  ::close(fd);
+  std::string buf = raw_request(port, "stats\r\n");
   size_t pos = 0;
   while ((pos = buf.find("STAT ", pos)) != std::string::npos) {
     size_t sp = buf.find(' ', pos + 5), eol = buf.find("\r\n", pos);

@@ -15,19 +15,7 @@ using Clock = std::chrono::steady_clock;
 
 // The value a memcached server holds for `key` (raw `get`), or "" when it has none.
 std::string raw_get(int port, const std::string& key) {
-  int fd = strata::test::connect_loopback(port, 2000);
-  if (fd < 0) return "";
-  std::string cmd = "get " + key + "\r\n";
-  std::string buf;
-  if (::write(fd, cmd.data(), cmd.size()) == ssize_t(cmd.size())) {
-    char chunk[4096];
-    while (buf.find("END\r\n") == std::string::npos) {
-      ssize_t n = ::read(fd, chunk, sizeof chunk);
-      if (n <= 0) break;
-      buf.append(chunk, size_t(n));
-    }
-  }
-  ::close(fd);
+  std::string buf = raw_request(port, "get " + key + "\r\n");
   if (buf.rfind("VALUE ", 0) != 0) return "";
   size_t eol = buf.find("\r\n");
   size_t end = buf.find("\r\nEND\r\n", eol + 2);

@@ -46,11 +46,6 @@ end
 
 using Clock = std::chrono::steady_clock;
 
-int64_t seq_of(const std::string& value) {
-  auto p = value.find("\"seq\":");
-  return p == std::string::npos ? -1 : std::strtoll(value.c_str() + p + 6, nullptr, 10);
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -91,9 +86,7 @@ class McClient {
 class BusTwoNodes : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    setenv("STRATA_BIN", STRATA_E2E_BIN, 0);
-    setenv("STRATA_MOCK_KAFKA", STRATA_E2E_MOCK_KAFKA, 0);
-    setenv("STRATA_MODULES_PATH", STRATA_E2E_MODULES, 0);
+    export_e2e_paths(STRATA_E2E_BIN, STRATA_E2E_MOCK_KAFKA, STRATA_E2E_MODULES);
   }
   void SetUp() override {
     dir_ = make_temp_dir("strata-bus");
