@@ -41,8 +41,7 @@ class RedisL2Bus : public RedisL2Test {
 void add_guarded(Batch& b, const std::string& name, strata_tier_op_kind kind,
                  const std::string& key, const std::string& value, int64_t offset) {
   b.add(kind, key, value);
-  b.ops.back().guard_name = {name.data(), name.size()};
-  b.ops.back().guard_offset = offset;
+  b.guard(name, offset);
 }
 
 TEST_F(RedisL2Bus, Issue10GuardedBatchIsOneEntryWithItsAppliedKeysOnly) {

@@ -24,6 +24,7 @@ using test::ServerProcess;
 // A batch of tier ops with stable storage for keys, values and GET results.
 struct Batch {
   std::vector<std::string> keys, values;
+  std::vector<std::string> guard_names;  // "" = the op's guard_name is left as set
   std::vector<strata_tier_op> ops;
   std::vector<OpResult> results;
 
@@ -31,6 +32,7 @@ struct Batch {
            int64_t ttl_ms = 0) {
     keys.push_back(std::move(key));
     values.push_back(std::move(value));
+    guard_names.emplace_back();
     strata_tier_op op{};
     op.struct_size = sizeof op;
     op.kind = kind;
@@ -38,12 +40,18 @@ struct Batch {
     op.ttl_ms = ttl_ms;
     ops.push_back(op);
   }
+  // Guards the last op added by the watermark of `name` (kept here: the op points into it).
+  void guard(std::string name, int64_t offset) {
+    guard_names.back() = std::move(name);
+    ops.back().guard_offset = offset;
+  }
   // Fixes the pointers once the vectors stop growing.
   strata_tier_op* prepare() {
     results.assign(ops.size(), OpResult{});
     for (size_t i = 0; i < ops.size(); ++i) {
       ops[i].key = {keys[i].data(), keys[i].size()};
       ops[i].value = {values[i].data(), values[i].size()};
+      if (!guard_names[i].empty()) ops[i].guard_name = {guard_names[i].data(), guard_names[i].size()};
       ops[i].host_result = &results[i];
       ops[i].status = STRATA_ERR_INTERNAL;
     }

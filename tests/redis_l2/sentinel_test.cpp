@@ -210,8 +210,7 @@ TEST_F(RedisL2Sentinel, SwitchMasterMovesEveryPooledConnection) {
 void add_guarded(Batch& b, const std::string& name, const std::string& key,
                  const std::string& value, int64_t offset) {
   b.add(STRATA_TIER_SET, key, value);
-  b.ops.back().guard_name = {name.data(), name.size()};
-  b.ops.back().guard_offset = offset;
+  b.guard(name, offset);
 }
 
 TEST_F(RedisL2Sentinel, MinReplicasAckedFailsBatchesNoReplicaConfirmed) {

@@ -18,8 +18,7 @@ void add_guarded(Batch& b, const std::string& name, strata_tier_op_kind kind,
                  const std::string& key, const std::string& value, int64_t offset,
                  int64_t ttl_ms = 0) {
   b.add(kind, key, value, 0, ttl_ms);
-  b.ops.back().guard_name = {name.data(), name.size()};
-  b.ops.back().guard_offset = offset;
+  b.guard(name, offset);
 }
 
 TEST_F(RedisL2Watermark, Issue7GuardedWritesMoveTheWatermarkAndSkipReplays) {
