@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 JOBS        ?= $(shell nproc)
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build run test test-sanitize test-thread bench install clean format fuzz
+.PHONY: all deps build run test test-sanitize test-thread bench bench-report install clean format fuzz
 
 all: build
 
@@ -76,8 +76,15 @@ faults: deps
 	FAULTS_SCHEDULES=$(FAULTS_SCHEDULES) FAULTS_SECONDS=$(FAULTS_SECONDS) FAULTS_SEED=$(FAULTS_SEED) \
 	  $(BUILD_FAULTS)/tests/faults/faults_test
 
+# Every benchmark, each also writing its figures as JSON into BENCH_RESULTS (docs/performance.md,
+# "Charts"); `make bench-report` draws them as PNGs into docs/img (installs jq and gnuplot-nox
+# on demand: scripts/install-deps.sh --bench-report).
+BENCH_RESULTS ?= bench/results
 bench: build
-	scripts/bench.sh $(BUILD)
+	STRATA_BENCH_RESULTS=$(abspath $(BENCH_RESULTS)) scripts/bench.sh $(BUILD)
+
+bench-report:
+	scripts/bench-report.sh $(BENCH_RESULTS) docs/img
 
 install: build
 	cmake --install $(BUILD)

@@ -16,9 +16,14 @@ PACKAGES=(
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
 # compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
-if [ "${1:-}" = "--fuzz" ]; then
-  PACKAGES+=("${FUZZ_PACKAGES[@]}")
-fi
+# `install-deps.sh --bench-report` (run by `make bench-report` when a tool is missing, and by
+# .ci/run so that the report's test runs in CI) adds jq and gnuplot: the charts of
+# docs/performance.md. `make test` does not need them (that test is skipped without them).
+REPORT_PACKAGES=(jq gnuplot-nox)
+case "${1:-}" in
+  --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
+  --bench-report) PACKAGES+=("${REPORT_PACKAGES[@]}") ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "front_support.hpp"
 
 using Clock = std::chrono::steady_clock;
@@ -155,9 +156,13 @@ pid_t start_twemproxy(const st::ServerProcess& mc, int port, const std::string& 
   return pid;
 }
 
-void print(const char* name, Result& r) {
+void print(const char* name, Result& r, strata::bench::Report& report) {
   std::printf("%-10s %10.0f gets/s   p50 %7.1f us   p99 %7.1f us   not-hit %ld\n", name,
               r.rate(), r.percentile(0.5), r.percentile(0.99), r.errors);
+  std::string n = name;
+  report.figure(n, "gets/s", r.rate());
+  report.figure(n + " p50", "us", r.percentile(0.5));
+  report.figure(n + " p99", "us", r.percentile(0.99));
 }
 
 Options parse(int argc, char** argv) {
@@ -180,6 +185,10 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  strata::bench::Report report("bench_front", argc, argv);
+  report.param("connections", std::to_string(o.connections));
+  report.param("depth", std::to_string(o.depth));
+  report.param("seconds", std::to_string(o.seconds));
   st::ServerProcess mc(st::ServerProcess::Kind::Memcached, 0, {"-t", "2"});
   st::ServerProcess redis(st::ServerProcess::Kind::Redis);
   if (!mc.start() || !redis.start()) return 1;
@@ -208,9 +217,9 @@ int main(int argc, char** argv) {
     run_load(front.port(), round, via_front);
     if (tw > 0) run_load(tw_port, round, via_tw);
   }
-  print("direct", direct);
-  print("front", via_front);
-  if (tw > 0) print("twemproxy", via_tw);
+  print("direct", direct, report);
+  print("front", via_front, report);
+  if (tw > 0) print("twemproxy", via_tw, report);
   else std::printf("twemproxy  not run (nutcracker missing or did not start)\n");
   std::printf("front/direct = %.2f\n", via_front.rate() / direct.rate());
   if (tw > 0) std::printf("twemproxy/direct = %.2f\n", via_tw.rate() / direct.rate());
@@ -219,5 +228,9 @@ int main(int argc, char** argv) {
     ::waitpid(tw, nullptr, 0);
   }
   st::remove_tree(dir);
-  return 0;
+  // Ratios per connection count: 50 and 200 connections are different workloads.
+  std::string at = ", " + std::to_string(o.connections) + " connections";
+  report.ratio("front/direct" + at, "front", "direct", 0.9);
+  if (tw > 0) report.ratio("twemproxy/direct" + at, "twemproxy", "direct");
+  return report.write() ? 0 : 1;
 }

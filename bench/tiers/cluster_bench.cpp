@@ -6,13 +6,16 @@
 // Usage: bench_cluster [rounds] [batches]   (defaults 3 and 20: 100,000 writes a round)
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "chain/tier.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -95,11 +98,21 @@ Result run(strata::Tier& l2, const std::vector<ServerProcess*>& servers, int bat
   return {n / s, (cpu_seconds(servers) - cpu0) / n * 1e6};
 }
 
+// A failed run is -1: the median of the rounds, or NaN (null in the report) if any failed.
+double median(std::vector<double> v) {
+  if (v.empty() || *std::min_element(v.begin(), v.end()) < 0) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
   int batches = argc > 2 ? std::atoi(argv[2]) : 20;
+  strata::bench::Report report("bench_cluster", argc, argv);
+  report.param("rounds", std::to_string(rounds));
+  report.param("batches", std::to_string(batches));
   strata::log::set_level(STRATA_LOG_WARN);
   ServerProcess single(ServerProcess::Kind::Redis);
   strata::test::RedisCluster cluster(3);
@@ -115,6 +128,9 @@ int main(int argc, char** argv) {
   strata::Tier t1(*one, {}), t3(*many, {});
   std::vector<ServerProcess*> s1{&single}, s3{&cluster.node(0), &cluster.node(1), &cluster.node(2)};
   int64_t off1 = 0, off3 = 0;
+  // Per setup and guard, over the rounds: writes/s and server CPU per write; medians go to
+  // the report.
+  std::vector<double> rate[2][2], cpu[2][2];
   std::printf("%d batches of %d SETs per run, one caller\n", batches, kBatch);
   std::printf("%-10s %-10s %14s %18s\n", "setup", "guard", "writes/s", "server CPU/write");
   for (int r = 0; r < rounds; ++r)
@@ -124,6 +140,20 @@ int main(int argc, char** argv) {
       const char* g = guarded ? "watermark" : "version";
       std::printf("%-10s %-10s %14.0f %15.2f us\n", "single", g, a.per_s, a.cpu_us);
       std::printf("%-10s %-10s %14.0f %15.2f us\n", "cluster-3", g, b.per_s, b.cpu_us);
+      rate[0][guarded].push_back(a.per_s);
+      rate[1][guarded].push_back(b.per_s);
+      cpu[0][guarded].push_back(a.cpu_us);
+      cpu[1][guarded].push_back(b.cpu_us);
     }
-  return 0;
+  for (int guarded : {1, 0}) {
+    std::string g = guarded ? "watermark" : "version";
+    for (int setup : {0, 1}) {
+      std::string n = std::string(setup ? "cluster-3" : "single") + ", " + g;
+      report.figure(n + ", writes/s", "writes/s", median(rate[setup][guarded]));
+      report.figure(n + ", server CPU/write", "us", median(cpu[setup][guarded]));
+    }
+    report.ratio("cluster-3/single, " + g, "cluster-3, " + g + ", writes/s",
+                 "single, " + g + ", writes/s");
+  }
+  return report.write() ? 0 : 1;
 }

@@ -18,6 +18,7 @@
 #include <toml++/toml.h>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_report.hpp"
 #include "chain/tier.hpp"
 #include "chain/tier_chain.hpp"
 #include "common/log.hpp"
@@ -174,11 +176,22 @@ PoolRates pool_failure(strata::ModuleLoader& loader, int batch) {
   return out;
 }
 
+// (1) as figures: rates from median latencies, and the chain's ratio to the raw client.
+void record(strata::bench::Report& report, double chain_hit, double raw_hit, double tier_hit) {
+  report.figure("TierChain::get, L1 hit", "gets/s", chain_hit);
+  report.figure("raw memcached_get", "gets/s", raw_hit);
+  report.figure("Tier::execute GET alone", "gets/s", tier_hit);
+  report.ratio("chain/raw L1-hit get", "TierChain::get, L1 hit", "raw memcached_get");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   long gets = argc > 1 ? std::atol(argv[1]) : 50000;
   int batch = argc > 2 ? std::atoi(argv[2]) : 100;
+  strata::bench::Report report("bench_tiers", argc, argv);
+  report.param("gets", std::to_string(gets));
+  report.param("batch", std::to_string(batch));
   strata::log::set_level(STRATA_LOG_WARN);
 
   ServerProcess memcached(ServerProcess::Kind::Memcached);
@@ -326,16 +339,33 @@ int main(int argc, char** argv) {
   } else {
     std::printf("    redis-benchmark did not run (is it installed?)\n");
   }
+  record(report, chain_hit, raw_hit, tier_hit);
+  report.figure("redis_l2 versioned sets", "sets/s", versioned_sets);
+  report.figure("redis_l2 plain sets", "sets/s", plain_sets);
+  report.figure("redis-server CPU per versioned set", "us", median(v_server_us));
+  report.figure("redis-server CPU per plain set", "us", median(p_server_us));
+  report.figure("redis-benchmark -t set (50 clients)", "sets/s", rb_default > 0 ? rb_default : NAN);
+  report.figure("redis-benchmark -t set -c 1", "sets/s", rb_one > 0 ? rb_one : NAN);
+  report.ratio("versioned/redis-benchmark", "redis_l2 versioned sets",
+               "redis-benchmark -t set (50 clients)");
+  report.ratio("plain/redis-benchmark", "redis_l2 plain sets",
+               "redis-benchmark -t set (50 clients)");
   std::printf("(3) memcached_l1 pool of 3, batches of %d over every key; ops/s of the two live\n"
               "    servers' keys\n", batch);
   if (pool.before <= 0 || pool.stalled <= 0 || pool.killed <= 0) {
     std::printf("    failed (an op of a live server did not succeed)\n");
+    report.write();
     return 1;
   }
+  report.figure("pool, all three up", "ops/s", pool.before);
+  report.figure("pool, one stalled", "ops/s", pool.stalled);
+  report.figure("pool, one killed", "ops/s", pool.killed);
+  report.ratio("pool one stalled / all up", "pool, one stalled", "pool, all three up", 0.8);
+  report.ratio("pool one killed / all up", "pool, one killed", "pool, all three up", 0.8);
   std::printf("    all three up                       %10.0f ops/s\n", pool.before);
   std::printf("    one stalled (SIGSTOP)              %10.0f ops/s  ratio %.2f\n", pool.stalled,
               pool.stalled / pool.before);
   std::printf("    one killed                         %10.0f ops/s  ratio %.2f\n", pool.killed,
               pool.killed / pool.before);
-  return 0;
+  return report.write() ? 0 : 1;
 }
