@@ -79,9 +79,11 @@ faults: deps
 # Every benchmark, each also writing its figures as JSON into BENCH_RESULTS (docs/performance.md,
 # "Charts"); `make bench-report` draws them as PNGs into docs/img (installs jq and gnuplot-nox
 # on demand: scripts/install-deps.sh --bench-report).
+# BENCH_QUICK=1: short sizes (scripts/bench.sh).
 BENCH_RESULTS ?= bench/results
+BENCH_QUICK   ?= 0
 bench: build
-	STRATA_BENCH_RESULTS=$(abspath $(BENCH_RESULTS)) scripts/bench.sh $(BUILD)
+	STRATA_BENCH_RESULTS=$(abspath $(BENCH_RESULTS)) BENCH_QUICK=$(BENCH_QUICK) scripts/bench.sh $(BUILD)
 
 bench-report:
 	scripts/bench-report.sh $(BENCH_RESULTS) docs/img

@@ -56,7 +56,9 @@ nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 }  // namespace
 
 Report::Report(std::string bench, int argc, char** argv)
-    : bench_(std::move(bench)), date_(utc("%Y-%m-%dT%H:%M:%SZ")), commit_(source_commit()),
+    : bench_(std::move(bench)),
+      date_(utc("%Y-%m-%dT%H:%M:%SZ")),
+      commit_(source_commit()),
       load_before_(load_average()) {
   if (const char* id = std::getenv("STRATA_BENCH_RUN_ID"); id && *id) {
     run_id_ = id;
