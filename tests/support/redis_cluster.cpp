@@ -82,8 +82,10 @@ bool RedisCluster::start() {
   for (auto& n : nodes_)
     if (!n->start()) return false;
   std::string cmd = "redis-cli --cluster create";
-  for (auto& n : nodes_) cmd += " " + n->address();
-  cmd += " --cluster-replicas " + std::to_string(replicas_) + " --cluster-yes 2>&1";
+  // Appended piece by piece: GCC 12 -O3 warns (-Wrestrict, a false positive in libstdc++'s
+  // operator+) on " " + address, which breaks Release builds with STRATA_WERROR.
+  for (auto& n : nodes_) cmd.append(" ").append(n->address());
+  cmd.append(" --cluster-replicas ").append(std::to_string(replicas_)).append(" --cluster-yes 2>&1");
   int status = 0;
   std::string out = run_command(cmd, &status);
   if (status != 0) {
