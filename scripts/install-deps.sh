@@ -12,6 +12,7 @@ PACKAGES=(
   python3-memcache nutcracker
   lua-cjson lua-mpack
   nlohmann-json3-dev
+  libsystemd-dev
 )
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
 # compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.

@@ -12,6 +12,7 @@
 
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
+#include "cli/notify.hpp"
 #include "cli/progress.hpp"
 #include "cli/shutdown_watchdog.hpp"
 #include "common/log.hpp"
@@ -34,6 +35,12 @@ std::unique_ptr<Runtime> load(const Args& a, std::string* errors) {
   log::Format format;
   if (log::parse_format(rt->config().log_format, &format)) log::set_format(format);
   return rt;
+}
+
+// The STATUS= line while running: what `systemctl status strata` shows.
+std::string running_text(const Runtime& rt) {
+  return "running " + std::to_string(rt.pipelines().size()) + " pipeline(s), " +
+         std::to_string(rt.config().fronts.size()) + " front(s) from " + rt.config().path;
 }
 
 std::string deadline_text(int64_t shutdown_ms) {
@@ -80,6 +87,7 @@ int run(const Args& a) {
     return 2;
   }
   ShutdownWatchdog watchdog(shutdown_ms);
+  SystemdNotifier notify;
   // Signals are taken synchronously by this thread only: block them before any thread starts.
   sigset_t set;
   sigemptyset(&set);
@@ -128,6 +136,7 @@ int run(const Args& a) {
     return 1;
   }
   log::info("strata running " + a.config);
+  notify.ready(running_text(*rt));
   Progress progress(rt->config().progress_interval_ms);
 
   timespec tick{0, 200 * 1000 * 1000};
@@ -141,6 +150,7 @@ int run(const Args& a) {
     }
     if (sig == SIGHUP) {
       log::info("received SIGHUP, re-reading " + a.config);
+      notify.reloading("reloading " + a.config);
       std::string why;
       auto next = load(a, &why);
       if (!next) {
@@ -153,6 +163,7 @@ int run(const Args& a) {
           begin = end + 1;
         }
         log::error("reload rejected, the running configuration stays");
+        notify.ready("reload rejected, the running configuration stays: " + why);
         record_config_reload(MetricsRegistry::global(), false);
         continue;
       }
@@ -187,6 +198,8 @@ int run(const Args& a) {
           rt.reset();
           return 1;
         }
+        notify.ready("reload failed to start (" + r.error() +
+                     "), the previous configuration runs again");
         if (watchdog.stop_watching()) break;  // a SIGTERM/SIGINT came during the reload
         continue;
       }
@@ -194,15 +207,18 @@ int run(const Args& a) {
       record_config_reload(MetricsRegistry::global(), true);
       progress.set_interval(rt->config().progress_interval_ms);
       log::info("configuration reloaded");
+      notify.ready(running_text(*rt));
       if (watchdog.stop_watching()) break;
       continue;
     }
+    notify.tick();
     progress.tick(*rt);
     if (idle_ms > 0 && rt->idle(idle_ms)) {
       log::info("idle for " + a.exit_when_idle + ", stopping" + deadline_text(shutdown_ms));
       break;
     }
   }
+  notify.stopping("stopping: finishing in-flight writes and committing");
   // From here a stuck stop ends in _exit(1) at the deadline or on a second SIGTERM/SIGINT.
   watchdog.arm();
   watchdog.set_stage("the admin listener (the pipelines stop after it)");
