@@ -1,6 +1,7 @@
 // strata::Cache: the embeddable read/write API over a pipeline's tier chain (L1 then L2 with
-// refill, writes durable tier first), for C++ applications that link the strata runtime.
-// Modules never include this header; applications do (see examples/embed/).
+// refill, writes durable tier first), for C++ applications: link strata::embed from the
+// installed CMake package (libstrata_embed.so). Modules never include this header;
+// applications do (see examples/embed/).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,8 @@
 
 namespace strata {
 
-class Cache {
+// Exported from libstrata_embed.so (built with hidden visibility).
+class __attribute__((visibility("default"))) Cache {
  public:
   struct Value {
     bool found = false;

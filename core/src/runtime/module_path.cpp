@@ -2,6 +2,7 @@
 // tree's modules folder is compiled into the loader's default path; only a binary that runs
 // from inside that build tree (build/bin/strata, the tests) may search it, so an installed
 // strata never loads whatever a build folder on the machine happens to hold.
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,6 +31,20 @@ std::string exe_dir() {
   std::string exe(buf, static_cast<size_t>(n));
   size_t slash = exe.rfind('/');
   return slash == std::string::npos ? "" : exe.substr(0, slash);
+}
+
+// The modules folder of the prefix a shared library holding this code was installed into
+// (PREFIX/lib/libstrata_embed.so -> PREFIX/lib/strata/modules): an application that embeds
+// strata (strata::embed) finds the modules of the strata it links, wherever that was installed.
+// "" when this code is in the executable itself (the strata binary: exe_dir() covers it).
+std::string library_modules_dir(const std::string& exe_dir) {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&library_modules_dir), &info) == 0 || !info.dli_fname)
+    return "";
+  std::string lib = real_path(info.dli_fname);
+  size_t slash = lib.rfind('/');
+  if (slash == std::string::npos || lib.substr(0, slash) == real_path(exe_dir)) return "";
+  return lib.substr(0, slash) + "/strata/modules";
 }
 
 bool is_under(const std::string& path, const std::string& dir) {
@@ -62,10 +77,12 @@ std::vector<std::string> Runtime::module_search_path(const std::string& first_di
   add(first_dir);
   for (const std::string& dir : ModuleLoader::default_search_path(config_modules_dir)) {
     if (dir == STRATA_BUILD_MODULES_DIR && !uninstalled && !env_names(dir)) continue;
-    if (dir == STRATA_INSTALL_MODULES_DIR && !uninstalled && !exe.empty())  // this prefix's, first
+    if (dir == STRATA_INSTALL_MODULES_DIR && !uninstalled && !exe.empty()) {  // this prefix's, first
+      add(library_modules_dir(exe));
       add((std::filesystem::path(exe) / STRATA_MODULES_DIR_FROM_BINDIR)
               .lexically_normal()
               .string());
+    }
     add(dir);
   }
   return path;
