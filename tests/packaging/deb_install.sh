@@ -70,8 +70,9 @@ fi
 echo "== strata from the unpacked root"
 strata=$root/usr/bin/strata
 "$strata" modules >"$work/modules.out" 2>&1 || { cat "$work/modules.out"; fail "strata modules"; }
-grep -q "$root/usr/lib/strata/modules/redis_l2.so" "$work/modules.out" ||
-  { cat "$work/modules.out"; fail "strata modules does not list the root's modules"; }
+grep -q "^(searched: $root/usr/lib/strata/modules:" "$work/modules.out" ||
+  { cat "$work/modules.out"; fail "strata modules did not search the root's modules first"; }
+grep -q '^redis_l2 ' "$work/modules.out" || { cat "$work/modules.out"; fail "no redis_l2 listed"; }
 "$strata" check -c "$root/etc/strata/strata.toml" || fail "strata check of /etc/strata/strata.toml"
 export KAFKA_USERNAME=u KAFKA_PASSWORD=p REDIS_PASSWORD=r
 for example in "$root"/usr/share/doc/strata/examples/deployments/*.toml; do
