@@ -25,9 +25,13 @@ set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_GROUPING ALL_COMPONENTS_IN_ONE)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
+# Stripped, as Debian ships binaries (the build tree keeps the symbols).
+set(CPACK_STRIP_FILES ON)
 # Depends from the ELF files (dpkg-shlibdeps): librdkafka1, libhiredis0.14, libmemcached11,
 # libluajit-5.1-2, libsystemd0, ... exactly as linked.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The unit's ExecReload=/bin/kill (procps); merged with the dpkg-shlibdeps list.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")
 # /etc/strata edits survive upgrades and removal (dpkg conffiles).
 set(STRATA_DEB_CONFFILES ${CMAKE_BINARY_DIR}/packaging/conffiles)
 file(WRITE ${STRATA_DEB_CONFFILES} "/etc/strata/strata.toml\n/etc/strata/keys.lua\n")

@@ -98,9 +98,9 @@ class CliNotify : public ::testing::Test {
     remove_tree(dir_);
   }
   std::string config(const std::string& l1_extra = "") const {
-    return "[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" + memcached_.address() +
-           "\"]\n" + l1_extra + "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
-           redis_.address() + "\"\n\n[fronts.mc]\nmodule = \"memcached_front\"\nport = " +
+    return "[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" + memcached_.address() + "\"]\n" +
+           l1_extra + "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" + redis_.address() +
+           "\"\n\n[fronts.mc]\nmodule = \"memcached_front\"\nport = " +
            std::to_string(front_port_) + "\ntiers = [\"l1\", \"l2\"]\n";
   }
   bool start_strata() {
@@ -122,7 +122,8 @@ TEST_F(CliNotify, ReadyReloadingRejectedReloadAndStopping) {
   ASSERT_TRUE(start_strata());
   std::string ready = notify_.wait_for("READY=1", 30000);
   ASSERT_FALSE(ready.empty()) << "no READY=1";
-  EXPECT_NE(ready.find("STATUS=running 0 pipeline(s), 1 front(s) from " + path_), std::string::npos) << ready;
+  EXPECT_NE(ready.find("STATUS=running 0 pipeline(s), 1 front(s) from " + path_), std::string::npos)
+      << ready;
   // READY=1 comes once the front serves: a memcached client gets an answer right away.
   EXPECT_EQ(memcached_command(front_port_, "get nothing"), "END\r\n");
 
@@ -177,8 +178,8 @@ TEST_F(CliNotify, WithoutNotifySocketRunsAsBefore) {
   write_file(path_, config());
   ASSERT_TRUE(strata_.start({strata_bin(), "run", "-c", path_}, dir_ + "/strata.out",
                             dir_ + "/strata.err"));
-  ASSERT_TRUE(wait_until([&] { return memcached_command(front_port_, "get x") == "END\r\n"; },
-                         30000));
+  ASSERT_TRUE(
+      wait_until([&] { return memcached_command(front_port_, "get x") == "END\r\n"; }, 30000));
   EXPECT_EQ(strata_.stop(SIGTERM, 30000), 0);
   EXPECT_EQ(read_file(dir_ + "/strata.err").find("sd_notify"), std::string::npos);
 }

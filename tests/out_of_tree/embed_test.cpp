@@ -21,11 +21,11 @@ TEST(OutOfTreeEmbed, ExampleBuiltAgainstTheInstallReadsAndWritesThroughTheChain)
   const std::string work = strata::test::make_temp_dir("strata-oot-embed");
   const std::string prefix = work + "/prefix", out = work + "/embed";
   int status = -1;
-  std::string log = strata::test::run_command(
-      std::string(STRATA_OOT_BUILD_EMBED) + " " + STRATA_OOT_BUILD_DIR + " " +
-          STRATA_OOT_EXAMPLES + " " + STRATA_OOT_CMAKE + " '" + STRATA_OOT_GENERATOR + "' " +
-          prefix + " " + out + " 2>&1",
-      &status);
+  std::string log =
+      strata::test::run_command(std::string(STRATA_OOT_BUILD_EMBED) + " " + STRATA_OOT_BUILD_DIR +
+                                    " " + STRATA_OOT_EXAMPLES + " " + STRATA_OOT_CMAKE + " '" +
+                                    STRATA_OOT_GENERATOR + "' " + prefix + " " + out + " 2>&1",
+                                &status);
   ASSERT_EQ(status, 0) << log;
 
   ServerProcess memcached(ServerProcess::Kind::Memcached), redis(ServerProcess::Kind::Redis);
@@ -39,15 +39,17 @@ TEST(OutOfTreeEmbed, ExampleBuiltAgainstTheInstallReadsAndWritesThroughTheChain)
                   "\n[pipelines.users]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n");
   const std::string bin = out + "/strata_embed_example";
 
-  std::string wrote = strata::test::run_command(bin + " " + config + " user:1 alice 2>&1", &status);
-  EXPECT_EQ(status, 0) << wrote;
+  std::string wrote =
+      strata::test::run_command(bin + " " + config + " user:1 alice 2>" + work + "/err", &status);
+  EXPECT_EQ(status, 0) << wrote << strata::test::read_file(work + "/err");
   EXPECT_EQ(wrote, "user:1 = alice (from tiers.l1)\nuser:1 = alice (from tiers.l1)\n");
   EXPECT_EQ(redis.redis_cli("GET user:1"), "alice") << "the write did not reach Redis";
 
   // Only in Redis: the first read misses L1, is answered by L2 and refills L1.
   redis.redis_cli("SET user:2 bob");
-  std::string read = strata::test::run_command(bin + " " + config + " user:2 2>&1", &status);
-  EXPECT_EQ(status, 0) << read;
+  std::string read =
+      strata::test::run_command(bin + " " + config + " user:2 2>" + work + "/err", &status);
+  EXPECT_EQ(status, 0) << read << strata::test::read_file(work + "/err");
   EXPECT_EQ(read, "user:2 = bob (from tiers.l2)\nuser:2 = bob (from tiers.l1)\n");
 
   // A config error comes back from Cache::open with its position.

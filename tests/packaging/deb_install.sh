@@ -43,10 +43,12 @@ done
 for m in kafka_source memcached_l1 redis_l2 write_through memcached_front redis_bus; do
   [ -f "$root/usr/lib/strata/modules/$m.so" ] || fail "module $m is not in the package"
 done
-if dpkg-deb -c "$deb" | grep -qE 'mock-kafka|/tests?/|_test'; then
-  dpkg-deb -c "$deb" | grep -E 'mock-kafka|/tests?/|_test'
+dpkg-deb -c "$deb" | awk '{print $6}' >"$work/files"
+if grep -E 'mock-kafka|/tests/|_test(\.so)?$|/fake_' "$work/files"; then
   fail "test or tool files in the package"
 fi
+# Stripped (CPACK_STRIP_FILES): no debug sections in the binary.
+if readelf -S "$root/usr/bin/strata" | grep -q '\.debug_info'; then fail "strata is not stripped"; fi
 
 echo "== the unit"
 unit=$root/usr/lib/systemd/system/strata.service
@@ -58,13 +60,12 @@ grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" || fail "ExecReload"
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s$/\1/p' "$unit")
 [ -n "$stop" ] && [ "$stop" -gt 25 ] || fail "TimeoutStopSec ($stop) not above 25s"
 if command -v systemd-analyze >/dev/null; then
-  # Informational: in a container without systemd as PID 1 verify may not work at all.
-  if out=$(systemd-analyze verify --root="$root" /usr/lib/systemd/system/strata.service 2>&1); then
-    echo "systemd-analyze verify: ok"
-  else
-    echo "systemd-analyze verify (not fatal here): $out"
-    if grep -q 'strata.service:[0-9]*:' <<<"$out"; then fail "the unit has errors"; fi
-  fi
+  # Without systemd as PID 1 (a container) verify also complains that /usr/bin/strata and
+  # /bin/kill are missing on this machine or that targets are not found: only a complaint about
+  # a line of the unit itself (an unknown key, a bad value) fails the test.
+  out=$(timeout 60 systemd-analyze verify "$unit" 2>&1) && echo "systemd-analyze verify: ok" ||
+    echo "systemd-analyze verify (environment only): $out"
+  if grep -q 'strata.service:[0-9]*:' <<<"$out"; then fail "the unit has errors: $out"; fi
 fi
 
 echo "== strata from the unpacked root"

@@ -17,9 +17,9 @@ class __attribute__((visibility("default"))) Cache {
   struct Value {
     bool found = false;
     std::string value;
-    std::string tier;   // the tier instance that answered ("tiers.l1"), "" on a miss
-    bool stale = false; // answered from L1 while the durable tier was unavailable
-    std::string error;  // set when the lookup failed (not on a plain miss)
+    std::string tier;    // the tier instance that answered ("tiers.l1"), "" on a miss
+    bool stale = false;  // answered from L1 while the durable tier was unavailable
+    std::string error;   // set when the lookup failed (not on a plain miss)
   };
 
   // Loads the modules of `config_path`, builds the tier chain of `pipeline` ("" = the only
