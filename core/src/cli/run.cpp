@@ -1,8 +1,8 @@
 // `strata run`: builds the runtime, serves the admin listener, and waits for signals.
 // SIGTERM/SIGINT stop gracefully (fronts first, then pipelines finish their batch and commit),
-// within
-// --shutdown-timeout (ShutdownWatchdog); SIGHUP re-reads the configuration and scripts: a bad new
-// one is reported and the running one stays.
+// within --shutdown-timeout (ShutdownWatchdog); SIGHUP re-reads the configuration and scripts: a
+// bad new one is reported and the running one stays. Under systemd, SystemdNotifier (notify.cpp)
+// tells the service manager each step.
 #include <signal.h>
 
 #include <cstdio>

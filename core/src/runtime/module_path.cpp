@@ -77,8 +77,8 @@ std::vector<std::string> Runtime::module_search_path(const std::string& first_di
   add(first_dir);
   for (const std::string& dir : ModuleLoader::default_search_path(config_modules_dir)) {
     if (dir == STRATA_BUILD_MODULES_DIR && !uninstalled && !env_names(dir)) continue;
-    if (dir == STRATA_INSTALL_MODULES_DIR && !uninstalled &&
-        !exe.empty()) {  // this prefix's, first
+    // This prefix's first: the embedding library's, then the binary's.
+    if (dir == STRATA_INSTALL_MODULES_DIR && !uninstalled && !exe.empty()) {
       add(library_modules_dir(exe));
       add((std::filesystem::path(exe) / STRATA_MODULES_DIR_FROM_BINDIR)
               .lexically_normal()
