@@ -13,6 +13,7 @@ PACKAGES=(
   lua-cjson lua-mpack
   nlohmann-json3-dev
   libsystemd-dev
+  prometheus
 )
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
 # compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.
@@ -50,7 +51,10 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq "${missing[@]}"
-# Debian's redis-server package may start a system service; tests start their own servers.
-if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
-  $SUDO systemctl stop redis-server || true
-fi
+# Debian's redis-server and prometheus packages may start system services; tests start their
+# own servers (and need only prometheus' promtool).
+for service in redis-server prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl stop "$service" || true
+  fi
+done

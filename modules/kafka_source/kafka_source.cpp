@@ -107,8 +107,6 @@ class KafkaSource final : public strata::SourceModule {
     records_ = host_.counter("strata_kafka_records_total", "Records delivered to the pipeline");
     rebalances_ = host_.counter("strata_kafka_rebalances_total",
                                 "Consumer group rebalances (assign and revoke events)");
-    lag_gauge_ = host_.gauge("strata_kafka_consumer_lag",
-                             "Records between the last delivered position and the high watermark");
     errors_ = host_.counter("strata_kafka_errors_total", "Non-fatal consumer errors");
     stale_acks_ = host_.counter("strata_kafka_stale_acks_total",
                                 "Acked positions of partitions this member no longer owns");
@@ -206,7 +204,6 @@ class KafkaSource final : public strata::SourceModule {
         }
       }
       throw_if_fatal();
-      update_lag_gauge();
       return;
     }
     auto batch = std::make_unique<Batch>();
@@ -239,7 +236,6 @@ class KafkaSource final : public strata::SourceModule {
       if (remaining == 0) break;
     }
     if (revokes_ != revokes_before) drop_unowned(*batch);
-    update_lag_gauge();
     if (batch->msgs.empty()) return;
     fill_records(*batch);
     note_delivered(*batch);
@@ -545,14 +541,6 @@ class KafkaSource final : public strata::SourceModule {
     }
   }
 
-  void update_lag_gauge() {
-    uint64_t now = host_.monotonic_ns();
-    if (now - last_lag_update_ < 1'000'000'000ull && last_lag_update_ != 0) return;
-    last_lag_update_ = now;
-    int64_t l = lag();
-    if (l >= 0) lag_gauge_.set(static_cast<double>(l));
-  }
-
   strata::Host host_;
   std::vector<std::string> topics_;
   std::string group_, start_;
@@ -584,8 +572,7 @@ class KafkaSource final : public strata::SourceModule {
   std::string fatal_;
 
   std::map<int, uint64_t> last_logged_;  // guarded by mu_
-  uint64_t last_lag_update_ = 0;
-  strata::Metric records_, rebalances_, lag_gauge_, errors_, stale_acks_;
+  strata::Metric records_, rebalances_, errors_, stale_acks_;
 };
 
 }  // namespace kafka_source

@@ -146,6 +146,19 @@ class ChainTest : public ::testing::Test {
     Series* s = MetricsRegistry::global().find(name, "tier=\"" + t.tier->name() + "\"");
     return s ? s->value() : -1;
   }
+  // strata_tier_breaker_state{tier,state}: exactly one of the three is 1 (issue 11).
+  std::string breaker_state(const FakeTier& t) {
+    std::string current;
+    for (const char* state : {"closed", "open", "half_open"}) {
+      Series* s = MetricsRegistry::global().find(
+          "strata_tier_breaker_state",
+          "tier=\"" + t.tier->name() + "\",state=\"" + state + "\"");
+      if (!s) return std::string("no series for ") + state;
+      if (s->value() == 1) current += (current.empty() ? "" : "+") + std::string(state);
+      else if (s->value() != 0) return std::string("bad value for ") + state;
+    }
+    return current;
+  }
 
   FakeTier l1_, l2_;
   std::unique_ptr<TierChain> chain_;
@@ -359,7 +372,7 @@ TEST_F(ChainTest, L1DownIsSkippedWithoutRefillAndItsBreakerOpens) {
     EXPECT_EQ(r.tier, l2_.tier->name());
   }
   EXPECT_EQ(l1_.tier->breaker().state(), State::Open);
-  EXPECT_EQ(metric("strata_tier_breaker_state", l1_), 1);
+  EXPECT_EQ(breaker_state(l1_), "open");
   EXPECT_EQ(metric("strata_tier_breaker_opens_total", l1_), 1);
   // Two GETs failed, the third was refused; no refill was attempted on the down tier.
   EXPECT_EQ(metric("strata_tier_errors_total", l1_), 3);
@@ -398,7 +411,7 @@ TEST_F(ChainTest, L2ComesBackThroughHalfOpenProbe) {
   l2_.down(false);
   EXPECT_EQ(chain_->get("k").status, STRATA_OK);
   EXPECT_EQ(l2_.tier->breaker().state(), State::Closed);
-  EXPECT_EQ(metric("strata_tier_breaker_state", l2_), 0);
+  EXPECT_EQ(breaker_state(l2_), "closed");
 }
 
 TEST_F(ChainTest, SetWritesDurableTierFirst) {

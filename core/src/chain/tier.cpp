@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <string_view>
 
 #include "common/log.hpp"
@@ -25,16 +26,13 @@ bool is_availability_failure(int status) {
   return status == STRATA_ERR_UNAVAILABLE || status == STRATA_ERR_INTERNAL;
 }
 
-double breaker_gauge_value(CircuitBreaker::State s) {
-  switch (s) {
-    case CircuitBreaker::State::Closed:
-      return 0;
-    case CircuitBreaker::State::Open:
-      return 1;
-    case CircuitBreaker::State::HalfOpen:
-      return 2;
-  }
-  return 0;
+constexpr CircuitBreaker::State kBreakerStates[] = {
+    CircuitBreaker::State::Closed, CircuitBreaker::State::Open, CircuitBreaker::State::HalfOpen};
+
+// The `state` label value: Prometheus label values in snake case (CircuitBreaker::name says
+// "half-open" for people).
+const char* breaker_label(CircuitBreaker::State s) {
+  return s == CircuitBreaker::State::HalfOpen ? "half_open" : CircuitBreaker::name(s);
 }
 
 }  // namespace
@@ -87,11 +85,16 @@ Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
                          "Read-path refills (ADD) that the tier stored", labels);
   latency_ =
       reg.histogram("strata_tier_latency_seconds", "Time of one batch in the tier module", labels);
-  breaker_state_ = reg.gauge("strata_tier_breaker_state",
-                             "Circuit breaker: 0 closed, 1 open, 2 half-open", labels);
+  // One series per state, 1 for the current one (the kube-state-metrics convention): an alert
+  // or a panel matches state="open" instead of knowing what a number stands for.
+  for (size_t i = 0; i < std::size(kBreakerStates); ++i)
+    breaker_state_[i] = reg.gauge(
+        "strata_tier_breaker_state",
+        "Circuit breaker: 1 for the state the breaker is in, 0 for the others",
+        labels + ",state=\"" + breaker_label(kBreakerStates[i]) + "\"");
   breaker_opens_ =
       reg.counter("strata_tier_breaker_opens_total", "Times the circuit breaker opened", labels);
-  breaker_state_->set(0);
+  show_breaker_state(CircuitBreaker::State::Closed);
   breaker_.set_listener([this](CircuitBreaker::State from, CircuitBreaker::State to) {
     on_breaker_change(from, to);
   });
@@ -126,8 +129,13 @@ bool Tier::refuse_unsupported(std::vector<strata_tier_op>& ops) {
   return true;
 }
 
+void Tier::show_breaker_state(CircuitBreaker::State current) {
+  for (size_t i = 0; i < std::size(kBreakerStates); ++i)
+    breaker_state_[i]->set(kBreakerStates[i] == current ? 1 : 0);
+}
+
 void Tier::on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to) {
-  breaker_state_->set(breaker_gauge_value(to));
+  show_breaker_state(to);
   if (to == CircuitBreaker::State::Open) {
     breaker_opens_->add(1);
     if (from == CircuitBreaker::State::Closed) {

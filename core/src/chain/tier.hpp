@@ -67,6 +67,7 @@ class Tier {
   // execute() for a module built against an older minor (smaller ops): packs the ops for it.
   int execute_packed(std::vector<strata_tier_op>& ops, strata_error* err);
   void on_breaker_change(CircuitBreaker::State from, CircuitBreaker::State to);
+  void show_breaker_state(CircuitBreaker::State current);
 
   static constexpr size_t kMarkSlots = 4096;
   void bump_marks(const std::vector<strata_tier_op>& ops);
@@ -80,7 +81,7 @@ class Tier {
   Series* errors_;
   Series* refills_;
   Series* latency_;
-  Series* breaker_state_;
+  std::array<Series*, 3> breaker_state_{};  // closed, open, half_open
   Series* breaker_opens_;
   std::array<std::atomic<uint64_t>, kMarkSlots> marks_{};
   std::atomic<uint64_t> flush_mark_{0};
