@@ -314,6 +314,26 @@ TEST_F(CliCheck, Issue9ShellDefaultIsOneErrorNotTwo) {
   EXPECT_NE(plain.err.find("is invalid (1 error)"), std::string::npos) << plain.err;
 }
 
+// Found by tests/docs (issue 11): a section that has only a sub-table ([sources.events.rdkafka]
+// without [sources.events]'s module) gave, besides the missing-key error, a second one with an
+// empty position and `module "" not found`.
+TEST_F(CliCheck, Issue11NoModuleKeyIsOneErrorAtTheSection) {
+  Outcome o = check(replace_all(config_text(), "[sources.events]\nmodule = \"kafka_source\"\n",
+                                "[sources.events.rdkafka]\n\"fetch.wait.max.ms\" = 50\n") +
+                    "\n[fronts.mc]\ntiers = [\"l1\"]\n");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find(at("[sources.events.rdkafka]") +
+                       "sources.events: missing required key 'module'"),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find(at("[fronts.mc]") + "fronts.mc: missing required key 'module'"),
+            std::string::npos)
+      << o.err;
+  EXPECT_EQ(o.err.find("module \"\" not found"), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("\n: "), std::string::npos) << "an error without a position:\n" << o.err;
+  EXPECT_EQ(o.err.rfind(": ", 0), std::string::npos) << "an error without a position:\n" << o.err;
+}
+
 TEST_F(CliCheck, Issue9ModulesDirIsHonouredByCheckRunAndCache) {
   // cli_probe exists only in the probe folders: found there only through --modules-dir.
   std::string text = "[policies.p]\nmodule = \"cli_probe\"\nprobe_level = 5\n";

@@ -49,13 +49,24 @@ const std::map<std::string, std::string>& stock_sections() {
   return s;
 }
 
+// A value of the kind a variable's name says (what scripts/quickstart.sh would set).
+std::string plausible_value(const std::string& var) {
+  auto has = [&](const char* part) { return var.find(part) != std::string::npos; };
+  if (has("PASSWORD") || has("SECRET") || has("TOKEN")) return "docs-test-secret";
+  if (has("FILE")) return "/dev/null";  // opened by check (a seed file): empty, readable
+  if (has("MEMCACHED")) return "127.0.0.1:11211";
+  if (has("REDIS")) return "127.0.0.1:6379";
+  if (has("DEAD_LETTERS")) return "/tmp/strata-docs-test-dead-letters.jsonl";  // not written
+  return "docs-test-value";
+}
+
 Env snippet_env(const std::string& text) {
   Env env = {{"STRATA_MODULES_PATH",
               std::string(STRATA_CLI_MODULES) + ":" + STRATA_DOCS_MODULES}};
   static const std::regex var(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)\})");
   for (auto it = std::sregex_iterator(text.begin(), text.end(), var);
        it != std::sregex_iterator(); ++it)
-    env.push_back({(*it)[1].str(), "docs-test-secret"});
+    env.push_back({(*it)[1].str(), plausible_value((*it)[1].str())});
   return env;
 }
 
@@ -152,7 +163,9 @@ std::string check_command(const CommandLine& c) {
     const std::string& file = c.words[i + 1];
     if (c.words[i] != "-c" || file.find(".toml") == std::string::npos) continue;
     if (!fs::exists(kSource + "/" + file)) return file + " does not exist in the repository";
-    Outcome o = cli_test::strata({"check", "-c", kSource + "/" + file}, snippet_env(""));
+    // With the ${VAR}s it names set, as scripts/quickstart.sh does for examples/quickstart.toml.
+    Outcome o = cli_test::strata({"check", "-c", kSource + "/" + file},
+                                 snippet_env(cli_test::read_file(kSource + "/" + file)));
     if (o.exit_code != 0) return "strata check -c " + file + " failed:\n" + o.out + o.err;
   }
   return "";

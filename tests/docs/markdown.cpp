@@ -100,6 +100,8 @@ std::vector<CommandLine> strata_commands(const std::string& text) {
       size_t close = paragraph.find('`', open + 1);
       if (close == std::string::npos) break;
       std::string span = paragraph.substr(open + 1, close - open - 1);
+      for (size_t bar = span.find("\\|"); bar != std::string::npos; bar = span.find("\\|", bar))
+        span.erase(bar, 1);  // a table cell's escaped `get\|set`
       if (span.rfind("strata ", 0) == 0) {
         int line = paragraph_line;
         for (size_t k = 0; k < starts.size(); ++k)

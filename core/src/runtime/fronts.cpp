@@ -17,6 +17,7 @@ bool Runtime::build_fronts(Diagnostics& diags) {
 }
 
 bool Runtime::build_front(const InstanceConfig& ic, Diagnostics& diags) {
+  if (ic.module.empty()) return false;  // no usable `module` key: parse_config said so
   auto loaded = loader_->load(ic.module);
   if (!loaded) {
     diags.add(ic.module_pos, ic.full_name() + ": " + loaded.error());

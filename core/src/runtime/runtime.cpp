@@ -76,6 +76,7 @@ bool Runtime::build_instances(Diagnostics& diags) {
     for (auto& i : cfg_.sources) all.push_back(&i);
 
   for (const InstanceConfig* ic : all) {
+    if (ic->module.empty()) continue;  // no usable `module` key: parse_config said so
     auto loaded = loader_->load(ic->module);
     if (!loaded) {
       diags.add(ic->module_pos, ic->full_name() + ": " + loaded.error());
