@@ -8,8 +8,8 @@
 #include <signal.h>
 
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <regex>
 #include <set>
 #include <string>
@@ -70,8 +70,8 @@ TEST_F(AdminRun, Issue11BuildInfoVersionProcessAndReloadMetrics) {
   write_file(dir_ + "/seed.tsv", "u1\tv1\nu2\tv2\n");
   std::string path = dir_ + "/strata.toml";
   write_file(path, config());
-  ASSERT_TRUE(strata_.start({strata_bin(), "run", "-c", path}, dir_ + "/strata.out",
-                            dir_ + "/strata.err"));
+  ASSERT_TRUE(
+      strata_.start({strata_bin(), "run", "-c", path}, dir_ + "/strata.out", dir_ + "/strata.err"));
   ASSERT_TRUE(wait_until([&] { return redis_.redis_cli("GET u2") == "v2"; }, 45000))
       << "seeded records not processed";
 
@@ -100,8 +100,9 @@ TEST_F(AdminRun, Issue11BuildInfoVersionProcessAndReloadMetrics) {
   write_file(path, config("sevrers = [\"x:1\"]\n"));
   strata_.signal(SIGHUP);
   ASSERT_TRUE(wait_until(
-      [&] { return log().find("reload rejected, the running configuration stays") !=
-                   std::string::npos; },
+      [&] {
+        return log().find("reload rejected, the running configuration stays") != std::string::npos;
+      },
       20000))
       << log();
   ASSERT_TRUE(wait_until(
@@ -112,8 +113,8 @@ TEST_F(AdminRun, Issue11BuildInfoVersionProcessAndReloadMetrics) {
   // An accepted one: 1 again, and a timestamp no older than the first.
   write_file(path, config());
   strata_.signal(SIGHUP);
-  ASSERT_TRUE(wait_until(
-      [&] { return log().find("configuration reloaded") != std::string::npos; }, 30000))
+  ASSERT_TRUE(
+      wait_until([&] { return log().find("configuration reloaded") != std::string::npos; }, 30000))
       << log();
   ASSERT_TRUE(wait_until(
       [&] { return sample(metrics(), "strata_config_last_reload_successful") == 1; }, 10000))
@@ -132,15 +133,14 @@ void expect_names_exist(const std::string& file, const std::string& text,
                         const std::string& scrape) {
   std::set<std::string> names;
   std::regex name("\\b(strata|process)_[a-z0-9_]+");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name);
-       it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it)
     names.insert(it->str());
   EXPECT_GE(names.size(), 5u) << file << " names hardly any metric";
   for (std::string n : names) {
     for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-      std::string base = n.size() > std::strlen(suffix) &&
-                                 n.compare(n.size() - std::strlen(suffix), std::string::npos,
-                                           suffix) == 0
+      std::string base = n.size() > std::strlen(suffix) && n.compare(n.size() - std::strlen(suffix),
+                                                                     std::string::npos, suffix) == 0
                              ? n.substr(0, n.size() - std::strlen(suffix))
                              : "";
       if (!base.empty() && scrape.find("# TYPE " + base + " histogram\n") != std::string::npos)
@@ -155,8 +155,8 @@ TEST_F(AdminRun, Issue11EveryMetricTheExamplesNameIsScraped) {
   write_file(dir_ + "/seed.tsv", "u1\tv1\n");
   std::string path = dir_ + "/strata.toml";
   write_file(path, config() + "dead_letter_file = \"" + dir_ + "/dead.jsonl\"\n");
-  ASSERT_TRUE(strata_.start({strata_bin(), "run", "-c", path}, dir_ + "/strata.out",
-                            dir_ + "/strata.err"));
+  ASSERT_TRUE(
+      strata_.start({strata_bin(), "run", "-c", path}, dir_ + "/strata.out", dir_ + "/strata.err"));
   ASSERT_TRUE(wait_until([&] { return redis_.redis_cli("GET u1") == "v1"; }, 45000))
       << "seeded record not processed";
   std::string m = metrics();
@@ -181,10 +181,10 @@ TEST(AdminExamples, Issue11PromtoolAcceptsTheRules) {
     FAIL() << "promtool is not installed: run scripts/install-deps.sh (Debian's prometheus "
               "package), or set STRATA_ALLOW_SKIP=1 to skip this check";
   }
-  std::string out = strata::test::run_command(
-      "promtool check rules " + std::string(STRATA_SOURCE_DIR) +
-          "/examples/prometheus/strata.rules.yml 2>&1",
-      &status);
+  std::string out =
+      strata::test::run_command("promtool check rules " + std::string(STRATA_SOURCE_DIR) +
+                                    "/examples/prometheus/strata.rules.yml 2>&1",
+                                &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
 }

@@ -12,9 +12,9 @@
 #include "chain/tier.hpp"
 #include "chain/tier_chain.hpp"
 #include "config/config.hpp"
+#include "fake_tiers.hpp"
 #include "loader/loader.hpp"
 #include "metrics/metrics.hpp"
-#include "fake_tiers.hpp"
 
 namespace strata {
 namespace {
@@ -124,7 +124,6 @@ TEST(BreakerTest, RealClockReopensForProbeAfterInterval) {
 // ------------------------------------------------------------------------------------------
 // Chain over fake tiers
 
-
 class ChainTest : public ::testing::Test {
  protected:
   void SetUp() override { build({}); }
@@ -151,11 +150,12 @@ class ChainTest : public ::testing::Test {
     std::string current;
     for (const char* state : {"closed", "open", "half_open"}) {
       Series* s = MetricsRegistry::global().find(
-          "strata_tier_breaker_state",
-          "tier=\"" + t.tier->name() + "\",state=\"" + state + "\"");
+          "strata_tier_breaker_state", "tier=\"" + t.tier->name() + "\",state=\"" + state + "\"");
       if (!s) return std::string("no series for ") + state;
-      if (s->value() == 1) current += (current.empty() ? "" : "+") + std::string(state);
-      else if (s->value() != 0) return std::string("bad value for ") + state;
+      if (s->value() == 1)
+        current += (current.empty() ? "" : "+") + std::string(state);
+      else if (s->value() != 0)
+        return std::string("bad value for ") + state;
     }
     return current;
   }

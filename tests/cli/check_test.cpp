@@ -322,9 +322,9 @@ TEST_F(CliCheck, Issue11NoModuleKeyIsOneErrorAtTheSection) {
                                 "[sources.events.rdkafka]\n\"fetch.wait.max.ms\" = 50\n") +
                     "\n[fronts.mc]\ntiers = [\"l1\"]\n");
   EXPECT_EQ(o.exit_code, 1);
-  EXPECT_NE(o.err.find(at("[sources.events.rdkafka]") +
-                       "sources.events: missing required key 'module'"),
-            std::string::npos)
+  EXPECT_NE(
+      o.err.find(at("[sources.events.rdkafka]") + "sources.events: missing required key 'module'"),
+      std::string::npos)
       << o.err;
   EXPECT_NE(o.err.find(at("[fronts.mc]") + "fronts.mc: missing required key 'module'"),
             std::string::npos)

@@ -33,8 +33,7 @@ std::vector<std::string> pages() {
   for (const auto& e : fs::directory_iterator(kSource + "/docs"))
     if (e.path().extension() == ".md") out.push_back("docs/" + e.path().filename().string());
   for (const auto& e : fs::recursive_directory_iterator(kSource + "/examples"))
-    if (e.path().extension() == ".md")
-      out.push_back(fs::relative(e.path(), kSource).string());
+    if (e.path().extension() == ".md") out.push_back(fs::relative(e.path(), kSource).string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -61,11 +60,10 @@ std::string plausible_value(const std::string& var) {
 }
 
 Env snippet_env(const std::string& text) {
-  Env env = {{"STRATA_MODULES_PATH",
-              std::string(STRATA_CLI_MODULES) + ":" + STRATA_DOCS_MODULES}};
+  Env env = {{"STRATA_MODULES_PATH", std::string(STRATA_CLI_MODULES) + ":" + STRATA_DOCS_MODULES}};
   static const std::regex var(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)\})");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), var);
-       it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), var); it != std::sregex_iterator();
+       ++it)
     env.push_back({(*it)[1].str(), plausible_value((*it)[1].str())});
   return env;
 }
@@ -186,8 +184,8 @@ TEST(DocsCommands, Issue11EveryStrataCommandLineShownExists) {
 
 // The extractor and the checks themselves: each must be able to fail.
 TEST(DocsCommands, AnUnknownOptionOrCommandIsCaught) {
-  std::vector<CommandLine> c =
-      strata_commands("Run `strata run -c FILE --no-such-option`, then\n```sh\n$ strata frobnicate\n```\n");
+  std::vector<CommandLine> c = strata_commands(
+      "Run `strata run -c FILE --no-such-option`, then\n```sh\n$ strata frobnicate\n```\n");
   ASSERT_EQ(c.size(), 2u);
   EXPECT_EQ(c[0].line, 1);
   EXPECT_NE(check_command(c[0]).find("--no-such-option"), std::string::npos);

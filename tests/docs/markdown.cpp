@@ -82,8 +82,8 @@ Marker parse_marker(const std::string& marker) {
     m.expected = g[1].str();
   } else {
     m.kind = Marker::Kind::Malformed;
-    m.problem = "marker '" + marker +
-                "' is neither 'fragment, with SECTION...' nor 'invalid \"MESSAGE\"'";
+    m.problem =
+        "marker '" + marker + "' is neither 'fragment, with SECTION...' nor 'invalid \"MESSAGE\"'";
   }
   return m;
 }
@@ -118,10 +118,11 @@ std::vector<CommandLine> strata_commands(const std::string& text) {
     if (is_fence(lines[i])) {
       flush();
       std::string lang = trim(lines[i]).substr(3);
-      bool shell = lang.empty() || lang == "sh" || lang == "console" || lang == "bash" ||
-                   lang == "shell";
+      bool shell =
+          lang.empty() || lang == "sh" || lang == "console" || lang == "bash" || lang == "shell";
       for (++i; i < lines.size() && !is_fence(lines[i]); ++i) {
-        std::vector<std::string> w = shell ? shell_strata_words(lines[i]) : std::vector<std::string>{};
+        std::vector<std::string> w =
+            shell ? shell_strata_words(lines[i]) : std::vector<std::string>{};
         if (!w.empty()) out.push_back({static_cast<int>(i) + 1, w});
       }
       continue;

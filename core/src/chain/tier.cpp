@@ -88,10 +88,10 @@ Tier::Tier(ModuleInstance& instance, BreakerSettings breaker)
   // One series per state, 1 for the current one (the kube-state-metrics convention): an alert
   // or a panel matches state="open" instead of knowing what a number stands for.
   for (size_t i = 0; i < std::size(kBreakerStates); ++i)
-    breaker_state_[i] = reg.gauge(
-        "strata_tier_breaker_state",
-        "Circuit breaker: 1 for the state the breaker is in, 0 for the others",
-        labels + ",state=\"" + breaker_label(kBreakerStates[i]) + "\"");
+    breaker_state_[i] =
+        reg.gauge("strata_tier_breaker_state",
+                  "Circuit breaker: 1 for the state the breaker is in, 0 for the others",
+                  labels + ",state=\"" + breaker_label(kBreakerStates[i]) + "\"");
   breaker_opens_ =
       reg.counter("strata_tier_breaker_opens_total", "Times the circuit breaker opened", labels);
   show_breaker_state(CircuitBreaker::State::Closed);
@@ -171,8 +171,8 @@ int Tier::execute_packed(std::vector<strata_tier_op>& ops, strata_error* err) {
 void Tier::fail_unanswered(strata_tier_op& op) const {
   const bool unset = op.status == STRATA_UNANSWERED;
   const std::string status = std::to_string(static_cast<int>(op.status));
-  const std::string what =
-      unset ? "left its status unset" : "set the status " + status + ", which is not a strata_status";
+  const std::string what = unset ? "left its status unset"
+                                 : "set the status " + status + ", which is not a strata_status";
   set_op_error(op, STRATA_ERR_INTERNAL,
                name() + ": module \"" + instance_.desc()->name + "\" did not answer this " +
                    op_kind_name(op.kind) + " (execute " + what + ")");
