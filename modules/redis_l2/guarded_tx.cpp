@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "redis_link.hpp"
+#include "tag_index.hpp"
 
 namespace redis_l2 {
 namespace {
@@ -150,6 +151,13 @@ class Tx {
   void append_write(const strata_tier_op& op) {
     Args a;
     a.own.reserve(3);
+    if (op.kind == STRATA_TIER_TAG) {  // the membership of the SET's key (tag_index.hpp)
+      a.add("SADD");
+      a.add_owned(tag_key(e_, {op.value.data, op.value.len}));
+      a.add({op.key.data, op.key.len});
+      a.send(c_);
+      return;
+    }
     std::string key = e_.prefix;
     key.append(op.key.data, op.key.len);
     a.add(op.kind == STRATA_TIER_SET ? "SET" : "DEL");
@@ -186,13 +194,12 @@ class Tx {
       s.send(c_);
       ++marks;
     }
-    const size_t bus = e_.bus.on() ? 1 : 0;
-    if (bus) {
-      std::vector<std::string_view> keys;
-      keys.reserve(apply.size());
-      for (size_t i : apply) keys.emplace_back(ops_[i]->key.data, ops_[i]->key.len);
-      append_xadd(c_, e_.bus, keys);
-    }
+    std::vector<std::string_view> keys;  // announced: the keys written, not the memberships
+    if (e_.bus.on())
+      for (size_t i : apply)
+        if (announces(ops_[i]->kind)) keys.emplace_back(ops_[i]->key.data, ops_[i]->key.len);
+    const size_t bus = keys.empty() ? 0 : 1;
+    if (bus) append_xadd(c_, e_.bus, keys);
     Args x;
     x.add("EXEC");
     x.send(c_);

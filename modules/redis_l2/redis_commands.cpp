@@ -121,10 +121,33 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       strata::set_op_error(op, STRATA_ERR_BAD_KEY, "empty key");
       continue;
     }
+    const bool tags = op.kind == STRATA_TIER_TAG || op.kind == STRATA_TIER_INVALIDATE_TAG;
     if (op.kind != STRATA_TIER_GET && op.kind != STRATA_TIER_SET && op.kind != STRATA_TIER_ADD &&
         op.kind != STRATA_TIER_DELETE && op.kind != STRATA_TIER_WATERMARK_GET &&
-        !is_rich(op.kind)) {
+        !is_rich(op.kind) && !tags) {
       strata::set_op_error(op, STRATA_ERR_INVALID, "unknown op kind");
+      continue;
+    }
+    if (tags && e.cluster) {
+      strata::set_op_error(op, STRATA_ERR_INVALID,
+                           "tags are not supported with a Redis Cluster L2 yet (a tag's index is "
+                           "one key in one slot, its keys spread over every slot)");
+      continue;
+    }
+    if (op.kind == STRATA_TIER_TAG && !is_guarded(op)) {
+      strata::set_op_error(op, STRATA_ERR_INVALID,
+                           "a tag is written only in a watermark transaction (a guarded SET)");
+      continue;
+    }
+    if (op.kind == STRATA_TIER_INVALIDATE_TAG) {
+      Command c;
+      c.first = members->size();
+      c.count = 1;
+      c.tag_drop = true;
+      c.bytes = op.key.len;
+      cmds.push_back(c);
+      run_open = false;
+      members->push_back(&op);
       continue;
     }
     size_t bytes = op.key.len + value_of(op).size() + (op.flags != 0 ? kEnvelopeHeader : 0);
@@ -138,10 +161,13 @@ std::vector<Command> plan_commands(const Encoding& e, strata_tier_op* ops, size_
       slot = key_slot(key);
     }
     // An op answered locally above does not end a run: it sends nothing, so order is kept.
-    if (run && run_open && (cmds.back().guarded || cmds.back().slot_guarded) == guarded &&
-        cmds.back().slot == slot &&
-        cmds.back().count < (guarded ? e.guarded_batch : e.script_batch) &&
-        cmds.back().bytes + bytes <= kScriptBytes) {
+    // A TAG never starts a transaction of its own: it stays with the SET before it.
+    const bool with_set = op.kind == STRATA_TIER_TAG && run_open && cmds.back().guarded;
+    if (with_set ||
+        (run && run_open && (cmds.back().guarded || cmds.back().slot_guarded) == guarded &&
+         cmds.back().slot == slot &&
+         cmds.back().count < (guarded ? e.guarded_batch : e.script_batch) &&
+         cmds.back().bytes + bytes <= kScriptBytes)) {
       ++cmds.back().count;
       cmds.back().bytes += bytes;
     } else {

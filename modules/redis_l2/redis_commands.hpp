@@ -40,9 +40,11 @@ struct Command {
   // pipelined rounds).
   uint16_t slot = 0;
   bool slot_guarded = false;
+  // An INVALIDATE_TAG: chunked script calls (tag_index.hpp), not sent in the pipelined rounds.
+  bool tag_drop = false;
 
   // Runs on its own, between pipelined rounds.
-  bool apart() const { return guarded || watched; }
+  bool apart() const { return guarded || watched || tag_drop; }
 };
 
 // What shapes the commands (from the module's options).
@@ -55,12 +57,16 @@ struct Encoding {
   // Redis Cluster: a script call or a guarded run stays in one slot.
   bool cluster = false;
   BusSettings bus;              // the invalidation bus (bus_announce.hpp); off by default
+  std::string tag_prefix = "strata:tag:";  // the tag index (tag_index.hpp)
+  size_t tag_chunk = 500;                  // keys per call of a tag's invalidation
 };
 
 // A write with the ABI 1.2 partition guard: goes through run_guarded_tx(). The guard wins
 // over a version (the host sends one or the other).
+// A TAG (one membership of the SET before it) travels in the SET's transaction.
 inline bool is_guarded(const strata_tier_op& op) {
-  return (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE) &&
+  return (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_DELETE ||
+          op.kind == STRATA_TIER_TAG) &&
          !strata::guard_name(op).empty();
 }
 

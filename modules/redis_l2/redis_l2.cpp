@@ -27,6 +27,7 @@
 #include "rich_ops.hpp"
 #include "sentinel.hpp"
 #include "slot_guard.hpp"
+#include "tag_index.hpp"
 
 namespace redis_l2 {
 namespace {
@@ -87,6 +88,14 @@ constexpr strata_option_def kOptions[] = {
         .range(1, 1000000000),
     strata::option("bus_node", STRATA_OPT_STRING, "",
                    "this writer's name in its bus entries; \"\" = hostname:pid"),
+    // The tag index (tag_index.hpp; docs/redis_l2.md "Tags").
+    strata::option("tag_prefix", STRATA_OPT_STRING, "strata:tag:",
+                   "prefix of the Redis SET that holds a tag's keys (one per tag); not prefixed "
+                   "with key_prefix"),
+    strata::option("tag_chunk", STRATA_OPT_INT, "500",
+                   "keys deleted per script call when a tag is invalidated (each call is atomic "
+                   "and blocks Redis while it runs; a huge tag goes in many)")
+        .range(1, 2000),
     // Sentinel and WAIT acks (sentinel.hpp, replica_acks.hpp; docs/redis_l2.md "Sentinel").
     strata::option("sentinels", STRATA_OPT_STRING_LIST, "",
                    "sentinels to ask for the master (\"host[:port]\", port 26379 by default), "
@@ -132,7 +141,8 @@ struct Call {
 class RedisL2 final : public strata::TierModule, public ClusterNode {
  public:
   static constexpr uint32_t kTierFlags =
-      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH;
+      STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH |
+      STRATA_TIER_TAGS;
 
   RedisL2(strata::Host host, const strata::Options& o) : host_(host) {
     o_address_ = o.str("address");
@@ -151,6 +161,8 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     enc_.bus.stream = o.str("bus_stream");
     enc_.bus.maxlen = o.integer("bus_maxlen");
     enc_.bus.node = o.str("bus_node").empty() ? default_bus_node() : o.str("bus_node");
+    enc_.tag_prefix = o.str("tag_prefix");
+    enc_.tag_chunk = static_cast<size_t>(o.integer("tag_chunk"));
     depth_ = static_cast<size_t>(o.integer("pipeline_depth"));
     slots_.resize(static_cast<size_t>(o.integer("connections")));
     for (auto& s : slots_) s = std::make_unique<Slot>();
@@ -181,6 +193,8 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
         host_.counter("strata_redis_watermark_skips_total",
                       "Guarded writes skipped because their offset is below the partition's "
                       "stored watermark (replays, zombie writers)");
+    tag_deletes_ = host_.counter("strata_redis_tag_deletes_total",
+                                 "Keys deleted by the invalidation of a tag they carried");
     std::vector<std::string> nodes = o.list("nodes");
     nodes.erase(std::remove(nodes.begin(), nodes.end(), std::string()), nodes.end());
     if (o.boolean("cluster") || !nodes.empty()) {
@@ -210,6 +224,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     commands_ = parent.commands_;
     not_stored_ = parent.not_stored_;
     already_applied_ = parent.already_applied_;
+    tag_deletes_ = parent.tag_deletes_;
   }
 
   // Connects the pool. A server that is down is not fatal (the first execute reconnects);
@@ -269,6 +284,8 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
       }
       if (call.cmds[begin].guarded)
         guarded(s, call, call.cmds[begin]);
+      else if (call.cmds[begin].tag_drop)
+        tag_drop(s, call, call.cmds[begin]);
       else if (call.cmds[begin].watched)
         watched(s, call, call.cmds[begin]);
       else
@@ -610,6 +627,23 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
     }
   }
 
+  // An INVALIDATE_TAG: chunked script calls until the tag is empty (tag_index.hpp). Each
+  // call adds its own bus entry, so announce_plain() leaves the op alone.
+  void tag_drop(Slot& s, Call& call, const Command& cmd) {
+    TagDropOutcome out = run_tag_drop(s.ctx.get(), enc_, *call.members[cmd.first], host_,
+                                      "redis " + link_.endpoint.display);
+    roundtrips_.add(static_cast<double>(out.calls));
+    commands_.add(static_cast<double>(out.calls));
+    tag_deletes_.add(static_cast<double>(out.deleted));
+    for (size_t i = 0; i < out.announced; ++i) bus_.added();
+    if (out.lost) {
+      call.lost = out.error;
+      drop(s, out.error);
+    } else if (out.drop) {
+      drop(s, "an error reply retired the connection");
+    }
+  }
+
   // A CAS: one optimistic transaction on the value key (rich_ops.hpp).
   void watched(Slot& s, Call& call, const Command& cmd) {
     CasOutcome out =
@@ -669,7 +703,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   BusReport bus_{host_, enc_.bus};
 
   strata::Metric reconnects_, connection_errors_, noscript_reloads_, roundtrips_, commands_,
-      not_stored_, already_applied_;
+      not_stored_, already_applied_, tag_deletes_;
   std::string o_address_;                   // the `address` option (the cluster's seed)
   std::unique_ptr<ClusterRouter> cluster_;  // cluster mode: routes to the nodes below it
 

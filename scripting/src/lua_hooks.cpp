@@ -19,12 +19,34 @@ enum Slot : int {
   kHandler = SandboxedState::kHandlerSlot,  // 1
   kJsonEncode,                              // strata.json.encode as it was before the script ran
   kRecord,                                  // the record table, reused for every record
-  kHookFirst,  // key, ttl, value, invalidate, version (nil when the script lacks one)
-  kPinned = kHookFirst + 4,
+  kHookFirst,  // key, ttl, value, invalidate, version, tags, invalidate_tags (nil if absent)
+  kPinned = kHookFirst + 6,
 };
 
-constexpr const char* kHookNames[] = {"key", "ttl", "value", "invalidate", "version"};
-constexpr int kKey = 0, kTtl = 1, kValue = 2, kInvalidate = 3, kVersion = 4;
+constexpr const char* kHookNames[] = {"key",     "ttl",  "value",          "invalidate",
+                                      "version", "tags", "invalidate_tags"};
+constexpr int kKey = 0, kTtl = 1, kValue = 2, kInvalidate = 3, kVersion = 4, kTags = 5,
+              kInvalidateTags = 6;
+constexpr int kLastHook = kInvalidateTags;
+
+// A tag is an index key in the durable tier and a word in its messages: 1..kMaxTagBytes
+// printable bytes without spaces (what a memcached key may hold, shorter).
+std::string check_tags(const char* hook, const std::vector<std::string>& tags) {
+  if (tags.size() > kMaxTagsPerRecord)
+    return std::string(hook) + " returned " + std::to_string(tags.size()) + " tags; at most " +
+           std::to_string(kMaxTagsPerRecord) + " per record";
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const std::string& t = tags[i];
+    if (t.empty() || t.size() > kMaxTagBytes)
+      return std::string(hook) + " returned a tag of " + std::to_string(t.size()) + " bytes at [" +
+             std::to_string(i + 1) + "]; expected 1 to " + std::to_string(kMaxTagBytes);
+    for (unsigned char c : t)
+      if (c <= 0x20 || c == 0x7f)
+        return std::string(hook) + " returned a tag with a space or control character at [" +
+               std::to_string(i + 1) + "]";
+  }
+  return {};
+}
 
 std::string type_error(const char* hook, lua_State* L, int idx, const char* expected) {
   return std::string(hook) + " returned a " + luaL_typename(L, idx) + "; expected " + expected;
@@ -168,6 +190,8 @@ void HookResult::clear() {
   invalidate.clear();
   has_version = false;
   version = 0;
+  tags.clear();
+  invalidate_tags.clear();
 }
 
 KeyHooks::KeyHooks() = default;
@@ -219,7 +243,7 @@ bool KeyHooks::pin_script(const ScriptSettings& s, const std::string& source, st
   }
   if (!state_->call(0, 0, "the main chunk", error)) return with_where(where, error);
 
-  for (int h = kKey; h <= kVersion; ++h) {
+  for (int h = kKey; h <= kLastHook; ++h) {
     if (!lookup_global(kHookNames[h], error)) return with_where(where, error);
     int type = lua_type(L, -1);
     if (type != LUA_TFUNCTION && type != LUA_TNIL) {
@@ -268,7 +292,7 @@ bool KeyHooks::lookup_global(const char* name, std::string& error) {
 
 bool KeyHooks::has_hook(std::string_view name) const {
   if (name == "init") return has_init_;
-  for (int h = kKey; h <= kVersion; ++h) {
+  for (int h = kKey; h <= kLastHook; ++h) {
     if (name == kHookNames[h]) return has_[h];
   }
   return false;
@@ -298,15 +322,29 @@ bool KeyHooks::run(const strata_record& rec, HookResult& out, std::string& error
       error);
 }
 
+// invalidate() and invalidate_tags(): they run for skipped records too (a delete event).
 bool KeyHooks::run_invalidate(HookResult& out, std::string& error) {
-  if (!has_[kInvalidate]) return true;
-  lua_State* L = state_->L();
-  if (!call_hook(kHookFirst + kInvalidate, "invalidate()", error)) return false;
-  if (!lua_isnil(L, -1) && !collect_strings(L, "invalidate()", out.invalidate, error)) {
-    return false;
+  if (has_[kInvalidate]) {
+    lua_State* L = state_->L();
+    if (!call_hook(kHookFirst + kInvalidate, "invalidate()", error)) return false;
+    if (!lua_isnil(L, -1) && !collect_strings(L, "invalidate()", out.invalidate, error)) {
+      return false;
+    }
+    lua_pop(L, 1);
   }
+  return run_tags(kInvalidateTags, out.invalidate_tags, error);
+}
+
+// tags() or invalidate_tags(): nil, a string or a table of strings, within the tag bounds.
+bool KeyHooks::run_tags(int hook, std::vector<std::string>& out, std::string& error) {
+  if (!has_[hook]) return true;
+  lua_State* L = state_->L();
+  const std::string phase = std::string(kHookNames[hook]) + "()";
+  if (!call_hook(kHookFirst + hook, phase.c_str(), error)) return false;
+  if (!lua_isnil(L, -1) && !collect_strings(L, phase.c_str(), out, error)) return false;
   lua_pop(L, 1);
-  return true;
+  error = check_tags(phase.c_str(), out);
+  return error.empty();
 }
 
 bool KeyHooks::run_hooks(HookResult& out, std::string& error) {
@@ -370,6 +408,7 @@ bool KeyHooks::run_hooks(HookResult& out, std::string& error) {
     lua_pop(L, 1);
   }
 
+  if (!run_tags(kTags, out.tags, error)) return false;
   if (!run_invalidate(out, error)) return false;
 
   if (has_[kVersion]) {

@@ -1,4 +1,5 @@
-// KeyHooks: the per-record Lua hooks of a pipeline (key, ttl, value, invalidate, version, init).
+// KeyHooks: the per-record Lua hooks of a pipeline (key, ttl, value, invalidate, version, tags,
+// invalidate_tags, init).
 // The pipeline creates one KeyHooks per worker thread from a script file and calls run() for
 // every record; scripts run sandboxed with an instruction budget (docs/scripting.md).
 #pragma once
@@ -40,6 +41,10 @@ struct ScriptSettings {
   int64_t memory_limit_bytes = 128 << 20;  // per Lua state; 0 = unlimited
 };
 
+// Bounds of the tag hooks (docs/scripting.md, "Tags"): a record breaking them is a dead letter.
+constexpr size_t kMaxTagsPerRecord = 16;  // tags() and invalidate_tags(), each
+constexpr size_t kMaxTagBytes = 200;      // one tag: 1..200 printable bytes, no space
+
 struct HookResult {
   bool skip = false;              // key() returned nil (record intentionally ignored)
   std::vector<std::string> keys;  // key(): one string or a table of strings
@@ -50,6 +55,8 @@ struct HookResult {
   std::vector<std::string> invalidate;  // invalidate(): string or table of strings
   bool has_version = false;
   uint64_t version = 0;  // version(): non-negative integer
+  std::vector<std::string> tags;             // tags(): attached to every key of the record
+  std::vector<std::string> invalidate_tags;  // invalidate_tags(): tags whose keys are dropped
   void clear();
 };
 
@@ -79,7 +86,8 @@ class KeyHooks {  // one per worker thread; not thread-safe
   std::unique_ptr<RecordView> view_;  // what the record table reads; outlives state_
   std::unique_ptr<SandboxedState> state_;
   std::string path_;
-  bool has_[5] = {};  // key, ttl, value, invalidate, version
+  bool run_tags(int hook, std::vector<std::string>& out, std::string& error);
+  bool has_[7] = {};  // key, ttl, value, invalidate, version, tags, invalidate_tags
   bool has_init_ = false;
 };
 

@@ -88,6 +88,32 @@ inline std::string_view guard_name(const strata_tier_op& op) {
   return {op.guard_name.data, op.guard_name.len};
 }
 
+// ABI 1.2, STRATA_TIER_INVALIDATE_TAG: the deleted keys as the op hands them back,
+// "<decimal length>:<bytes>" once per key. A tier appends with append_tag_key(); the host
+// reads with tag_keys(), which stops at the first malformed entry and says so (false).
+inline void append_tag_key(std::string& out, std::string_view key) {
+  out += std::to_string(key.size());
+  out += ':';
+  out.append(key.data(), key.size());
+}
+template <typename Fn>
+inline bool tag_keys(std::string_view encoded, Fn&& each) {
+  size_t i = 0;
+  while (i < encoded.size()) {
+    size_t len = 0, digits = 0;
+    while (i < encoded.size() && encoded[i] >= '0' && encoded[i] <= '9' && digits < 10) {
+      len = len * 10 + static_cast<size_t>(encoded[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || i >= encoded.size() || encoded[i] != ':' || encoded.size() - i - 1 < len)
+      return false;
+    each(encoded.substr(i + 1, len));
+    i += 1 + len;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // What a tier stores for a key. The value and the client flags travel together so that a tier
 // that stores the item stores the flags (negative-cache entries are told apart by them).

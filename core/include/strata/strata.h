@@ -32,7 +32,8 @@ extern "C" {
                             its end (read only when struct_size covers it), \
                             STRATA_UNANSWERED, the STRATA_TTL_* names, STRATA_MESSAGE_MAX, \
                             STRATA_TIER_FLUSH / STRATA_TIER_FLUSHABLE / STRATA_CHAIN_FLUSH, \
-                            STRATA_CHAIN_INVALIDATE */
+                            STRATA_CHAIN_INVALIDATE, STRATA_TIER_TAG / \
+                            STRATA_TIER_INVALIDATE_TAG / STRATA_TIER_TAGS (no struct grows) */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -363,7 +364,22 @@ typedef enum strata_tier_op_kind {
   /* ABI 1.2, tiers with STRATA_TIER_FLUSHABLE only: drop every item the tier holds (memcached's
    * flush_all). `key` is empty. Sent by the host only to volatile tiers (the invalidation bus,
    * when a node cannot know which keys it missed). */
-  STRATA_TIER_FLUSH = 13
+  STRATA_TIER_FLUSH = 13,
+  /* ABI 1.2, tiers with STRATA_TIER_TAGS only (docs/bus.md, "Tags"). No struct grows: tags
+   * travel as ops of their own kinds.
+   * TAG: attach the tag `value` to `key`. The host sends it right after the SET of `key` in the
+   * same execute(), one op per tag, with the SET's guard_name/guard_offset; the tier records
+   * the membership in the same atomic step as the SET (a crash never leaves the key without
+   * it), and refuses it like the SET below the watermark (STRATA_NOT_STORED). */
+  STRATA_TIER_TAG = 14,
+  /* INVALIDATE_TAG: `key` is a tag. Delete every key carrying it and the tag's index, and
+   * announce the deleted keys on the invalidation bus where the tier has one. Guarded
+   * (guard_name set): refused with STRATA_NOT_STORED when the stored watermark is above
+   * guard_offset + 1 (a later record of the partition was applied: this is a replay). On
+   * STRATA_OK the tier hands the deleted keys back through op_set_value() as
+   * "<decimal length>:<bytes>" once per key (strata::tag_keys() reads it), so the host can
+   * drop them from its own volatile tiers; "" when the tag had no keys. */
+  STRATA_TIER_INVALIDATE_TAG = 15
 } strata_tier_op_kind;
 
 /* Item flags the host uses; tiers store `flags` as the item's client flags where they can. */
@@ -410,7 +426,8 @@ enum strata_tier_flags {
   STRATA_TIER_WATERMARK = 1u << 2, /* ABI 1.2: honours strata_tier_op.guard_* and answers
                                       STRATA_TIER_WATERMARK_GET */
   STRATA_TIER_RICH = 1u << 3, /* ABI 1.2: implements STRATA_TIER_REPLACE .. STRATA_TIER_CAS */
-  STRATA_TIER_FLUSHABLE = 1u << 4 /* ABI 1.2: implements STRATA_TIER_FLUSH */
+  STRATA_TIER_FLUSHABLE = 1u << 4, /* ABI 1.2: implements STRATA_TIER_FLUSH */
+  STRATA_TIER_TAGS = 1u << 5 /* ABI 1.2: implements STRATA_TIER_TAG, STRATA_TIER_INVALIDATE_TAG */
 };
 
 /* The compare-and-swap token of a value: FNV-1a 64 of its bytes, never 0 (0 maps to 1). The

@@ -65,6 +65,10 @@ const char* op_kind_name(strata_tier_op_kind kind) {
       return "CAS";
     case STRATA_TIER_FLUSH:
       return "FLUSH";
+    case STRATA_TIER_TAG:
+      return "TAG";
+    case STRATA_TIER_INVALIDATE_TAG:
+      return "INVALIDATE_TAG";
   }
   return "?";
 }
@@ -107,7 +111,8 @@ uint32_t Tier::flags() const {
   // A module older than 1.2 cannot see the guard fields nor knows the rich op kinds, whatever
   // bits it set.
   if (op_size_ != sizeof(strata_tier_op))
-    f &= ~uint32_t(STRATA_TIER_WATERMARK | STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE);
+    f &= ~uint32_t(STRATA_TIER_WATERMARK | STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE |
+                   STRATA_TIER_TAGS);
   return f;
 }
 
@@ -118,6 +123,9 @@ bool Tier::refuse_unsupported(std::vector<strata_tier_op>& ops) {
     if (!(f & STRATA_TIER_RICH) && op.kind >= STRATA_TIER_REPLACE && op.kind <= STRATA_TIER_CAS)
       rich = &op;
     if (!(f & STRATA_TIER_FLUSHABLE) && op.kind == STRATA_TIER_FLUSH) rich = &op;
+    if (!(f & STRATA_TIER_TAGS) &&
+        (op.kind == STRATA_TIER_TAG || op.kind == STRATA_TIER_INVALIDATE_TAG))
+      rich = &op;
   }
   if (!rich) return false;
   // Never sent: a module that does not declare STRATA_TIER_RICH / STRATA_TIER_FLUSHABLE (or

@@ -100,6 +100,28 @@ Pipeline::~Pipeline() {
   if (source_->ctx()) source_->ctx()->stored_position = nullptr;
 }
 
+std::string Pipeline::tags_unsupported(const lua::KeyHooks& hooks, const std::vector<Tier*>& tiers,
+                                       std::string_view order) {
+  const bool writes = hooks.has_hook("tags"), drops = hooks.has_hook("invalidate_tags");
+  if (!writes && !drops) return {};
+  const char* hook = writes ? "tags()" : "invalidate_tags()";
+  if (order == "version" || order == "timestamp" || (order == "auto" && hooks.has_hook("version")))
+    return std::string("the script defines ") + hook +
+           ", which needs order = \"partition\" (the tag index is written in the watermark's "
+           "atomic step)";
+  bool any_durable = false;
+  for (Tier* t : tiers) {
+    if (!t->durable()) continue;
+    any_durable = true;
+    if (!(t->flags() & STRATA_TIER_TAGS) || !(t->flags() & STRATA_TIER_WATERMARK))
+      return std::string("the script defines ") + hook + " but durable tier " + t->name() +
+             " does not support tags";
+  }
+  if (!any_durable)
+    return std::string("the script defines ") + hook + " but the pipeline has no durable tier";
+  return {};
+}
+
 Result<void> Pipeline::resolve_ordering(const lua::KeyHooks* hooks) {
   const std::string& o = settings_.order;
   bool has_version = hooks && hooks->has_hook("version");
@@ -258,6 +280,7 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
     if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
     note_watermarks(plan);
     repair_volatile(plan);
+    drop_tag_keys(plan);
   } else {
     if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
     if (!lane_) write_volatile(plan);

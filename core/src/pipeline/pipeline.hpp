@@ -25,6 +25,7 @@ class ModuleInstance;
 class Tier;
 class DeadLetterSink;
 class Series;
+struct OpResult;
 
 struct PipelineSettings {
   std::string name;                // "latest"
@@ -73,6 +74,12 @@ class Pipeline {
   Ordering ordering() const { return ordering_; }
   const PipelineStats& stats() const { return stats_; }
 
+  // Why the script's tags cannot work on these tiers, or "" (checked with the configuration):
+  // tags() / invalidate_tags() need every durable tier to implement STRATA_TIER_TAGS and the
+  // partition order (the tag index is written in the watermark's atomic step).
+  static std::string tags_unsupported(const lua::KeyHooks& hooks, const std::vector<Tier*>& tiers,
+                                      std::string_view order);
+
  private:
   void run(std::unique_ptr<lua::KeyHooks> hooks);
   void process(const strata_record_batch& batch, lua::KeyHooks* hooks);
@@ -82,15 +89,17 @@ class Pipeline {
   strata_tier_op tier_op(const WritePlan& plan, const KeyOp& op, size_t tier) const;
   bool write_durable(WritePlan& plan);  // false: stopping while the durable tier is down
   bool write_durable_tier(WritePlan& plan, size_t tier);
-  void settle_durable(WritePlan& plan, size_t tier, KeyOp& op, const strata_tier_op& r);
+  void settle_durable(WritePlan& plan, size_t tier, KeyOp& op, const strata_tier_op& r,
+                      const OpResult& result);
+  void settle_tags(WritePlan& plan, size_t tier, KeyOp& op, const strata_tier_op* tags, size_t n);
+  void drop_tag_keys(WritePlan& plan);  // write-back: the tags' keys leave L1 after L2
   void write_volatile(WritePlan& plan);
   // Write-back (STRATA_POLICY_VOLATILE_FIRST): known replays skip L1; copies that L1 got
   // before the durable tier refused or failed them are deleted again.
   void skip_known_replays(WritePlan& plan);
   void note_watermarks(const WritePlan& plan);
   void repair_volatile(WritePlan& plan);
-  void settle_volatile(WritePlan& plan, size_t tier, const std::vector<size_t>& owner,
-                       const std::vector<strata_tier_op>& ops);
+  void settle_volatile(size_t tier, const std::vector<strata_tier_op>& ops);
   void set_paused(bool paused, const std::string& why);
   // all: every suspect now, whatever its due time (a stopping pipeline's last chance).
   void sweep_suspects(bool all = false);

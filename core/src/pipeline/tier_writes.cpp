@@ -24,15 +24,18 @@ bool done(strata_status s) { return s == STRATA_OK || s == STRATA_NOT_FOUND; }
 
 }  // namespace
 
-// The op a durable tier gets for `op` (DELETE for a tombstone or an invalidation).
+// The op a durable tier gets for `op` (DELETE for a tombstone or an invalidation,
+// INVALIDATE_TAG for a tag's).
 strata_tier_op Pipeline::tier_op(const WritePlan& plan, const KeyOp& op, size_t tier) const {
   const RecordEntry& e = plan.records[op.record];
   bool set = op.action(tier) == STRATA_ACTION_SET;
-  strata_tier_op t =
-      make_op(set ? STRATA_TIER_SET : STRATA_TIER_DELETE, op.key,
-              set ? std::string_view(e.value) : std::string_view(), set ? op.ttl_ms(tier) : 0,
-              // invalidations are unversioned deletes under per-key orders
-              op.invalidation && !plan_.offset_versions ? 0 : e.version);
+  strata_tier_op t = make_op(op.tag ? STRATA_TIER_INVALIDATE_TAG
+                             : set  ? STRATA_TIER_SET
+                                    : STRATA_TIER_DELETE,
+                             op.key, set ? std::string_view(e.value) : std::string_view(),
+                             set ? op.ttl_ms(tier) : 0,
+                             // invalidations are unversioned deletes under per-key orders
+                             op.invalidation && !plan_.offset_versions ? 0 : e.version);
   if (tiers_[tier]->durable() && e.guard != SIZE_MAX) {
     const std::string& g = plan.guards[e.guard];
     t.guard_name = {g.data(), g.size()};
@@ -47,9 +50,17 @@ bool Pipeline::write_durable(WritePlan& plan) {
   return true;
 }
 
-void Pipeline::settle_durable(WritePlan& plan, size_t t, KeyOp& op, const strata_tier_op& r) {
+void Pipeline::settle_durable(WritePlan& plan, size_t t, KeyOp& op, const strata_tier_op& r,
+                              const OpResult& result) {
   if (done(r.status)) {
     if (op.durable == KeyOp::Outcome::Pending) op.durable = KeyOp::Outcome::Applied;
+    if (op.tag && result.has_value &&
+        !tag_keys(result.value, [&](std::string_view k) { op.tag_keys.emplace_back(k); })) {
+      metrics_->tier_errors[t]->add(1);
+      log::write(STRATA_LOG_ERROR, tiers_[t]->name(), settings_.name,
+                 "INVALIDATE_TAG " + op.key +
+                     ": the deleted keys came back malformed; the volatile tiers may keep some");
+    }
     if (op.invalidation) {
       stats_.invalidations++;
       metrics_->invalidations->add(1);
@@ -80,20 +91,41 @@ bool Pipeline::write_durable_tier(WritePlan& plan, size_t t) {
     if (!op.superseded && op.action(t) != STRATA_ACTION_SKIP) pending.push_back(&op);
   int64_t backoff = settings_.retry_backoff_ms;
   std::vector<strata_tier_op> round;
+  std::vector<size_t> first;  // round[first[k]] is pending[k]'s op, its TAG ops follow it
   std::vector<OpResult> results;
   bool paused = false;
   while (!pending.empty()) {
     round.clear();
-    for (KeyOp* op : pending) round.push_back(tier_op(plan, *op, t));
+    first.clear();
+    for (KeyOp* op : pending) {
+      first.push_back(round.size());
+      round.push_back(tier_op(plan, *op, t));
+      if (round.back().kind != STRATA_TIER_SET) continue;
+      // Right after the SET, with its guard: the tier writes them in the SET's atomic step.
+      for (const std::string& tag : plan.records[op->record].tags) {
+        strata_tier_op g = round[first.back()];
+        g.kind = STRATA_TIER_TAG;
+        g.value = {tag.data(), tag.size()};
+        g.ttl_ms = 0;
+        g.version = 0;
+        round.push_back(g);
+      }
+    }
+    first.push_back(round.size());
     tier->execute(round, results);
     std::vector<KeyOp*> again;
     std::string last_error;
     for (size_t k = 0; k < pending.size(); ++k) {
-      if (retryable(round[k].status)) {
+      const size_t b = first[k], n = first[k + 1] - b;
+      auto failed = std::find_if(round.begin() + static_cast<std::ptrdiff_t>(b),
+                                 round.begin() + static_cast<std::ptrdiff_t>(b + n),
+                                 [](const strata_tier_op& o) { return retryable(o.status); });
+      if (failed != round.begin() + static_cast<std::ptrdiff_t>(b + n)) {
         again.push_back(pending[k]);
-        last_error = round[k].error;
+        last_error = failed->error;
       } else {
-        settle_durable(plan, t, *pending[k], round[k]);
+        settle_durable(plan, t, *pending[k], round[b], results[b]);
+        settle_tags(plan, t, *pending[k], round.data() + b + 1, n - 1);
       }
     }
     pending.swap(again);
@@ -120,6 +152,42 @@ bool Pipeline::write_durable_tier(WritePlan& plan, size_t t) {
   return true;
 }
 
+// The TAG ops that went with a SET. One the tier refused for good (the tag's index key holds
+// another type, say) leaves the key written without that membership: the record is a dead
+// letter with the reason, so the operator learns the tag will not reach this key.
+void Pipeline::settle_tags(WritePlan& plan, size_t t, KeyOp& op, const strata_tier_op* tags,
+                           size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (tags[i].status == STRATA_OK || tags[i].status == STRATA_NOT_STORED) continue;
+    metrics_->tier_errors[t]->add(1);
+    std::string& dead = plan.records[op.record].dead;
+    if (dead.empty())
+      dead = tiers_[t]->name() + ": tag " + std::string(op_value(tags[i])) + ": " + tags[i].error;
+  }
+}
+
+// Write-back wrote L1 before L2 answered: the keys a tag's invalidation deleted from L2 are
+// known only now, so they leave the volatile tiers here.
+void Pipeline::drop_tag_keys(WritePlan& plan) {
+  std::vector<strata_tier_op> ops;
+  std::vector<OpResult> results;
+  for (const KeyOp& op : plan.ops)
+    if (op.tag)
+      for (const std::string& k : op.tag_keys) ops.push_back(make_op(STRATA_TIER_DELETE, k));
+  if (ops.empty()) return;
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    if (tiers_[t]->durable()) continue;
+    std::vector<strata_tier_op> mine = ops;
+    tiers_[t]->execute(mine, results);
+    for (const strata_tier_op& o : mine)
+      if (!done(o.status) && o.status != STRATA_ERR_BAD_KEY) {
+        stats_.volatile_errors++;
+        if (!suspects_[t]->add(std::string(op_key(o)), clock::mono_ms()))
+          metrics_->suspects_overflow->add(1);
+      }
+  }
+}
+
 void Pipeline::set_paused(bool pause, const std::string& why) {
   if (pause)
     source_->source()->pause(source_->handle());
@@ -132,39 +200,38 @@ void Pipeline::set_paused(bool pause, const std::string& why) {
 
 void Pipeline::write_volatile(WritePlan& plan) {
   std::vector<strata_tier_op> ops;
-  std::vector<size_t> owner;  // ops[k] belongs to plan.ops[owner[k]]
   std::vector<OpResult> results;
   for (size_t t = 0; t < tiers_.size(); ++t) {
     if (tiers_[t]->durable()) continue;
     ops.clear();
-    owner.clear();
-    for (size_t i = 0; i < plan.ops.size(); ++i) {
-      KeyOp& op = plan.ops[i];
+    for (KeyOp& op : plan.ops) {
       // Failed: the durable tier still holds what L1 may hold. Refused: L1 may hold the newer
       // copy that made the durable tier refuse; a replay must never remove it.
       if (op.superseded || op.durable == KeyOp::Outcome::Failed ||
           op.durable == KeyOp::Outcome::Refused || op.action(t) == STRATA_ACTION_SKIP)
         continue;
+      if (op.tag) {  // the keys the durable tier deleted for the tag
+        for (const std::string& k : op.tag_keys) ops.push_back(make_op(STRATA_TIER_DELETE, k));
+        continue;
+      }
       const RecordEntry& e = plan.records[op.record];
       // A record dead on another key was still written durably here: drop the older L1 copy.
       bool set = op.action(t) == STRATA_ACTION_SET && e.dead.empty();
       ops.push_back(make_op(set ? STRATA_TIER_SET : STRATA_TIER_DELETE, op.key,
                             set ? std::string_view(e.value) : std::string_view(),
                             set ? op.ttl_ms(t) : 0));
-      owner.push_back(i);
       op.volatile_set = op.volatile_set || set;
     }
     if (ops.empty()) continue;
     tiers_[t]->execute(ops, results);
-    settle_volatile(plan, t, owner, ops);
+    settle_volatile(t, ops);
   }
 }
 
 // Counts the volatile results. A key or value the tier refuses (too long, too large) is not a
 // dead letter: the record is durable and reads find it there (docs/tier_chain.md); it is
 // counted per tier, and an older copy of a too-large value is dropped.
-void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size_t>& owner,
-                               const std::vector<strata_tier_op>& ops) {
+void Pipeline::settle_volatile(size_t t, const std::vector<strata_tier_op>& ops) {
   std::vector<strata_tier_op> cleanup;
   std::vector<OpResult> results;
   for (size_t k = 0; k < ops.size(); ++k) {
@@ -181,7 +248,8 @@ void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size
       // A failing volatile tier never blocks a commit. But its copy may now be stale (the
       // write may land late, or never replaced an older copy): delete it once the tier is back.
       stats_.volatile_errors++;
-      if (!suspects_[t]->add(plan.ops[owner[k]].key, clock::mono_ms())) metrics_->suspects_overflow->add(1);
+      if (!suspects_[t]->add(std::string(op_key(op)), clock::mono_ms()))
+        metrics_->suspects_overflow->add(1);
       continue;
     }
     uint64_t n = ++stats_.l1_refused;
@@ -193,7 +261,7 @@ void Pipeline::settle_volatile(WritePlan& plan, size_t t, const std::vector<size
                      "latest: " +
                      op.error);
     if (op.status == STRATA_ERR_TOO_LARGE)
-      cleanup.push_back(make_op(STRATA_TIER_DELETE, plan.ops[owner[k]].key));
+      cleanup.push_back(make_op(STRATA_TIER_DELETE, op_key(op)));
   }
   if (!cleanup.empty()) tiers_[t]->execute(cleanup, results);
   metrics_->suspects[t]->set(static_cast<double>(suspects_[t]->size()));

@@ -131,6 +131,7 @@ bool derive_record(const strata_record& rec, lua::KeyHooks* hooks, const PlanSet
         return false;
       }
   if (hr.skip || hr.keys.empty()) return true;
+  e.tags = std::move(hr.tags);
   e.tombstone = !hr.has_value && rec.value.data == nullptr;
   if (hr.has_value)
     e.value = std::move(hr.value);
@@ -178,6 +179,16 @@ WritePlan derive_plan(const strata_record_batch& batch, lua::KeyHooks* hooks, co
       op.invalidation = true;
       plan.ops.push_back(std::move(op));
     }
+    // Last of the record: the durable tier checks a tag's invalidation against the watermark
+    // the record's own writes may already have moved to its offset + 1 (strata.h).
+    for (auto& tag : hr.invalidate_tags) {
+      KeyOp op;
+      op.record = r;
+      op.key = std::move(tag);
+      op.invalidation = true;
+      op.tag = true;
+      plan.ops.push_back(std::move(op));
+    }
   }
   return plan;
 }
@@ -189,6 +200,7 @@ uint64_t coalesce(WritePlan& plan, Ordering ordering) {
   winner.reserve(plan.ops.size());
   for (size_t i = plan.ops.size(); i-- > 0;) {
     KeyOp& op = plan.ops[i];
+    if (op.tag) continue;  // names a tag, not a key: never coalesced with a key's ops
     if (ordering != Ordering::Partition && op.invalidation) continue;  // keeps its place
     auto [it, inserted] = winner.emplace(op.key, i);
     if (inserted) continue;

@@ -30,15 +30,20 @@ struct RecordEntry {
   uint64_t version = 0;     // Version/Timestamp ordering: the per-key version
   size_t guard = SIZE_MAX;  // Partition ordering: index into WritePlan::guards
   std::string dead;         // dead-letter reason; "" while the record is alive
+  std::vector<std::string> tags;  // tags() of the record: attached to each key it SETs
 };
 
 // One operation on one key: a write of the record's value (SET or DELETE per tier, as the
-// policy decided) or a hook's invalidation (DELETE from every tier).
+// policy decided), a hook's invalidation (DELETE from every tier), or a tag's invalidation
+// (`key` is the tag: INVALIDATE_TAG on the durable tiers, then DELETE of the keys they
+// reported, `tag_keys`, on the volatile ones).
 struct KeyOp {
   enum class Outcome { Pending, Applied, Refused, Failed };
   size_t record = 0;
   std::string key;
   bool invalidation = false;
+  bool tag = false;                   // with invalidation: `key` names a tag
+  std::vector<std::string> tag_keys;  // a tag's invalidation: the keys the durable tier deleted
   std::vector<strata_policy_decision> decisions;  // per tier (empty for an invalidation)
   bool superseded = false;             // coalesced away: a later op of the key in this batch wins
   Outcome durable = Outcome::Pending;  // Refused: already applied / older; Failed: for good
@@ -52,7 +57,7 @@ struct KeyOp {
 
 struct WritePlan {
   std::vector<RecordEntry> records;  // one per record of the batch, same order
-  std::vector<KeyOp> ops;            // record order; within a record: writes, then invalidations
+  std::vector<KeyOp> ops;  // record order; within a record: writes, invalidations, then tags
   std::vector<std::string> guards;   // watermark names "pipeline/topic/partition"
 };
 

@@ -191,9 +191,13 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     }
     // Compile the script now, in check and run alike: a broken script must fail the build (and
     // so a SIGHUP reload) before anything running is stopped.
+    std::unique_ptr<lua::KeyHooks> compiled;
     if (mode_ != Mode::Cache && !script.path.empty()) {
       auto hooks = lua::KeyHooks::load(script);
-      if (!hooks) diags.add(pc.pos, "pipelines." + pc.name + ": " + hooks.error());
+      if (!hooks)
+        diags.add(pc.pos, "pipelines." + pc.name + ": " + hooks.error());
+      else
+        compiled = std::move(*hooks);
     }
 
     std::vector<Tier*> tiers;
@@ -202,6 +206,10 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
       if (it != tiers_.end()) tiers.push_back(it->second.get());
     }
     if (tiers.size() != pc.tiers.size()) continue;  // already reported
+    if (compiled) {
+      std::string why = Pipeline::tags_unsupported(*compiled, tiers, pc.options.str("order"));
+      if (!why.empty()) diags.add(pc.pos, "pipelines." + pc.name + ": " + why);
+    }
     ChainSettings cs;
     cs.neg_ttl_ms = pc.options.integer("neg_ttl");
     chains_[pc.name] = std::make_unique<TierChain>(tiers, cs);
