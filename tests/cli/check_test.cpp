@@ -380,3 +380,27 @@ TEST_F(CliCheck, Issue9ManyErrorsPrintTheFirstHundred) {
 
 }  // namespace
 }  // namespace strata::cli_test
+
+namespace strata::cli_test {
+namespace {
+
+// Tags are written in the watermark's atomic step: a script with tags() under a per-key order
+// is refused at check time, at the pipeline's position, with one sentence.
+TEST_F(CliCheck, Issue10TagsNeedPartitionOrder) {
+  write_file(dir_ + "/tags.lua",
+             "function key(r) return r.key end\nfunction tags(r) return 'all' end\n");
+  std::string good = config_text("", "redis_l2", "tags.lua");
+  Outcome ok = check(good);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  std::string bad =
+      replace_all(good, "policy = \"wt\"\n", "policy = \"wt\"\norder = \"version\"\n");
+  Outcome o = check(bad);
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.err.find(at("[pipelines.main]") + "pipelines.main: the script defines tags(), "
+                                                "which needs order = \"partition\""),
+            std::string::npos)
+      << o.err;
+}
+
+}  // namespace
+}  // namespace strata::cli_test

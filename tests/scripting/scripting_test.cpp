@@ -1245,3 +1245,68 @@ end)");
 
 }  // namespace
 }  // namespace strata::lua
+
+// ---- tags(), invalidate_tags() (issue 10) -------------------------------------------------------
+
+namespace strata::lua {
+namespace {
+
+TEST_F(ScriptingTest, Issue10TagsAndInvalidateTags) {
+  auto h = must_load(
+      "function key(r) if r.key == 'del' then return nil end return 'u:' .. r.key end\n"
+      "function tags(r) return {'user', 'shard:' .. r.partition} end\n"
+      "function invalidate_tags(r) if r.key == 'del' then return 'user' end end");
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(h->has_hook("tags"));
+  EXPECT_TRUE(h->has_hook("invalidate_tags"));
+  auto out = run_ok(*h, record());
+  EXPECT_EQ(out.tags, (std::vector<std::string>{"user", "shard:3"}));
+  EXPECT_TRUE(out.invalidate_tags.empty());
+  // A skipped record still invalidates, tags included; tags() does not run for it.
+  out = run_ok(*h, record("del"));
+  EXPECT_TRUE(out.skip);
+  EXPECT_TRUE(out.tags.empty());
+  EXPECT_EQ(out.invalidate_tags, std::vector<std::string>{"user"});
+}
+
+TEST_F(ScriptingTest, Issue10OldScriptsHaveNoTagHooks) {
+  auto h = must_load("function key(r) return r.key end");
+  ASSERT_TRUE(h);
+  EXPECT_FALSE(h->has_hook("tags"));
+  auto out = run_ok(*h, record());
+  EXPECT_TRUE(out.tags.empty());
+  EXPECT_TRUE(out.invalidate_tags.empty());
+}
+
+TEST_F(ScriptingTest, Issue10TagsOutsideTheirBoundsAreRecordErrors) {
+  auto h = must_load(
+      "function key(r) return 'k' end\n"
+      "function tags(r)\n"
+      "  if r.key == 'many' then local t = {} for i = 1, 17 do t[i] = 't' .. i end return t end\n"
+      "  if r.key == 'long' then return string.rep('x', 201) end\n"
+      "  if r.key == 'empty' then return {''} end\n"
+      "  if r.key == 'space' then return {'a', 'b c'} end\n"
+      "  if r.key == 'num' then return 7 end\n"
+      "  return string.rep('x', 200)\n"
+      "end\n"
+      "function invalidate_tags(r) if r.key == 'ctl' then return 'a\\nb' end end");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(run_ok(*h, record()).tags.size(), 1u);  // 200 bytes is within the bound
+  EXPECT_NE(run_error(*h, record("many")).find("17 tags; at most 16"), std::string::npos);
+  EXPECT_NE(run_error(*h, record("long")).find("tag of 201 bytes"), std::string::npos);
+  EXPECT_NE(run_error(*h, record("empty")).find("tag of 0 bytes"), std::string::npos);
+  EXPECT_NE(run_error(*h, record("space")).find("space or control character at [2]"),
+            std::string::npos);
+  EXPECT_NE(run_error(*h, record("num")).find("tags() returned a number"), std::string::npos);
+  EXPECT_NE(run_error(*h, record("ctl")).find("invalidate_tags() returned a tag with a space"),
+            std::string::npos);
+}
+
+TEST_F(ScriptingTest, Issue10TagHookThatIsNotAFunctionIsALoadError) {
+  auto r = load("function key(r) return r.key end\ntags = {'a'}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("global 'tags' must be a function"), std::string::npos) << r.error();
+}
+
+}  // namespace
+}  // namespace strata::lua
