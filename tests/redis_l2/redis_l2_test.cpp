@@ -25,7 +25,8 @@ TEST_F(RedisL2Test, DescriptorIsADurableVersionedWatermarkTier) {
   EXPECT_EQ(module_->desc->kind, STRATA_KIND_TIER);
   auto* hooks = static_cast<const strata_tier_hooks*>(module_->desc->kind_hooks);
   EXPECT_EQ(hooks->tier_flags,
-            STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH);
+            STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH |
+                STRATA_TIER_TAGS);
 }
 
 TEST_F(RedisL2Test, SetGetAddDeleteRoundTrip) {
