@@ -1,6 +1,10 @@
 // `strata cache get|set|del`: the tier chain from the command line, with the same semantics
 // as the embeddable API (read-through with L1 refill; writes durable tier first).
 #include <cstdio>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "common/log.hpp"
@@ -68,6 +72,50 @@ int cache(const Args& a) {
     return 1;
   }
   return 0;
+}
+
+namespace {
+
+// -c, --modules-dir and --pipeline, on `cache` (before the operation) and on each operation.
+void add_chain_options(CLI::App& cmd, Args& a) {
+  add_config_option(cmd, a);
+  add_modules_dir_option(cmd, a);
+  cmd.add_option("--pipeline", a.pipeline, "whose tier chain (default: the only pipeline)")
+      ->type_name("NAME");
+}
+
+}  // namespace
+
+void add_cache_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<Args>();
+  auto key = std::make_shared<std::string>();
+  auto value = std::make_shared<std::string>();
+  CLI::App* cache_cmd = app.add_subcommand(
+      "cache", "read through / write through a pipeline's tier chain: get, set or del a key");
+  cache_cmd->require_subcommand(1);
+  add_chain_options(*cache_cmd, *a);
+  struct Op {
+    const char* name;
+    const char* help;
+  };
+  for (Op op : {Op{"get", "read KEY through the tiers (an L1 miss refills L1 from L2)"},
+                Op{"set", "write VALUE under KEY, the durable tier first"},
+                Op{"del", "delete KEY from every tier, the durable tier first"}}) {
+    CLI::App* cmd = cache_cmd->add_subcommand(op.name, op.help);
+    add_chain_options(*cmd, *a);
+    cmd->add_option("KEY", *key, "the key (put -- before a key that starts with -)")->required();
+    if (std::string(op.name) == "set") {
+      cmd->add_option("VALUE", *value, "the value")->required();
+      cmd->add_option("--ttl", a->ttl, "expire the key after DURATION")
+          ->type_name("DURATION");
+    }
+    std::string name = op.name;
+    cmd->callback([a, key, value, name, &action] {
+      a->words = {name, *key};
+      if (name == "set") a->words.push_back(*value);
+      action = [a] { return cache(*a); };
+    });
+  }
 }
 
 }  // namespace strata::cli

@@ -3,9 +3,12 @@
 #include <cstddef>
 #include <cstdio>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
@@ -183,6 +186,43 @@ int describe(const Args& a) {
   std::vector<std::string> problems = schema_problem_lines(*m.value());
   for (const std::string& line : problems) std::fprintf(stderr, "strata: %s\n", line.c_str());
   return problems.empty() ? 0 : 1;
+}
+
+void add_check_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "check",
+      "validate the configuration: modules load, options, scripts compile (exit 1 with every "
+      "error as FILE:LINE:COL: message)");
+  add_config_option(*cmd, *a);
+  add_modules_dir_option(*cmd, *a);
+  cmd->callback([a, &action] { action = [a] { return check(*a); }; });
+}
+
+void add_modules_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "modules",
+      "list the loadable modules (name, kind, version, description) and the folders searched");
+  add_config_option(*cmd, *a);  // its modules_dir is searched too, if the file parses
+  add_modules_dir_option(*cmd, *a);
+  cmd->callback([a, &action] { action = [a] { return modules(*a); }; });
+}
+
+void add_describe_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<Args>();
+  auto what = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "describe",
+      "print a module's options from its schema; `describe pipeline`, `describe tier` and "
+      "`describe front` print the host's own keys");
+  cmd->add_option("MODULE", *what, "a module name, or pipeline, tier or front")->required();
+  add_config_option(*cmd, *a);
+  add_modules_dir_option(*cmd, *a);
+  cmd->callback([a, what, &action] {
+    a->words = {*what};
+    action = [a] { return describe(*a); };
+  });
 }
 
 }  // namespace strata::cli

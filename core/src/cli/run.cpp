@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include <CLI/CLI.hpp>
+
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
 #include "cli/notify.hpp"
@@ -228,6 +230,24 @@ int run(const Args& a) {
   watchdog.stop_watching();
   std::fputs(rt->summary().c_str(), stdout);
   return 0;
+}
+
+void add_run_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "run the pipelines and fronts until SIGTERM/SIGINT; SIGHUP re-reads the configuration");
+  add_config_option(*cmd, *a);
+  add_modules_dir_option(*cmd, *a);
+  cmd->add_option("--exit-when-idle", a->exit_when_idle,
+                  "exit once nothing arrived for DURATION (e.g. 2s)")
+      ->type_name("DURATION");
+  cmd->add_option("--shutdown-timeout", a->shutdown_timeout,
+                  "a stop that takes longer (or a second SIGTERM/SIGINT) exits 1 at once, "
+                  "committing nothing more; 0 = no limit")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  cmd->callback([a, &action] { action = [a] { return run(*a); }; });
 }
 
 }  // namespace strata::cli
