@@ -14,6 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libsystemd-dev
   prometheus
+  libcli11-dev
 )
 # `install-deps.sh --fuzz` (run by `make fuzz`) adds the libFuzzer toolchain: clang and the
 # compiler-rt archives with -fsanitize=fuzzer. `make test` does not need them.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "cli_support.hpp"
 #include "servers.hpp"
@@ -86,7 +87,29 @@ TEST_F(CliCache, MissingKeyAndUsageErrors) {
   EXPECT_EQ(cache({"set", "k"}).exit_code, 2);  // set needs a value
   EXPECT_EQ(cache({"get", "k", "extra"}).exit_code, 2);
   EXPECT_EQ(cache({"put", "k"}).exit_code, 2);
-  EXPECT_EQ(strata({"cache", "get", "k"}).exit_code, 2);  // no -c
+  if (!std::ifstream("/etc/strata/strata.toml")) {  // no -c: the default file, absent here
+    Outcome d = strata({"cache", "get", "k"});
+    EXPECT_EQ(d.exit_code, 1);
+    EXPECT_NE(d.err.find("/etc/strata/strata.toml: cannot read"), std::string::npos) << d.err;
+  }
+}
+
+// Issue 11: `--` before a key or value that starts with '-', --opt=value, the chain options
+// before or after the operation, and --ttl refused where it means nothing (get).
+TEST_F(CliCache, Issue11DashValuesOptEqualsAndTtlOnlyForSet) {
+  Outcome set = strata({"cache", "set", "--config=" + path_, "--ttl=1h", "--", "-dash", "-v"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(redis_.redis_cli("GET -dash"), "-v");
+  Outcome get = strata({"cache", "-c", path_, "get", "--", "-dash"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "-v\n");
+  Outcome no_dashes = cache({"get", "-dash"});
+  EXPECT_EQ(no_dashes.exit_code, 2);
+  EXPECT_EQ(no_dashes.err, "strata cache get: unknown option '-dash' (see strata cache get --help)\n");
+  Outcome ttl = cache({"get", "--ttl", "5s", "k"});
+  EXPECT_EQ(ttl.exit_code, 2);
+  EXPECT_EQ(ttl.err, "strata cache get: unknown option '--ttl' (see strata cache get --help)\n");
+  EXPECT_EQ(ttl.out, "");
 }
 
 TEST_F(CliCache, PipelineChoiceAndBadTtl) {

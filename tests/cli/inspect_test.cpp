@@ -195,21 +195,24 @@ TEST_F(CliInspect, VersionAndHelpExitZero) {
   for (const char* flag : {"--version", "-V"}) {
     Outcome o = strata({flag});
     EXPECT_EQ(o.exit_code, 0) << flag;
-    // "strata 0.1.0 (module ABI 1.0)"
-    std::vector<std::string> w = words_of(o.out);
+    // "strata 0.1.0 (module ABI 1.0)", then "commit: ..." and one line per library, as nginx -V.
+    std::vector<std::string> w = words_of(o.out.substr(0, o.out.find('\n')));
     ASSERT_EQ(w.size(), 5u) << o.out;
     EXPECT_EQ(w[0], "strata");
     EXPECT_TRUE(is_version(w[1])) << o.out;
     EXPECT_EQ(w[2] + " " + w[3], "(module ABI") << o.out;
     EXPECT_TRUE(is_version(w[4].substr(0, w[4].size() - 1) + ".0")) << o.out;  // "1.0)"
+    for (const char* line : {"\ncommit: ", "\nlibrdkafka: ", "\nlibmemcached: ", "\nhiredis: ",
+                             "\nluajit: "})
+      EXPECT_NE(o.out.find(line), std::string::npos) << line << " missing:\n" << o.out;
     EXPECT_EQ(o.out.back(), '\n');
   }
   for (const char* flag : {"--help", "-h"}) {
     Outcome o = strata({flag});
     EXPECT_EQ(o.exit_code, 0) << flag;
-    EXPECT_EQ(o.out.rfind("usage: strata <command>", 0), 0u) << o.out;
-    for (const char* cmd : {"  run -c FILE", "  check -c FILE", "  modules", "  describe MODULE",
-                            "  cache get|set|del"})
+    EXPECT_NE(o.out.find("Usage: strata [OPTIONS] SUBCOMMAND"), std::string::npos) << o.out;
+    for (const char* cmd : {"\n  run ", "\n  check ", "\n  modules ", "\n  describe ",
+                            "\n  cache "})
       EXPECT_NE(o.out.find(cmd), std::string::npos) << cmd << " missing:\n" << o.out;
   }
 }
@@ -221,8 +224,8 @@ TEST_F(CliInspect, UsageErrorsExitTwo) {
   EXPECT_EQ(strata({}).exit_code, 2);
   Outcome option = strata({"check", "--frob"});
   EXPECT_EQ(option.exit_code, 2);
-  EXPECT_NE(option.err.find("unknown option '--frob'"), std::string::npos) << option.err;
-  EXPECT_EQ(strata({"check"}).exit_code, 2);        // -c is required
+  EXPECT_NE(option.err.find("strata check: unknown option '--frob'"), std::string::npos)
+      << option.err;
   EXPECT_EQ(strata({"check", "-c"}).exit_code, 2);  // -c needs a value
 }
 

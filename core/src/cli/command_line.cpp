@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -56,12 +57,17 @@ std::string subcommand_names(const CLI::App& cmd) {
 // One line for the first word some command in the chain did not take; "" if there is none.
 std::string refusal(const std::vector<const CLI::App*>& chain) {
   for (size_t i = 0; i < chain.size(); ++i) {
-    std::vector<std::string> extra = chain[i]->remaining(false);
+    std::vector<std::string> extra;
+    for (std::string& w : chain[i]->remaining(false))  // CLI11 2.1 keeps a `--` it obeyed
+      if (w != "--") extra.push_back(std::move(w));
     if (extra.empty()) continue;
-    std::string cmd = command_name(chain, i);
     const std::string& w = extra.front();
+    bool option = w.size() > 1 && w[0] == '-';
+    // Words after `--` are left with strata itself: they were given to the command.
+    if (i == 0 && !option && chain.size() > 1) i = chain.size() - 1;
+    std::string cmd = command_name(chain, i);
     std::string what;
-    if (w.size() > 1 && w[0] == '-')
+    if (option)
       what = "unknown option '" + w.substr(0, w.find('=')) + "'";
     else if (!subcommand_names(*chain[i]).empty() && i + 1 == chain.size())
       what = "unknown command '" + w + "'";
