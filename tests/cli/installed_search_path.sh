@@ -19,6 +19,8 @@ export LD_LIBRARY_PATH="$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   { cat "$work/install.log"; echo "install failed (was the whole tree built?)"; exit 1; }
 installed="$work/prefix/bin/strata"
 [ -x "$installed" ] || { echo "no installed strata at $installed"; exit 1; }
+completion="$work/prefix/share/bash-completion/completions/strata"
+grep -q '^complete -F _strata strata$' "$completion" || { echo "FAIL: no bash completion at $completion"; exit 1; }
 modules_dir=$(dirname "$(find "$work/prefix" -name memcached_l1.so | head -n1)")
 [ -n "$modules_dir" ] || { echo "memcached_l1.so was not installed"; exit 1; }
 
