@@ -173,7 +173,7 @@ TEST_F(CliInspect, DescribePipelineAndTierPrintTheHostKeys) {
   EXPECT_EQ(p.out.rfind("[pipelines.NAME]", 0), 0u) << p.out;
   for (const char* key : {"source", "tiers", "policy", "script", "lua_allow", "lua_budget",
                           "neg_ttl", "dead_letter_file", "dead_letter_topic", "dead_letter_kafka",
-                          "retry_backoff", "retry_backoff_max", "lua_memory"})
+                          "retry_backoff", "retry_backoff_max", "lua_memory", "script_config"})
     EXPECT_FALSE(line_starting(p.out, key).empty()) << key << " missing:\n" << p.out;
 
   Outcome t = strata({"describe", "tier"});

@@ -166,6 +166,9 @@ std::optional<ResolvedOptions> validate_table(const toml::table& table, const st
 
 // Host schemas, printed by `strata describe` like a module's.
 const std::vector<strata_option_def>& pipeline_schema();
+// The [pipelines.NAME] tables the host checks itself rather than through pipeline_schema()
+// (script_config): listed so that `strata describe pipeline` shows every key.
+const std::vector<strata_option_def>& pipeline_table_keys();
 const std::vector<strata_option_def>& tier_host_schema();
 // The host's keys of a [fronts.NAME] section: tiers | pipeline, neg_ttl, chain_threads.
 const std::vector<strata_option_def>& front_host_schema();

@@ -18,6 +18,17 @@ constexpr double kMaxRetryBackoffMs = 60 * 60 * 1000;
 
 }  // namespace
 
+const std::vector<strata_option_def>& pipeline_table_keys() {
+  static const std::vector<strata_option_def> keys = {
+      option("script_config", STRATA_OPT_TABLE, "",
+             "[pipelines.NAME.script_config]: any values (strings, numbers, booleans, arrays, "
+             "tables; no dates, integers within 2^53) handed to the script's init(config) as a "
+             "Lua table, with config.pipeline set to the pipeline's name (a reserved key). "
+             "Read again on SIGHUP."),
+  };
+  return keys;
+}
+
 const std::vector<strata_option_def>& pipeline_schema() {
   static const std::vector<strata_option_def> schema = [] {
     strata_option_def lua_allow =
