@@ -105,7 +105,8 @@ TEST_F(CliCache, Issue11DashValuesOptEqualsAndTtlOnlyForSet) {
   EXPECT_EQ(get.out, "-v\n");
   Outcome no_dashes = cache({"get", "-dash"});
   EXPECT_EQ(no_dashes.exit_code, 2);
-  EXPECT_EQ(no_dashes.err, "strata cache get: unknown option '-dash' (see strata cache get --help)\n");
+  EXPECT_EQ(no_dashes.err,
+            "strata cache get: unknown option '-dash' (see strata cache get --help)\n");
   Outcome ttl = cache({"get", "--ttl", "5s", "k"});
   EXPECT_EQ(ttl.exit_code, 2);
   EXPECT_EQ(ttl.err, "strata cache get: unknown option '--ttl' (see strata cache get --help)\n");

@@ -126,12 +126,17 @@ HelpTable help_table(const std::vector<std::string>& path) {
 
 // COMPREPLY of the installed completion function for `strata WORDS...` (the last word is the
 // one being completed).
-std::set<std::string> complete(const std::vector<std::string>& words, const std::string& cwd = ".") {
+std::set<std::string> complete(const std::vector<std::string>& words,
+                               const std::string& cwd = ".") {
   std::vector<std::string> argv = {
-      "/bin/bash", "-c",
+      "/bin/bash",
+      "-c",
       "cd \"$1\" && source \"$2\" && shift 2 && COMP_WORDS=(\"$@\") && COMP_CWORD=$(($# - 1)) && "
       "_strata && printf '%s\\n' \"${COMPREPLY[@]}\"",
-      "bash", cwd, STRATA_CLI_COMPLETION, strata_bin()};
+      "bash",
+      cwd,
+      STRATA_CLI_COMPLETION,
+      strata_bin()};
   argv.insert(argv.end(), words.begin(), words.end());
   Outcome o = run(argv);
   EXPECT_EQ(o.exit_code, 0) << o.err;

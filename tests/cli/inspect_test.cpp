@@ -95,7 +95,8 @@ TEST_F(CliInspect, Issue12DescribeShowsTierFlagsAndKindHooks) {
       << l2.out;
   EXPECT_EQ(line_starting(l2.out, "hooks:"), "hooks: execute, health") << l2.out;
   Outcome l1 = strata({"describe", "memcached_l1", "--modules-dir", modules_dir()});
-  EXPECT_EQ(line_starting(l1.out, "tier flags:"), "tier flags: volatile, rich, flushable") << l1.out;
+  EXPECT_EQ(line_starting(l1.out, "tier flags:"), "tier flags: volatile, rich, flushable")
+      << l1.out;
   Outcome src = strata({"describe", "kafka_source", "--modules-dir", modules_dir()});
   EXPECT_EQ(line_starting(src.out, "hooks:"), "hooks: poll, release_batch, ack, pause, resume, lag")
       << src.out;
@@ -202,8 +203,8 @@ TEST_F(CliInspect, VersionAndHelpExitZero) {
     EXPECT_TRUE(is_version(w[1])) << o.out;
     EXPECT_EQ(w[2] + " " + w[3], "(module ABI") << o.out;
     EXPECT_TRUE(is_version(w[4].substr(0, w[4].size() - 1) + ".0")) << o.out;  // "1.0)"
-    for (const char* line : {"\ncommit: ", "\nlibrdkafka: ", "\nlibmemcached: ", "\nhiredis: ",
-                             "\nluajit: "})
+    for (const char* line :
+         {"\ncommit: ", "\nlibrdkafka: ", "\nlibmemcached: ", "\nhiredis: ", "\nluajit: "})
       EXPECT_NE(o.out.find(line), std::string::npos) << line << " missing:\n" << o.out;
     EXPECT_EQ(o.out.back(), '\n');
   }
@@ -211,8 +212,8 @@ TEST_F(CliInspect, VersionAndHelpExitZero) {
     Outcome o = strata({flag});
     EXPECT_EQ(o.exit_code, 0) << flag;
     EXPECT_NE(o.out.find("Usage: strata [OPTIONS] SUBCOMMAND"), std::string::npos) << o.out;
-    for (const char* cmd : {"\n  run ", "\n  check ", "\n  modules ", "\n  describe ",
-                            "\n  cache "})
+    for (const char* cmd :
+         {"\n  run ", "\n  check ", "\n  modules ", "\n  describe ", "\n  cache "})
       EXPECT_NE(o.out.find(cmd), std::string::npos) << cmd << " missing:\n" << o.out;
   }
 }

@@ -106,8 +106,7 @@ void add_cache_command(CLI::App& app, Action& action) {
     cmd->add_option("KEY", *key, "the key (put -- before a key that starts with -)")->required();
     if (std::string(op.name) == "set") {
       cmd->add_option("VALUE", *value, "the value")->required();
-      cmd->add_option("--ttl", a->ttl, "expire the key after DURATION")
-          ->type_name("DURATION");
+      cmd->add_option("--ttl", a->ttl, "expire the key after DURATION")->type_name("DURATION");
     }
     std::string name = op.name;
     cmd->callback([a, key, value, name, &action] {

@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <strata/strata.h>
+#include <CLI/CLI.hpp>
 
 #include "admin/build_info.hpp"
 #include "cli/commands.hpp"
@@ -49,7 +49,8 @@ std::string command_name(const std::vector<const CLI::App*>& chain, size_t n) {
 
 std::string subcommand_names(const CLI::App& cmd) {
   std::string out;
-  for (const CLI::App* sub : cmd.get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); }))
+  for (const CLI::App* sub :
+       cmd.get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); }))
     out += (out.empty() ? "" : ", ") + sub->get_name();
   return out;
 }

@@ -158,8 +158,8 @@ int describe(const Args& a) {
   const std::string& what = a.words[0];
   if (what == "pipeline" || what == "tier" || what == "front") {
     std::vector<strata_option_def> schema = what == "pipeline" ? pipeline_schema()
-                                            : what == "tier"       ? tier_host_schema()
-                                                                   : front_host_schema();
+                                            : what == "tier"   ? tier_host_schema()
+                                                               : front_host_schema();
     if (what == "pipeline")
       schema.insert(schema.end(), pipeline_table_keys().begin(), pipeline_table_keys().end());
     std::printf("[%s.NAME] keys the host reads%s:\n\n%s",

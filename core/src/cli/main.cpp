@@ -10,11 +10,11 @@
 int main(int argc, char** argv) {
   // A peer closing a socket must be an error value in the module that wrote, not a dead process.
   ::signal(SIGPIPE, SIG_IGN);
-  CLI::App app(
-      "strata: loads cache-pipeline modules, wires them from one TOML file and runs them.",
-      "strata");
-  app.footer(std::string("`strata COMMAND --help` prints a command's options. -c FILE defaults to ") +
-             strata::cli::kDefaultConfig + ".");
+  CLI::App app("strata: loads cache-pipeline modules, wires them from one TOML file and runs them.",
+               "strata");
+  app.footer(
+      std::string("`strata COMMAND --help` prints a command's options. -c FILE defaults to ") +
+      strata::cli::kDefaultConfig + ".");
   app.set_help_flag("-h,--help", "print this help and exit");
   strata::cli::Action action;
   strata::cli::add_run_command(app, action);
