@@ -98,6 +98,28 @@ TEST_F(CliCommandLine, Issue11ConfigDefaultAndOptEquals) {
       << o.err;
 }
 
+// The leftover of issue 11: a `strata run` whose configuration is refused before any log line
+// still writes its errors in the format the file chose, when the file says log_format = "json".
+TEST_F(CliCommandLine, Issue11StartupConfigErrorsFollowLogFormatJson) {
+  std::string dir = make_temp_dir();
+  std::string path = dir + "/strata.toml";
+  std::string text = "log_format = \"json\"\nfrobnicate = 1\n";
+  write_file(path, text);
+  Outcome o = strata({"run", "-c", path});
+  EXPECT_EQ(o.exit_code, 1);
+  std::string where =
+      path + ":" + line_col(text, "frobnicate") + ": frobnicate: unknown top-level key";
+  EXPECT_EQ(o.err.rfind("{\"ts\":\"", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find("\"level\":\"error\""), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find(where), std::string::npos) << o.err;
+  // Without log_format (text, the default) the lines stay as `strata check` prints them.
+  write_file(path, "frobnicate = 1\n");
+  Outcome t = strata({"run", "-c", path});
+  EXPECT_EQ(t.exit_code, 1);
+  EXPECT_EQ(t.err.rfind(path + ":1:1: frobnicate: unknown top-level key", 0), 0u) << t.err;
+  remove_tree(dir);
+}
+
 // What `strata PATH --help` lists: its subcommands and its option names.
 struct HelpTable {
   std::vector<std::string> commands, options;

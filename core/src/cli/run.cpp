@@ -18,6 +18,7 @@
 #include "cli/notify.hpp"
 #include "cli/progress.hpp"
 #include "cli/shutdown_watchdog.hpp"
+#include "cli/startup_errors.hpp"
 #include "common/log.hpp"
 #include "metrics/config_reload.hpp"
 #include "metrics/metrics.hpp"
@@ -102,7 +103,7 @@ int run(const Args& a) {
   std::string errors;
   std::unique_ptr<Runtime> rt = load(a, &errors);
   if (!rt) {
-    std::fputs(errors.c_str(), stderr);
+    report_startup_errors(a.config, errors);
     return 1;
   }
   record_config_reload(MetricsRegistry::global(), true);
