@@ -143,6 +143,7 @@ std::vector<std::string> options_of(const CommandLine& c) {
   std::vector<std::string> out;
   static const std::regex option(R"(^\[?(--?[A-Za-z][A-Za-z0-9-]*))");
   for (const std::string& w : c.words) {
+    if (w == "--") break;  // the words after it are values, even when they start with '-'
     std::string rest = w;
     for (size_t bar; !rest.empty(); rest = bar == std::string::npos ? "" : rest.substr(bar + 1)) {
       bar = rest.find('|');
