@@ -9,7 +9,8 @@
 // routes each op to its slot's master (cluster_router.hpp), each master served by an instance
 // of this class of its own. With `sentinels` the master is found and followed through Redis
 // Sentinel (sentinel.hpp); `min_replicas_acked` adds a WAIT after each batch
-// (replica_acks.hpp); see docs/redis_l2.md.
+// (replica_acks.hpp); STRATA_TIER_SCAN (`strata warm`) is one SCAN step plus the values it
+// found (scan_op.hpp); see docs/redis_l2.md.
 #include <strata/sdk.hpp>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "redis_link.hpp"
 #include "replica_acks.hpp"
 #include "rich_ops.hpp"
+#include "scan_op.hpp"
 #include "sentinel.hpp"
 #include "slot_guard.hpp"
 #include "tag_index.hpp"
@@ -142,7 +144,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
  public:
   static constexpr uint32_t kTierFlags =
       STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH |
-      STRATA_TIER_TAGS;
+      STRATA_TIER_TAGS | STRATA_TIER_SCANNABLE;
 
   RedisL2(strata::Host host, const strata::Options& o) : host_(host) {
     o_address_ = o.str("address");
@@ -260,6 +262,7 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   }
 
   void execute(strata_tier_op* ops, size_t n) override {
+    if (n > 0 && ops[0].kind == STRATA_TIER_SCAN) return scan(ops, n);
     if (cluster_)
       cluster_->execute(ops, n);
     else
@@ -323,6 +326,27 @@ class RedisL2 final : public strata::TierModule, public ClusterNode {
   uint64_t drops() const override { return epoch_.load(std::memory_order_acquire); }
 
  private:
+  // STRATA_TIER_SCAN (scan_op.hpp): a batch that starts with one holds only SCANs (strata.h).
+  void scan(strata_tier_op* ops, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      strata_tier_op& op = ops[i];
+      if (op.kind != STRATA_TIER_SCAN) {
+        strata::set_op_error(op, STRATA_ERR_INVALID, "a SCAN comes alone in its batch");
+      } else if (cluster_) {
+        strata::set_op_error(op, STRATA_ERR_INVALID,
+                             "SCAN is not supported with Redis Cluster yet; warm from a single "
+                             "Redis or a Sentinel L2");
+      } else {
+        std::unique_lock<std::mutex> lk;
+        Slot& s = acquire(&lk);
+        ensure_connected(s);
+        ScanOutcome out = run_scan(s.ctx.get(), enc_, link_, host_, op);
+        roundtrips_.add(2);
+        if (out.lost) drop(s, out.error);
+      }
+    }
+  }
+
   // A free connection if there is one, else wait for the next in round-robin order.
   Slot& acquire(std::unique_lock<std::mutex>* lk) {
     size_t start = next_.fetch_add(1, std::memory_order_relaxed) % slots_.size();

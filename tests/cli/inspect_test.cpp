@@ -91,7 +91,8 @@ TEST_F(CliInspect, DescribeMemcachedPrintsEveryOption) {
 TEST_F(CliInspect, Issue12DescribeShowsTierFlagsAndKindHooks) {
   Outcome l2 = strata({"describe", "redis_l2", "--modules-dir", modules_dir()});
   EXPECT_EQ(l2.exit_code, 0) << l2.err;
-  EXPECT_EQ(line_starting(l2.out, "tier flags:"), "tier flags: durable, versioned, watermark, rich, tags")
+  EXPECT_EQ(line_starting(l2.out, "tier flags:"),
+            "tier flags: durable, versioned, watermark, rich, tags, scannable")
       << l2.out;
   EXPECT_EQ(line_starting(l2.out, "hooks:"), "hooks: execute, health") << l2.out;
   Outcome l1 = strata({"describe", "memcached_l1", "--modules-dir", modules_dir()});

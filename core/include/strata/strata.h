@@ -33,7 +33,8 @@ extern "C" {
                             STRATA_UNANSWERED, the STRATA_TTL_* names, STRATA_MESSAGE_MAX, \
                             STRATA_TIER_FLUSH / STRATA_TIER_FLUSHABLE / STRATA_CHAIN_FLUSH, \
                             STRATA_CHAIN_INVALIDATE, STRATA_TIER_TAG / \
-                            STRATA_TIER_INVALIDATE_TAG / STRATA_TIER_TAGS (no struct grows) */
+                            STRATA_TIER_INVALIDATE_TAG / STRATA_TIER_TAGS (no struct grows), \
+                            STRATA_TIER_SCAN / STRATA_TIER_SCANNABLE and the scan page layout */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -379,8 +380,29 @@ typedef enum strata_tier_op_kind {
    * STRATA_OK the tier hands the deleted keys back through op_set_value() as
    * "<decimal length>:<bytes>" once per key (strata::tag_keys() reads it), so the host can
    * drop them from its own volatile tiers; "" when the tag had no keys. */
-  STRATA_TIER_INVALIDATE_TAG = 15
+  STRATA_TIER_INVALIDATE_TAG = 15,
+  /* ABI 1.2, tiers with STRATA_TIER_SCANNABLE only: one step of a cursor iteration over the
+   * cache entries the tier holds (`strata warm` refills an L1 from it). In: `key` = the key
+   * prefix to match (empty = every key); `value` = the cursor the previous step handed back
+   * (empty = start); `version` = how many keys to look at in this step, a hint (0 = the tier's
+   * choice). On STRATA_OK the tier hands back, through one op_set_value(), a scan page (layout
+   * below): the next cursor (empty = the iteration is over) and the entries, each with its
+   * value, flags and remaining TTL exactly as a GET would answer them. Only cache entries: the
+   * tier leaves out its own bookkeeping keys (watermarks, version keys, streams) and counts
+   * them in the page's `skipped`. A key may come twice; a key stored during the whole
+   * iteration comes at least once (Redis SCAN's guarantee). A SCAN comes alone in its
+   * execute(); the host sends it only to durable tiers. */
+  STRATA_TIER_SCAN = 16
 } strata_tier_op_kind;
+
+/* The scan page STRATA_TIER_SCAN answers with. Integers little-endian, no padding:
+ *   u32 cursor_len, cursor bytes,
+ *   u64 keys_total (every key the tier holds, bookkeeping included, e.g. DBSIZE; or
+ *       STRATA_SCAN_TOTAL_UNKNOWN), u32 skipped (keys of this step left out), u32 count,
+ *   count x { u32 key_len, u32 value_len, u32 flags, i64 ttl_ms, key bytes, value bytes }
+ * ttl_ms as strata_tier_op.result_ttl_ms: -1 no expiry, > 0 ms left, 0 unknown. The SDK's
+ * strata::ScanPageWriter / strata::parse_scan_page (ops.hpp) write and read it. */
+#define STRATA_SCAN_TOTAL_UNKNOWN UINT64_MAX
 
 /* Item flags the host uses; tiers store `flags` as the item's client flags where they can. */
 #define STRATA_ITEM_NEGATIVE 0x53544e47u /* "STNG": a negative-cache entry */
@@ -427,7 +449,8 @@ enum strata_tier_flags {
                                       STRATA_TIER_WATERMARK_GET */
   STRATA_TIER_RICH = 1u << 3, /* ABI 1.2: implements STRATA_TIER_REPLACE .. STRATA_TIER_CAS */
   STRATA_TIER_FLUSHABLE = 1u << 4, /* ABI 1.2: implements STRATA_TIER_FLUSH */
-  STRATA_TIER_TAGS = 1u << 5 /* ABI 1.2: implements STRATA_TIER_TAG, STRATA_TIER_INVALIDATE_TAG */
+  STRATA_TIER_TAGS = 1u << 5, /* ABI 1.2: implements STRATA_TIER_TAG, STRATA_TIER_INVALIDATE_TAG */
+  STRATA_TIER_SCANNABLE = 1u << 6  /* ABI 1.2: implements STRATA_TIER_SCAN */
 };
 
 /* The compare-and-swap token of a value: FNV-1a 64 of its bytes, never 0 (0 maps to 1). The

@@ -69,6 +69,8 @@ const char* op_kind_name(strata_tier_op_kind kind) {
       return "TAG";
     case STRATA_TIER_INVALIDATE_TAG:
       return "INVALIDATE_TAG";
+    case STRATA_TIER_SCAN:
+      return "SCAN";
   }
   return "?";
 }
@@ -112,7 +114,7 @@ uint32_t Tier::flags() const {
   // bits it set.
   if (op_size_ != sizeof(strata_tier_op))
     f &= ~uint32_t(STRATA_TIER_WATERMARK | STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE |
-                   STRATA_TIER_TAGS);
+                   STRATA_TIER_TAGS | STRATA_TIER_SCANNABLE);
   return f;
 }
 
@@ -126,9 +128,10 @@ bool Tier::refuse_unsupported(std::vector<strata_tier_op>& ops) {
     if (!(f & STRATA_TIER_TAGS) &&
         (op.kind == STRATA_TIER_TAG || op.kind == STRATA_TIER_INVALIDATE_TAG))
       rich = &op;
+    if (!(f & STRATA_TIER_SCANNABLE) && op.kind == STRATA_TIER_SCAN) rich = &op;
   }
   if (!rich) return false;
-  // Never sent: a module that does not declare STRATA_TIER_RICH / STRATA_TIER_FLUSHABLE (or
+  // Never sent: a module that does not declare STRATA_TIER_RICH / _FLUSHABLE / _SCANNABLE (or
   // predates 1.2) does not know these kinds. The chain checks first; this is the last line.
   const std::string msg =
       name() + ": does not support " + op_kind_name(rich->kind) + "; nothing was sent";

@@ -32,6 +32,8 @@ class Tier {
   bool rich() const { return (flags() & STRATA_TIER_RICH) != 0; }
   // Declares STRATA_TIER_FLUSHABLE (STRATA_TIER_FLUSH) and is built for ABI 1.2 or later.
   bool flushable() const { return (flags() & STRATA_TIER_FLUSHABLE) != 0; }
+  // Declares STRATA_TIER_SCANNABLE (STRATA_TIER_SCAN) and is built for ABI 1.2 or later.
+  bool scannable() const { return (flags() & STRATA_TIER_SCANNABLE) != 0; }
 
   // Runs ops through the module if the breaker allows, else sets every op to
   // STRATA_ERR_BREAKER_OPEN with a message naming the tier. results.size() is made ==

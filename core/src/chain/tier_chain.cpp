@@ -22,22 +22,19 @@ std::string failure_for_log(const Tier& tier, const strata_tier_op& op) {
 
 namespace {
 
+std::string_view to_view(strata_bytes b) { return {b.data, b.len}; }
+
+}  // namespace
+
 // How much sooner than the durable tier's copy a refilled volatile copy must expire. Volatile
 // tiers such as memcached count TTLs in whole seconds (memcached_l1 rounds up) on a clock that
 // ticks once a second, so their copy can outlive the requested TTL by up to ~2 s.
 constexpr int64_t kRefillTtlMarginMs = 2000;
 
-// The TTL a refill gets for a value that the durable tier says expires in `remaining_ms`
-// (strata_tier_op.result_ttl_ms). 0 = the volatile tier's default (no expiry or unknown);
-// -1 = do not refill (the value expires too soon for a copy to expire before it).
 int64_t refill_ttl(int64_t remaining_ms) {
   if (remaining_ms <= 0) return 0;
   return remaining_ms > kRefillTtlMarginMs ? remaining_ms - kRefillTtlMarginMs : -1;
 }
-
-std::string_view to_view(strata_bytes b) { return {b.data, b.len}; }
-
-}  // namespace
 
 TierChain::TierChain(std::vector<Tier*> tiers, ChainSettings s)
     : tiers_(std::move(tiers)), settings_(s) {}

@@ -44,6 +44,12 @@ struct OpOutcome {
   std::string error;                 // "tiers.l2: ..." when status is an error
 };
 
+// The TTL a refill of a volatile tier gets for a value that the durable tier says expires in
+// `remaining_ms` (strata_tier_op.result_ttl_ms): 0 = the volatile tier's default (no expiry or
+// unknown); -1 = do not refill (the value expires too soon for a copy to expire before it).
+// The read-through and `strata warm` both use it (docs/tier_chain.md, "Refill TTL").
+int64_t refill_ttl(int64_t remaining_ms);
+
 class TierChain {  // thread-safe; tiers in read order (L1 first, the durable last)
  public:
   TierChain(std::vector<Tier*> tiers, ChainSettings s);

@@ -26,6 +26,9 @@ struct Args {
   // Below Kubernetes' default 30 s grace period, so strata says what was stuck before SIGKILL.
   std::string shutdown_timeout = "25s";
   std::string ttl;                 // --ttl DURATION
+  std::string tiers;               // warm --tiers l1[,l1b]
+  std::string prefix;              // warm --prefix P
+  std::string progress_interval;   // warm --progress-interval DURATION
   std::vector<std::string> words;  // positional
 };
 
@@ -42,6 +45,7 @@ void add_check_command(CLI::App& app, Action& action);
 void add_modules_command(CLI::App& app, Action& action);
 void add_describe_command(CLI::App& app, Action& action);
 void add_cache_command(CLI::App& app, Action& action);
+void add_warm_command(CLI::App& app, Action& action);  // warm.cpp
 
 // Parses argv against `app` (whose commands are registered) and runs the chosen command.
 // Usage errors, unknown options and arguments a command does not take: one line on stderr
@@ -56,5 +60,6 @@ int check(const Args& a);
 int modules(const Args& a);
 int describe(const Args& a);
 int cache(const Args& a);
+int warm(const Args& a);  // warm.cpp
 
 }  // namespace strata::cli

@@ -37,8 +37,10 @@ std::string tier_flag_names(uint32_t flags) {
   if (flags & STRATA_TIER_RICH) out += ", rich";
   if (flags & STRATA_TIER_FLUSHABLE) out += ", flushable";
   if (flags & STRATA_TIER_TAGS) out += ", tags";
+  if (flags & STRATA_TIER_SCANNABLE) out += ", scannable";
   uint32_t known = STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK |
-                   STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE | STRATA_TIER_TAGS;
+                   STRATA_TIER_RICH | STRATA_TIER_FLUSHABLE | STRATA_TIER_TAGS |
+                   STRATA_TIER_SCANNABLE;
   if (flags & ~known) out += ", unknown bits " + std::to_string(flags & ~known);
   return out;
 }
