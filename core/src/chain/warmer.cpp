@@ -55,6 +55,7 @@ bool Warmer::add_all(const std::vector<strata_tier_op>& adds) {
     std::vector<strata_tier_op> ops = adds;
     std::vector<OpResult> results;
     bool ran = tier->execute(ops, results);
+    size_t failed = 0;
     for (const strata_tier_op& op : ops) {
       if (op.status == STRATA_OK)
         ++counts_.added;
@@ -63,9 +64,12 @@ bool Warmer::add_all(const std::vector<strata_tier_op>& adds) {
       else if (op.status == STRATA_ERR_BAD_KEY || op.status == STRATA_ERR_TOO_LARGE)
         ++counts_.skipped;
       else
-        ++counts_.errors;
+        ++failed;
     }
-    if (!ran) {  // the whole batch failed, or the breaker refused it: the tier is down
+    counts_.errors += failed;
+    // The whole batch failed, the breaker refused it, or not one ADD got through: the tier is
+    // down, and going on would only count the rest of the keys as errors.
+    if (!ran || failed == ops.size()) {
       error_ = describe_failure(*tier, ops[0]);
       return false;
     }
