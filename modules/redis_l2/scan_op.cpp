@@ -75,8 +75,8 @@ ScanOutcome run_scan(redisContext* c, const Encoding& e, const LinkSettings& lin
   };
 
   SigpipeGuard guard;
-  const char* scan_argv[] = {"SCAN", cursor.data(), "MATCH", pattern.data(), "COUNT",
-                             count_text.data()};
+  const char* scan_argv[] = {"SCAN",         cursor.data(), "MATCH",
+                             pattern.data(), "COUNT",       count_text.data()};
   size_t scan_lens[] = {4, cursor.size(), 5, pattern.size(), 5, count_text.size()};
   redisAppendCommandArgv(c, 6, scan_argv, scan_lens);
   redisAppendCommand(c, "DBSIZE");
@@ -87,7 +87,8 @@ ScanOutcome run_scan(redisContext* c, const Encoding& e, const LinkSettings& lin
   if (scan->type == REDIS_REPLY_ERROR) {
     bool drop = false;
     std::string_view msg(scan->str, scan->len);
-    strata::set_op_error(op, classify_error_reply(msg, &drop), where + ": SCAN: " + std::string(msg));
+    strata::set_op_error(op, classify_error_reply(msg, &drop),
+                         where + ": SCAN: " + std::string(msg));
     return out;
   }
   if (scan->type != REDIS_REPLY_ARRAY || scan->elements != 2 ||

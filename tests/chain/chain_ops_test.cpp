@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "chain/tier_chain.hpp"
+#include "chain/warmer.hpp"
 #include "fake_tiers.hpp"
 
 namespace strata {
@@ -228,6 +229,26 @@ TEST_F(ChainOpsTest, Issue10FlushIsNeverSentToATierWithoutTheFlag) {
   EXPECT_EQ(l2_.count(STRATA_TIER_FLUSH), 0);
   EXPECT_EQ(l1_.lookup("k"), "v");
   EXPECT_EQ(l2_.lookup("k"), "v");
+}
+
+// Issue 11: SCAN (strata warm) goes only to a durable tier that declares STRATA_TIER_SCANNABLE;
+// the fake does not, so the Warmer refuses it and the Tier never sends it (redis_l2's scan:
+// tests/redis_l2/scan_test.cpp, the warm itself: tests/cli/warm_test.cpp).
+TEST_F(ChainOpsTest, Issue11ScanIsNeverSentToATierWithoutTheFlag) {
+  EXPECT_FALSE(l2_.tier->scannable());
+  auto w = Warmer::create(l2_.tier.get(), {l1_.tier.get()}, WarmSettings{});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error(), l2_.tier->name() +
+                           " cannot be scanned (its module does not declare STRATA_TIER_SCANNABLE)");
+  auto backwards = Warmer::create(l1_.tier.get(), {l2_.tier.get()}, WarmSettings{});
+  EXPECT_EQ(backwards.error(), l1_.tier->name() + " is not a durable tier");
+  std::vector<strata_tier_op> ops{make_op(STRATA_TIER_SCAN, {})};
+  std::vector<OpResult> results;
+  EXPECT_FALSE(l2_.tier->execute(ops, results));
+  EXPECT_EQ(ops[0].status, STRATA_ERR_INVALID);
+  EXPECT_NE(std::string(ops[0].error).find("does not support SCAN"), std::string::npos)
+      << ops[0].error;
+  EXPECT_EQ(l2_.count(STRATA_TIER_SCAN), 0);
 }
 
 }  // namespace

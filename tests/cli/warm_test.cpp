@@ -37,13 +37,13 @@ class CliWarm : public ::testing::Test {
     ASSERT_TRUE(memcached_.start());
     ASSERT_TRUE(redis_.start());
     path_ = dir_ + "/strata.toml";
-    write_file(path_, "log_level = \"info\"\n\n[sources.events]\nmodule = \"kafka_source\"\n"
-                      "brokers = \"mock\"\ntopics = [\"events\"]\n\n[tiers.l1]\n"
-                      "module = \"memcached_l1\"\nservers = [\"" +
-                          memcached_.address() +
-                          "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
-                          redis_.address() +
-                          "\"\n\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n");
+    write_file(path_,
+               "log_level = \"info\"\n\n[sources.events]\nmodule = \"kafka_source\"\n"
+               "brokers = \"mock\"\ntopics = [\"events\"]\n\n[tiers.l1]\n"
+               "module = \"memcached_l1\"\nservers = [\"" +
+                   memcached_.address() + "\"]\n\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
+                   redis_.address() +
+                   "\"\n\n[pipelines.p]\nsource = \"events\"\ntiers = [\"l1\", \"l2\"]\n");
     raw_ = redisConnect("127.0.0.1", redis_.port());
     ASSERT_TRUE(raw_ && !raw_->err);
   }
@@ -95,8 +95,9 @@ TEST_F(CliWarm, RefillsAnEmptiedMemcachedFromRedis) {
   // 1500 + flagged + ttl + expiring + 3 bookkeeping keys; "expiring" (2 s margin) and the
   // bookkeeping keys are skipped, k5 was present.
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(o.out, m, std::regex("warm tiers=l1 scanned=(\\d+) added=(\\d+) "
-                                                     "present=(\\d+) skipped=(\\d+) errors=0")))
+  ASSERT_TRUE(std::regex_search(o.out, m,
+                                std::regex("warm tiers=l1 scanned=(\\d+) added=(\\d+) "
+                                           "present=(\\d+) skipped=(\\d+) errors=0")))
       << o.out;
   const int scanned = std::stoi(m[1]), added = std::stoi(m[2]), present = std::stoi(m[3]),
             skipped = std::stoi(m[4]);
@@ -107,8 +108,8 @@ TEST_F(CliWarm, RefillsAnEmptiedMemcachedFromRedis) {
   for (int i = 0; i < kKeys; i += 37) {
     if (i == 5) continue;
     std::string k = "k" + std::to_string(i), v = "v" + std::to_string(i);
-    EXPECT_EQ(mc("get " + k), "VALUE " + k + " 0 " + std::to_string(v.size()) + "\r\n" + v +
-                                  "\r\nEND\r\n");
+    EXPECT_EQ(mc("get " + k),
+              "VALUE " + k + " 0 " + std::to_string(v.size()) + "\r\n" + v + "\r\nEND\r\n");
   }
   EXPECT_EQ(mc("get k1499"), "VALUE k1499 0 5\r\nv1499\r\nEND\r\n");
   EXPECT_EQ(mc("get k5"), "VALUE k5 0 5\r\nnewer\r\nEND\r\n");
@@ -160,7 +161,8 @@ TEST_F(CliWarm, PrefixAndTiersChooseWhatIsWarmed) {
 TEST_F(CliWarm, ProgressBarRendersOnATerminal) {
   fill();
   ASSERT_TRUE(memcached_.restart());
-  // script(1) (bsdutils, Essential in Debian) gives strata a pty for stderr and stdout; its output is the terminal's.
+  // script(1) (bsdutils, Essential in Debian) gives strata a pty for stderr and stdout; its output
+  // is the terminal's.
   std::string cmd = strata_bin() + " warm -c " + path_;
   Outcome o = run({"/usr/bin/script", "-qec", cmd, "/dev/null"}, {{"TERM", "xterm"}});
   ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
@@ -194,9 +196,9 @@ TEST_F(CliWarm, SigintEndsAWarmThatWaitsForRedis) {
   Background b;
   ASSERT_TRUE(b.start({strata_bin(), "warm", "-c", path_}, dir_ + "/out", dir_ + "/err"));
   // Wait until it has started (its first log line), then interrupt it.
-  EXPECT_TRUE(wait_until([&] { return read_file(dir_ + "/err").find("warm tiers=l1 from") !=
-                                      std::string::npos; },
-                         30000))
+  EXPECT_TRUE(wait_until(
+      [&] { return read_file(dir_ + "/err").find("warm tiers=l1 from") != std::string::npos; },
+      30000))
       << read_file(dir_ + "/err");
   b.signal(SIGINT);
   auto t0 = std::chrono::steady_clock::now();

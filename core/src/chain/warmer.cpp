@@ -37,8 +37,8 @@ bool Warmer::scan_page(const std::atomic<bool>& stop, std::string* page) {
       return true;
     }
     error_ = describe_failure(*source_, ops[0]);
-    const bool retryable = ops[0].status == STRATA_ERR_UNAVAILABLE ||
-                           ops[0].status == STRATA_ERR_BREAKER_OPEN;
+    const bool retryable =
+        ops[0].status == STRATA_ERR_UNAVAILABLE || ops[0].status == STRATA_ERR_BREAKER_OPEN;
     if (!retryable || attempt >= s_.scan_attempts) return false;
     // Wait in small slices so a SIGINT ends the warm within ~50 ms.
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff);

@@ -17,9 +17,9 @@
 namespace strata {
 
 struct WarmSettings {
-  std::string prefix;   // only keys starting with it ("" = every key)
-  uint64_t count = 0;   // keys the durable tier looks at per step (SCAN COUNT); 0 = its choice
-  int scan_attempts = 4;          // a failing SCAN step is tried this often before giving up
+  std::string prefix;     // only keys starting with it ("" = every key)
+  uint64_t count = 0;     // keys the durable tier looks at per step (SCAN COUNT); 0 = its choice
+  int scan_attempts = 4;  // a failing SCAN step is tried this often before giving up
   int64_t retry_backoff_ms = 500;  // first wait between attempts, doubled each time
 };
 

@@ -121,9 +121,10 @@ int warm_chain(const TierChain& chain, const Args& a, int64_t interval_ms) {
 
 int warm(const Args& a) {
   if (a.config.empty() || !a.words.empty()) {
-    std::fputs("usage: strata warm -c FILE [--pipeline NAME] [--tiers NAME[,NAME]] [--prefix P] "
-               "[--progress-interval DURATION]\n",
-               stderr);
+    std::fputs(
+        "usage: strata warm -c FILE [--pipeline NAME] [--tiers NAME[,NAME]] [--prefix P] "
+        "[--progress-interval DURATION]\n",
+        stderr);
     return 2;
   }
   int64_t interval_ms = 10'000;
