@@ -8,6 +8,24 @@
 #include "chain/tier_chain.hpp"
 
 namespace strata {
+namespace {
+
+// Failures that say the tier is unusable for now, not that this op is wrong.
+bool retryable(strata_status s) {
+  return s == STRATA_ERR_UNAVAILABLE || s == STRATA_ERR_INTERNAL || s == STRATA_ERR_BREAKER_OPEN;
+}
+
+// Waits `ms` in 50 ms slices, so a SIGINT ends the warm at once; false when `stop` was raised.
+bool wait_unless_stopped(int64_t ms, const std::atomic<bool>& stop) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !stop.load();
+}
+
+}  // namespace
 
 Result<Warmer> Warmer::create(Tier* source, std::vector<Tier*> targets, WarmSettings s) {
   if (!source->durable()) return fail(source->name() + " is not a durable tier");
@@ -37,46 +55,44 @@ bool Warmer::scan_page(const std::atomic<bool>& stop, std::string* page) {
       return true;
     }
     error_ = describe_failure(*source_, ops[0]);
-    const bool retryable =
-        ops[0].status == STRATA_ERR_UNAVAILABLE || ops[0].status == STRATA_ERR_BREAKER_OPEN;
-    if (!retryable || attempt >= s_.scan_attempts) return false;
-    // Wait in small slices so a SIGINT ends the warm within ~50 ms.
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff);
-    while (std::chrono::steady_clock::now() < until) {
-      if (stop.load()) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    if (!retryable(ops[0].status) || attempt >= s_.attempts) return false;
+    if (!wait_unless_stopped(backoff, stop)) return false;
     backoff *= 2;
   }
 }
 
-bool Warmer::add_all(const std::vector<strata_tier_op>& adds) {
-  for (Tier* tier : targets_) {
-    std::vector<strata_tier_op> ops = adds;
+bool Warmer::add_to(Tier* tier, std::vector<strata_tier_op> ops, const std::atomic<bool>& stop) {
+  int64_t backoff = s_.retry_backoff_ms;
+  for (int attempt = 1;; ++attempt) {
     std::vector<OpResult> results;
-    bool ran = tier->execute(ops, results);
-    size_t failed = 0;
+    tier->execute(ops, results);
+    std::vector<strata_tier_op> again;  // failed for availability: worth another attempt
     for (const strata_tier_op& op : ops) {
-      if (op.status == STRATA_OK)
+      if (op.status == STRATA_OK) {
         ++counts_.added;
-      else if (op.status == STRATA_NOT_STORED)
-        ++counts_.present;
-      else if (op.status == STRATA_ERR_BAD_KEY || op.status == STRATA_ERR_TOO_LARGE)
+        tier->count_refill();
+      } else if (op.status == STRATA_NOT_STORED) {
+        ++counts_.present;  // also an ADD that timed out after it was stored, then retried
+      } else if (op.status == STRATA_ERR_BAD_KEY || op.status == STRATA_ERR_TOO_LARGE) {
         ++counts_.skipped;
-      else
-        ++failed;
+      } else if (retryable(op.status)) {
+        again.push_back(op);
+      } else {
+        ++counts_.errors;
+        error_ = describe_failure(*tier, op);
+      }
     }
-    counts_.errors += failed;
-    // The whole batch failed, the breaker refused it, or not one ADD got through: the tier is
-    // down, and going on would only count the rest of the keys as errors.
-    if (!ran || failed == ops.size()) {
-      error_ = describe_failure(*tier, ops[0]);
-      return false;
+    if (again.empty()) return true;
+    if (attempt >= s_.attempts || !wait_unless_stopped(backoff, stop)) {
+      counts_.errors += again.size();
+      error_ = describe_failure(*tier, again[0]);
+      // Not one ADD of the last attempt got through: the tier is down, and going on would
+      // only count the rest of the keys as errors.
+      return again.size() < ops.size();
     }
-    for (size_t i = 0; i < ops.size(); ++i)
-      if (ops[i].status == STRATA_OK) tier->count_refill();
+    ops = std::move(again);
+    backoff *= 2;
   }
-  return true;
 }
 
 bool Warmer::step(const std::atomic<bool>& stop) {
@@ -101,7 +117,8 @@ bool Warmer::step(const std::atomic<bool>& stop) {
     }
     adds.push_back(make_op(STRATA_TIER_ADD, e.key, e.value, ttl, 0, e.flags));
   }
-  if (!adds.empty() && !add_all(adds)) return false;
+  for (Tier* tier : targets_)
+    if (!adds.empty() && !add_to(tier, adds, stop)) return false;
   cursor_.assign(page.cursor);
   finished_ = cursor_.empty();
   return true;

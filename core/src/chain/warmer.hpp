@@ -19,8 +19,11 @@ namespace strata {
 struct WarmSettings {
   std::string prefix;     // only keys starting with it ("" = every key)
   uint64_t count = 0;     // keys the durable tier looks at per step (SCAN COUNT); 0 = its choice
-  int scan_attempts = 4;  // a failing SCAN step is tried this often before giving up
-  int64_t retry_backoff_ms = 500;  // first wait between attempts, doubled each time
+  // A SCAN step, or the ADDs of a page that failed for availability (down, timeout, breaker
+  // open), are tried this often before giving up; the first wait is retry_backoff_ms, doubled
+  // each time (0.5 + 1 + 2 s: longer than memcached_l1's 2 s retry_timeout of a closed server).
+  int attempts = 4;
+  int64_t retry_backoff_ms = 500;
 };
 
 struct WarmCounts {
@@ -31,7 +34,7 @@ struct WarmCounts {
   // Not offered or refused for good: the tier's bookkeeping keys, values that expire within
   // the refill margin, keys or values the target cannot hold (BAD_KEY, TOO_LARGE).
   uint64_t skipped = 0;
-  uint64_t errors = 0;  // ADDs that failed otherwise (down, timeout, ...)
+  uint64_t errors = 0;  // ADDs that failed otherwise (down, timeout, ... after every attempt)
 };
 
 class Warmer {
@@ -39,8 +42,9 @@ class Warmer {
   // `source` must be durable and declare STRATA_TIER_SCANNABLE; `targets` volatile.
   static Result<Warmer> create(Tier* source, std::vector<Tier*> targets, WarmSettings s);
 
-  // One page: false when the warm cannot go on (the scan failed `scan_attempts` times, a whole
-  // ADD batch failed, `stop` was raised while waiting to retry); error() says why.
+  // One page: false when the warm cannot go on (the scan failed `attempts` times, not one ADD
+  // of a page's last attempt got through, `stop` was raised while waiting to retry); error()
+  // says why (also the last failure of a step that went on).
   bool step(const std::atomic<bool>& stop);
   bool finished() const { return finished_; }
   const WarmCounts& counts() const { return counts_; }
@@ -54,7 +58,9 @@ class Warmer {
       : source_(source), targets_(std::move(targets)), s_(std::move(s)) {}
   // The next page's bytes into `page`; false with error_ set after the last attempt.
   bool scan_page(const std::atomic<bool>& stop, std::string* page);
-  bool add_all(const std::vector<strata_tier_op>& adds);
+  // ADDs `ops` to `tier`, retrying those that failed for availability; false when the tier
+  // looks down (counts updated either way).
+  bool add_to(Tier* tier, std::vector<strata_tier_op> ops, const std::atomic<bool>& stop);
 
   Tier* source_;
   std::vector<Tier*> targets_;
