@@ -336,6 +336,20 @@ TEST_F(RedisClusterTest, OptionsThatCannotWorkOnAClusterAreRefused) {
   EXPECT_NE(b.error().find("key_prefix"), std::string::npos) << b.error();
 }
 
+// Issue 11: `strata warm`'s SCAN is refused on a cluster with one sentence, not answered with
+// one node's share of the keys (docs/redis_l2.md, "SCAN").
+TEST_F(RedisClusterTest, Issue11ScanIsRefusedOnACluster) {
+  auto t = open(cluster_conf());
+  ASSERT_TRUE(t);
+  Batch b;
+  b.add(STRATA_TIER_SCAN, "", "");
+  t->run(b);
+  EXPECT_EQ(b.ops[0].status, STRATA_ERR_INVALID);
+  EXPECT_STREQ(b.ops[0].error,
+               "SCAN is not supported with Redis Cluster yet; warm from a single Redis or a "
+               "Sentinel L2");
+}
+
 // A master killed: its ops fail with the retryable UNAVAILABLE after bounded retries (the map
 // is re-read after the connection error), and once its replica took over (cluster-node-timeout
 // 2 s here) the same writes go to the new master; what was replicated before is still read.
