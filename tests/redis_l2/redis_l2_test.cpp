@@ -26,7 +26,7 @@ TEST_F(RedisL2Test, DescriptorIsADurableVersionedWatermarkTier) {
   auto* hooks = static_cast<const strata_tier_hooks*>(module_->desc->kind_hooks);
   EXPECT_EQ(hooks->tier_flags,
             STRATA_TIER_DURABLE | STRATA_TIER_VERSIONED | STRATA_TIER_WATERMARK | STRATA_TIER_RICH |
-                STRATA_TIER_TAGS);
+                STRATA_TIER_TAGS | STRATA_TIER_SCANNABLE);
 }
 
 TEST_F(RedisL2Test, SetGetAddDeleteRoundTrip) {
