@@ -19,6 +19,7 @@
 
 #include "consumer_parts.hpp"
 #include "embedded_mock.hpp"
+#include "replay_range.hpp"
 
 namespace kafka_source {
 namespace {
@@ -236,6 +237,7 @@ class KafkaSource final : public strata::SourceModule {
       if (remaining == 0) break;
     }
     if (revokes_ != revokes_before) drop_unowned(*batch);
+    if (replay_) keep_replay_range(*batch);
     if (batch->msgs.empty()) return;
     fill_records(*batch);
     note_delivered(*batch);
@@ -279,6 +281,16 @@ class KafkaSource final : public strata::SourceModule {
     }
     rd_kafka_topic_partition_list_destroy(list);
   }
+
+  void replay(const strata_source_replay& spec) override {
+    if (rk_) throw strata::Error(STRATA_ERR_INVALID, "replay must be set up before start");
+    replay_ = std::make_unique<ReplayRange>(spec.from ? spec.from : "earliest");
+    group_ = spec.group_id && *spec.group_id ? std::string(spec.group_id) : group_ + ".replay";
+    set_property(conf_.get(), "group.id", group_, "group_id");
+    resume_from_watermark_ = false;  // the live pipeline's watermark is not the replay's start
+  }
+
+  int64_t replay_left() override { return replay_ ? replay_->left() : -1; }
 
   void pause() override { set_paused(true); }
   void resume() override { set_paused(false); }
@@ -355,6 +367,15 @@ class KafkaSource final : public strata::SourceModule {
   void assign(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
     rd_kafka_topic_partition_list_t* resumed =
         resume_from_watermark_ ? resume_positions(parts) : nullptr;
+    if (replay_) {
+      try {
+        replay_->place(rk_, parts, 10000, [this](const std::string& m) { host_.warn(m); });
+        host_.info("replaying " + replay_->describe());
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu_);
+        fatal_ = e.what();  // poll() fails with it: the replay cannot know where to start
+      }
+    }
     if (cooperative) {
       if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
         host_.error(std::string("incremental assign: ") + rd_kafka_error_string(e));
@@ -533,6 +554,22 @@ class KafkaSource final : public strata::SourceModule {
     batch.msgs.erase(keep, batch.msgs.end());
   }
 
+  // A replay delivers nothing at or past a partition's end (its high watermark when assigned).
+  void keep_replay_range(Batch& batch) {
+    auto keep = std::remove_if(batch.msgs.begin(), batch.msgs.end(), [&](rd_kafka_message_t* m) {
+      std::string topic = rd_kafka_topic_name(m->rkt);
+      if (!replay_->beyond(topic, m->partition, m->offset)) {
+        replay_->reached(topic, m->partition, m->offset + 1);
+        return false;
+      }
+      replay_->reached(topic, m->partition, INT64_MAX);
+      rd_kafka_message_destroy(m);
+      return true;
+    });
+    batch.msgs.erase(keep, batch.msgs.end());
+    replay_->refresh(rk_);
+  }
+
   void note_delivered(const Batch& batch) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const strata_record& r : batch.records) {
@@ -554,6 +591,7 @@ class KafkaSource final : public strata::SourceModule {
   std::string bootstraps_;
   std::vector<SeedRecord> seed_;
 
+  std::unique_ptr<ReplayRange> replay_;  // set by replay() before start: a one-shot replay
   EmbeddedMock mock_;
   // Until start() hands it to rd_kafka_new; freed here if the constructor throws.
   ConfPtr conf_{nullptr, rd_kafka_conf_destroy};

@@ -76,6 +76,19 @@ int ChildProcess::stop(int sig) {
 
 void ChildProcess::kill9() { stop(SIGKILL); }
 
+int ChildProcess::wait(int timeout_ms) {
+  for (int waited = 0; pid_ > 0; waited += 20) {
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    if (waited >= timeout_ms) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
 bool ChildProcess::running() {
   if (pid_ <= 0) return false;
   int st;

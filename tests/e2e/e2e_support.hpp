@@ -32,7 +32,10 @@ class ChildProcess {
   bool start(const std::vector<std::string>& argv, const std::string& log_path);
   int stop(int sig = 15);  // signal and wait; returns the exit status (or 128+signal)
   void kill9();
-  bool running();
+  bool running();  // false once it exited (its status is then lost: see wait())
+  // Waits up to timeout_ms for the child to exit by itself: its exit status (128+signal), or
+  // -1 while it still runs (or none was started).
+  int wait(int timeout_ms);
   pid_t pid() const { return pid_; }
 
  private:

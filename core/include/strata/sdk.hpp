@@ -158,6 +158,13 @@ class SourceModule : public ModuleBase {
   virtual void pause() {}
   virtual void resume() {}
   virtual int64_t lag() { return -1; }
+  // ABI 1.2, appended (strata_source_hooks.replay / replay_left): a one-shot replay. The
+  // default refuses it, so `strata replay` says the source cannot replay.
+  virtual void replay(const strata_source_replay& spec) {
+    (void)spec;
+    throw Error(STRATA_ERR_INVALID, "this source does not support replay");
+  }
+  virtual int64_t replay_left() { return -1; }
 };
 
 // A tier. Two ways to write one:
@@ -342,6 +349,21 @@ struct Trampolines {
       if constexpr (std::is_base_of_v<SourceModule, T>) self(inst)->resume();
     });
   }
+  static int replay(void* inst, const strata_source_replay* spec, strata_error* err) {
+    return guarded(err, [&] {
+      if constexpr (std::is_base_of_v<SourceModule, T>) self(inst)->replay(*spec);
+    });
+  }
+  static int64_t replay_left(void* inst) {
+    if constexpr (std::is_base_of_v<SourceModule, T>) {
+      try {
+        return self(inst)->replay_left();
+      } catch (...) {
+        return -1;
+      }
+    }
+    return -1;
+  }
   static int64_t lag(void* inst) {
     if constexpr (std::is_base_of_v<SourceModule, T>) {
       try {
@@ -384,7 +406,8 @@ const void* kind_hooks() {
   if constexpr (std::is_base_of_v<SourceModule, T>) {
     static const strata_source_hooks h = {sizeof(strata_source_hooks), Tr::poll, Tr::release,
                                           Tr::ack, Tr::pause, Tr::resume, Tr::lag,
-                                          {nullptr, nullptr, nullptr, nullptr}};
+                                          {nullptr, nullptr, nullptr, nullptr},
+                                          Tr::replay, Tr::replay_left};
     return &h;
   } else if constexpr (std::is_base_of_v<TierModule, T>) {
     static const strata_tier_hooks h = {sizeof(strata_tier_hooks), T::kTierFlags, Tr::execute,

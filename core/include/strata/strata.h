@@ -34,7 +34,9 @@ extern "C" {
                             STRATA_TIER_FLUSH / STRATA_TIER_FLUSHABLE / STRATA_CHAIN_FLUSH, \
                             STRATA_CHAIN_INVALIDATE, STRATA_TIER_TAG / \
                             STRATA_TIER_INVALIDATE_TAG / STRATA_TIER_TAGS (no struct grows), \
-                            STRATA_TIER_SCAN / STRATA_TIER_SCANNABLE and the scan page layout */
+                            STRATA_TIER_SCAN / STRATA_TIER_SCANNABLE and the scan page layout, \
+                            strata_source_hooks.replay / replay_left (appended) and \
+                            strata_source_replay */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -313,6 +315,16 @@ typedef struct strata_record_batch {
 /* ------------------------------------------------------------------------------------------ */
 /* Kind: source. Called from the pipeline's worker thread only (one thread per instance). */
 
+/* ABI 1.2: what strata_source_hooks.replay() is asked. Owned by the host during the call. */
+typedef struct strata_source_replay {
+  size_t struct_size;
+  const char* group_id; /* NULL or "": the source's own group + ".replay" */
+  /* "earliest"; "timestamp:MS" (first record at or after MS, epoch milliseconds: librdkafka's
+   * offsets_for_times); or "offsets:P:OFF,P:OFF" (partitions not listed are not replayed).
+   * A start before the oldest record still kept starts at the oldest (the source warns). */
+  const char* from;
+} strata_source_replay;
+
 typedef struct strata_source_hooks {
   size_t struct_size;
   /* Fill `out` with up to `max_records` records, waiting at most `timeout_ms`. An empty batch
@@ -332,6 +344,18 @@ typedef struct strata_source_hooks {
   /* Consumer lag in records across owned partitions, or -1 when unknown. May be NULL. */
   int64_t (*lag)(void* inst);
   void* reserved[4];
+  /* ABI 1.2, appended (the host reads them only when struct_size covers them, and either may
+   * be NULL): a one-shot replay (`strata replay`). replay() is called once, after create() and
+   * before start(); the source then consumes as the group `spec->group_id` (NULL or "": its own
+   * group with ".replay" appended), starts every assigned partition at `spec->from` whatever the
+   * group committed, never resumes at a stored watermark, and delivers no record at or past the
+   * partition's end as it was when the partition was assigned (its high watermark then). Acks
+   * are committed as usual. Fails (STRATA_ERR_INVALID) when `from` is malformed. */
+  int (*replay)(void* inst, const strata_source_replay* spec, strata_error* err);
+  /* Records still to deliver before every partition reached its replay end: > 0 to go, 0 when
+   * every partition of the topics is assigned and reached its end, -1 while unknown (not yet
+   * assigned). Any thread. */
+  int64_t (*replay_left)(void* inst);
 } strata_source_hooks;
 
 /* ------------------------------------------------------------------------------------------ */

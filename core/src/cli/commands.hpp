@@ -29,6 +29,8 @@ struct Args {
   std::string tiers;               // warm --tiers l1[,l1b]
   std::string prefix;              // warm --prefix P
   std::string progress_interval;   // warm --progress-interval DURATION
+  std::string from;                // replay --from earliest|TIMESTAMP|P:OFF,...
+  std::string group;               // replay --group GROUP
   std::vector<std::string> words;  // positional
 };
 
@@ -46,6 +48,7 @@ void add_modules_command(CLI::App& app, Action& action);
 void add_describe_command(CLI::App& app, Action& action);
 void add_cache_command(CLI::App& app, Action& action);
 void add_warm_command(CLI::App& app, Action& action);  // warm.cpp
+void add_replay_command(CLI::App& app, Action& action);  // replay.cpp
 
 // Parses argv against `app` (whose commands are registered) and runs the chosen command.
 // Usage errors, unknown options and arguments a command does not take: one line on stderr
@@ -61,5 +64,6 @@ int modules(const Args& a);
 int describe(const Args& a);
 int cache(const Args& a);
 int warm(const Args& a);  // warm.cpp
+int replay(const Args& a);  // replay.cpp
 
 }  // namespace strata::cli

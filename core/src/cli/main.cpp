@@ -1,4 +1,4 @@
-// strata: the host binary. `strata run|check|modules|describe|cache`, like nginx's -t for check.
+// strata: the host binary. `strata run|check|modules|describe|cache|warm|replay`, like nginx's -t for check.
 // Each command registers itself (add_*_command, in the command's own file); command_line.cpp
 // parses, refuses what a command does not take, and runs the one given.
 #include <signal.h>
@@ -23,5 +23,6 @@ int main(int argc, char** argv) {
   strata::cli::add_describe_command(app, action);
   strata::cli::add_cache_command(app, action);
   strata::cli::add_warm_command(app, action);
+  strata::cli::add_replay_command(app, action);
   return strata::cli::run_command_line(app, action, argc, argv);
 }

@@ -91,7 +91,7 @@ void ProgressBar::update(uint64_t done, std::optional<uint64_t> left) {
     if (now - last_draw_ >= kDrawEvery) draw();
   } else if (o_.log_interval_ms > 0 &&
              now - last_log_ >= std::chrono::milliseconds(o_.log_interval_ms)) {
-    log_line("progress");
+    log_line("progress", "");
   }
 }
 
@@ -102,7 +102,7 @@ void ProgressBar::draw() {
   std::fflush(o_.out);
 }
 
-void ProgressBar::log_line(const char* kind) {
+void ProgressBar::log_line(const char* kind, const std::string& tail) {
   last_log_ = Clock::now();
   std::string m = std::string(kind) + " job=" + o_.job;
   if (!o_.subject.empty()) m += " " + o_.subject;
@@ -113,7 +113,7 @@ void ProgressBar::log_line(const char* kind) {
     m += " left=" + std::to_string(*left_);
     if (rate_ > 0) m += " eta_s=" + std::to_string(static_cast<uint64_t>(double(*left_) / rate_));
   }
-  log::info(m);
+  log::info(m + tail);
 }
 
 void ProgressBar::finish(const std::string& outcome) {
@@ -127,9 +127,11 @@ void ProgressBar::finish(const std::string& outcome) {
     std::fflush(o_.out);
     return;
   }
+  // "done job=replay pipeline=p done=N rate=R left=0 elapsed_s=4.0": the outcome first, as
+  // "progress" is on the periodic lines, so both parse the same way.
   char elapsed[32];
-  std::snprintf(elapsed, sizeof elapsed, "%.1f", secs);
-  log_line((outcome + " elapsed_s=" + elapsed).c_str());
+  std::snprintf(elapsed, sizeof elapsed, " elapsed_s=%.1f", secs);
+  log_line(outcome.c_str(), elapsed);
 }
 
 }  // namespace strata::cli

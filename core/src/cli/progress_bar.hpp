@@ -48,7 +48,7 @@ class ProgressBar {
  private:
   using Clock = std::chrono::steady_clock;
   void draw();
-  void log_line(const char* kind);
+  void log_line(const char* kind, const std::string& tail);
 
   Options o_;
   bool terminal_ = false;

@@ -95,7 +95,9 @@ std::string descriptor_problem(const strata_module_descriptor* d) {
   switch (d->kind) {
     case STRATA_KIND_SOURCE: {
       auto* h = static_cast<const strata_source_hooks*>(d->kind_hooks);
-      if (h->struct_size < sizeof *h) return too_small("source", h->struct_size, sizeof *h);
+      // The replay hooks were appended within 1.2: a source without them still loads.
+      constexpr size_t kMin = offsetof(strata_source_hooks, replay);
+      if (h->struct_size < kMin) return too_small("source", h->struct_size, kMin);
       if (!h->poll || !h->release_batch || !h->ack || !h->pause || !h->resume)
         return "source hooks poll, release_batch, ack, pause and resume must all be set";
       break;

@@ -140,9 +140,15 @@ Result<void> Pipeline::resolve_ordering(const lua::KeyHooks* hooks) {
     all_versioned = all_versioned && (t->flags() & STRATA_TIER_VERSIONED);
   }
   plan_.guard = ordering_ == Ordering::Partition && any_durable && all_guard;
+  if (settings_.replay) {
+    // The live watermark would skip everything: the replay's own gate guards its writes.
+    plan_.guard = false;
+    gate_ = std::make_unique<ReplayGate>(ordering_);
+  }
   // A durable tier from before ABI 1.2 cannot keep a watermark: refuse replays per key by
   // offset there, as strata 1.1 did (right only for keys that stay in one partition).
-  plan_.offset_versions = ordering_ == Ordering::Partition && any_durable && !all_guard;
+  plan_.offset_versions =
+      ordering_ == Ordering::Partition && any_durable && !all_guard && !settings_.replay;
   if (plan_.offset_versions && !all_versioned)
     log::write(STRATA_LOG_WARN, {}, settings_.name,
                "a durable tier honours neither watermarks nor versions: replays after a crash "
@@ -160,7 +166,7 @@ Result<void> Pipeline::start() {
   if (auto r = resolve_ordering(hooks.get()); !r) return r;
   const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr;
   volatile_first_ =
-      pol && pol->struct_size >= offsetof(strata_policy_hooks, policy_flags) + sizeof(uint32_t) &&
+      !settings_.replay && pol && pol->struct_size >= offsetof(strata_policy_hooks, policy_flags) + sizeof(uint32_t) &&
       (pol->policy_flags & STRATA_POLICY_VOLATILE_FIRST) != 0;
   // Set before the worker's first poll, which serves the source's rebalance callbacks.
   if (plan_.guard && source_->ctx())
@@ -168,7 +174,7 @@ Result<void> Pipeline::start() {
       return stored_position(topic, partition);
     };
   stopping_ = false;
-  if (settings_.overlap_l1 && !volatile_first_)
+  if (settings_.overlap_l1 && !volatile_first_ && !settings_.replay)
     lane_ = std::make_unique<VolatileLane>([this](WritePlan& plan) { write_volatile(plan); },
                                            [this] { sweep_suspects(); });
 
@@ -274,7 +280,12 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   metrics_->coalesced->add(static_cast<double>(coalesced));
   if (ordering_ == Ordering::Partition) watch_spread(plan);
 
-  if (volatile_first_) {
+  if (gate_) {
+    gate_->prepare(plan, tiers_);
+    if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
+    gate_->settle(plan);
+    write_volatile(plan);
+  } else if (volatile_first_) {
     skip_known_replays(plan);
     write_volatile(plan);
     if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
@@ -344,6 +355,27 @@ void Pipeline::ack(const strata_record_batch& batch) {
       STRATA_OK)
     log::write(STRATA_LOG_WARN, source_->name(), settings_.name,
                std::string("ack failed (records may be redelivered): ") + err.message);
+}
+
+Result<void> Pipeline::setup_replay(const std::string& group_id, const std::string& from) {
+  const strata_source_hooks* src = source_->source();
+  if (!settings_.replay) return fail("pipeline " + settings_.name + " is not in replay mode");
+  if (src->struct_size < offsetof(strata_source_hooks, replay) + sizeof(src->replay) ||
+      !src->replay)
+    return fail(source_->name() + ": this source does not support replay");
+  strata_source_replay spec{sizeof(strata_source_replay), group_id.c_str(), from.c_str()};
+  strata_error err{};
+  if (src->replay(source_->handle(), &spec, &err) != STRATA_OK)
+    return fail(source_->name() + ": " + err.message);
+  return {};
+}
+
+int64_t Pipeline::replay_left() const {
+  const strata_source_hooks* src = source_->source();
+  if (src->struct_size < offsetof(strata_source_hooks, replay_left) + sizeof(src->replay_left) ||
+      !src->replay_left)
+    return -1;
+  return src->replay_left(source_->handle());
 }
 
 void Pipeline::wait_backoff(int64_t ms) {

@@ -16,6 +16,7 @@
 #include "lua_hooks.hpp"
 #include "pipeline/key_spread.hpp"
 #include "pipeline/l1_suspects.hpp"
+#include "pipeline/replay_gate.hpp"
 #include "pipeline/volatile_lane.hpp"
 #include "pipeline/write_plan.hpp"
 
@@ -35,6 +36,9 @@ struct PipelineSettings {
   size_t max_batch = 100000;   // upper bound handed to the source's poll
   std::string order = "auto";  // option `order`: auto | partition | version | timestamp
   bool overlap_l1 = false;     // option `overlap_l1`: L1 writes on their own thread
+  // `strata replay`: writes go through a ReplayGate (fill what is absent or the replay's own,
+  // never a live value), no watermark guard, no write-back, no overlapped L1.
+  bool replay = false;
 };
 
 // Counters a caller (CLI summary, tests) can read at any time.
@@ -73,6 +77,11 @@ class Pipeline {
   const std::string& name() const { return settings_.name; }
   Ordering ordering() const { return ordering_; }
   const PipelineStats& stats() const { return stats_; }
+  // Replay mode: asks the source to replay (strata_source_hooks.replay) before it starts; an
+  // error when the source cannot. Records left for the source to deliver (-1: unknown).
+  Result<void> setup_replay(const std::string& group_id, const std::string& from);
+  int64_t replay_left() const;
+  const ReplayGate* replay_gate() const { return gate_.get(); }
 
   // Why the script's tags cannot work on these tiers, or "" (checked with the configuration):
   // tags() / invalidate_tags() need every durable tier to implement STRATA_TIER_TAGS and the
@@ -128,6 +137,7 @@ class Pipeline {
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};
   std::thread worker_;
+  std::unique_ptr<ReplayGate> gate_;     // replay mode only
   std::unique_ptr<VolatileLane> lane_;  // overlap_l1 (not with write-back): owns the L1 stage
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;

@@ -27,6 +27,7 @@ bool done(strata_status s) { return s == STRATA_OK || s == STRATA_NOT_FOUND; }
 // The op a durable tier gets for `op` (DELETE for a tombstone or an invalidation,
 // INVALIDATE_TAG for a tag's).
 strata_tier_op Pipeline::tier_op(const WritePlan& plan, const KeyOp& op, size_t tier) const {
+  if (gate_) return gate_->durable_op(plan, op, tier);
   const RecordEntry& e = plan.records[op.record];
   bool set = op.action(tier) == STRATA_ACTION_SET;
   strata_tier_op t = make_op(op.tag ? STRATA_TIER_INVALIDATE_TAG
@@ -52,7 +53,14 @@ bool Pipeline::write_durable(WritePlan& plan) {
 
 void Pipeline::settle_durable(WritePlan& plan, size_t t, KeyOp& op, const strata_tier_op& r,
                               const OpResult& result) {
-  if (done(r.status)) {
+  bool refused = r.status == STRATA_NOT_STORED;
+  bool applied = done(r.status);
+  if (gate_) {
+    // A replay's CAS on a key the live pipeline deleted answers NOT_FOUND: refused too.
+    applied = ReplayGate::applied(op, r.status);
+    refused = !applied && (r.status == STRATA_NOT_STORED || r.status == STRATA_NOT_FOUND);
+  }
+  if (applied) {
     if (op.durable == KeyOp::Outcome::Pending) op.durable = KeyOp::Outcome::Applied;
     if (op.tag && result.has_value &&
         !tag_keys(result.value, [&](std::string_view k) { op.tag_keys.emplace_back(k); })) {
@@ -64,11 +72,12 @@ void Pipeline::settle_durable(WritePlan& plan, size_t t, KeyOp& op, const strata
     if (op.invalidation) {
       stats_.invalidations++;
       metrics_->invalidations->add(1);
-    } else if (r.kind == STRATA_TIER_SET) {
+    } else if (r.kind == STRATA_TIER_SET || r.kind == STRATA_TIER_ADD ||
+               r.kind == STRATA_TIER_CAS) {
       stats_.keys_written++;
       metrics_->keys_written[t]->add(1);
     }
-  } else if (r.status == STRATA_NOT_STORED) {
+  } else if (refused) {
     // Applied before (at or below the watermark: a replay, a zombie) or older than the
     // stored version: the tiers already hold this or something newer.
     if (op.durable != KeyOp::Outcome::Failed) op.durable = KeyOp::Outcome::Refused;
@@ -88,7 +97,9 @@ bool Pipeline::write_durable_tier(WritePlan& plan, size_t t) {
   Tier* tier = tiers_[t];
   std::vector<KeyOp*> pending;
   for (KeyOp& op : plan.ops)
-    if (!op.superseded && op.action(t) != STRATA_ACTION_SKIP) pending.push_back(&op);
+    if (!op.superseded && op.action(t) != STRATA_ACTION_SKIP &&
+        (!gate_ || op.durable == KeyOp::Outcome::Pending))
+      pending.push_back(&op);
   int64_t backoff = settings_.retry_backoff_ms;
   std::vector<strata_tier_op> round;
   std::vector<size_t> first;  // round[first[k]] is pending[k]'s op, its TAG ops follow it
@@ -214,12 +225,14 @@ void Pipeline::write_volatile(WritePlan& plan) {
         for (const std::string& k : op.tag_keys) ops.push_back(make_op(STRATA_TIER_DELETE, k));
         continue;
       }
+      if (gate_ && op.replay_kind == 0) continue;
       const RecordEntry& e = plan.records[op.record];
       // A record dead on another key was still written durably here: drop the older L1 copy.
       bool set = op.action(t) == STRATA_ACTION_SET && e.dead.empty();
-      ops.push_back(make_op(set ? STRATA_TIER_SET : STRATA_TIER_DELETE, op.key,
-                            set ? std::string_view(e.value) : std::string_view(),
-                            set ? op.ttl_ms(t) : 0));
+      ops.push_back(gate_ ? gate_->volatile_op(plan, op, t, tiers_[t]->flags())
+                          : make_op(set ? STRATA_TIER_SET : STRATA_TIER_DELETE, op.key,
+                                    set ? std::string_view(e.value) : std::string_view(),
+                                    set ? op.ttl_ms(t) : 0));
       op.volatile_set = op.volatile_set || set;
     }
     if (ops.empty()) continue;
@@ -236,8 +249,10 @@ void Pipeline::settle_volatile(size_t t, const std::vector<strata_tier_op>& ops)
   std::vector<OpResult> results;
   for (size_t k = 0; k < ops.size(); ++k) {
     const strata_tier_op& op = ops[k];
-    if (done(op.status)) {
-      if (op.kind == STRATA_TIER_SET) {
+    // A replay's ADD or CAS that finds a copy it did not write leaves it: the live one.
+    if (done(op.status) || (gate_ && op.status == STRATA_NOT_STORED)) {
+      if (op.status == STRATA_OK && (op.kind == STRATA_TIER_SET || op.kind == STRATA_TIER_ADD ||
+                                     op.kind == STRATA_TIER_CAS)) {
         stats_.l1_written++;
         metrics_->keys_written[t]->add(1);
       }

@@ -48,6 +48,10 @@ struct KeyOp {
   bool superseded = false;             // coalesced away: a later op of the key in this batch wins
   Outcome durable = Outcome::Pending;  // Refused: already applied / older; Failed: for good
   bool volatile_set = false;  // write-back: a volatile tier got this op's SET before L2 ran
+  // `strata replay` (ReplayGate): the durable kind (0 = none: the op reaches no tier) and the
+  // token of what the replay wrote last for the key (CAS), or 0.
+  int replay_kind = 0;
+  uint64_t replay_token = 0;
 
   strata_policy_action action(size_t tier) const {
     return invalidation ? STRATA_ACTION_DELETE : decisions[tier].action;

@@ -10,7 +10,8 @@
 namespace strata {
 
 bool Runtime::build_fronts(Diagnostics& diags) {
-  if (mode_ == Mode::Cache) return true;  // `strata cache` reads through a pipeline's chain
+  // `strata cache` reads through a pipeline's chain; `strata replay` serves nothing
+  if (mode_ == Mode::Cache || mode_ == Mode::Replay) return true;
   size_t before = diags.size();
   for (const InstanceConfig& ic : cfg_.fronts) build_front(ic, diags);
   return diags.size() == before;

@@ -213,7 +213,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     ChainSettings cs;
     cs.neg_ttl_ms = pc.options.integer("neg_ttl");
     chains_[pc.name] = std::make_unique<TierChain>(tiers, cs);
-    if (mode_ != Mode::Run) continue;
+    if (mode_ != Mode::Run && mode_ != Mode::Replay) continue;
 
     DeadLetterSink* sink = nullptr;
     DeadLetterSettings dls;
@@ -240,6 +240,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     ps.retry_backoff_max_ms = pc.options.integer("retry_backoff_max");
     ps.order = pc.options.str("order");
     ps.overlap_l1 = pc.options.integer("overlap_l1") != 0;
+    ps.replay = mode_ == Mode::Replay;
     ModuleInstance* source = instance("sources." + pc.source);
     ModuleInstance* policy =
         instance(pc.policy.empty() ? std::string(kDefaultPolicyInstance) : "policies." + pc.policy);

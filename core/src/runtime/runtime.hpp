@@ -25,7 +25,8 @@ class Runtime {
   enum class Mode {
     Check,  // load, validate, create every instance, compile scripts; start nothing
     Run,    // everything, ready to start
-    Cache   // tiers only: the read/write chain for `strata cache` and embedding
+    Cache,  // tiers only: the read/write chain for `strata cache` and embedding
+    Replay  // as Run, without fronts, each pipeline in replay mode (`strata replay`)
   };
 
   // Every problem goes to `diags` (FILE:LINE:COL where a position is known); returns nullptr
