@@ -292,6 +292,12 @@ class KafkaSource final : public strata::SourceModule {
 
   int64_t replay_left() override { return replay_ ? replay_->left() : -1; }
 
+  void replay_extend() override {
+    if (!replay_ || !rk_) throw strata::Error(STRATA_ERR_INVALID, "not replaying");
+    replay_->extend(rk_, 10000);
+    host_.info("replay: reading what was produced meanwhile: " + replay_->describe());
+  }
+
   void pause() override { set_paused(true); }
   void resume() override { set_paused(false); }
 

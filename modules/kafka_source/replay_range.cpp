@@ -126,6 +126,43 @@ void ReplayRange::refresh(rd_kafka_t* rk) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
+void ReplayRange::extend(rd_kafka_t* rk, int timeout_ms) {
+  std::map<std::pair<std::string, int32_t>, Span> spans;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spans = spans_;
+  }
+  rd_kafka_topic_partition_list_t* seek =
+      rd_kafka_topic_partition_list_new(static_cast<int>(spans.size()));
+  for (auto& [tp, s] : spans) {
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, tp.first.c_str(), tp.second, &lo, &hi, timeout_ms);
+    if (err) {
+      rd_kafka_topic_partition_list_destroy(seek);
+      throw strata::Error(STRATA_ERR_UNAVAILABLE, "replay: watermarks of " + tp.first + " [" +
+                                                      std::to_string(tp.second) +
+                                                      "]: " + rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_add(seek, tp.first.c_str(), tp.second)->offset = s.end;
+    s.start = s.at = s.end;
+    s.end = std::max(hi, s.end);
+  }
+  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk, seek, timeout_ms);
+  std::string failed;
+  if (e) {
+    failed = rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+  }
+  for (int i = 0; i < seek->cnt && failed.empty(); ++i)
+    if (seek->elems[i].err) failed = rd_kafka_err2str(seek->elems[i].err);
+  rd_kafka_topic_partition_list_destroy(seek);
+  if (!failed.empty())
+    throw strata::Error(STRATA_ERR_UNAVAILABLE, "replay: seek back to the replay's end: " + failed);
+  std::lock_guard<std::mutex> lock(mu_);
+  spans_ = std::move(spans);
+}
+
 int64_t ReplayRange::left() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (spans_.empty()) return -1;

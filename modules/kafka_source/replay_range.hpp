@@ -33,6 +33,9 @@ class ReplayRange {
   // Moves every placed partition to the consumer's own position (skips offsets that hold no
   // record: compaction, transaction markers).
   void refresh(rd_kafka_t* rk);
+  // Every placed partition's end moves to its current high watermark; the consumer is sought
+  // back to the old end (records past it were fetched and dropped). Broker round trips.
+  void extend(rd_kafka_t* rk, int timeout_ms);
   // Records left over every placed partition; -1 before the first assignment.
   int64_t left() const;
   std::string describe() const;  // "t [0] 0..120, t [1] 5..98"

@@ -165,6 +165,9 @@ class SourceModule : public ModuleBase {
     throw Error(STRATA_ERR_INVALID, "this source does not support replay");
   }
   virtual int64_t replay_left() { return -1; }
+  virtual void replay_extend() {
+    throw Error(STRATA_ERR_INVALID, "this source does not support replay");
+  }
 };
 
 // A tier. Two ways to write one:
@@ -354,6 +357,11 @@ struct Trampolines {
       if constexpr (std::is_base_of_v<SourceModule, T>) self(inst)->replay(*spec);
     });
   }
+  static int replay_extend(void* inst, strata_error* err) {
+    return guarded(err, [&] {
+      if constexpr (std::is_base_of_v<SourceModule, T>) self(inst)->replay_extend();
+    });
+  }
   static int64_t replay_left(void* inst) {
     if constexpr (std::is_base_of_v<SourceModule, T>) {
       try {
@@ -407,7 +415,7 @@ const void* kind_hooks() {
     static const strata_source_hooks h = {sizeof(strata_source_hooks), Tr::poll, Tr::release,
                                           Tr::ack, Tr::pause, Tr::resume, Tr::lag,
                                           {nullptr, nullptr, nullptr, nullptr},
-                                          Tr::replay, Tr::replay_left};
+                                          Tr::replay, Tr::replay_left, Tr::replay_extend};
     return &h;
   } else if constexpr (std::is_base_of_v<TierModule, T>) {
     static const strata_tier_hooks h = {sizeof(strata_tier_hooks), T::kTierFlags, Tr::execute,

@@ -35,7 +35,8 @@ extern "C" {
                             STRATA_CHAIN_INVALIDATE, STRATA_TIER_TAG / \
                             STRATA_TIER_INVALIDATE_TAG / STRATA_TIER_TAGS (no struct grows), \
                             STRATA_TIER_SCAN / STRATA_TIER_SCANNABLE and the scan page layout, \
-                            strata_source_hooks.replay / replay_left (appended) and \
+                            strata_source_hooks.replay / replay_left / replay_extend \
+                            (appended) and \
                             strata_source_replay */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
@@ -356,6 +357,10 @@ typedef struct strata_source_hooks {
    * every partition of the topics is assigned and reached its end, -1 while unknown (not yet
    * assigned). Any thread. */
   int64_t (*replay_left)(void* inst);
+  /* Once replay_left() reached 0: moves every partition's replay end to its current high
+   * watermark and goes on from the old end, so the host can read what was produced during the
+   * replay (strata replay's reconcile pass, docs/operations.md). Pipeline thread. */
+  int (*replay_extend)(void* inst, strata_error* err);
 } strata_source_hooks;
 
 /* ------------------------------------------------------------------------------------------ */

@@ -66,7 +66,20 @@ Outcome follow(Pipeline& p, ProgressBar& bar, sigset_t& signals) {
                 ", stopping the replay: finishing the batch in hand and committing");
       return {3, "interrupted"};
     }
+    if (left == 0 && !p.reconciling()) {
+      // The range is written; now what the live pipeline applied meanwhile (its deletes).
+      p.request_reconcile();
+      if (std::string e = p.reconcile_error(); !e.empty()) {
+        log::error("replay: " + e);
+        return {1, "failed"};
+      }
+      continue;
+    }
     if (left == 0) return {0, "done"};
+    if (std::string e = p.reconcile_error(); !e.empty()) {
+      log::error("replay: " + e);
+      return {1, "failed"};
+    }
     if (left < 0 && clock::mono_ms() - started > kAssignTimeoutMs) {
       log::error("replay: no partition assigned within " +
                  std::to_string(kAssignTimeoutMs / 1000) +

@@ -217,6 +217,7 @@ size_t Pipeline::suspect_count() const {
 void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
   const strata_source_hooks* src = source_->source();
   while (!stopping_) {
+    if (reconcile_requested_ && !reconciling_ && !reconcile_failed_) begin_reconcile();
     strata_record_batch batch{};
     strata_error err{};
     int rc = src->poll(source_->handle(), settings_.max_batch, 100, &batch, &err);
@@ -298,7 +299,9 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   }
 
   std::vector<std::pair<size_t, std::string>> dead;
-  for (size_t r = 0; r < n; ++r)
+  // A replay's reconcile pass reads the live pipeline's records: their dead letters are its.
+  const bool reconciling = gate_ && gate_->reconciling();
+  for (size_t r = 0; r < n && !reconciling; ++r)
     if (!plan.records[r].dead.empty()) dead.emplace_back(r, std::move(plan.records[r].dead));
   if (lane_) {
     // The volatile stage reads only what the plan owns; the source's records go away.
@@ -368,6 +371,27 @@ Result<void> Pipeline::setup_replay(const std::string& group_id, const std::stri
   if (src->replay(source_->handle(), &spec, &err) != STRATA_OK)
     return fail(source_->name() + ": " + err.message);
   return {};
+}
+
+void Pipeline::begin_reconcile() {
+  const strata_source_hooks* src = source_->source();
+  strata_error err{};
+  if (!gate_ ||
+      src->struct_size < offsetof(strata_source_hooks, replay_extend) + sizeof(src->replay_extend) ||
+      !src->replay_extend) {
+    reconcile_error_ = source_->name() + ": the source cannot extend a replay";
+  } else if (src->replay_extend(source_->handle(), &err) != STRATA_OK) {
+    reconcile_error_ = source_->name() + ": " + err.message;
+  } else {
+    gate_->start_reconcile();
+    reconciling_ = true;
+    return;
+  }
+  reconcile_failed_ = true;
+}
+
+std::string Pipeline::reconcile_error() const {
+  return reconcile_failed_ ? reconcile_error_ : std::string();
 }
 
 int64_t Pipeline::replay_left() const {

@@ -81,6 +81,13 @@ class Pipeline {
   // error when the source cannot. Records left for the source to deliver (-1: unknown).
   Result<void> setup_replay(const std::string& group_id, const std::string& from);
   int64_t replay_left() const;
+  // Asks the worker to begin the reconcile pass (between two batches: every record of the
+  // replay's range is then written): the source moves its ends to the current high watermarks
+  // (strata_source_hooks.replay_extend) and the gate applies only deletes of its own values.
+  // reconciling() turns true once it began; reconcile_error() says why it could not.
+  void request_reconcile() { reconcile_requested_ = true; }
+  bool reconciling() const { return reconciling_; }
+  std::string reconcile_error() const;
   const ReplayGate* replay_gate() const { return gate_.get(); }
 
   // Why the script's tags cannot work on these tiers, or "" (checked with the configuration):
@@ -138,6 +145,11 @@ class Pipeline {
   std::atomic<bool> stopping_{false};
   std::thread worker_;
   std::unique_ptr<ReplayGate> gate_;     // replay mode only
+  void begin_reconcile();                 // on the worker thread
+  std::atomic<bool> reconcile_requested_{false};
+  std::atomic<bool> reconciling_{false};
+  std::atomic<bool> reconcile_failed_{false};
+  std::string reconcile_error_;  // written before reconcile_failed_ is set
   std::unique_ptr<VolatileLane> lane_;  // overlap_l1 (not with write-back): owns the L1 stage
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;

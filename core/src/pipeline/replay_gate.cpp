@@ -40,7 +40,10 @@ void ReplayGate::prepare(WritePlan& plan, const std::vector<Tier*>& tiers) {
     const uint64_t* held = find(op.key);
     bool mine = held && *held != kTaken && *held != kAbsent;
     op.replay_token = mine ? *held : 0;
-    if (writes_value(op)) {
+    if (reconcile_) {
+      // Only a delete of what the replay wrote; the rest is the live pipeline's.
+      op.replay_kind = !writes_value(op) && mine ? STRATA_TIER_DELETE : 0;
+    } else if (writes_value(op)) {
       // Per key: the versions refuse what is older, as they do live.
       if (per_key)
         op.replay_kind = STRATA_TIER_SET;
@@ -65,7 +68,7 @@ void ReplayGate::check_deletes(WritePlan& plan, const std::vector<Tier*>& tiers)
   std::vector<KeyOp*> checks;
   for (KeyOp& op : plan.ops)
     if (op.replay_kind == STRATA_TIER_DELETE && op.replay_token != 0 &&
-        (ordering_ == Ordering::Partition || op.invalidation))
+        (ordering_ == Ordering::Partition || op.invalidation || reconcile_))
       checks.push_back(&op);
   if (checks.empty()) return;
   std::vector<strata_tier_op> gets;
@@ -99,7 +102,8 @@ strata_tier_op ReplayGate::durable_op(const WritePlan& plan, const KeyOp& op, si
   auto kind = static_cast<strata_tier_op_kind>(op.replay_kind);
   if (kind == STRATA_TIER_DELETE)
     return make_op(kind, op.key, {}, 0,
-                   ordering_ != Ordering::Partition && !op.invalidation ? e.version : 0);
+                   ordering_ != Ordering::Partition && !op.invalidation && !reconcile_ ? e.version
+                                                                                     : 0);
   uint64_t version = kind == STRATA_TIER_CAS ? op.replay_token
                      : kind == STRATA_TIER_SET ? e.version
                                                : 0;

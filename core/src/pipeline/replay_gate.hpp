@@ -38,6 +38,13 @@ class ReplayGate {
   // After the durable writes: remembers what the replay now holds per key.
   void settle(const WritePlan& plan);
 
+  // The reconcile pass (after the replay's range): the records the live pipeline applied
+  // meanwhile. Their writes are the live pipeline's and go nowhere; their deletes are applied
+  // to the keys that still hold the replay's value: a live delete that came before the
+  // replay's write of the key would otherwise be undone by it.
+  void start_reconcile() { reconcile_ = true; }
+  bool reconciling() const { return reconcile_; }
+
   size_t keys_held() const { return tokens_.size(); }
   uint64_t keys_yielded() const { return yielded_; }
 
@@ -50,6 +57,7 @@ class ReplayGate {
   void check_deletes(WritePlan& plan, const std::vector<Tier*>& tiers);
 
   Ordering ordering_;
+  bool reconcile_ = false;
   std::unordered_map<std::string, uint64_t> tokens_;
   uint64_t yielded_ = 0;
 };
