@@ -28,7 +28,8 @@ ReplayRange::ReplayRange(const std::string& from) {
       bad(from, "the timestamp must be epoch milliseconds >= 0");
     return;
   }
-  if (from.rfind("offsets:", 0) != 0) bad(from, "expected earliest, timestamp:MS or offsets:P:OFF,...");
+  if (from.rfind("offsets:", 0) != 0)
+    bad(from, "expected earliest, timestamp:MS or offsets:P:OFF,...");
   from_ = From::Offsets;
   std::string_view rest = std::string_view(from).substr(8);
   while (!rest.empty()) {
@@ -56,9 +57,9 @@ void ReplayRange::place(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, 
     rd_kafka_resp_err_t err =
         rd_kafka_query_watermark_offsets(rk, p.topic, p.partition, &lows[i], &highs[i], timeout_ms);
     if (err)
-      throw strata::Error(STRATA_ERR_UNAVAILABLE,
-                          "replay: watermarks of " + std::string(p.topic) + " [" +
-                              std::to_string(p.partition) + "]: " + rd_kafka_err2str(err));
+      throw strata::Error(STRATA_ERR_UNAVAILABLE, "replay: watermarks of " + std::string(p.topic) +
+                                                      " [" + std::to_string(p.partition) +
+                                                      "]: " + rd_kafka_err2str(err));
   }
   std::vector<int64_t> starts(parts->cnt, 0);
   if (from_ == From::Timestamp) {
@@ -84,8 +85,8 @@ void ReplayRange::place(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, 
       start = it == offsets_.end() ? highs[i] : it->second;  // not listed: not replayed
     }
     if (start < lows[i]) {
-      warn("replay: " + std::string(p.topic) + " [" + std::to_string(p.partition) +
-           "]: offset " + std::to_string(start) + " is older than the oldest record kept (" +
+      warn("replay: " + std::string(p.topic) + " [" + std::to_string(p.partition) + "]: offset " +
+           std::to_string(start) + " is older than the oldest record kept (" +
            std::to_string(lows[i]) + "): records " + std::to_string(start) + ".." +
            std::to_string(lows[i] - 1) + " are gone (retention); starting at " +
            std::to_string(lows[i]));
@@ -107,7 +108,8 @@ bool ReplayRange::beyond(const std::string& topic, int32_t partition, int64_t of
 void ReplayRange::reached(const std::string& topic, int32_t partition, int64_t next_offset) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = spans_.find({topic, partition});
-  if (it != spans_.end()) it->second.at = std::max(it->second.at, std::min(next_offset, it->second.end));
+  if (it != spans_.end())
+    it->second.at = std::max(it->second.at, std::min(next_offset, it->second.end));
 }
 
 void ReplayRange::refresh(rd_kafka_t* rk) {
@@ -115,7 +117,8 @@ void ReplayRange::refresh(rd_kafka_t* rk) {
   if (spans_.empty()) return;
   rd_kafka_topic_partition_list_t* l =
       rd_kafka_topic_partition_list_new(static_cast<int>(spans_.size()));
-  for (const auto& [tp, s] : spans_) rd_kafka_topic_partition_list_add(l, tp.first.c_str(), tp.second);
+  for (const auto& [tp, s] : spans_)
+    rd_kafka_topic_partition_list_add(l, tp.first.c_str(), tp.second);
   if (rd_kafka_position(rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     for (int i = 0; i < l->cnt; ++i) {
       if (l->elems[i].err || l->elems[i].offset < 0) continue;

@@ -155,8 +155,8 @@ class Replay : public ::testing::Test {
   }
 
   std::vector<std::string> replay_argv(const std::string& cfg) {
-    return {std::getenv("STRATA_BIN"), "replay", "-c", cfg, "--pipeline", "p", "--from",
-            "earliest"};
+    return {
+        std::getenv("STRATA_BIN"), "replay", "-c", cfg, "--pipeline", "p", "--from", "earliest"};
   }
 
   std::string dir_;
@@ -189,8 +189,8 @@ TEST_F(Replay, RebuildsFlushedRedisAndMemcachedBesideTheLivePipelineWithoutRolli
     for (auto& [k, s] : redis_seqs(r)) {
       int64_t& before = seen.try_emplace(k, -1).first->second;  // -1: not seen yet
       if (s < before && rollbacks++ == 0)
-        first_rollback = k + " seen at seq " + std::to_string(before) + ", then " +
-                         std::to_string(s);
+        first_rollback =
+            k + " seen at seq " + std::to_string(before) + ", then " + std::to_string(s);
       before = std::max(before, s);
     }
   };
@@ -230,7 +230,8 @@ TEST_F(Replay, RebuildsFlushedRedisAndMemcachedBesideTheLivePipelineWithoutRolli
     if (final_seqs["rp:" + k] != s && wrong_redis++ < 5)
       ADD_FAILURE() << "redis rp:" << k << " at " << final_seqs["rp:" + k] << ", want " << s;
     int64_t m = memcached_seq(mc, "rp:" + k);
-    if (m != s && wrong_mc++ < 5) ADD_FAILURE() << "memcached rp:" << k << " at " << m << ", want " << s;
+    if (m != s && wrong_mc++ < 5)
+      ADD_FAILURE() << "memcached rp:" << k << " at " << m << ", want " << s;
   }
   EXPECT_EQ(wrong_redis, 0);
   EXPECT_EQ(wrong_mc, 0);
@@ -329,8 +330,8 @@ TEST_F(Replay, ProgressLineInTheLogAndBarOnATerminal) {
   for (auto& w : replay_argv(cfg)) cmd += "'" + w + "' ";
   cmd += "--group tty-replay";
   int status = 0;
-  std::string out = run_command("TERM=xterm timeout 180 script -qfec \"" + cmd + "\" /dev/null",
-                                &status);
+  std::string out =
+      run_command("TERM=xterm timeout 180 script -qfec \"" + cmd + "\" /dev/null", &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("\rreplay pipeline=p"), std::string::npos) << out;
   EXPECT_NE(out.find("30,000 records"), std::string::npos) << out;

@@ -59,8 +59,8 @@ Outcome follow(Pipeline& p, ProgressBar& bar, sigset_t& signals) {
     int sig = sigtimedwait(&signals, nullptr, &tick);
     int64_t left = p.replay_left();
     uint64_t done = p.stats().records.load();
-    bar.update(done, left >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(left))
-                               : std::nullopt);
+    bar.update(done,
+               left >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(left)) : std::nullopt);
     if (sig == SIGINT || sig == SIGTERM) {
       log::info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                 ", stopping the replay: finishing the batch in hand and committing");
@@ -81,8 +81,7 @@ Outcome follow(Pipeline& p, ProgressBar& bar, sigset_t& signals) {
       return {1, "failed"};
     }
     if (left < 0 && clock::mono_ms() - started > kAssignTimeoutMs) {
-      log::error("replay: no partition assigned within " +
-                 std::to_string(kAssignTimeoutMs / 1000) +
+      log::error("replay: no partition assigned within " + std::to_string(kAssignTimeoutMs / 1000) +
                  " s (is the broker reachable? is another replay using the same group?)");
       return {1, "failed"};
     }
@@ -147,8 +146,8 @@ int replay(const Args& a) {
   ProgressBar::Options po;
   po.job = "replay";
   po.subject = "pipeline=" + p.name();
-  po.log_interval_ms = cfg.value()->progress_interval_ms > 0 ? cfg.value()->progress_interval_ms
-                                                             : 10'000;
+  po.log_interval_ms =
+      cfg.value()->progress_interval_ms > 0 ? cfg.value()->progress_interval_ms : 10'000;
   ProgressBar bar(po);
   Outcome out = follow(p, bar, signals);
 

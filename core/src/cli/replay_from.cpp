@@ -44,7 +44,8 @@ bool rfc3339_ms(const std::string& s, long long* out) {
     ++i;
   } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
     int oh = 0, om = 0;
-    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59) return false;
+    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
+      return false;
     offset_s = (s[i] == '+' ? 1 : -1) * (oh * 3600LL + om * 60LL);
     i += 6;
   } else {

@@ -166,7 +166,8 @@ Result<void> Pipeline::start() {
   if (auto r = resolve_ordering(hooks.get()); !r) return r;
   const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr;
   volatile_first_ =
-      !settings_.replay && pol && pol->struct_size >= offsetof(strata_policy_hooks, policy_flags) + sizeof(uint32_t) &&
+      !settings_.replay && pol &&
+      pol->struct_size >= offsetof(strata_policy_hooks, policy_flags) + sizeof(uint32_t) &&
       (pol->policy_flags & STRATA_POLICY_VOLATILE_FIRST) != 0;
   // Set before the worker's first poll, which serves the source's rebalance callbacks.
   if (plan_.guard && source_->ctx())
@@ -377,7 +378,8 @@ void Pipeline::begin_reconcile() {
   const strata_source_hooks* src = source_->source();
   strata_error err{};
   if (!gate_ ||
-      src->struct_size < offsetof(strata_source_hooks, replay_extend) + sizeof(src->replay_extend) ||
+      src->struct_size <
+          offsetof(strata_source_hooks, replay_extend) + sizeof(src->replay_extend) ||
       !src->replay_extend) {
     reconcile_error_ = source_->name() + ": the source cannot extend a replay";
   } else if (src->replay_extend(source_->handle(), &err) != STRATA_OK) {

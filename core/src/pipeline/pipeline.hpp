@@ -144,12 +144,12 @@ class Pipeline {
   PipelineStats stats_;
   std::atomic<bool> stopping_{false};
   std::thread worker_;
-  std::unique_ptr<ReplayGate> gate_;     // replay mode only
-  void begin_reconcile();                 // on the worker thread
+  std::unique_ptr<ReplayGate> gate_;  // replay mode only
+  void begin_reconcile();             // on the worker thread
   std::atomic<bool> reconcile_requested_{false};
   std::atomic<bool> reconciling_{false};
   std::atomic<bool> reconcile_failed_{false};
-  std::string reconcile_error_;  // written before reconcile_failed_ is set
+  std::string reconcile_error_;         // written before reconcile_failed_ is set
   std::unique_ptr<VolatileLane> lane_;  // overlap_l1 (not with write-back): owns the L1 stage
   struct Metrics;
   std::unique_ptr<Metrics> metrics_;

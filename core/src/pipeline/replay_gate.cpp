@@ -101,10 +101,10 @@ strata_tier_op ReplayGate::durable_op(const WritePlan& plan, const KeyOp& op, si
   const RecordEntry& e = plan.records[op.record];
   auto kind = static_cast<strata_tier_op_kind>(op.replay_kind);
   if (kind == STRATA_TIER_DELETE)
-    return make_op(kind, op.key, {}, 0,
-                   ordering_ != Ordering::Partition && !op.invalidation && !reconcile_ ? e.version
-                                                                                     : 0);
-  uint64_t version = kind == STRATA_TIER_CAS ? op.replay_token
+    return make_op(
+        kind, op.key, {}, 0,
+        ordering_ != Ordering::Partition && !op.invalidation && !reconcile_ ? e.version : 0);
+  uint64_t version = kind == STRATA_TIER_CAS   ? op.replay_token
                      : kind == STRATA_TIER_SET ? e.version
                                                : 0;
   return make_op(kind, op.key, e.value, op.ttl_ms(tier), version);
@@ -131,9 +131,8 @@ void ReplayGate::settle(const WritePlan& plan) {
   for (const KeyOp& op : plan.ops) {
     if (op.superseded || op.replay_kind == 0) continue;
     if (op.durable == KeyOp::Outcome::Applied) {
-      tokens_[op.key] = op.replay_kind == STRATA_TIER_DELETE
-                            ? kAbsent
-                            : token_of(plan.records[op.record].value);
+      tokens_[op.key] =
+          op.replay_kind == STRATA_TIER_DELETE ? kAbsent : token_of(plan.records[op.record].value);
     } else if (op.durable == KeyOp::Outcome::Refused && ordering_ == Ordering::Partition) {
       auto [it, fresh] = tokens_.try_emplace(op.key, kTaken);
       if (!fresh && it->second == kTaken) continue;
