@@ -124,7 +124,8 @@ TEST_F(CliWarm, RefillsAnEmptiedMemcachedFromRedis) {
   EXPECT_EQ(mc("get strata-bus"), "END\r\n");
   // Not a terminal: progress lines in the log, then the final one.
   EXPECT_NE(o.err.find("progress job=warm tiers=l1 done="), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("done elapsed_s="), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("done job=warm tiers=l1 done="), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find(" elapsed_s="), std::string::npos) << o.err;
 
   // Again: everything is present now, nothing is overwritten.
   Outcome again = warm();
