@@ -140,6 +140,11 @@ Result<void> Pipeline::resolve_ordering(const lua::KeyHooks* hooks) {
     all_versioned = all_versioned && (t->flags() & STRATA_TIER_VERSIONED);
   }
   plan_.guard = ordering_ == Ordering::Partition && any_durable && all_guard;
+  if (settings_.replay && hooks && (hooks->has_hook("tags") || hooks->has_hook("invalidate_tags")))
+    return fail("pipeline " + settings_.name +
+                ": strata replay does not support scripts that define tags() or "
+                "invalidate_tags() yet (a tag's index is kept by the live pipeline's watermark "
+                "step)");
   if (settings_.replay) {
     // The live watermark would skip everything: the replay's own gate guards its writes.
     plan_.guard = false;
