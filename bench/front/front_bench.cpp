@@ -5,7 +5,9 @@
 // target (in rounds of one second, the three targets in turn); prints gets/s, p50/p99 latency of
 // a round trip, and `front/direct = X`.
 //   bench_front [--connections N] [--depth D] [--seconds S] [--keys K] [--value-size B]
-//               [--front-threads T] [--chain-threads C]
+//               [--front-threads T] [--chain-threads C] [--compare-hop 0|1]
+// --compare-hop 1 (default) also drives a second strata whose front has inline_reads = false
+// (every get handed to a chain thread and back), printed as front-hop.
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ struct Options {
   int value_size = 100;
   int front_threads = 2;  // the front's event loops
   int chain_threads = 4;  // the host threads running its chain ops
+  bool compare_hop = true;  // also a front with inline_reads = false (every get on a chain thread)
 };
 
 // One target's measurements, summed over the rounds.
@@ -177,6 +180,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--value-size") o.value_size = static_cast<int>(v);
     else if (a == "--front-threads") o.front_threads = static_cast<int>(v);
     else if (a == "--chain-threads") o.chain_threads = static_cast<int>(v);
+    else if (a == "--compare-hop") o.compare_hop = v != 0;
   }
   return o;
 }
@@ -192,10 +196,11 @@ int main(int argc, char** argv) {
   st::ServerProcess mc(st::ServerProcess::Kind::Memcached, 0, {"-t", "2"});
   st::ServerProcess redis(st::ServerProcess::Kind::Redis);
   if (!mc.start() || !redis.start()) return 1;
-  st::StrataFront front;
+  st::StrataFront front, hop;  // inline_reads on (the default) and off, same tiers
   std::string front_opts = "threads = " + std::to_string(o.front_threads) +
                            "\nchain_threads = " + std::to_string(o.chain_threads) + "\n";
   if (!front.start(mc, redis, front_opts)) return 1;
+  if (o.compare_hop && !hop.start(mc, redis, front_opts + "inline_reads = false\n")) return 1;
   if (!preload(mc.port(), o)) return 1;
   std::string dir = st::make_temp_dir("bench-front");
   int tw_port = st::free_port();
@@ -207,21 +212,26 @@ int main(int argc, char** argv) {
   warm.seconds = 1;
   Result ignored;
   run_load(front.port(), warm, ignored);  // warm-up
+  if (o.compare_hop) run_load(hop.port(), warm, ignored);
   // Rounds of one second, the targets in turn: load from other processes on the machine then
   // falls on all three alike instead of on whichever ran at the time.
-  Result direct, via_front, via_tw;
+  Result direct, via_front, via_hop, via_tw;
   Options round = o;
   round.seconds = 1;
   for (int i = 0; i < static_cast<int>(o.seconds + 0.5); ++i) {
     run_load(mc.port(), round, direct);
     run_load(front.port(), round, via_front);
+    if (o.compare_hop) run_load(hop.port(), round, via_hop);
     if (tw > 0) run_load(tw_port, round, via_tw);
   }
   print("direct", direct, report);
   print("front", via_front, report);
+  if (o.compare_hop) print("front-hop", via_hop, report);
   if (tw > 0) print("twemproxy", via_tw, report);
   else std::printf("twemproxy  not run (nutcracker missing or did not start)\n");
   std::printf("front/direct = %.2f\n", via_front.rate() / direct.rate());
+  if (o.compare_hop)
+    std::printf("front-hop/direct = %.2f (inline_reads = false)\n", via_hop.rate() / direct.rate());
   if (tw > 0) std::printf("twemproxy/direct = %.2f\n", via_tw.rate() / direct.rate());
   if (tw > 0) {
     ::kill(tw, SIGTERM);
@@ -231,6 +241,7 @@ int main(int argc, char** argv) {
   // Ratios per connection count: 50 and 200 connections are different workloads.
   std::string at = ", " + std::to_string(o.connections) + " connections";
   report.ratio("front/direct" + at, "front", "direct", 0.9);
+  if (o.compare_hop) report.ratio("front-hop/direct" + at, "front-hop", "direct");
   if (tw > 0) report.ratio("twemproxy/direct" + at, "twemproxy", "direct");
   return report.write() ? 0 : 1;
 }

@@ -17,6 +17,11 @@
 #include "server.hpp"
 
 namespace mcfront {
+namespace {
+// The loop inside chain_submit on this thread: a completion posted by that same call (the host
+// answered from L1 before returning) needs no eventfd write; run() drains it right after.
+thread_local const EventLoop* tl_submitting = nullptr;
+}  // namespace
 
 EventLoop::EventLoop(Server& server, int listen_fd) : server_(server), listen_fd_(listen_fd) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -48,12 +53,14 @@ void EventLoop::on_chain_done(void* user, strata_chain_op*, size_t) {
 
 void EventLoop::post(Batch* batch) {
   bool refused = batch->refused;
-  bool need_wake;
+  bool need_wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_.push_back(batch);
-    need_wake = !wake_pending_;  // one eventfd write per burst of completions
-    wake_pending_ = true;
+    if (tl_submitting != this) {
+      need_wake = !wake_pending_;  // one eventfd write per burst of completions
+      wake_pending_ = true;
+    }
   }
   if (need_wake) wake();
   // Last touch of the server: once in_flight() is 0 the loops may be destroyed.
@@ -108,8 +115,10 @@ void EventLoop::submit_pending() {
   Batch* b = pending_;
   pending_ = nullptr;
   server_.in_flight().fetch_add(1);
+  tl_submitting = this;
   strata_status st =
       server_.chain().submit(b->ops.data(), b->ops.size(), &EventLoop::on_chain_done, b);
+  tl_submitting = nullptr;
   if (st == STRATA_OK) return;
   server_.in_flight().fetch_sub(1);
   for (auto& op : b->ops) {
@@ -224,7 +233,15 @@ void EventLoop::run() {
       }
     }
     drain_completions();
-    submit_pending();
+    // A submit the host answered inline (every key an L1 hit) is replied to at once; the
+    // replies may let clients parse requests they had pipelined, submitted the same way, a
+    // few rounds per turn so that other clients' events are not kept waiting. Ops still
+    // staged after that go out next turn, which nothing else would wake.
+    for (int round = 0; round < 4 && pending_; ++round) {
+      submit_pending();
+      drain_completions();
+    }
+    if (pending_) wake();
     uint64_t now = server_.chain().monotonic_ns();
     if (server_.stopping() && !stopping_) begin_stop();
     sweep_idle(now);

@@ -17,7 +17,8 @@ namespace memcached_front {
 
 static constexpr strata_option_def kOptions[] = {
     strata::option("listen", STRATA_OPT_STRING, "127.0.0.1",
-                   "IPv4 address to listen on (loopback by default)"),
+                   "IPv4 or IPv6 address to listen on (\"::1\", \"[::1]\"; \"::\" also takes IPv4 "
+                   "clients), loopback by default"),
     strata::option("port", STRATA_OPT_INT, "11311", "TCP port; 0 picks a free one")
         .range(0, 65535),
     strata::option("threads", STRATA_OPT_INT, "2", "event loops (one thread each)").range(1, 64),

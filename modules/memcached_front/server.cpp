@@ -17,25 +17,49 @@
 namespace mcfront {
 namespace {
 
-int listen_socket(const std::string& host, int port, int& bound_port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
+// `host`: an IPv4 address, an IPv6 one (bare or in brackets: "::1", "[::1]"), or localhost
+// (127.0.0.1). "::" takes IPv4 clients too (IPV6_V6ONLY off): a front has one listener.
+bool parse_listen(const std::string& host, int port, sockaddr_storage& ss, socklen_t& len) {
   std::string h = host == "localhost" ? "127.0.0.1" : host;
-  if (::inet_pton(AF_INET, h.c_str(), &addr.sin_addr) != 1)
-    throw std::runtime_error("listen: '" + host + "' is not an IPv4 address");
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  ss = sockaddr_storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+int listen_socket(const std::string& host, int port, int& bound_port) {
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  if (!parse_listen(host, port, addr, len))
+    throw std::runtime_error("listen: '" + host + "' is not an IPv4 or IPv6 address");
+  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  int one = 1;
+  int one = 1, zero = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 1024) != 0) {
+  if (addr.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, 1024) != 0) {
     std::string why = std::strerror(errno);
     ::close(fd);
     throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + why);
   }
-  socklen_t len = sizeof addr;
+  len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  bound_port = ntohs(addr.sin_port);
+  bound_port = addr.ss_family == AF_INET6
+                   ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                   : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   return fd;
 }
 

@@ -30,6 +30,7 @@ TEST(ConfigFronts, ReadOnlyNodeWithTiersAndAFrontIsValid) {
   ASSERT_TRUE(host) << d.str();
   EXPECT_EQ(host->list("tiers"), (std::vector<std::string>{"l1", "l2"}));
   EXPECT_EQ(host->integer("chain_threads"), 4);
+  EXPECT_EQ(host->integer("inline_reads"), 1);
   EXPECT_EQ(host->integer("neg_ttl"), 0);
 }
 

@@ -307,8 +307,11 @@ TEST_F(FrontChain, DoneExactlyOnceIncludingQueuedSubmitsAtShutdown) {
 
 // Plain reads queued from several submits share one batched memcached read; each key still
 // gets its own answer (a multi-get submit, an empty key, a key only in Redis, a missing one).
+// (inline_reads = false: with it, the blocker, an L1 hit, would be answered and held on the
+// test front's submitting thread.)
 TEST_F(FrontChain, QueuedReadsShareOneMemcachedRead) {
-  ASSERT_TRUE(start_runtime(config("tiers = [\"l1\", \"l2\"]\nchain_threads = 1\n")));
+  ASSERT_TRUE(start_runtime(
+      config("tiers = [\"l1\", \"l2\"]\nchain_threads = 1\ninline_reads = false\n")));
   for (const char* k : {"a", "b", "c"})
     ASSERT_EQ(call(STRATA_CHAIN_SET, k, std::string("v") + k, 0, 0)->op.status, STRATA_OK);
   ASSERT_EQ(redis_.redis_cli("SET only-redis r"), "OK");
@@ -366,6 +369,75 @@ TEST_F(FrontChain, InlineChainRunsOnTheSubmittingThread) {
   EXPECT_EQ(n.inline_dones, 1);
   stop_runtime();
   EXPECT_EQ(counts().done, 1);
+}
+
+// inline_reads (the default): a submit of gets that L1 answers entirely is done on the
+// submitting thread before submit returns, in one L1 batch; a submit with misses reads L1 on
+// the submitting thread too, and only the misses go to a chain thread (L2, refill).
+TEST_F(FrontChain, InlineReadsAnswerL1HitsOnTheSubmittingThread) {
+  ASSERT_TRUE(start_runtime(config("tiers = [\"l1\", \"l2\"]\n")));
+  for (const char* k : {"a", "b"})
+    ASSERT_EQ(call(STRATA_CHAIN_SET, k, std::string("v") + k, 0, 7)->op.status, STRATA_OK);
+  ASSERT_EQ(redis_.redis_cli("SET only-redis r"), "OK");
+  Series* l1_batches =
+      MetricsRegistry::global().find("strata_tier_latency_seconds", "tier=\"tiers.l1\"");
+  ASSERT_NE(l1_batches, nullptr);
+  const long inline_before = counts().inline_dones;
+
+  std::string ka = "a", kb = "b", kr = "only-redis", km = "missing", ke;
+  strata_chain_op hits[2] = {strata::chain_op(STRATA_CHAIN_GET, ka),
+                             strata::chain_op(STRATA_CHAIN_GET, kb)};
+  void* p1 = ctl_.pending_new();
+  pendings_.push_back(p1);
+  uint64_t before = l1_batches->count();
+  ASSERT_EQ(ctl_.submit(front_inst(), hits, 2, p1), STRATA_OK);
+  ASSERT_EQ(ctl_.wait(p1, 30000), 1);
+  EXPECT_EQ(counts().inline_dones, inline_before + 1);  // done before submit returned
+  EXPECT_EQ(l1_batches->count() - before, 1u);
+  EXPECT_EQ(strata::result_value(hits[0]), "va");
+  EXPECT_EQ(strata::result_value(hits[1]), "vb");
+  EXPECT_STREQ(hits[1].result_tier, "tiers.l1");
+  EXPECT_EQ(hits[1].result_flags, 7u);
+  EXPECT_EQ(hits[1].result_cas, strata_cas_token("vb", 2));
+
+  strata_chain_op mixed[4] = {
+      strata::chain_op(STRATA_CHAIN_GET, ka), strata::chain_op(STRATA_CHAIN_GET, kr),
+      strata::chain_op(STRATA_CHAIN_GET, km), strata::chain_op(STRATA_CHAIN_GET, ke)};
+  void* p2 = ctl_.pending_new();
+  pendings_.push_back(p2);
+  ASSERT_EQ(redis_.redis_cli("CONFIG RESETSTAT"), "OK");
+  ASSERT_EQ(ctl_.submit(front_inst(), mixed, 4, p2), STRATA_OK);
+  ASSERT_EQ(ctl_.wait(p2, 30000), 1);
+  EXPECT_EQ(counts().inline_dones, inline_before + 1);  // the misses' done: a chain thread
+  EXPECT_EQ(ctl_.pending_dones(p2), 1);
+  EXPECT_EQ(strata::result_value(mixed[0]), "va");
+  EXPECT_STREQ(mixed[0].result_tier, "tiers.l1");
+  EXPECT_EQ(strata::result_value(mixed[1]), "r");
+  EXPECT_STREQ(mixed[1].result_tier, "tiers.l2");
+  EXPECT_EQ(mixed[2].status, STRATA_NOT_FOUND);
+  EXPECT_EQ(mixed[3].status, STRATA_ERR_BAD_KEY);
+  EXPECT_EQ(redis_calls(redis_, "get"), 2);  // only-redis and missing, once each
+  EXPECT_EQ(memcached_get(memcached_.port(), "only-redis"), std::optional<std::string>("r"));
+  ctl_.release(front_inst(), hits, 2);
+  ctl_.release(front_inst(), mixed, 4);
+
+  // Writes and gat never run inline: they take a chain thread.
+  auto w = call(STRATA_CHAIN_SET, "c", "vc", 0, 0);
+  EXPECT_EQ(w->op.status, STRATA_OK);
+  auto gat = call(STRATA_CHAIN_GET, "c", "", 60000);
+  EXPECT_EQ(strata::result_value(gat->op), "vc");
+  EXPECT_EQ(counts().inline_dones, inline_before + 1);
+}
+
+TEST_F(FrontChain, InlineReadsOffHandsEveryGetToAChainThread) {
+  ASSERT_TRUE(
+      start_runtime(config("tiers = [\"l1\", \"l2\"]\ninline_reads = false\n")));
+  ASSERT_EQ(call(STRATA_CHAIN_SET, "a", "va", 0, 0)->op.status, STRATA_OK);
+  const long inline_before = counts().inline_dones;
+  auto hit = call(STRATA_CHAIN_GET, "a");
+  EXPECT_EQ(strata::result_value(hit->op), "va");
+  EXPECT_STREQ(hit->op.result_tier, "tiers.l1");
+  EXPECT_EQ(counts().inline_dones, inline_before);
 }
 
 TEST_F(FrontChain, SharesAPipelinesChain) {

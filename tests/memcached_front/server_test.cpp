@@ -3,6 +3,9 @@
 // only when the test lets it. The chain semantics are the host's (tests of the real thing with
 // memcached and redis-server are in front_integration_test.cpp).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstring>
@@ -298,4 +301,57 @@ TEST(FrontServer, StopIsBoundedWhileTheChainHoldsAnOp) {
   EXPECT_TRUE(server->wait_idle(5000));
   server.reset();
   EXPECT_EQ(chain.releases.load(), 1);
+}
+
+// Issue 8 leftover: the front listens on IPv6 too ("::1", "[::1]"); anything else is refused
+// with a sentence that says what is accepted.
+TEST(FrontServer, Issue8ListensOnIPv6Loopback) {
+  int probe = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_loopback;
+  bool have_v6 = probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0;
+  if (probe >= 0) ::close(probe);
+  if (!have_v6) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  for (const char* addr : {"::1", "[::1]"}) {
+    mcfront::FrontConfig cfg = test_config();
+    cfg.listen = addr;
+    Front f(FakeChain::Mode::Thread, cfg);
+    ASSERT_GT(f.server.port(), 0);
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    to.sin6_addr = in6addr_loopback;
+    to.sin6_port = htons(static_cast<uint16_t>(f.server.port()));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0) << addr;
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string req = "set k 0 0 1\r\nv\r\nget k\r\n", want = "STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n";
+    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[256];
+    for (int i = 0; i < 100 && got.size() < want.size(); ++i) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    EXPECT_EQ(got, want) << addr;
+  }
+}
+
+TEST(FrontServer, Issue8ListenThatIsNoAddressIsRefused) {
+  mcfront::FrontConfig cfg = test_config();
+  cfg.listen = "not-an-address";
+  FakeChain chain(FakeChain::Mode::Inline);
+  mcfront::FrontMetrics metrics;
+  mcfront::Server server(cfg, chain, metrics);
+  try {
+    server.start();
+    ADD_FAILURE() << "started on " << cfg.listen;
+    server.stop();
+  } catch (const std::exception& e) {
+    EXPECT_STREQ(e.what(), "listen: 'not-an-address' is not an IPv4 or IPv6 address");
+  }
 }

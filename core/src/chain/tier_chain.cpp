@@ -75,10 +75,20 @@ GetResult TierChain::get(std::string_view key) {
 
 std::vector<GetResult> TierChain::get_many(const std::vector<std::string_view>& keys) {
   std::vector<GetResult> out(keys.size());
-  if (keys.size() < 2 || tiers_.empty() || tiers_[0]->durable()) {
-    for (size_t i = 0; i < keys.size(); ++i) out[i] = get(keys[i]);
-    return out;
-  }
+  std::vector<bool> answered;
+  if (keys.size() < 2 || !read_first_volatile(keys, out, answered)) answered.assign(keys.size(), false);
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (!answered[i]) out[i] = get(keys[i]);  // a miss or an error: L2, single flight, refill
+  return out;
+}
+
+bool TierChain::first_tier_volatile() const { return !tiers_.empty() && !tiers_[0]->durable(); }
+
+bool TierChain::read_first_volatile(const std::vector<std::string_view>& keys,
+                                    std::vector<GetResult>& out, std::vector<bool>& answered) {
+  if (!first_tier_volatile()) return false;
+  out.assign(keys.size(), GetResult{});
+  answered.assign(keys.size(), false);
   Tier* first = tiers_[0];
   std::vector<strata_tier_op> ops;
   ops.reserve(keys.size());
@@ -88,10 +98,8 @@ std::vector<GetResult> TierChain::get_many(const std::vector<std::string_view>& 
   const bool degraded = durable_degraded();
   for (size_t i = 0; i < keys.size(); ++i) {
     const strata_tier_op& op = ops[i];
-    if (op.status != STRATA_OK) {
-      out[i] = get(keys[i]);  // a miss or an error: L2, single flight, refill, ...
-      continue;
-    }
+    if (op.status != STRATA_OK) continue;  // a miss or an error: the caller's get() decides
+    answered[i] = true;
     GetResult& r = out[i];
     r.tier = first->name();
     if (op.result_flags == STRATA_ITEM_NEGATIVE) continue;  // NOT_FOUND: a negative entry
@@ -101,7 +109,7 @@ std::vector<GetResult> TierChain::get_many(const std::vector<std::string_view>& 
     r.ttl_ms = op.result_ttl_ms;
     r.stale = degraded;
   }
-  return out;
+  return true;
 }
 
 GetResult TierChain::read_through(std::string_view key) {

@@ -59,6 +59,13 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   // get() of several keys with one batched read of the first tier when it is volatile: its
   // hits (and negative entries) answer at once, every other key takes get()'s whole path.
   std::vector<GetResult> get_many(const std::vector<std::string_view>& keys);
+  // get_many()'s first half: one batched read of the first tier, false (nothing read) when it
+  // is durable. `answered[i]`: out[i] is final (a hit, or a negative entry's NOT_FOUND); every
+  // other key needs get() (a miss or an error there: L2, single flight, refill). Never waits
+  // for L2: a front may call it on its own thread.
+  bool read_first_volatile(const std::vector<std::string_view>& keys, std::vector<GetResult>& out,
+                           std::vector<bool>& answered);
+  bool first_tier_volatile() const;
   // Durable tiers first (any failure is returned, L1 untouched), then volatile tiers.
   Result<void> set(std::string_view key, std::string_view value, int64_t ttl_ms = 0,
                    uint64_t version = 0, uint32_t flags = 0);

@@ -170,7 +170,8 @@ const std::vector<strata_option_def>& pipeline_schema();
 // (script_config): listed so that `strata describe pipeline` shows every key.
 const std::vector<strata_option_def>& pipeline_table_keys();
 const std::vector<strata_option_def>& tier_host_schema();
-// The host's keys of a [fronts.NAME] section: tiers | pipeline, neg_ttl, chain_threads.
+// The host's keys of a [fronts.NAME] section: tiers | pipeline, neg_ttl, chain_threads,
+// inline_reads.
 const std::vector<strata_option_def>& front_host_schema();
 
 // Parses "250ms", "5s", "5m", "1h", "1d" -> ms; "64KiB", "1MiB", "1GB", "512" -> bytes.

@@ -131,6 +131,13 @@ const std::vector<strata_option_def>& front_host_schema() {
              "many ops are in the tiers at once). 0 runs each op on the thread that "
              "submitted it.")
           .range(0, 256),
+      option("inline_reads", STRATA_OPT_BOOL, "true",
+             "With chain_threads > 0 and a volatile first tier (L1): a front's plain gets read "
+             "L1 on the front's own thread, one batched read per submit, and only the misses "
+             "go to a chain thread (L2, one read in flight per key). The front's thread waits "
+             "for L1's round trip (bounded by that tier's timeouts; immediate while its "
+             "breaker is open) instead of two thread hand-offs. false: every op goes to a "
+             "chain thread."),
   };
   return schema;
 }

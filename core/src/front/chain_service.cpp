@@ -70,8 +70,11 @@ bool durable_kind(strata_chain_op_kind k, strata_tier_op_kind* out) {
 
 }  // namespace
 
-ChainService::ChainService(std::string front, TierChain& chain, int threads)
-    : front_(std::move(front)), chain_(chain), threads_(threads < 0 ? 0 : threads) {
+ChainService::ChainService(std::string front, TierChain& chain, int threads, bool inline_reads)
+    : front_(std::move(front)),
+      chain_(chain),
+      threads_(threads < 0 ? 0 : threads),
+      inline_reads_(inline_reads) {
   auto& reg = MetricsRegistry::global();
   const std::string labels = "front=\"" + front_ + "\"";
   ops_total_ = reg.counter("strata_front_chain_ops_total",
@@ -118,28 +121,80 @@ int ChainService::submit(strata_chain_op* ops, size_t count, strata_chain_done_f
   if (!ops || count == 0 || !done) return STRATA_ERR_INVALID;
   for (size_t i = 0; i < count; ++i)
     if (ops[i].struct_size != sizeof(strata_chain_op)) return STRATA_ERR_INVALID;
+  bool inline_read = false;
   try {
     std::unique_lock lock(mu_);
     if (stopping_) return STRATA_ERR_UNAVAILABLE;
     for (size_t i = 0; i < count; ++i) clear_results(ops[i]);
-    if (threads_ > 0) {
-      queue_.push_back(Job{ops, count, done, user});
+    inline_read = threads_ > 0 && inline_reads_ && is_plain_read(ops, count) &&
+                  chain_.first_tier_volatile();
+    if (threads_ > 0 && !inline_read) {
+      queue_.push_back(Job{ops, count, done, user, {}});
       queue_gauge_->set(static_cast<double>(queue_.size()));
       lock.unlock();
       cv_.notify_one();
       return STRATA_OK;
     }
-    ++inline_running_;
+    ++inline_running_;  // shutdown() waits for it
   } catch (...) {
     return STRATA_ERR_INTERNAL;  // out of memory queueing: nothing will be called back
   }
-  run(Job{ops, count, done, user});
+  Job job{ops, count, done, user, {}};
+  if (inline_read)
+    read_inline(job);
+  else
+    run(job);
   {
     std::lock_guard lock(mu_);
     --inline_running_;
   }
   idle_cv_.notify_all();
   return STRATA_OK;
+}
+
+bool ChainService::read_inline(Job& job) noexcept {
+  std::vector<strata_chain_op*> ops;
+  try {
+    std::vector<std::string_view> keys;
+    for (size_t i = 0; i < job.count; ++i) {
+      strata_chain_op& op = job.ops[i];
+      if (!op.key.data || op.key.len == 0) {
+        set_error(op, STRATA_ERR_BAD_KEY, "empty key");
+        continue;
+      }
+      ops.push_back(&op);
+      keys.emplace_back(op.key.data, op.key.len);
+    }
+    std::vector<GetResult> results;
+    std::vector<bool> answered;
+    chain_.read_first_volatile(keys, results, answered);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (answered[i])
+        fill_get(*ops[i], std::move(results[i]));
+      else
+        job.rest.push_back(ops[i]);
+    }
+    if (!job.rest.empty()) {
+      std::unique_lock lock(mu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(job));
+        queue_gauge_->set(static_cast<double>(queue_.size()));
+        lock.unlock();
+        cv_.notify_one();
+        return false;
+      }
+      lock.unlock();
+      for (strata_chain_op* op : job.rest) set_error(*op, STRATA_ERR_UNAVAILABLE, "shutting down");
+    }
+  } catch (const std::exception& e) {
+    for (strata_chain_op* op : ops)
+      set_error(*op, STRATA_ERR_INTERNAL, std::string("chain op failed: ") + e.what());
+  } catch (...) {
+    for (strata_chain_op* op : ops)
+      set_error(*op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
+  }
+  finish(job);
+  return true;
 }
 
 void ChainService::worker() {
@@ -151,17 +206,19 @@ void ChainService::worker() {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
       // A run of queued plain reads goes as one batch; anything else alone, in queue order.
-      auto read = [](const Job& j) { return is_plain_read(j.ops, j.count); };
-      jobs.push_back(queue_.front());
+      auto read = [](const Job& j) { return j.rest.empty() && is_plain_read(j.ops, j.count); };
+      jobs.push_back(std::move(queue_.front()));
       queue_.pop_front();
       if (read(jobs[0]))
         while (!queue_.empty() && jobs.size() < kMaxReadJobs && read(queue_.front())) {
-          jobs.push_back(queue_.front());
+          jobs.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
       queue_gauge_->set(static_cast<double>(queue_.size()));
     }
-    if (is_plain_read(jobs[0].ops, jobs[0].count))
+    if (!jobs[0].rest.empty())
+      run_rest(jobs[0]);
+    else if (is_plain_read(jobs[0].ops, jobs[0].count))
       run_reads(jobs);
     else
       run(jobs[0]);
@@ -184,6 +241,19 @@ void ChainService::run(const Job& job) noexcept {
       set_error(op, STRATA_ERR_INTERNAL, std::string("chain op failed: ") + e.what());
     } catch (...) {
       set_error(op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
+    }
+  }
+  finish(job);
+}
+
+void ChainService::run_rest(const Job& job) noexcept {
+  for (strata_chain_op* op : job.rest) {
+    try {
+      run_get(*op);
+    } catch (const std::exception& e) {
+      set_error(*op, STRATA_ERR_INTERNAL, std::string("chain op failed: ") + e.what());
+    } catch (...) {
+      set_error(*op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
     }
   }
   finish(job);
@@ -225,6 +295,10 @@ void ChainService::finish(const Job& job) noexcept {
 }
 
 void ChainService::finish_unavailable(const Job& job, const char* why) noexcept {
+  if (!job.rest.empty()) {  // the first tier's answers stand
+    for (strata_chain_op* op : job.rest) set_error(*op, STRATA_ERR_UNAVAILABLE, why);
+    return finish(job);
+  }
   for (size_t i = 0; i < job.count; ++i) set_error(job.ops[i], STRATA_ERR_UNAVAILABLE, why);
   ops_total_->add(static_cast<double>(job.count));
   errors_total_->add(static_cast<double>(job.count));

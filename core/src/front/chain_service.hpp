@@ -24,7 +24,10 @@ class Series;
 class ChainService final : public strata_chain {
  public:
   // `threads` 0: every submit runs on the submitting thread (done before submit returns).
-  ChainService(std::string front, TierChain& chain, int threads);
+  // `inline_reads` (with threads > 0 and a volatile first tier): a submit of plain GETs reads
+  // that tier on the submitting thread, one batched read; when every key is answered there,
+  // done runs before submit returns, and only the other keys go to a chain thread (L2).
+  ChainService(std::string front, TierChain& chain, int threads, bool inline_reads = false);
   ~ChainService();  // shutdown()
   ChainService(const ChainService&) = delete;
   ChainService& operator=(const ChainService&) = delete;
@@ -48,6 +51,9 @@ class ChainService final : public strata_chain {
     size_t count;
     strata_chain_done_fn done;
     void* user;
+    // Non-empty: the first tier answered the other ops of this plain-read submit on the
+    // submitting thread; these are left for a chain thread (get(): L2, single flight).
+    std::vector<strata_chain_op*> rest;
   };
 
   // Reads of several submits share one batched L1 read (TierChain::get_many).
@@ -57,6 +63,9 @@ class ChainService final : public strata_chain {
   void run(const Job& job) noexcept;
   // Jobs whose ops are all plain GETs (no touch): one get_many for all their keys.
   void run_reads(const std::vector<Job>& jobs) noexcept;
+  void run_rest(const Job& job) noexcept;
+  // The inline first-tier read of a plain-read submit; false when the job went to the queue.
+  bool read_inline(Job& job) noexcept;
   void run_op(strata_chain_op& op);
   void run_get(strata_chain_op& op);
   void fill_get(strata_chain_op& op, GetResult&& r);
@@ -67,6 +76,7 @@ class ChainService final : public strata_chain {
   const std::string front_;
   TierChain& chain_;
   const int threads_;
+  const bool inline_reads_;
   mutable std::mutex mu_;
   std::condition_variable cv_;       // workers wait for jobs
   std::condition_variable idle_cv_;  // shutdown waits for inline submits

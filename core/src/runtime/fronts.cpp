@@ -52,7 +52,8 @@ bool Runtime::build_front(const InstanceConfig& ic, Diagnostics& diags) {
     chain = front_chains_.back().get();
   }
   chain_services_.push_back(std::make_unique<ChainService>(
-      ic.full_name(), *chain, static_cast<int>(host->integer("chain_threads"))));
+      ic.full_name(), *chain, static_cast<int>(host->integer("chain_threads")),
+      host->integer("inline_reads") != 0));
   ChainService* service = chain_services_.back().get();
   auto inst = ModuleInstance::create(*mod, ic.full_name(), "", std::move(*opts), service);
   if (!inst) {
