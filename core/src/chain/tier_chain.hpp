@@ -56,8 +56,11 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
 
   // L1 hit -> done. Miss -> L2 with one read in flight per key, refill L1 with ADD.
   GetResult get(std::string_view key);
-  // get() of several keys with one batched read of the first tier when it is volatile: its
-  // hits (and negative entries) answer at once, every other key takes get()'s whole path.
+  // get() of several keys, each tier read once for all the keys still unanswered (one batch
+  // per tier: a burst of misses is one L2 round trip); single flight per key as get().
+  std::vector<GetResult> get_all(const std::vector<std::string_view>& keys);
+  // get_all() after one batched read of the first tier when it is volatile: its hits (and
+  // negative entries) answer at once, the other keys take get_all() (L1 again, then L2).
   std::vector<GetResult> get_many(const std::vector<std::string_view>& keys);
   // get_many()'s first half: one batched read of the first tier, false (nothing read) when it
   // is durable. `answered[i]`: out[i] is final (a hit, or a negative entry's NOT_FOUND); every
@@ -114,7 +117,12 @@ class TierChain {  // thread-safe; tiers in read order (L1 first, the durable la
   };
   static constexpr size_t kShards = 32;
 
-  GetResult read_through(std::string_view key);
+  struct Read;  // one key's read in progress (tier_chain_read.cpp)
+  // The leaders' part of get_all(): the tiers in order, one GET batch each.
+  std::vector<GetResult> read_through(const std::vector<std::string_view>& keys);
+  // What tiers_[t]'s answer `op` means for `r`; sets r.done when it is answered.
+  void read_step(Read& r, size_t t, const strata_tier_op& op, OpResult& got);
+  void read_finish(Read& r);  // after the last tier: NOT_FOUND, a negative entry, the error
   // `marks[i]`: tiers[i]'s delete mark of `slot` before the read began (Tier::delete_mark).
   void refill(const std::vector<Tier*>& tiers, const std::vector<uint64_t>& marks, size_t slot,
               std::string_view key, std::string_view value, uint32_t flags, int64_t ttl_ms);

@@ -247,14 +247,19 @@ void ChainService::run(const Job& job) noexcept {
 }
 
 void ChainService::run_rest(const Job& job) noexcept {
-  for (strata_chain_op* op : job.rest) {
-    try {
-      run_get(*op);
-    } catch (const std::exception& e) {
+  // Plain GETs that L1 did not answer: together, so L2 sees one batch (get_all).
+  try {
+    std::vector<std::string_view> keys;
+    keys.reserve(job.rest.size());
+    for (strata_chain_op* op : job.rest) keys.emplace_back(op->key.data, op->key.len);
+    std::vector<GetResult> results = chain_.get_all(keys);
+    for (size_t i = 0; i < job.rest.size(); ++i) fill_get(*job.rest[i], std::move(results[i]));
+  } catch (const std::exception& e) {
+    for (strata_chain_op* op : job.rest)
       set_error(*op, STRATA_ERR_INTERNAL, std::string("chain op failed: ") + e.what());
-    } catch (...) {
+  } catch (...) {
+    for (strata_chain_op* op : job.rest)
       set_error(*op, STRATA_ERR_INTERNAL, "chain op failed: unknown exception");
-    }
   }
   finish(job);
 }
