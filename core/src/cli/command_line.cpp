@@ -136,7 +136,8 @@ void add_builtin_commands(CLI::App& app, Action& action) {
   completion->add_option("SHELL", *shell, "the shell: bash")
       ->required()
       ->check(CLI::IsMember({"bash"}));
-  completion->callback([&app, &action] {
+  // The callback keeps `shell` alive: CLI11 writes the parsed SHELL into it during parse().
+  completion->callback([&app, &action, shell] {
     action = [&app] {
       std::fputs(bash_completion(app).c_str(), stdout);
       return 0;
