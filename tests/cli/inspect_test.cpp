@@ -55,7 +55,8 @@ TEST_F(CliInspect, ModulesListsEveryBuiltModuleWithKindAndVersion) {
   EXPECT_NE(o.out.find("NAME"), std::string::npos) << o.out;
   const std::pair<const char*, const char*> expected[] = {
       {"kafka_source", "source"},  {"memcached_l1", "tier"},   {"redis_l2", "tier"},
-      {"write_through", "policy"}, {"write_around", "policy"}, {"l2_only", "policy"}};
+      {"write_through", "policy"}, {"write_around", "policy"}, {"l2_only", "policy"},
+      {"dead_letter_file", "source"}};
   for (auto& [name, kind] : expected) {
     std::string line = line_starting(o.out, name);
     ASSERT_FALSE(line.empty()) << name << " not listed:\n" << o.out << o.err;

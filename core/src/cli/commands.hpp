@@ -49,6 +49,7 @@ void add_describe_command(CLI::App& app, Action& action);
 void add_cache_command(CLI::App& app, Action& action);
 void add_warm_command(CLI::App& app, Action& action);  // warm.cpp
 void add_replay_command(CLI::App& app, Action& action);  // replay.cpp
+void add_dead_letters_command(CLI::App& app, Action& action);  // dead_letters.cpp
 
 // Parses argv against `app` (whose commands are registered) and runs the chosen command.
 // Usage errors, unknown options and arguments a command does not take: one line on stderr

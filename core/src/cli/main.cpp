@@ -24,5 +24,6 @@ int main(int argc, char** argv) {
   strata::cli::add_cache_command(app, action);
   strata::cli::add_warm_command(app, action);
   strata::cli::add_replay_command(app, action);
+  strata::cli::add_dead_letters_command(app, action);
   return strata::cli::run_command_line(app, action, argc, argv);
 }

@@ -14,6 +14,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/progress_bar.hpp"
+#include "cli/replay_job.hpp"
 #include "cli/replay_from.hpp"
 #include "cli/shutdown_watchdog.hpp"
 #include "common/clock.hpp"
@@ -27,10 +28,12 @@ namespace {
 // per partition for the watermarks) before the replay gives up.
 constexpr int64_t kAssignTimeoutMs = 60'000;
 
+}  // namespace
+
 // Only the replayed pipeline and what it uses: another pipeline's source would join that
 // pipeline's live group and take partitions from it; fronts and the admin port belong to the
 // live process.
-Result<std::shared_ptr<const Config>> replay_config(Config cfg, const std::string& name) {
+Result<Config> keep_one_pipeline(Config cfg, const std::string& name) {
   if (name.empty() && cfg.pipelines.size() != 1)
     return fail("--pipeline NAME is needed: " + cfg.path + " has " +
                 std::to_string(cfg.pipelines.size()) + " pipelines");
@@ -42,8 +45,10 @@ Result<std::shared_ptr<const Config>> replay_config(Config cfg, const std::strin
   std::erase_if(cfg.sources, [&](const InstanceConfig& s) { return s.name != source; });
   cfg.fronts.clear();
   cfg.admin.enabled = false;
-  return std::make_shared<const Config>(std::move(cfg));
+  return cfg;
 }
+
+namespace {
 
 struct Outcome {
   int code = 0;
@@ -100,9 +105,36 @@ int replay(const Args& a) {
     std::fprintf(stderr, "strata replay: --from: %s\n", why.c_str());
     return 2;
   }
+  ReplayJob job;
+  job.command = "replay";
+  job.args = &a;
+  job.from = from;
+  job.narrow = [&a](Config cfg) -> Result<std::shared_ptr<const Config>> {
+    auto one = keep_one_pipeline(std::move(cfg), a.pipeline);
+    if (!one) return fail(one.error());
+    return std::make_shared<const Config>(std::move(one.value()));
+  };
+  job.summary = [](Pipeline& p, const std::string& word) {
+    const PipelineStats& s = p.stats();
+    const ReplayGate* gate = p.replay_gate();
+    std::printf(
+        "replay %s: %s: %llu records, %llu durable writes, %llu refused (a newer value or the "
+        "live pipeline's), %llu keys left to the live pipeline, %llu dead letters\n",
+        p.name().c_str(), word.c_str(), (unsigned long long)s.records.load(),
+        (unsigned long long)s.keys_written.load(), (unsigned long long)s.stale_skipped.load(),
+        (unsigned long long)(gate ? gate->keys_yielded() : 0),
+        (unsigned long long)s.dead_letters.load());
+    return 0;
+  };
+  return run_replay_job(job);
+}
+
+int run_replay_job(const ReplayJob& job) {
+  const Args& a = *job.args;
+  const std::string cmd = "strata " + job.command;
   int64_t shutdown_ms = 0;
   if (!parse_duration_ms(a.shutdown_timeout, &shutdown_ms)) {
-    std::fprintf(stderr, "strata replay: --shutdown-timeout: '%s' is not a duration\n",
+    std::fprintf(stderr, "%s: --shutdown-timeout: '%s' is not a duration\n", cmd.c_str(),
                  a.shutdown_timeout.c_str());
     return 2;
   }
@@ -119,9 +151,9 @@ int replay(const Args& a) {
     return 1;
   }
   const std::string log_level = full->log_level, log_format = full->log_format;
-  auto cfg = replay_config(std::move(*full), a.pipeline);
+  auto cfg = job.narrow(std::move(*full));
   if (!cfg) {
-    std::fprintf(stderr, "strata replay: %s\n", cfg.error().c_str());
+    std::fprintf(stderr, "%s: %s\n", cmd.c_str(), cfg.error().c_str());
     return 1;
   }
   strata_log_level lvl;
@@ -134,17 +166,18 @@ int replay(const Args& a) {
     return 1;
   }
   Pipeline& p = *rt->pipelines().front();
-  if (auto r = p.setup_replay(a.group, from); !r) {
-    std::fprintf(stderr, "strata replay: %s\n", r.error().c_str());
+  if (job.before_start) job.before_start(p);
+  if (auto r = p.setup_replay(a.group, job.from); !r) {
+    std::fprintf(stderr, "%s: %s\n", cmd.c_str(), r.error().c_str());
     return 1;
   }
   if (auto r = rt->start(); !r) {
-    std::fprintf(stderr, "strata replay: %s\n", r.error().c_str());
+    std::fprintf(stderr, "%s: %s\n", cmd.c_str(), r.error().c_str());
     return 1;
   }
-  log::info("replaying pipeline " + p.name() + " from " + from);
+  log::info(job.command + " of pipeline " + p.name() + " from " + job.from);
   ProgressBar::Options po;
-  po.job = "replay";
+  po.job = job.command == "replay" ? "replay" : "dead-letters";
   po.subject = "pipeline=" + p.name();
   po.log_interval_ms =
       cfg.value()->progress_interval_ms > 0 ? cfg.value()->progress_interval_ms : 10'000;
@@ -162,16 +195,8 @@ int replay(const Args& a) {
   bar.update(p.stats().records.load(),
              left >= 0 ? std::optional<uint64_t>(static_cast<uint64_t>(left)) : std::nullopt);
   bar.finish(out.word);
-  const PipelineStats& s = p.stats();
-  const ReplayGate* gate = p.replay_gate();
-  std::printf(
-      "replay %s: %s: %llu records, %llu durable writes, %llu refused (a newer value or the "
-      "live pipeline's), %llu keys left to the live pipeline, %llu dead letters\n",
-      p.name().c_str(), out.word.c_str(), (unsigned long long)s.records.load(),
-      (unsigned long long)s.keys_written.load(), (unsigned long long)s.stale_skipped.load(),
-      (unsigned long long)(gate ? gate->keys_yielded() : 0),
-      (unsigned long long)s.dead_letters.load());
-  return out.code;
+  int code = job.summary(p, out.word);
+  return out.code != 0 ? out.code : code;
 }
 
 void add_replay_command(CLI::App& app, Action& action) {

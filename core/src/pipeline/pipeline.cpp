@@ -149,6 +149,7 @@ Result<void> Pipeline::resolve_ordering(const lua::KeyHooks* hooks) {
     // The live watermark would skip everything: the replay's own gate guards its writes.
     plan_.guard = false;
     gate_ = std::make_unique<ReplayGate>(ordering_);
+    if (settings_.dead_letter_replay) gate_->set_dead_letters(settings_.overwrite);
   }
   // A durable tier from before ABI 1.2 cannot keep a watermark: refuse replays per key by
   // offset there, as strata 1.1 did (right only for keys that stay in one partition).
@@ -291,6 +292,7 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
     gate_->prepare(plan, tiers_);
     if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked
     gate_->settle(plan);
+    gate_->keep_refused_as_dead(plan);
     write_volatile(plan);
   } else if (volatile_first_) {
     skip_known_replays(plan);

@@ -39,6 +39,11 @@ struct PipelineSettings {
   // `strata replay`: writes go through a ReplayGate (fill what is absent or the replay's own,
   // never a live value), no watermark guard, no write-back, no overlapped L1.
   bool replay = false;
+  // `strata dead-letters replay` (with replay): the source is a dead-letter file; refused
+  // writes keep their record a dead letter, and overwrite writes without the gate's checks
+  // under partition order (ReplayGate::set_dead_letters).
+  bool dead_letter_replay = false;
+  bool overwrite = false;
 };
 
 // Counters a caller (CLI summary, tests) can read at any time.
@@ -81,6 +86,11 @@ class Pipeline {
   // error when the source cannot. Records left for the source to deliver (-1: unknown).
   Result<void> setup_replay(const std::string& group_id, const std::string& from);
   int64_t replay_left() const;
+  // Before start(): the replay is of dead letters (PipelineSettings::dead_letter_replay).
+  void set_dead_letter_replay(bool overwrite) {
+    settings_.dead_letter_replay = true;
+    settings_.overwrite = overwrite;
+  }
   // Asks the worker to begin the reconcile pass (between two batches: every record of the
   // replay's range is then written): the source moves its ends to the current high watermarks
   // (strata_source_hooks.replay_extend) and the gate applies only deletes of its own values.

@@ -26,6 +26,10 @@ uint64_t token_of(const std::string& value) {
 
 }  // namespace
 
+bool ReplayGate::overwriting() const {
+  return overwrite_ && ordering_ == Ordering::Partition && !reconcile_;
+}
+
 const uint64_t* ReplayGate::find(const std::string& key) const {
   auto it = tokens_.find(key);
   return it == tokens_.end() ? nullptr : &it->second;
@@ -40,6 +44,12 @@ void ReplayGate::prepare(WritePlan& plan, const std::vector<Tier*>& tiers) {
     const uint64_t* held = find(op.key);
     bool mine = held && *held != kTaken && *held != kAbsent;
     op.replay_token = mine ? *held : 0;
+    if (overwriting()) {
+      // The operator says no later record of these keys was applied: plain writes.
+      op.replay_kind = writes_value(op) ? STRATA_TIER_SET : STRATA_TIER_DELETE;
+      op.replay_token = 0;
+      continue;
+    }
     if (reconcile_) {
       // Only a delete of what the replay wrote; the rest is the live pipeline's.
       op.replay_kind = !writes_value(op) && mine ? STRATA_TIER_DELETE : 0;
@@ -104,9 +114,9 @@ strata_tier_op ReplayGate::durable_op(const WritePlan& plan, const KeyOp& op, si
     return make_op(
         kind, op.key, {}, 0,
         ordering_ != Ordering::Partition && !op.invalidation && !reconcile_ ? e.version : 0);
-  uint64_t version = kind == STRATA_TIER_CAS   ? op.replay_token
-                     : kind == STRATA_TIER_SET ? e.version
-                                               : 0;
+  uint64_t version = kind == STRATA_TIER_CAS                   ? op.replay_token
+                     : kind == STRATA_TIER_SET && !overwriting() ? e.version
+                                                                 : 0;
   return make_op(kind, op.key, e.value, op.ttl_ms(tier), version);
 }
 
@@ -114,7 +124,7 @@ strata_tier_op ReplayGate::volatile_op(const WritePlan& plan, const KeyOp& op, s
                                        uint32_t tier_flags) const {
   const RecordEntry& e = plan.records[op.record];
   bool set = op.action(tier) == STRATA_ACTION_SET && e.dead.empty();
-  if (!set) return make_op(STRATA_TIER_DELETE, op.key);
+  if (!set || overwriting()) return make_op(STRATA_TIER_DELETE, op.key);
   // Never SET: the live pipeline may have put a newer copy there since the durable write.
   if (op.replay_token == 0) return make_op(STRATA_TIER_ADD, op.key, e.value, op.ttl_ms(tier));
   if (tier_flags & STRATA_TIER_RICH)
@@ -139,6 +149,21 @@ void ReplayGate::settle(const WritePlan& plan) {
       it->second = kTaken;
       ++yielded_;
     }
+  }
+}
+
+void ReplayGate::keep_refused_as_dead(WritePlan& plan) const {
+  if (!dead_letters_ || ordering_ != Ordering::Partition || reconcile_ || overwrite_) return;
+  for (const KeyOp& op : plan.ops) {
+    if (op.superseded || op.invalidation || !sent_anywhere(op) ||
+        op.durable != KeyOp::Outcome::Refused)
+      continue;
+    std::string& dead = plan.records[op.record].dead;
+    if (dead.empty())
+      dead = "dead-letter replay: key \"" + op.key +
+             "\" holds a value of the live pipeline, and order = \"partition\" keeps no "
+             "per-key version to tell whether it is newer than this record's; left as it is "
+             "(strata dead-letters replay --overwrite writes it anyway)";
   }
 }
 

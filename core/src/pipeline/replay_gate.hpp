@@ -4,6 +4,9 @@
 // never rolls a key back. Under order = version / timestamp the per-key versions guard the
 // durable tier as they do live; the gate then only shapes the volatile writes. A key the
 // replay finds taken (refused) is the live pipeline's from then on: the replay leaves it alone.
+// `strata dead-letters replay` uses the same gate over a dead-letter file's records, with two
+// additions (set_dead_letters): under partition order a refused write keeps its record a dead
+// letter (no per-key version tells which value is newer), and `overwrite` writes anyway.
 // Owned by a Pipeline whose settings say `replay`; called from its worker thread only.
 #pragma once
 
@@ -23,6 +26,17 @@ class Tier;
 class ReplayGate {
  public:
   explicit ReplayGate(Ordering ordering) : ordering_(ordering) {}
+  // Dead-letter replay. overwrite: under partition order every write is a plain SET or DELETE
+  // in the durable tiers and a DELETE in the volatile ones (reads refill them); under per-key
+  // order the versions decide as always and `overwrite` changes nothing.
+  void set_dead_letters(bool overwrite) {
+    dead_letters_ = true;
+    overwrite_ = overwrite;
+  }
+  // After settle(): under partition order without overwrite, each record whose write or delete
+  // was refused (the key holds a value of the live pipeline) gets a dead reason, so it stays a
+  // dead letter.
+  void keep_refused_as_dead(WritePlan& plan) const;
 
   // Before the durable writes: decides each op's durable kind (KeyOp::replay_kind), marks the
   // ops that must not reach any tier Refused, and checks with a GET whether a key the replay
@@ -56,8 +70,12 @@ class ReplayGate {
   const uint64_t* find(const std::string& key) const;
   void check_deletes(WritePlan& plan, const std::vector<Tier*>& tiers);
 
+  bool overwriting() const;
+
   Ordering ordering_;
   bool reconcile_ = false;
+  bool dead_letters_ = false;
+  bool overwrite_ = false;
   std::unordered_map<std::string, uint64_t> tokens_;
   uint64_t yielded_ = 0;
 };
