@@ -57,7 +57,10 @@ LogTruth read_log(const std::string& bootstrap, const std::string& topic, int pa
         int64_t s = seq_of(v);
         auto [it, fresh] = last.emplace(key, s);
         if (!fresh) {
-          if (s <= it->second) t.order_violations++;
+          if (s == it->second)
+            t.producer_duplicates++;
+          else if (s < it->second)
+            t.order_violations++;
           it->second = std::max(it->second, s);
         }
         t.records++;
