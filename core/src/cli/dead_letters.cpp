@@ -93,6 +93,7 @@ int dead_letters_replay(const DeadLetterArgs& a) {
   auto where_dead = std::make_shared<std::string>();
   ReplayJob job;
   job.command = "dead-letters replay";
+  job.progress_job = "dead-letters";
   job.args = &args.base;
   job.from = "earliest";  // the whole file (the source reads nothing else)
   job.narrow = [&args, table, where_dead](Config cfg) {

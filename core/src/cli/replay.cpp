@@ -107,6 +107,7 @@ int replay(const Args& a) {
   }
   ReplayJob job;
   job.command = "replay";
+  job.progress_job = "replay";
   job.args = &a;
   job.from = from;
   job.narrow = [&a](Config cfg) -> Result<std::shared_ptr<const Config>> {
@@ -177,7 +178,7 @@ int run_replay_job(const ReplayJob& job) {
   }
   log::info(job.command + " of pipeline " + p.name() + " from " + job.from);
   ProgressBar::Options po;
-  po.job = job.command == "replay" ? "replay" : "dead-letters";
+  po.job = job.progress_job;
   po.subject = "pipeline=" + p.name();
   po.log_interval_ms =
       cfg.value()->progress_interval_ms > 0 ? cfg.value()->progress_interval_ms : 10'000;

@@ -20,6 +20,7 @@ namespace strata::cli {
 
 struct ReplayJob {
   std::string command;        // "replay", "dead-letters replay": messages and the log
+  std::string progress_job;   // job= of the progress lines: "replay", "dead-letters"
   const Args* args = nullptr;  // -c, --modules-dir, --group, --shutdown-timeout
   std::string from;           // strata_source_replay.from
   // The parsed configuration -> what the runtime builds (exactly one pipeline).
