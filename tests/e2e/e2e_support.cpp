@@ -124,7 +124,7 @@ bool MockKafka::start(const std::string& topic, int partitions, const std::strin
 bool kcat_produce(const std::string& bootstrap, const std::string& topic, const std::string& file) {
   int status = -1;
   run_command(
-      "kcat -P -b " + bootstrap + " -t " + topic + " -K '|' -X linger.ms=20 -l " + file + " 2>&1",
+      "kcat -P -b " + bootstrap + " -t " + topic + " -K '|' -X linger.ms=20 -X enable.idempotence=true -l " + file + " 2>&1",
       &status);
   return status == 0;
 }

@@ -133,6 +133,9 @@ class BusTags : public ::testing::Test {
     ASSERT_TRUE(node2_.start({std::getenv("STRATA_BIN"), "run", "-c", dir_ + "/node2.toml"},
                              dir_ + "/node2.log"));
     ASSERT_TRUE(wait_for_port(front_port_, 30000)) << read_file(dir_ + "/node2.log");
+    // The front listens before the bus's first-start flush of this L1 has run: a read that
+    // refilled the L1 before that flush would be gone after it.
+    ASSERT_TRUE(wait_bus_caught_up(dir_ + "/bus.id")) << read_file(dir_ + "/node2.log");
   }
 
   // Records writing k<from>..k<to-1> with `tag` ("" = untagged), or one that drops `tag`.
@@ -158,7 +161,7 @@ class BusTags : public ::testing::Test {
   bool wait_committed(int seconds = 180) {
     for (int i = 0; i < seconds * 20; ++i) {
       auto [committed, end] = committed_and_end(kafka_.bootstrap(), "node1", kTopic, kPartitions);
-      if (end == produced_ && committed == produced_) return true;
+      if (consumed_to_the_end(committed, end, produced_)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
@@ -189,20 +192,21 @@ class BusTags : public ::testing::Test {
     for (int i = from; i < to; ++i) n += c.get("tg:k" + std::to_string(i)) ? 1 : 0;
     return n;
   }
-  // Node 1's bus state file names the stream's newest entry: it applied (and saved) them all.
-  bool wait_bus1_caught_up() {
+  // A node's bus state file names the stream's newest entry: it applied (and saved) them all,
+  // after the flush of its first start (no state file yet).
+  bool wait_bus_caught_up(const std::string& state_file) {
     return wait_until([&] {
       std::string info = redis_.redis_cli("XINFO STREAM " + std::string(kStream));
       size_t p = info.find("last-generated-id\n");
       if (p == std::string::npos) return false;
       std::string last = info.substr(p + 18, info.find('\n', p + 18) - p - 18);
-      return read_file(dir_ + "/bus1.id").find(" " + last + " ") != std::string::npos;
+      return read_file(state_file).find(" " + last + " ") != std::string::npos;
     });
   }
   // Node 1's L1 holds the keys, as reads through it would leave them (its bus flushed the L1
   // at its first start and dropped the keys its own writes announced).
   void fill_node1_l1(int from, int to) {
-    ASSERT_TRUE(wait_bus1_caught_up()) << read_file(dir_ + "/node1.log");
+    ASSERT_TRUE(wait_bus_caught_up(dir_ + "/bus1.id")) << read_file(dir_ + "/node1.log");
     McClient c(mc1_.port());
     for (int i = from; i < to; ++i) ASSERT_TRUE(c.set("tg:k" + std::to_string(i), "cached"));
   }
