@@ -63,7 +63,7 @@ while IFS=$'\t' read -r bench name; do
   plot="'$work/data' using 1:2:xtic(5) with linespoints lw 2 pt 7 ps 1.2 lc rgb '#1f5fa8' title 'ratio'"
   [ -n "$target" ] && plot="$plot, $target with lines dt 2 lw 2 lc rgb '#c0392b' title 'target'"
   y2="unset y2tics; unset y2label"
-  if cut -f4 "$work/data" | grep -qv NaN; then
+  if grep -qv NaN <<<"$(cut -f4 "$work/data")"; then  # not `cut | grep -q`: SIGPIPE + pipefail
     plot="'$work/data' using 1:4 axes x1y2 with boxes fs solid 0.35 lc rgb '#b0b0b0' title 'load avg (1 min) before the run', $plot"
     y2="set y2tics; set y2label 'load average'; set y2range [0:*]"
   fi

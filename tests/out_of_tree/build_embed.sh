@@ -15,10 +15,13 @@ lib=$(find "$prefix" -name 'libstrata_embed.so' | head -n1)
 [ -n "$lib" ] || { echo "libstrata_embed.so was not installed"; exit 1; }
 [ -f "$prefix/include/strata/cache.hpp" ] || { echo "strata/cache.hpp was not installed"; exit 1; }
 # Only strata::Cache is exported: the runtime's internals stay inside the library.
-if nm -DC --defined-only "$lib" | grep -E ' T strata::' | grep -v 'strata::Cache::' | head -n3 |
-   grep -q .; then
+# (Outputs are captured before grep reads them: under pipefail, `cmd | grep -q` fails whenever
+# grep exits at its first match before cmd has written everything, cmd dying of SIGPIPE.)
+symbols=$(nm -DC --defined-only "$lib")
+extra=$(grep -E ' T strata::' <<<"$symbols" | grep -v 'strata::Cache::' || true)
+if [ -n "$extra" ]; then
   echo "libstrata_embed.so exports more than strata::Cache:"
-  nm -DC --defined-only "$lib" | grep -E ' T strata::' | grep -v 'strata::Cache::' | head
+  head <<<"$extra"
   exit 1
 fi
 
@@ -27,6 +30,7 @@ echo "== configure and build examples/embed against $prefix"
   -DCMAKE_CXX_FLAGS="-Werror"
 "$cmake" --build "$out"
 [ -x "$out/strata_embed_example" ] || { echo "no strata_embed_example built"; exit 1; }
-ldd "$out/strata_embed_example" | grep -q "$prefix.*libstrata_embed.so" ||
-  { ldd "$out/strata_embed_example"; echo "not linked against the installed library"; exit 1; }
+libs=$(ldd "$out/strata_embed_example")
+grep -q "$prefix.*libstrata_embed.so" <<<"$libs" ||
+  { echo "$libs"; echo "not linked against the installed library"; exit 1; }
 echo "== built $out/strata_embed_example"

@@ -48,7 +48,7 @@ if grep -E 'mock-kafka|/tests/|_test(\.so)?$|/fake_' "$work/files"; then
   fail "test or tool files in the package"
 fi
 # Stripped (CPACK_STRIP_FILES): no debug sections in the binary.
-if readelf -S "$root/usr/bin/strata" | grep -q '\.debug_info'; then fail "strata is not stripped"; fi
+if grep -q '\.debug_info' <<<"$(readelf -S "$root/usr/bin/strata")"; then fail "strata is not stripped"; fi
 
 echo "== the unit"
 unit=$root/usr/lib/systemd/system/strata.service
