@@ -99,7 +99,9 @@ class CliRun : public ::testing::Test {
     write_file(file, lines);
     int status = -1;
     std::string out = strata::test::run_command(
-        "kcat -P -b " + bootstrap_ + " -t events -K '|' -X enable.idempotence=true -l " + file + " 2>&1", &status);
+        "kcat -P -b " + bootstrap_ + " -t events -K '|' -X enable.idempotence=true -l " + file +
+            " 2>&1",
+        &status);
     ASSERT_EQ(status, 0) << "kcat: " << out;
   }
   bool redis_has(const std::string& key, const std::string& value, int timeout_ms) const {

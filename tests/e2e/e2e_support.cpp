@@ -35,7 +35,6 @@ void export_e2e_paths(const char* strata_bin, const char* mock_kafka, const char
   setenv("STRATA_MODULES_PATH", modules_dir, 0);
 }
 
-
 ChildProcess::~ChildProcess() {
   if (pid_ > 0) kill9();
 }
@@ -123,9 +122,9 @@ bool MockKafka::start(const std::string& topic, int partitions, const std::strin
 
 bool kcat_produce(const std::string& bootstrap, const std::string& topic, const std::string& file) {
   int status = -1;
-  run_command(
-      "kcat -P -b " + bootstrap + " -t " + topic + " -K '|' -X linger.ms=20 -X enable.idempotence=true -l " + file + " 2>&1",
-      &status);
+  run_command("kcat -P -b " + bootstrap + " -t " + topic +
+                  " -K '|' -X linger.ms=20 -X enable.idempotence=true -l " + file + " 2>&1",
+              &status);
   return status == 0;
 }
 

@@ -285,7 +285,9 @@ TEST_F(Replay, KeyDeletedByTheLivePipelineDuringTheReplayIsNotResurrected) {
   std::string f = dir_ + "/tombstones.txt";
   write_file(f, lines);
   int status = -1;
-  run_command("kcat -P -b " + kafka_.bootstrap() + " -t " + kTopic + " -K '|' -Z -X enable.idempotence=true -l " + f, &status);
+  run_command("kcat -P -b " + kafka_.bootstrap() + " -t " + kTopic +
+                  " -K '|' -Z -X enable.idempotence=true -l " + f,
+              &status);
   ASSERT_EQ(status, 0);
   produced_ += 20;
   bool committed = wait_committed("live", 30);

@@ -75,8 +75,9 @@ bool kcat_produce(const std::string& bootstrap, const std::string& topic,
     for (const auto& [k, v] : records) f << k << ":" << v << "\n";
   }
   int status = -1;
-  strata::test::run_command("kcat -P -b " + bootstrap + " -t " + topic + " -K: -X enable.idempotence=true -l " + file,
-                            &status);
+  strata::test::run_command(
+      "kcat -P -b " + bootstrap + " -t " + topic + " -K: -X enable.idempotence=true -l " + file,
+      &status);
   return status == 0;
 }
 
