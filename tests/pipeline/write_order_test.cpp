@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -229,6 +230,61 @@ TEST(WriteOrder, Issue7OverlappedL1WritesKeepRecordOrderAcrossBatches) {
     EXPECT_EQ(redis.get("k" + std::to_string(k)), "v" + std::to_string(45 + k));
   }
   EXPECT_EQ(stats_of(*rt).l1_written, stats_of(*rt).keys_written);
+}
+
+// overlap_hooks (default on): batch k+1's hooks run on the hook lane while batch k is written.
+// Writes, invalidations and dead letters over many small batches end exactly as with the
+// overlap off: the last value of every key, deleted keys gone, the same dead letters in order.
+TEST(WriteOrder, Issue7OverlappedHooksEndAsWithoutTheOverlap) {
+  std::vector<std::string> records;
+  for (int i = 0; i < 60; ++i) {
+    std::string key = "k" + std::to_string(i % 6);
+    if (i % 7 == 3)
+      records.push_back(record_line("t", 0, i, "x", "del=" + key));
+    else if (i % 11 == 5)
+      records.push_back(record_line("t", 0, i, "x", "k=" + key + ";ttl=-1"));
+    else
+      records.push_back(record_line("t", 0, i, "x", "k=" + key + ";seq=" + std::to_string(i)));
+  }
+  struct End {
+    std::vector<std::optional<std::string>> l1, l2;
+    std::vector<std::string> dead;
+  };
+  auto run = [&](const std::string& pipeline) {
+    End end;
+    Harness h;
+    EXPECT_TRUE(h.ok()) << "memcached/redis-server did not start";
+    if (!h.ok()) return end;
+    FakeSource src;
+    Sections s;
+    s.script = kKvScript;
+    s.source = "batch_size = 4\n";
+    s.pipeline = pipeline;
+    auto rt = h.build(h.config_text(records, s));
+    EXPECT_TRUE(rt);
+    if (!rt) return end;
+    EXPECT_TRUE(h.run_until_ack(*rt, src, "ack t 0 60"));
+    MemcachedClient mc(h.memcached.port());
+    RedisClient redis(h.redis.port());
+    for (int k = 0; k < 6; ++k) {
+      end.l1.push_back(mc.get("k" + std::to_string(k)));
+      end.l2.push_back(redis.get("k" + std::to_string(k)));
+    }
+    for (auto& line : lines_of(read_file(h.dead_letter_path())))
+      end.dead.push_back(line.substr(0, line.find("\"reason\"")));
+    return end;
+  };
+  End off = run("overlap_hooks = false\n");
+  End on = run("");
+  ASSERT_EQ(off.l2.size(), 6u);
+  EXPECT_EQ(on.l1, off.l1);
+  EXPECT_EQ(on.l2, off.l2);
+  EXPECT_EQ(on.dead, off.dead);
+  EXPECT_EQ(on.dead.size(), 4u);  // i = 5, 16, 27, 49 (i = 38 is an invalidation)
+  EXPECT_EQ(on.l2[0], std::optional<std::string>("k=k0;seq=54"));
+  EXPECT_EQ(on.l1[4], std::optional<std::string>("k=k4;seq=58"));
+  EXPECT_EQ(on.l2[5], std::nullopt);  // i = 59 deletes k5
+  EXPECT_EQ(on.l1[5], std::nullopt);
 }
 
 // An empty key reaches no tier: the record's own empty key (identity hooks) and an empty

@@ -96,6 +96,10 @@ const std::vector<strata_option_def>& pipeline_schema() {
             "batch's hooks and durable writes. Commits never wait for L1 either way; L1 then "
             "trails L2 by up to two batches. Ignored with a write-back policy. See "
             "docs/performance.md for when it pays."),
+        option("overlap_hooks", STRATA_OPT_BOOL, "true",
+               "Run the next batch's hooks and policy on a thread of their own while the batch "
+               "in hand is written. Writes, acks and dead letters keep their order, so nothing "
+               "else changes; false runs them on the worker thread, between the writes."),
     };
   }();
   return schema;

@@ -12,6 +12,7 @@
 #include "deadletter/dead_letter.hpp"
 #include "loader/loader.hpp"
 #include "metrics/metrics.hpp"
+#include "pipeline/hook_lane.hpp"
 
 namespace strata {
 namespace {
@@ -181,6 +182,7 @@ Result<void> Pipeline::start() {
       return stored_position(topic, partition);
     };
   stopping_ = false;
+  overlap_hooks_ = settings_.overlap_hooks && !settings_.replay;
   if (settings_.overlap_l1 && !volatile_first_ && !settings_.replay)
     lane_ = std::make_unique<VolatileLane>([this](WritePlan& plan) { write_volatile(plan); },
                                            [this] { sweep_suspects(); });
@@ -223,32 +225,52 @@ size_t Pipeline::suspect_count() const {
 
 void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
   const strata_source_hooks* src = source_->source();
+  // Declared after `hooks`, so it is joined before the Lua state goes away.
+  std::unique_ptr<HookLane> planner;
+  if (overlap_hooks_)
+    planner = std::make_unique<HookLane>(
+        [this, h = hooks.get()](const strata_record_batch& b) { return prepare(b, h); });
+  InHand held;  // polled and planned, not yet written (only with the planner)
   while (!stopping_) {
     if (reconcile_requested_ && !reconciling_ && !reconcile_failed_) begin_reconcile();
     strata_record_batch batch{};
     strata_error err{};
-    int rc = src->poll(source_->handle(), settings_.max_batch, 100, &batch, &err);
+    // With a batch in hand, take only what is already there: its writes must not wait.
+    int rc = src->poll(source_->handle(), settings_.max_batch, held.plan ? 0 : 100, &batch, &err);
     if (src->lag) {
       int64_t lag = src->lag(source_->handle());
       stats_.lag = lag;
       if (lag >= 0) metrics_->lag->set(static_cast<double>(lag));
     }
+    const bool got = rc == STRATA_OK && batch.count > 0;
+    if (got) {
+      stats_.last_record_mono_ms = clock::mono_ms();
+      if (planner) planner->submit(batch);  // its hooks run while the batch in hand is written
+    } else if (rc == STRATA_OK) {
+      src->release_batch(source_->handle(), &batch);
+    }
+    if (held.plan) finish(held);
     if (rc != STRATA_OK) {
       log::write(STRATA_LOG_ERROR, source_->name(), settings_.name,
                  std::string("poll failed: ") + err.message);
       wait_backoff(settings_.retry_backoff_ms);
       continue;
     }
-    if (batch.count == 0) {
-      src->release_batch(source_->handle(), &batch);
-      if (!lane_) sweep_suspects();
-      continue;
+    if (got) {
+      held.batch = batch;
+      held.plan =
+          std::make_unique<WritePlan>(planner ? planner->take() : prepare(batch, hooks.get()));
+      if (!planner) finish(held);
     }
-    stats_.last_record_mono_ms = clock::mono_ms();
-    process(batch, hooks.get());
-    src->release_batch(source_->handle(), &batch);
     if (!lane_) sweep_suspects();
   }
+  if (held.plan) finish(held);  // stopping: written unless the durable tier is down
+}
+
+void Pipeline::finish(InHand& held) {
+  commit(held.batch, *held.plan);
+  held.plan.reset();
+  source_->source()->release_batch(source_->handle(), &held.batch);
 }
 
 bool Pipeline::dead_letter(const strata_record& rec, const std::string& reason) {
@@ -272,7 +294,7 @@ bool Pipeline::dead_letter(const strata_record& rec, const std::string& reason) 
   return true;
 }
 
-void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
+WritePlan Pipeline::prepare(const strata_record_batch& in, lua::KeyHooks* hooks) {
   const size_t n = in.count;
   stats_.records += n;
   stats_.batches++;
@@ -287,7 +309,11 @@ void Pipeline::process(const strata_record_batch& in, lua::KeyHooks* hooks) {
   stats_.coalesced += coalesced;
   metrics_->coalesced->add(static_cast<double>(coalesced));
   if (ordering_ == Ordering::Partition) watch_spread(plan);
+  return plan;
+}
 
+void Pipeline::commit(const strata_record_batch& in, WritePlan& plan) {
+  const size_t n = in.count;
   if (gate_) {
     gate_->prepare(plan, tiers_);
     if (!write_durable(plan)) return;  // stopping while the durable tier is down: not acked

@@ -36,6 +36,7 @@ struct PipelineSettings {
   size_t max_batch = 100000;   // upper bound handed to the source's poll
   std::string order = "auto";  // option `order`: auto | partition | version | timestamp
   bool overlap_l1 = false;     // option `overlap_l1`: L1 writes on their own thread
+  bool overlap_hooks = true;   // option `overlap_hooks`: batch k+1's hooks during k's writes
   // `strata replay`: writes go through a ReplayGate (fill what is absent or the replay's own,
   // never a live value), no watermark guard, no write-back, no overlapped L1.
   bool replay = false;
@@ -108,7 +109,15 @@ class Pipeline {
 
  private:
   void run(std::unique_ptr<lua::KeyHooks> hooks);
-  void process(const strata_record_batch& batch, lua::KeyHooks* hooks);
+  // The plan stage (hooks, policy, coalescing; on the HookLane's thread with overlap_hooks) and
+  // the write stage (tiers, dead letters, ack; on the worker thread).
+  WritePlan prepare(const strata_record_batch& batch, lua::KeyHooks* hooks);
+  void commit(const strata_record_batch& batch, WritePlan& plan);
+  struct InHand {
+    strata_record_batch batch{};
+    std::unique_ptr<WritePlan> plan;  // null: nothing in hand
+  };
+  void finish(InHand& held);  // commit, then release the batch to the source
   Result<void> resolve_ordering(const lua::KeyHooks* hooks);
   void watch_spread(const WritePlan& plan);
   // Stages in tier_writes.cpp.
@@ -147,6 +156,7 @@ class Pipeline {
   PlanSettings plan_;
   KeySpread spread_;
   bool volatile_first_ = false;  // the policy asks for write-back
+  bool overlap_hooks_ = false;   // the plan stage runs on a HookLane (not in replay mode)
   // Write-back under partition order: the watermark per guard name as far as this pipeline
   // knows it (read on assignment, moved by its own durable acks).
   std::unordered_map<std::string, int64_t> known_watermarks_;

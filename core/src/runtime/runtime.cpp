@@ -240,6 +240,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     ps.retry_backoff_max_ms = pc.options.integer("retry_backoff_max");
     ps.order = pc.options.str("order");
     ps.overlap_l1 = pc.options.integer("overlap_l1") != 0;
+    ps.overlap_hooks = pc.options.integer("overlap_hooks") != 0;
     ps.replay = mode_ == Mode::Replay;
     ModuleInstance* source = instance("sources." + pc.source);
     ModuleInstance* policy =
