@@ -98,8 +98,9 @@ const std::vector<strata_option_def>& pipeline_schema() {
             "docs/performance.md for when it pays."),
         option("overlap_hooks", STRATA_OPT_BOOL, "true",
                "Run the next batch's hooks and policy on a thread of their own while the batch "
-               "in hand is written. Writes, acks and dead letters keep their order, so nothing "
-               "else changes; false runs them on the worker thread, between the writes."),
+               "in hand is written. Writes, acks and dead letters keep their order; a rebalance "
+               "can make that batch's ack stale (docs/kafka_source.md). false runs them on the "
+               "worker thread, between the writes."),
     };
   }();
   return schema;
