@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -232,6 +233,47 @@ TEST(WriteOrder, Issue7OverlappedL1WritesKeepRecordOrderAcrossBatches) {
   EXPECT_EQ(stats_of(*rt).l1_written, stats_of(*rt).keys_written);
 }
 
+// overlap_l1 (default on) acks a batch only once its L1 writes ran, as the pipeline does
+// without the lane: at every ack, memcached already holds each record of the acked batches.
+struct L1AtAck {
+  int port;
+  std::mutex mu;
+  std::vector<std::string> missing;  // "k<i>" of an acked record that L1 did not have yet
+  int acks = 0;
+  static void callback(const strata_position* pos, size_t n, void* user) {
+    auto* self = static_cast<L1AtAck*>(user);
+    MemcachedClient mc(self->port);
+    std::lock_guard lock(self->mu);
+    ++self->acks;
+    for (size_t i = 0; i < n; ++i)
+      for (int64_t off = 0; off < pos[i].next_offset; ++off)
+        if (mc.get("k" + std::to_string(off)) != "v" + std::to_string(off))
+          self->missing.push_back("k" + std::to_string(off) + " at ack " +
+                                  std::to_string(pos[i].next_offset));
+  }
+};
+
+TEST(WriteOrder, Issue7OverlappedL1AcksABatchOnlyOnceItsL1WritesRan) {
+  Harness h;
+  REQUIRE_HARNESS(h);
+  std::vector<std::string> records;
+  for (int i = 0; i < 40; ++i)
+    records.push_back(record_line("t", 0, i, "k" + std::to_string(i), "v" + std::to_string(i)));
+  FakeSource src;
+  L1AtAck probe{h.memcached.port(), {}, {}, 0};
+  src.on_ack(&L1AtAck::callback, &probe);
+  Sections s;
+  s.source = "batch_size = 4\n";  // ten batches, the lane one behind the worker
+  auto rt = h.build(h.config_text(records, s));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 40"));
+  std::lock_guard lock(probe.mu);
+  EXPECT_EQ(probe.acks, 10);
+  EXPECT_TRUE(probe.missing.empty())
+      << probe.missing.size() << " missing, first " << probe.missing.front();
+  EXPECT_EQ(stats_of(*rt).l1_written, 40u);
+}
+
 // overlap_hooks (default on): batch k+1's hooks run on the hook lane while batch k is written.
 // Writes, invalidations and dead letters over many small batches end exactly as with the
 // overlap off: the last value of every key, deleted keys gone, the same dead letters in order.
@@ -342,6 +384,9 @@ std::unique_ptr<Runtime> run_through_a_stall(Harness& h, FakeSource& src, StallO
   Sections s;
   s.source = "batch_size = 100\n";
   s.l1 = l1_options;
+  // The stall must fall between the two batches' L1 writes: with overlap_l1 the second batch's
+  // may run before the first batch's ack, which is what stops memcached here.
+  s.pipeline = "overlap_l1 = false\n";
   auto rt = h.build(h.config_text(records, s));
   EXPECT_TRUE(rt);
   if (!rt || !rt->start()) return nullptr;

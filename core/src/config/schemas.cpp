@@ -91,11 +91,11 @@ const std::vector<strata_option_def>& pipeline_schema() {
                "0 removes the cap."),
         order,
         option(
-            "overlap_l1", STRATA_OPT_BOOL, "false",
+            "overlap_l1", STRATA_OPT_BOOL, "true",
             "Write a batch's volatile (L1) copies on a thread of their own, overlapping the next "
-            "batch's hooks and durable writes. Commits never wait for L1 either way; L1 then "
-            "trails L2 by up to two batches. Ignored with a write-back policy. See "
-            "docs/performance.md for when it pays."),
+            "batch's hooks and durable writes; L1 trails L2 by up to two batches. A batch is "
+            "acked once its L1 writes ran, as without it. Ignored with a write-back policy. "
+            "false writes L1 on the worker, right after L2 (docs/kafka_source.md)."),
         option("overlap_hooks", STRATA_OPT_BOOL, "true",
                "Run the next batch's hooks and policy on a thread of their own while the batch "
                "in hand is written. Writes, acks and dead letters keep their order; a rebalance "

@@ -235,8 +235,10 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
     if (reconcile_requested_ && !reconciling_ && !reconcile_failed_) begin_reconcile();
     strata_record_batch batch{};
     strata_error err{};
-    // With a batch in hand, take only what is already there: its writes must not wait.
-    int rc = src->poll(source_->handle(), settings_.max_batch, held.plan ? 0 : 100, &batch, &err);
+    ack_settled(false);
+    // A batch in hand takes only what is already there; acks waiting for L1 poll briefly.
+    int rc = src->poll(source_->handle(), settings_.max_batch,
+                       held.plan ? 0 : (acks_waiting_.empty() ? 100 : 10), &batch, &err);
     if (src->lag) {
       int64_t lag = src->lag(source_->handle());
       stats_.lag = lag;
@@ -265,6 +267,7 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
     if (!lane_) sweep_suspects();
   }
   if (held.plan) finish(held);  // stopping: written unless the durable tier is down
+  ack_settled(true);            // the last L1 writes, bounded by the tiers' own timeouts
 }
 
 void Pipeline::finish(InHand& held) {
@@ -337,10 +340,11 @@ void Pipeline::commit(const strata_record_batch& in, WritePlan& plan) {
   const bool reconciling = gate_ && gate_->reconciling();
   for (size_t r = 0; r < n && !reconciling; ++r)
     if (!plan.records[r].dead.empty()) dead.emplace_back(r, std::move(plan.records[r].dead));
+  uint64_t lane_seq = 0;
   if (lane_) {
     // The volatile stage reads only what the plan owns; the source's records go away.
     for (auto& e : plan.records) e.rec = nullptr;
-    lane_->push(std::make_unique<WritePlan>(std::move(plan)));
+    lane_seq = lane_->push(std::make_unique<WritePlan>(std::move(plan)));
   }
   for (auto& [r, reason] : dead)
     if (!dead_letter(in.records[r], reason)) return;
@@ -348,7 +352,12 @@ void Pipeline::commit(const strata_record_batch& in, WritePlan& plan) {
   for (size_t r = 0; r < n; ++r)
     if (in.records[r].timestamp_ms > 0)
       metrics_->e2e->observe(static_cast<double>(now - in.records[r].timestamp_ms) / 1000.0);
-  ack(in);
+  Positions positions = positions_of(in);
+  if (!lane_) return ack(positions);
+  // As without the lane, a position is committed only once the batch is in L1 too.
+  positions.lane_seq = lane_seq;
+  acks_waiting_.push_back(std::move(positions));
+  ack_settled(false);
 }
 
 // Keys written from two partitions have no order in Kafka: under partition ordering the last
@@ -375,23 +384,40 @@ void Pipeline::watch_spread(const WritePlan& plan) {
   }
 }
 
-void Pipeline::ack(const strata_record_batch& batch) {
+Pipeline::Positions Pipeline::positions_of(const strata_record_batch& batch) {
   std::map<std::pair<std::string, int32_t>, int64_t> next;
-  std::map<std::pair<std::string, int32_t>, const char*> topics;
   for (size_t r = 0; r < batch.count; ++r) {
     const strata_record& rec = batch.records[r];
-    auto k = std::make_pair(std::string(rec.topic ? rec.topic : ""), rec.partition);
-    auto& v = next[k];
+    auto& v = next[{rec.topic ? rec.topic : "", rec.partition}];
     v = std::max(v, rec.offset + 1);
-    topics[k] = rec.topic;
   }
+  Positions out;
+  for (auto& [k, off] : next) {
+    out.partitions.push_back(k);
+    out.next.push_back(off);
+  }
+  return out;
+}
+
+void Pipeline::ack(const Positions& p) {
   std::vector<strata_position> positions;
-  for (auto& [k, off] : next) positions.push_back({topics[k], k.second, off});
+  for (size_t i = 0; i < p.next.size(); ++i)
+    positions.push_back({p.partitions[i].first.c_str(), p.partitions[i].second, p.next[i]});
   strata_error err{};
   if (source_->source()->ack(source_->handle(), positions.data(), positions.size(), &err) !=
       STRATA_OK)
     log::write(STRATA_LOG_WARN, source_->name(), settings_.name,
                std::string("ack failed (records may be redelivered): ") + err.message);
+}
+
+void Pipeline::ack_settled(bool all) {
+  if (!lane_) return;
+  if (all) lane_->wait_all();
+  const uint64_t done = lane_->done();
+  while (!acks_waiting_.empty() && acks_waiting_.front().lane_seq <= done) {
+    ack(acks_waiting_.front());
+    acks_waiting_.pop_front();
+  }
 }
 
 Result<void> Pipeline::setup_replay(const std::string& group_id, const std::string& from) {

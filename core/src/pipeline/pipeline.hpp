@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -35,7 +36,7 @@ struct PipelineSettings {
   int64_t retry_backoff_max_ms = 5000;
   size_t max_batch = 100000;   // upper bound handed to the source's poll
   std::string order = "auto";  // option `order`: auto | partition | version | timestamp
-  bool overlap_l1 = false;     // option `overlap_l1`: L1 writes on their own thread
+  bool overlap_l1 = true;      // option `overlap_l1`: L1 writes on their own thread
   bool overlap_hooks = true;   // option `overlap_hooks`: batch k+1's hooks during k's writes
   // `strata replay`: writes go through a ReplayGate (fill what is absent or the replay's own,
   // never a live value), no watermark guard, no write-back, no overlapped L1.
@@ -143,7 +144,17 @@ class Pipeline {
   static constexpr int64_t kStopSweepMs = 3000;
   int64_t stored_position(const char* topic, int32_t partition);
   bool dead_letter(const strata_record& rec, const std::string& reason);  // false: not stored
-  void ack(const strata_record_batch& batch);
+  // A batch's next position per partition, owning its topic names (the batch may be gone).
+  struct Positions {
+    uint64_t lane_seq = 0;  // with overlap_l1: acked once the VolatileLane wrote this plan
+    std::vector<std::pair<std::string, int32_t>> partitions;
+    std::vector<int64_t> next;
+  };
+  static Positions positions_of(const strata_record_batch& batch);
+  void ack(const Positions& positions);
+  // overlap_l1: acks the batches whose L1 writes are done (all: waits for the lane first).
+  void ack_settled(bool all);
+  std::deque<Positions> acks_waiting_;  // worker thread only
   void wait_backoff(int64_t ms);
 
   PipelineSettings settings_;

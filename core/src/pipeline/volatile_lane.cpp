@@ -16,12 +16,19 @@ VolatileLane::~VolatileLane() {
   thread_.join();
 }
 
-void VolatileLane::push(std::unique_ptr<WritePlan> plan) {
+uint64_t VolatileLane::push(std::unique_ptr<WritePlan> plan) {
   std::unique_lock<std::mutex> lk(mu_);
   changed_.wait(lk, [this] { return queue_.empty(); });
   queue_.push_back(std::move(plan));
+  uint64_t seq = ++pushed_;
   lk.unlock();
   changed_.notify_all();
+  return seq;
+}
+
+void VolatileLane::wait_all() {
+  std::unique_lock<std::mutex> lk(mu_);
+  changed_.wait(lk, [this] { return done_.load(std::memory_order_acquire) == pushed_; });
 }
 
 void VolatileLane::run() {
@@ -41,6 +48,12 @@ void VolatileLane::run() {
     lk.unlock();
     changed_.notify_all();  // the pipeline may push the next plan while this one is written
     work_(*plan);
+    plan.reset();
+    {
+      std::lock_guard<std::mutex> done_lk(mu_);
+      done_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    changed_.notify_all();  // wait_all()
     idle_();
     lk.lock();
   }
