@@ -319,11 +319,12 @@ class MemcachedL1 : public strata::TierModule {
     uint64_t quiet = uint64_t(settings_.retry_timeout_ms) * 1000000;
     if (it->second.last_warn_ns != 0 && now - it->second.last_warn_ns < quiet) return;
     it->second.last_warn_ns = now;
-    std::string what = settings_.eject_failed
-                           ? "after " + std::to_string(settings_.server_failure_limit) +
-                                 " failures within retry_timeout it is closed (its keys fail at once "
-                                 "and stay on it)"
-                           : "every request for its keys waits for its timeout until it answers";
+    std::string what =
+        settings_.eject_failed
+            ? "after " + std::to_string(settings_.server_failure_limit) +
+                  " failures within retry_timeout it is closed (its keys fail at once "
+                  "and stay on it)"
+            : "every request for its keys waits for its timeout until it answers";
     host_.warn("memcached server " + server + " failed: " + msg + "; " + what);
   }
 
@@ -378,35 +379,45 @@ class MemcachedL1 : public strata::TierModule {
   void run_sets(Slot& slot, strata_tier_op* ops, const std::vector<std::string>& keys,
                 const std::vector<size_t>& run) {
     memcached_st* m = slot.pipelined.get();
+    // Per server of the run (a handful: a linear scan by the instance libmemcached routes the
+    // key to), its name once, not per op.
     struct Sent {
+      const memcached_instance_st* instance;
+      std::string server;
       std::string group_key;  // any key of this server: routes the barrier
       std::vector<size_t> ops;
     };
-    std::map<std::string, Sent> by_server;
+    std::vector<Sent> by_server;
+    size_t sent_ops = 0;
     for (size_t idx : run) {
       strata_tier_op& op = ops[idx];
       const std::string& key = keys[idx];
-      std::string server = server_of(m, key);
-      if (!admitted(op, server)) continue;
+      memcached_return_t src;
+      const memcached_instance_st* in = memcached_server_by_key(m, key.data(), key.size(), &src);
+      Sent* s = nullptr;
+      for (Sent& e : by_server)
+        if (e.instance == in) s = &e;
+      if (!s) s = &by_server.emplace_back(Sent{in, server_of(m, key), key, {}});
+      if (gate_ && gate_->any_closed() && !admitted(op, s->server)) continue;
       memcached_return_t rc = memcached_set(m, key.data(), key.size(), op.value.data, op.value.len,
                                             expiration(op.ttl_ms), op.flags);
       if (status_of(rc) != STRATA_OK) {
-        fail(op, status_of(rc), server, last_error(m));
+        fail(op, status_of(rc), s->server, last_error(m));
         continue;
       }
-      Sent& s = by_server[server];
-      if (s.group_key.empty()) s.group_key = key;
-      s.ops.push_back(idx);
+      s->ops.push_back(idx);
+      ++sent_ops;
     }
-    if (by_server.empty()) return;
+    if (sent_ops == 0) return;
     flushes_.add();
     memcached_return_t frc = memcached_flush_buffers(m);
     std::string flush_error = memcached_success(frc) ? "" : last_error(m);
-    for (auto& [server, sent] : by_server) {
+    for (Sent& sent : by_server) {
+      if (sent.ops.empty()) continue;
       std::string why = barrier_get(m, sent.group_key);
       if (why.empty()) continue;  // the server answered after processing every set
       if (!flush_error.empty()) why += " (flush: " + flush_error + ")";
-      for (size_t idx : sent.ops) fail(ops[idx], STRATA_ERR_UNAVAILABLE, server, why);
+      for (size_t idx : sent.ops) fail(ops[idx], STRATA_ERR_UNAVAILABLE, sent.server, why);
     }
   }
 
