@@ -31,7 +31,7 @@ Connection::~Connection() {
 }
 
 void Connection::on_readable() {
-  last_active_ns_ = loop_.server().chain().monotonic_ns();
+  last_active_ns_ = loop_.now_ns();
   thread_local char chunk[kReadChunk];  // read here, append what came (no zero-filled growth)
   for (int i = 0; i < kReadsPerEvent && reading_ && !quit_; ++i) {
     ssize_t n = ::read(fd_, chunk, kReadChunk);
@@ -90,15 +90,17 @@ void Connection::parse_input() {
 void Connection::accept_request(Request& req) {
   Server& server = loop_.server();
   server.metrics().command(req.cmd);
-  if (is_retrieval(req.cmd) || req.cmd == Cmd::MetaGet) server.stats().cmd_get += req.keys.size();
-  else if (req.cmd >= Cmd::Set && req.cmd <= Cmd::Cas) ++server.stats().cmd_set;
+  if (is_retrieval(req.cmd) || req.cmd == Cmd::MetaGet)
+    server.stats().cmd_get += req.keys.size();
+  else if (req.cmd >= Cmd::Set && req.cmd <= Cmd::Cas)
+    ++server.stats().cmd_set;
   Slot& s = slots_.emplace_back();
   s.req = std::move(req);
-  s.start_ns = server.chain().monotonic_ns();
+  s.start_ns = loop_.now_ns();
   s.conn = this;
   if (!next_) next_ = new Batch{&loop_, {}, {}};
   size_t first = next_->ops.size();
-  size_t n = build_ops(s.req, server.commands(), server.chain().now_unix_ms(), next_->ops, s.reply);
+  size_t n = build_ops(s.req, server.commands(), loop_.now_unix_ms(), next_->ops, s.reply);
   if (n == 0) {
     s.ready = true;
     if (s.req.cmd == Cmd::Quit || s.req.close) quit_ = true;
@@ -129,14 +131,14 @@ void Connection::finish_slot(Slot& s, const strata_chain_op* ops) {
   server.stats().get_hits += info.hits;
   server.stats().get_misses += info.misses;
   if (info.client_error || info.server_error) ++server.stats().errors;
-  uint64_t now = server.chain().monotonic_ns();
+  uint64_t now = loop_.now_ns();
   server.metrics().replied(info, static_cast<double>(now - s.start_ns) / 1e9);
 }
 
 void Connection::batch_finished() {
   in_flight_ = nullptr;
   if (closed()) return;
-  last_active_ns_ = loop_.server().chain().monotonic_ns();
+  last_active_ns_ = loop_.now_ns();
   parse_input();  // stages what was parsed meanwhile, replies, resumes a paused reader
 }
 

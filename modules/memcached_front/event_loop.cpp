@@ -83,7 +83,18 @@ void EventLoop::drain_completions() {
   local_.clear();
 }
 
+void EventLoop::tick() {
+  now_ns_ = server_.chain().monotonic_ns();
+  now_unix_ms_ = -1;
+}
+
+int64_t EventLoop::now_unix_ms() {
+  if (now_unix_ms_ < 0) now_unix_ms_ = server_.chain().now_unix_ms();
+  return now_unix_ms_;
+}
+
 void EventLoop::finish_batch(Batch* b) {
+  tick();  // the replies' time, and that of what their clients parse next
   finished_.clear();
   for (Slot* s : b->slots) {
     s->conn->finish_slot(*s, b->ops.data());
@@ -190,8 +201,10 @@ void EventLoop::sweep_idle(uint64_t now_ns) {
 void EventLoop::reap() {
   size_t keep = 0;
   for (Connection* c : dead_) {
-    if (c->has_in_flight()) dead_[keep++] = c;
-    else delete c;
+    if (c->has_in_flight())
+      dead_[keep++] = c;
+    else
+      delete c;
   }
   dead_.resize(keep);
 }
@@ -214,6 +227,7 @@ void EventLoop::run() {
   epoll_event events[256];
   for (;;) {
     int n = ::epoll_wait(epfd_, events, 256, stopping_ ? 20 : 1000);
+    tick();
     for (int i = 0; i < n; ++i) {
       void* p = events[i].data.ptr;
       if (p == &listen_tag_) {
