@@ -148,31 +148,37 @@ class Tx {
     return false;
   }
 
-  void append_write(const strata_tier_op& op) {
-    Args a;
-    a.own.reserve(3);
+  void append_write(RespBuffer& out, const strata_tier_op& op) {
+    const std::string_view key(op.key.data ? op.key.data : "", op.key.data ? op.key.len : 0);
     if (op.kind == STRATA_TIER_TAG) {  // the membership of the SET's key (tag_index.hpp)
-      a.add("SADD");
-      a.add_owned(tag_key(e_, {op.value.data, op.value.len}));
-      a.add({op.key.data, op.key.len});
-      a.send(c_);
+      out.command(3);
+      out.arg("SADD");
+      out.arg(tag_key(e_, {op.value.data, op.value.len}));
+      out.arg(key);
       return;
     }
-    std::string key = e_.prefix;
-    key.append(op.key.data, op.key.len);
-    a.add(op.kind == STRATA_TIER_SET ? "SET" : "DEL");
-    a.add_owned(std::move(key));
-    if (op.kind == STRATA_TIER_SET) {
-      // The pipeline's guarded writes have flags 0: the bytes alone
-      // (tests/redis_l2/flags_test.cpp).
-      a.add_value(op.flags, op.value.data ? std::string_view(op.value.data, op.value.len)
-                                          : std::string_view());
-      if (int64_t t = value_ttl(e_, op); t > 0) {
-        a.add("PX");
-        a.add_owned(std::to_string(t));
-      }
+    if (op.kind != STRATA_TIER_SET) {
+      out.command(2);
+      out.arg("DEL");
+      out.arg2(e_.prefix, key);
+      return;
     }
-    a.send(c_);
+    const int64_t ttl = value_ttl(e_, op);
+    out.command(ttl > 0 ? 5 : 3);
+    out.arg("SET");
+    out.arg2(e_.prefix, key);
+    // The pipeline's guarded writes have flags 0: the bytes alone
+    // (tests/redis_l2/flags_test.cpp).
+    const std::string_view v =
+        op.value.data ? std::string_view(op.value.data, op.value.len) : std::string_view();
+    if (needs_envelope(op.flags, v))
+      out.arg(enveloped(op.flags, v));
+    else
+      out.arg(v);
+    if (ttl > 0) {
+      out.arg("PX");
+      out.arg_number(ttl);
+    }
   }
 
   // MULTI / writes / watermark SETs / EXEC. 1: done; 0: a watched key moved (start over);
@@ -180,20 +186,20 @@ class Tx {
   int exec(const std::vector<size_t>& apply) {
     std::vector<int64_t> top = p_.stored;
     for (size_t i : apply) top[p_.of_op[i]] = std::max(top[p_.of_op[i]], ops_[i]->guard_offset + 1);
-    Args m;
-    m.add("MULTI");
-    m.send(c_);
-    for (size_t i : apply) append_write(*ops_[i]);
+    RespBuffer out;
+    out.command(1);
+    out.arg("MULTI");
+    for (size_t i : apply) append_write(out, *ops_[i]);
     size_t marks = 0;
     for (size_t j = 0; j < top.size(); ++j) {
       if (top[j] <= p_.stored[j]) continue;
-      Args s;
-      s.add("SET");
-      s.add(p_.keys[j]);
-      s.add_owned(std::to_string(top[j]));
-      s.send(c_);
+      out.command(3);
+      out.arg("SET");
+      out.arg(p_.keys[j]);
+      out.arg_number(top[j]);
       ++marks;
     }
+    out.flush(c_);
     std::vector<std::string_view> keys;  // announced: the keys written, not the memberships
     if (e_.bus.on())
       for (size_t i : apply)
