@@ -1,6 +1,7 @@
 #include "servers.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -74,6 +76,33 @@ bool wait_for_port(int port, int timeout_ms, const std::string& request) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+bool stop_process(pid_t pid, int timeout_ms) {
+  if (::kill(pid, SIGSTOP) != 0) return false;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  auto all_stopped = [&] {
+    DIR* d = ::opendir(tasks.c_str());
+    if (!d) return false;
+    bool stopped = true;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(tasks + "/" + e->d_name + "/stat");
+      std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      size_t paren = stat.rfind(')');  // "pid (comm) S ...": comm may hold spaces
+      if (paren == std::string::npos || paren + 2 >= stat.size()) continue;  // thread gone
+      char state = stat[paren + 2];
+      if (state != 'T' && state != 't') stopped = false;
+    }
+    ::closedir(d);
+    return stopped;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!all_stopped()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 std::string run_command(const std::string& cmd, int* status) {

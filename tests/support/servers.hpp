@@ -17,6 +17,11 @@ bool wait_for_port(int port, int timeout_ms, const std::string& request = "");
 // A TCP connection to 127.0.0.1:port, or -1; with timeout_ms > 0 its reads and writes time out
 // after that long.
 int connect_loopback(int port, int timeout_ms);
+// SIGSTOP, then waits (up to timeout_ms) until every thread of `pid` is stopped: the stop takes
+// effect only once one of its threads runs to take the signal, which on a loaded machine can
+// be milliseconds after kill() returned, while its other threads still serve requests. True
+// once all are stopped.
+bool stop_process(pid_t pid, int timeout_ms = 5000);
 // Runs a shell command, returns its stdout (stderr passes through); exit status in *status.
 std::string run_command(const std::string& cmd, int* status = nullptr);
 
