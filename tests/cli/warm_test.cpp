@@ -193,7 +193,7 @@ TEST_F(CliWarm, ExitsNonZeroWhenTheL1IsDown) {
 
 TEST_F(CliWarm, SigintEndsAWarmThatWaitsForRedis) {
   fill();
-  ::kill(redis_.pid(), SIGSTOP);  // accepts connections, answers nothing: every SCAN times out
+  ASSERT_TRUE(strata::test::stop_process(redis_.pid()));  // accepts connections, answers nothing: every SCAN times out
   Background b;
   ASSERT_TRUE(b.start({strata_bin(), "warm", "-c", path_}, dir_ + "/out", dir_ + "/err"));
   // Wait until it has started (its first log line), then interrupt it.

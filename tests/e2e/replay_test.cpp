@@ -264,7 +264,7 @@ TEST_F(Replay, KeyDeletedByTheLivePipelineDuringTheReplayIsNotResurrected) {
   ASSERT_TRUE(replay.start(replay_argv(cfg), dir_ + "/replay.log"));
   ASSERT_TRUE(wait_for_log(dir_ + "/replay.log", "replaying events"))
       << read_file(dir_ + "/replay.log");
-  ::kill(replay.pid(), SIGSTOP);
+  ASSERT_TRUE(stop_process(replay.pid()));
   {
     redisContext* r = redisConnect("127.0.0.1", redis_.port());
     ASSERT_TRUE(r && !r->err);

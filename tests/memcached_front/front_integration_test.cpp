@@ -91,7 +91,7 @@ TEST_F(FrontIntegration, TwoHundredConcurrentMissesOfOneKeySendOneRequestToRedis
   ASSERT_EQ(redis_.redis_cli("SET hot v"), "OK");
   ASSERT_TRUE(front_.start(mc_, redis_, "", "command_timeout = \"30s\"\n"));
   long before = redis_calls("get");
-  ASSERT_EQ(::kill(redis_.pid(), SIGSTOP), 0);  // every read of `hot` must wait together
+  ASSERT_TRUE(strata::test::stop_process(redis_.pid()));  // every read of `hot` must wait together
   std::vector<std::unique_ptr<McClient>> clients;
   for (int i = 0; i < 200; ++i) {
     clients.push_back(std::make_unique<McClient>(front_.port(), 30000));

@@ -60,7 +60,7 @@ TEST(MemcachedPool, StalledServerIsClosedAndTheOthersNeverWaitOnIt) {
   Tier t({&p.a, &p.b, &p.c}, kSettings, "tiers.pool");
   ASSERT_EQ(t.error(), "");
   ASSERT_TRUE(p.fill(t, 300, "v"));
-  ASSERT_EQ(::kill(p.b.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(strata::test::stop_process(p.b.pid()));
 
   std::vector<Op> first;
   for (auto& k : p.keys) first.push_back(make(STRATA_TIER_GET, k));
@@ -107,7 +107,7 @@ TEST(MemcachedPool, ReturningServerThatMissedWritesNeverServesOldValues) {
   Tier t({&p.a, &p.b, &p.c}, kSettings, "tiers.pool");
   ASSERT_EQ(t.error(), "");
   ASSERT_TRUE(p.fill(t, 120, "old"));
-  ASSERT_EQ(::kill(p.b.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(strata::test::stop_process(p.b.pid()));
   for (int round = 0; round < 2; ++round) {  // new values, and a delete for every third key
     std::vector<Op> ops;
     for (size_t i = 0; i < p.keys.size(); ++i)
@@ -180,7 +180,7 @@ TEST(MemcachedPool, OneClosedServerDoesNotOpenTheWholeTiersBreaker) {
   ASSERT_TRUE(p.fill(raw, 90, "v"));
   strata::Tier tier(*raw.instance(), {});
   std::vector<strata::OpResult> results;
-  ASSERT_EQ(::kill(p.b.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(strata::test::stop_process(p.b.pid()));
   std::string on_b, on_a;
   for (size_t i = 0; i < p.keys.size(); ++i) (p.owner[i] == 1 ? on_b : on_a) = p.keys[i];
   for (int i = 0; i < 20; ++i) {  // every batch all refused: 4x the breaker's threshold

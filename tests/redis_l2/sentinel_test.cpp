@@ -236,7 +236,7 @@ TEST_F(RedisL2Sentinel, MinReplicasAckedFailsBatchesNoReplicaConfirmed) {
   for (auto& op : first.ops) EXPECT_EQ(op.status, STRATA_OK) << op.error;
   EXPECT_EQ(tier->one(STRATA_TIER_GET, "a"), STRATA_OK);  // a read waits for nothing
 
-  ASSERT_EQ(::kill(replica.pid(), SIGSTOP), 0);  // a replica that acknowledges nothing
+  ASSERT_TRUE(strata::test::stop_process(replica.pid()));  // a replica that acknowledges nothing
   Batch stalled;
   add_guarded(stalled, p, "c", "c3", 3);
   tier->run(stalled);
