@@ -255,8 +255,108 @@ int decode(lua_State* L) {
   return 1;
 }
 
+// The token after the value starting at `t` (its whole subtree skipped).
+const Token* skip(const Token* t) {
+  switch (t->type) {
+    case Token::kObject: {
+      uint32_t n = t->n;
+      ++t;
+      for (uint32_t i = 0; i < n; ++i) t = skip(t + 1);  // the member name, then its value
+      return t;
+    }
+    case Token::kArray: {
+      uint32_t n = t->n;
+      ++t;
+      for (uint32_t i = 0; i < n; ++i) t = skip(t);
+      return t;
+    }
+    default:
+      return t + 1;
+  }
+}
+
+// One step of a path from the container at `t`: the member named `name` (the last of that name,
+// as decode keeps it) or the element at 1-based `index`; nullptr when there is none.
+const Token* member(const Token* t, const char* name, size_t len) {
+  if (t->type != Token::kObject) return nullptr;
+  const Token* found = nullptr;
+  uint32_t n = t->n;
+  ++t;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (t->n == len && std::memcmp(t->s, name, len) == 0) found = t + 1;
+    t = skip(t + 1);
+  }
+  return found;
+}
+const Token* element(const Token* t, lua_Number index) {
+  if (t->type != Token::kArray || !(index >= 1 && index <= t->n)) return nullptr;
+  auto want = static_cast<uint32_t>(index);
+  if (static_cast<lua_Number>(want) != index) return nullptr;  // t[1.5] is nil
+  ++t;
+  for (uint32_t i = 1; i < want; ++i) t = skip(t);
+  return t;
+}
+
+// The arguments after the document: strings name members, numbers index arrays.
+void check_path(lua_State* L, int top) {
+  for (int i = 2; i <= top; ++i) {
+    int type = lua_type(L, i);
+    luaL_argcheck(L, type == LUA_TSTRING || type == LUA_TNUMBER, i,
+                  "a member name (string) or an array index (number) expected");
+  }
+}
+
+// Where the fast scan declines: decode with cjson (raising as decode does), then index.
+int get_slow(lua_State* L, int top) {
+  lua_pushvalue(L, lua_upvalueindex(1));  // cjson's decode
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  for (int i = 2; i <= top; ++i) {
+    if (!lua_istable(L, -1)) {
+      lua_pushnil(L);
+      return 1;
+    }
+    lua_pushvalue(L, i);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+  }
+  return 1;
+}
+
+// strata.json.get(s, ...): decode(s)[a][b]... without building the tables around the answer.
+int get(lua_State* L) {
+  size_t len = 0;
+  const char* json = luaL_checklstring(L, 1, &len);
+  int top = lua_gettop(L);
+  check_path(L, top);
+  Token tape[kMaxTokens];
+  Scanner scanner(json, len, tape);
+  if (!scanner.document() || !lua_checkstack(L, 2 * scanner.depth() + 2)) return get_slow(L, top);
+  const Token* t = tape;
+  for (int i = 2; i <= top && t != nullptr; ++i) {
+    if (lua_type(L, i) == LUA_TNUMBER) {
+      t = element(t, lua_tonumber(L, i));
+    } else {
+      size_t n = 0;
+      const char* name = lua_tolstring(L, i, &n);
+      t = member(t, name, n);
+    }
+  }
+  if (t == nullptr) {
+    lua_pushnil(L);
+  } else {
+    build(L, t);
+  }
+  return 1;
+}
+
 }  // namespace
 
-void push_json_decode(lua_State* L) { lua_pushcclosure(L, decode, 1); }
+void push_json_decode(lua_State* L) {
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, get, 1);
+  lua_insert(L, -2);
+  lua_pushcclosure(L, decode, 1);
+}
 
 }  // namespace strata::lua

@@ -216,8 +216,9 @@ void open_strata_library(lua_State* L) {
     lua_setfield(L, -3, name);
   }
   lua_getfield(L, -1, "decode");
-  push_json_decode(L);  // cjson's decode with a fast path (json_decode.hpp)
-  lua_setfield(L, -3, "decode");
+  push_json_decode(L);  // cjson's decode with a fast path, and get (json_decode.hpp)
+  lua_setfield(L, -4, "decode");
+  lua_setfield(L, -3, "get");
   lua_pop(L, 1);  // cjson
   lua_setfield(L, -2, "json");
 

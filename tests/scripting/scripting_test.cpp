@@ -767,6 +767,73 @@ TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
   EXPECT_GT(lines, 100);
 }
 
+// strata.json.get(s, a, b, ...) is decode(s)[a][b]... (nil where a step meets no table): checked
+// on every case above (valid and not, fast path and cjson's) with paths into objects, arrays,
+// scalars, missing members and repeated names.
+TEST_F(ScriptingTest, JsonGetAgreesWithDecodeThenIndex) {
+  auto h = must_load(std::string("decode, null = strata.json.decode, strata.json.null\n") +
+                     kJsonCases + R"lua(
+local get = strata.json.get
+local extra = {'{"user":"u1","seq":7,"user":"u2"}', '{"1":"one","a":{"b":[10,{"c":"deep"}]}}',
+               '[[1,2],[3,[4,5]]]', '{"a":{"a":{"a":null}}}'}
+for _, c in ipairs(extra) do cases[#cases + 1] = c end
+local paths = {{}, {'a'}, {'n'}, {'x'}, {'big'}, {'user'}, {'seq'}, {'list', 2}, {'list', 4},
+               {'nothing'}, {'nothing', 'x'}, {1}, {2}, {0}, {1.5}, {'1'}, {1, 2}, {2, 2, 1},
+               {'a', 1, 'b', 1, 'c'}, {'a', 'b', 2, 'c'}, {'a', 'a', 'a'}, {'a', 'a', 'a', 'a'},
+               {'n', 'x'}, {'list', 'x'}}
+local function reference(s, path)
+  local v = decode(s)
+  for _, k in ipairs(path) do
+    if type(v) ~= 'table' then return nil end
+    v = v[k]
+  end
+  return v
+end
+function key(r)
+  local out, n = {}, 0
+  for i = 1, #cases do
+    if type(cases[i]) == 'string' then
+      for j, path in ipairs(paths) do
+        local ok1, want = pcall(reference, cases[i], path)
+        local ok2, got = pcall(get, cases[i], unpack(path))
+        n = n + 1
+        if ok1 ~= ok2 or dump(want) ~= dump(got) then
+          out[#out + 1] = i .. '/' .. j .. ': want ' .. tostring(ok1) .. ' ' .. dump(want) ..
+                          ', got ' .. tostring(ok2) .. ' ' .. dump(got)
+        end
+      end
+    end
+  end
+  out[#out + 1] = 'compared ' .. n
+  out[#out + 1] = select(2, pcall(get, '{}', true))
+  out[#out + 1] = select(2, pcall(get))
+  return table.concat(out, '\n')
+end
+)lua");
+  ASSERT_TRUE(h);
+  auto got = run_ok(*h, record()).keys;
+  ASSERT_EQ(got.size(), 1u);
+  std::istringstream lines(got[0]);
+  std::string line, compared;
+  std::vector<std::string> rest;
+  while (std::getline(lines, line)) {
+    if (line.rfind("compared ", 0) == 0) {
+      compared = line;
+    } else if (compared.empty()) {
+      ADD_FAILURE() << line;  // a disagreement
+    } else {
+      rest.push_back(line);
+    }
+  }
+  ASSERT_FALSE(compared.empty()) << got[0];
+  EXPECT_GT(std::stoi(compared.substr(9)), 1500);
+  ASSERT_EQ(rest.size(), 2u) << got[0];
+  EXPECT_NE(rest[0].find("bad argument #2"), std::string::npos) << rest[0];
+  EXPECT_NE(rest[0].find("(a member name (string) or an array index"), std::string::npos)
+      << rest[0];
+  EXPECT_NE(rest[1].find("bad argument #1"), std::string::npos) << rest[1];
+}
+
 TEST_F(ScriptingTest, HashIsStableXxh64) {
   // Published XXH64 (seed 0) test values.
   EXPECT_EQ(hash64_hex(""), "ef46db3751d8e999");
