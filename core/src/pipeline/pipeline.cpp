@@ -386,10 +386,18 @@ void Pipeline::watch_spread(const WritePlan& plan) {
 
 Pipeline::Positions Pipeline::positions_of(const strata_record_batch& batch) {
   std::map<std::pair<std::string, int32_t>, int64_t> next;
+  // A batch holds runs of one partition: look the partition up once per run, not per record.
+  int64_t* run = nullptr;
+  const char* run_topic = nullptr;
+  int32_t run_partition = 0;
   for (size_t r = 0; r < batch.count; ++r) {
     const strata_record& rec = batch.records[r];
-    auto& v = next[{rec.topic ? rec.topic : "", rec.partition}];
-    v = std::max(v, rec.offset + 1);
+    if (run == nullptr || rec.topic != run_topic || rec.partition != run_partition) {
+      run = &next[{rec.topic ? rec.topic : "", rec.partition}];
+      run_topic = rec.topic;
+      run_partition = rec.partition;
+    }
+    *run = std::max(*run, rec.offset + 1);
   }
   Positions out;
   for (auto& [k, off] : next) {
