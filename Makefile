@@ -55,7 +55,7 @@ test-thread: deps
 # $(BUILD_FUZZ), each target run for FUZZ_SECONDS; `make fuzz FUZZ_SECONDS=600` for longer.
 BUILD_FUZZ   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= config_fuzz lua_boundary_fuzz front_protocol_fuzz
+FUZZ_TARGETS ?= config_fuzz lua_boundary_fuzz front_protocol_fuzz json_fuzz
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	@test -f $(BUILD_FUZZ)/CMakeCache.txt || cmake -C fuzz/fuzz.cmake -S . -B $(BUILD_FUZZ) $(GENERATOR)
