@@ -834,6 +834,25 @@ end
   EXPECT_NE(rest[1].find("bad argument #1"), std::string::npos) << rest[1];
 }
 
+// A record that is not JSON fails its hook with decode's error and the script line, whether
+// the hook reads it with get or decodes it (the dead letter's reason).
+TEST_F(ScriptingTest, JsonGetOfInvalidJsonNamesTheScriptLine) {
+  auto h = must_load(
+      "local get, decode = strata.json.get, strata.json.decode\n"
+      "function key(r)\n"
+      "  if r.key == 'get' then local v = get(r.value, 'user') return v end\n"
+      "  local d = decode(r.value) return d.user\n"
+      "end\n");
+  ASSERT_TRUE(h);
+  const std::string want = "Expected value but found invalid token at character 1";
+  std::string by_get = run_error(*h, record("get", "not json"));
+  std::string by_decode = run_error(*h, record("decode", "not json"));
+  EXPECT_NE(by_get.find(":3: " + want), std::string::npos) << by_get;
+  EXPECT_NE(by_decode.find(":4: " + want), std::string::npos) << by_decode;
+  EXPECT_EQ(by_get.rfind("key() failed: ", 0), 0u) << by_get;
+  EXPECT_EQ(run_ok(*h, record("get", R"({"user":"u7"})")).keys, std::vector<std::string>{"u7"});
+}
+
 TEST_F(ScriptingTest, HashIsStableXxh64) {
   // Published XXH64 (seed 0) test values.
   EXPECT_EQ(hash64_hex(""), "ef46db3751d8e999");
