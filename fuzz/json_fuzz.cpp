@@ -17,41 +17,18 @@
 
 #include "common/log.hpp"
 #include "lua_hooks.hpp"
+#include "lua_json_dump.hpp"
 
 extern "C" int luaopen_cjson(lua_State* L);
 
 namespace {
 
-// Shared by both states: `decode`, `get` and `null` are set before it runs.
+// Shared by both states, after kLuaJsonDump: `decode`, `get` and `null` are set before it runs.
 constexpr const char* kCheck = R"lua(
-local function order(a, b)
-  if type(a) ~= type(b) then return type(a) < type(b) end
-  return a < b
-end
-local function dump(v)
-  local t = type(v)
-  if t == 'table' then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, order)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = dump(k) .. '=' .. dump(v[k]) end
-    return '{' .. table.concat(parts, ',') .. '}'
-  elseif t == 'number' then
-    if v ~= v then return 'nan' end
-    if v == 0 and 1 / v < 0 then return '-0' end
-    return string.format('%.17g', v)
-  elseif t == 'string' then
-    return string.format('%q', v)
-  elseif t == 'userdata' then
-    return v == null and 'null' or 'userdata'
-  end
-  return tostring(v)
-end
 local function first_key(t)
   local best
   for k in pairs(t) do
-    if best == nil or order(k, best) then best = k end
+    if best == nil or dump_order(k, best) then best = k end
   end
   return best
 end
@@ -109,7 +86,8 @@ void open_reference() {
   lua_getfield(reference, -1, "null");
   lua_setglobal(reference, "null");
   lua_pop(reference, 1);
-  if (luaL_dostring(reference, kReferenceGet) != 0 || luaL_dostring(reference, kCheck) != 0)
+  const std::string check = std::string(strata::test::kLuaJsonDump) + kCheck;
+  if (luaL_dostring(reference, kReferenceGet) != 0 || luaL_dostring(reference, check.c_str()) != 0)
     broken("the reference script does not load", lua_tostring(reference, -1));
 }
 
@@ -119,7 +97,8 @@ void load_hooks() {
   std::string dir = tmpl, path = dir + "/json.lua";
   std::ofstream(path) << "decode, get, null = strata.json.decode, strata.json.get, "
                          "strata.json.null\n"
-                      << kCheck << "function key(r) return check(r.value) end\n";
+                      << strata::test::kLuaJsonDump << kCheck
+                      << "function key(r) return check(r.value) end\n";
   strata::lua::ScriptSettings s;
   s.path = path;
   s.instruction_budget = 50'000'000;  // dump of a 4 KiB document: well under 1 M

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "lua_json_dump.hpp"
 #include "sandbox.hpp"
 #include "stdlib.hpp"
 
@@ -695,29 +696,6 @@ local cases = {
   '[' .. string.rep('1,', 700) .. '1]', '{"big":"' .. string.rep('x', 100000) .. '"}',
   123, 1.5, nil, true, {},
 }
-local function dump(v)
-  local t = type(v)
-  if t == 'table' then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) ~= type(b) then return type(a) < type(b) end
-      return a < b
-    end)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = dump(k) .. '=' .. dump(v[k]) end
-    return '{' .. table.concat(parts, ',') .. '}'
-  elseif t == 'number' then
-    if v ~= v then return 'nan' end
-    if v == 0 and 1 / v < 0 then return '-0' end
-    return string.format('%.17g', v)
-  elseif t == 'string' then
-    return string.format('%q', v)
-  elseif t == 'userdata' then
-    return v == null and 'null' or 'userdata'
-  end
-  return tostring(v)
-end
 function run_cases()
   local out = {}
   for i = 1, #cases + 5 do
@@ -734,7 +712,7 @@ extern "C" int luaopen_cjson(lua_State* L);
 
 TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
   auto h = must_load(std::string("decode, null = strata.json.decode, strata.json.null\n") +
-                     kJsonCases + "function key(r) return run_cases() end\n");
+                     test::kLuaJsonDump + kJsonCases + "function key(r) return run_cases() end\n");
   ASSERT_TRUE(h);
   auto got = run_ok(*h, record()).keys;
   ASSERT_EQ(got.size(), 1u);
@@ -749,7 +727,8 @@ TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
   lua_getfield(L, -1, "null");
   lua_setglobal(L, "null");
   lua_pop(L, 1);
-  ASSERT_EQ(luaL_dostring(L, kJsonCases), 0) << lua_tostring(L, -1);
+  ASSERT_EQ(luaL_dostring(L, (std::string(test::kLuaJsonDump) + kJsonCases).c_str()), 0)
+      << lua_tostring(L, -1);
   lua_getglobal(L, "run_cases");
   ASSERT_EQ(lua_pcall(L, 0, 1, 0), 0) << lua_tostring(L, -1);
   std::string want = lua_tostring(L, -1);
@@ -772,7 +751,7 @@ TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
 // scalars, missing members and repeated names.
 TEST_F(ScriptingTest, JsonGetAgreesWithDecodeThenIndex) {
   auto h = must_load(std::string("decode, null = strata.json.decode, strata.json.null\n") +
-                     kJsonCases + R"lua(
+                     test::kLuaJsonDump + kJsonCases + R"lua(
 local get = strata.json.get
 local extra = {'{"user":"u1","seq":7,"user":"u2"}', '{"1":"one","a":{"b":[10,{"c":"deep"}]}}',
                '[[1,2],[3,[4,5]]]', '{"a":{"a":{"a":null}}}'}
