@@ -19,8 +19,6 @@
 #include "lua_hooks.hpp"
 #include "lua_json_dump.hpp"
 
-extern "C" int luaopen_cjson(lua_State* L);
-
 namespace {
 
 // Shared by both states, after kLuaJsonDump: `decode`, `get` and `null` are set before it runs.
@@ -75,17 +73,9 @@ lua_State* reference = nullptr;
 std::unique_ptr<strata::lua::KeyHooks> hooks;
 
 void open_reference() {
-  reference = luaL_newstate();
-  std::atexit([] { lua_close(reference); });  // cjson frees its buffers in the state's GC
+  reference = strata::test::new_cjson_state();
   if (!reference) broken("luaL_newstate failed", "");
-  luaL_openlibs(reference);
-  lua_pushcfunction(reference, luaopen_cjson);
-  lua_call(reference, 0, 1);
-  lua_getfield(reference, -1, "decode");
-  lua_setglobal(reference, "decode");
-  lua_getfield(reference, -1, "null");
-  lua_setglobal(reference, "null");
-  lua_pop(reference, 1);
+  std::atexit([] { lua_close(reference); });  // cjson frees its buffers in the state's GC
   const std::string check = std::string(strata::test::kLuaJsonDump) + kCheck;
   if (luaL_dostring(reference, kReferenceGet) != 0 || luaL_dostring(reference, check.c_str()) != 0)
     broken("the reference script does not load", lua_tostring(reference, -1));

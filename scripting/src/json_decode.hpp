@@ -1,8 +1,8 @@
 // strata.json.decode: lua-cjson's decode with a fast path. Strict JSON up to a size and depth is
 // decoded here, each table created at its final size; anything else (escapes, numbers outside
 // the strict grammar, what cjson accepts beyond JSON, every error) goes to cjson, so results and
-// error messages stay cjson's. strata.json.get reads one value
-// out of a document the same way. Installed by open_strata_library (stdlib.cpp).
+// error messages stay cjson's. strata.json.get reads one value out of a document the same way.
+// Installed by open_strata_library (stdlib.cpp).
 #pragma once
 
 #include <lua.hpp>

@@ -708,8 +708,6 @@ function run_cases()
 end
 )lua";
 
-extern "C" int luaopen_cjson(lua_State* L);
-
 TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
   auto h = must_load(std::string("decode, null = strata.json.decode, strata.json.null\n") +
                      test::kLuaJsonDump + kJsonCases + "function key(r) return run_cases() end\n");
@@ -717,16 +715,8 @@ TEST_F(ScriptingTest, JsonDecodeAgreesWithCjson) {
   auto got = run_ok(*h, record()).keys;
   ASSERT_EQ(got.size(), 1u);
 
-  lua_State* L = luaL_newstate();
+  lua_State* L = test::new_cjson_state();
   ASSERT_NE(L, nullptr);
-  luaL_openlibs(L);
-  lua_pushcfunction(L, luaopen_cjson);
-  lua_call(L, 0, 1);
-  lua_getfield(L, -1, "decode");
-  lua_setglobal(L, "decode");
-  lua_getfield(L, -1, "null");
-  lua_setglobal(L, "null");
-  lua_pop(L, 1);
   ASSERT_EQ(luaL_dostring(L, (std::string(test::kLuaJsonDump) + kJsonCases).c_str()), 0)
       << lua_tostring(L, -1);
   lua_getglobal(L, "run_cases");

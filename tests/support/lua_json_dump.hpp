@@ -4,7 +4,27 @@
 // strata.json with lua-cjson: tests/scripting and fuzz/json_fuzz.
 #pragma once
 
+#include <lua.hpp>
+
+extern "C" int luaopen_cjson(lua_State* L);  // liblua5.1-cjson, linked by strata_scripting
+
 namespace strata::test {
+
+// A plain Lua state (standard libraries, no sandbox) whose globals `decode` and `null` are
+// lua-cjson's: the reference the comparisons run against. nullptr if no state could be made.
+inline lua_State* new_cjson_state() {
+  lua_State* L = luaL_newstate();
+  if (L == nullptr) return nullptr;
+  luaL_openlibs(L);
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_call(L, 0, 1);
+  lua_getfield(L, -1, "decode");
+  lua_setglobal(L, "decode");
+  lua_getfield(L, -1, "null");
+  lua_setglobal(L, "null");
+  lua_pop(L, 1);
+  return L;
+}
 
 inline constexpr const char* kLuaJsonDump = R"lua(
 local function dump_order(a, b)
