@@ -136,4 +136,12 @@ std::string describe(const rd_kafka_topic_partition_list_t* parts) {
   return out;
 }
 
+bool is_cooperative(const rd_kafka_conf_t* conf) {
+  char value[512];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(conf, "partition.assignment.strategy", value, &size) != RD_KAFKA_CONF_OK)
+    return false;
+  return std::strstr(value, "cooperative") != nullptr;
+}
+
 }  // namespace kafka_source

@@ -49,4 +49,10 @@ ConfPtr consumer_conf(const strata::Options& opts, const std::string& group,
 // "3 partition(s): events[0,1,2]" for the log.
 std::string describe(const rd_kafka_topic_partition_list_t* parts);
 
+// Whether the configured assignors (partition.assignment.strategy) make the group's rebalance
+// protocol COOPERATIVE: librdkafka refuses a mix, and cooperative-sticky is its one cooperative
+// assignor. Read from the configuration, so a rebalance handler never has to ask librdkafka
+// (rd_kafka_rebalance_protocol() waits for the group thread without a timeout).
+bool is_cooperative(const rd_kafka_conf_t* conf);
+
 }  // namespace kafka_source

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "bounded_call.hpp"
 #include "consumer_parts.hpp"
 #include "embedded_mock.hpp"
 #include "replay_range.hpp"
@@ -101,6 +102,7 @@ class KafkaSource final : public strata::SourceModule {
       throw strata::Error("bootstrap_file needs brokers = \"mock\"");
     if (!seed_file_.empty()) seed_ = parse_seed_file(seed_file_, topics_.front());
     conf_ = consumer_conf(opts, group_, start_, mock_brokers_ > 0);
+    cooperative_ = is_cooperative(conf_.get());
     rd_kafka_conf_set_opaque(conf_.get(), this);
     rd_kafka_conf_set_rebalance_cb(conf_.get(), &KafkaSource::on_rebalance);
     rd_kafka_conf_set_error_cb(conf_.get(), &KafkaSource::on_error);
@@ -121,8 +123,16 @@ class KafkaSource final : public strata::SourceModule {
       outstanding_.clear();
     }
     // A consumer that did not close in time is not closed again by destroy (it would block).
-    if (rk_)
-      rd_kafka_destroy_flags(rk_, closed_cleanly_ ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    // After a close that left a call blocked (bounded_call.hpp), the destroy gets a deadline
+    // too. The blocked call waits on a reply queue of its own, which the destroy leaves alone.
+    if (rk_) {
+      rd_kafka_t* rk = rk_;
+      int flags = closed_cleanly_ ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
+      if (!abandoned_)
+        rd_kafka_destroy_flags(rk, flags);
+      else if (!call_within(close_timeout_ms_, [rk, flags] { rd_kafka_destroy_flags(rk, flags); }))
+        host_.warn("consumer: librdkafka's destroy did not return within close_timeout either");
+    }
     mock_.stop();
   }
 
@@ -170,15 +180,22 @@ class KafkaSource final : public strata::SourceModule {
       // Served with the event API, not poll_callback: the close forwards the consumer queue
       // here, and a message or error still in it is no callback's to serve (librdkafka
       // asserts on it). A rebalance arrives as an event and is handled like the callback.
-      while (!rd_kafka_consumer_closed(rk_) && host_.monotonic_ns() < deadline) {
+      while (!abandoned_ && !rd_kafka_consumer_closed(rk_) && host_.monotonic_ns() < deadline) {
         rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 50);
         if (!ev) continue;
-        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
-          rebalance(rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+        // A group that has terminated waits for no answer (and would drop the request).
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE && !rd_kafka_consumer_closed(rk_))
+          answer_during_close(rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev),
+                              deadline);
         rd_kafka_event_destroy(ev);
       }
-      closed_cleanly_ = rd_kafka_consumer_closed(rk_);
-      if (!closed_cleanly_)
+      closed_cleanly_ = !abandoned_ && rd_kafka_consumer_closed(rk_);
+      if (abandoned_)
+        host_.warn("consumer close: librdkafka did not answer an unassign within close_timeout (" +
+                   std::to_string(close_timeout_ms_) +
+                   " ms); leaving the consumer as it is: uncommitted positions are read again "
+                   "after a restart");
+      else if (!closed_cleanly_)
         host_.warn("consumer did not leave the group within close_timeout (" +
                    std::to_string(close_timeout_ms_) +
                    " ms); abandoning it: uncommitted positions are read again after a restart");
@@ -357,9 +374,42 @@ class KafkaSource final : public strata::SourceModule {
     self->host_.log(l, std::string("librdkafka ") + fac + ": " + buf);
   }
 
+  // Every rebalance event of the close is answered with an unassign, and never with a call
+  // that could wait forever (bounded_call.hpp): a revoke as usual (commit, forget, unassign),
+  // an assignment that arrives anyway is declined. False once a call did not return in time.
+  void answer_during_close(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                           uint64_t deadline) {
+    rebalances_.add();
+    bool revoke = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS;
+    if (revoke) {
+      if (!rd_kafka_assignment_lost(rk_)) rd_kafka_commit(rk_, nullptr, 1);
+      forget(parts);
+      host_.info("revoked " + describe(parts));
+    } else {
+      host_.info("declined " + describe(parts) + ": the consumer is closing");
+    }
+    std::shared_ptr<rd_kafka_topic_partition_list_t> copy(rd_kafka_topic_partition_list_copy(parts),
+                                                          rd_kafka_topic_partition_list_destroy);
+    rd_kafka_t* rk = rk_;
+    bool incremental = cooperative_;
+    uint64_t now = host_.monotonic_ns();
+    int64_t left_ms = now < deadline ? int64_t((deadline - now) / 1000000u) : 0;
+    bool answered = call_within(left_ms, [rk, copy, incremental, revoke] {
+      rd_kafka_error_t* e = nullptr;
+      if (!incremental)
+        rd_kafka_assign(rk, nullptr);
+      else if (revoke)
+        e = rd_kafka_incremental_unassign(rk, copy.get());
+      else
+        e = rd_kafka_incremental_assign(rk, copy.get());  // made an unassign by the close
+      if (e) rd_kafka_error_destroy(e);
+    });
+    if (!answered) abandoned_ = true;
+  }
+
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
     rebalances_.add();
-    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+    bool cooperative = cooperative_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) return assign(parts, cooperative);
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) return revoke(parts, cooperative);
     host_.error(std::string("rebalance failed: ") + rd_kafka_err2str(err));
@@ -604,6 +654,8 @@ class KafkaSource final : public strata::SourceModule {
   rd_kafka_t* rk_ = nullptr;
   bool closed_ = false;
   bool closed_cleanly_ = false;
+  bool abandoned_ = false;             // a close call was left blocked (bounded_call.hpp)
+  bool cooperative_ = false;           // from the configured assignors: no request to librdkafka
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue: batches are read from it
   std::atomic<uint64_t> revokes_{0};   // bumped by the revoke callback
 

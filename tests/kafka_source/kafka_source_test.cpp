@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
@@ -161,14 +162,13 @@ TEST(KafkaSource, AckCommitsExactlyAckedPositionsAndRedeliversTheRest) {
   expect_contiguous(again, acked);
 }
 
-TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
-  MockKafkaProcess mock(1, "shared", 4);
-  ASSERT_TRUE(mock.ok());
+// Two members of one group (source options `body`) share the partitions of "shared" and
+// between them see every record produced.
+void two_members_split(const MockKafkaProcess& mock, const std::string& body,
+                       std::unique_ptr<Source>& a, std::unique_ptr<Source>& b) {
   TempDir dir;
-  const std::string body = "brokers = \"" + mock.bootstrap() +
-                           "\"\ntopics = [\"shared\"]\ngroup_id = \"g-split\"\n" + kFastGroup;
-  auto a = started(body);
-  auto b = started(body);
+  a = started(body);
+  b = started(body);
   ASSERT_TRUE(a && b);
 
   std::set<std::string> produced, seen;
@@ -205,6 +205,39 @@ TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
   }
   EXPECT_TRUE(split) << "the two members never shared the partitions between them";
   for (const auto& k : produced) EXPECT_TRUE(seen.count(k)) << "never delivered: " << k;
+}
+
+TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
+  MockKafkaProcess mock(1, "shared", 4);
+  ASSERT_TRUE(mock.ok());
+  std::unique_ptr<Source> a, b;
+  two_members_split(mock,
+                    "brokers = \"" + mock.bootstrap() +
+                        "\"\ntopics = [\"shared\"]\ngroup_id = \"g-split\"\n" + kFastGroup,
+                    a, b);
+}
+
+// The cooperative protocol is taken from partition.assignment.strategy (the source never asks
+// librdkafka during a rebalance, see bounded_call.hpp): incremental assigns and revokes work,
+// and both members then stop well within close_timeout, the second one while the first one's
+// leave re-forms the group.
+TEST(KafkaSource, CooperativeMembersSplitThePartitionsAndStopPromptly) {
+  MockKafkaProcess mock(1, "shared", 4);
+  ASSERT_TRUE(mock.ok());
+  std::unique_ptr<Source> a, b;
+  two_members_split(mock,
+                    "brokers = \"" + mock.bootstrap() +
+                        "\"\ntopics = [\"shared\"]\ngroup_id = \"g-coop\"\n"
+                        "rdkafka = { \"session.timeout.ms\" = \"6000\", "
+                        "\"heartbeat.interval.ms\" = \"300\", "
+                        "\"partition.assignment.strategy\" = \"cooperative-sticky\" }\n",
+                    a, b);
+  if (!a || !b) return;
+  auto t0 = std::chrono::steady_clock::now();
+  a->stop();
+  b->stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, std::chrono::seconds(9)) << "close_timeout is 10 s; a close ran into it";
 }
 
 TEST(KafkaSource, PauseHoldsRecordsUntilResume) {

@@ -68,7 +68,11 @@ void stop_runtime(Runtime& rt, ShutdownWatchdog& watchdog) {
     pipelines[i]->stop();
   }
   watchdog.set_stage("the sources, tiers and policies (stopping in reverse start order)");
-  rt.stop();
+  rt.stop([&](const std::string& instance) {
+    watchdog.set_stage(instance +
+                       " (its stop() has not returned; the sources, tiers and "
+                       "policies stop in reverse start order)");
+  });
 }
 
 }  // namespace

@@ -268,14 +268,18 @@ Result<void> Runtime::start() {
   return {};
 }
 
-void Runtime::stop() {
+void Runtime::stop(const std::function<void(const std::string&)>& on_instance) {
   stop_fronts();
   for (auto& p : pipelines_) p->stop();
   for (auto& d : dead_letters_) d->flush();
   if (!started_) return;
   started_ = false;
-  for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it)
-    if (auto i = instances_.find(*it); i != instances_.end()) i->second->stop(true);
+  for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) {
+    auto i = instances_.find(*it);
+    if (i == instances_.end()) continue;
+    if (on_instance) on_instance(*it);
+    i->second->stop(true);
+  }
 }
 
 Result<TierChain*> Runtime::chain(const std::string& pipeline) {

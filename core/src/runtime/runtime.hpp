@@ -3,6 +3,7 @@
 // Used by the CLI (`run`, `check`, `cache`) and by the embeddable strata::Cache.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,8 +51,9 @@ class Runtime {
   // then (Run) the pipelines.
   Result<void> start();
   // Fronts first (stop_fronts), then pipelines (they finish their batch and ack), then
-  // instances.
-  void stop();
+  // instances in reverse start order; `on_instance` (if set) is told each one's name ("sources.
+  // events") before its stop(), so that a shutdown watchdog can name the one that hangs.
+  void stop(const std::function<void(const std::string&)>& on_instance = {});
   // Stops every front (its stop() closes listeners and fails or finishes what is in flight),
   // then shuts their chain services down: a submit still queued is answered "shutting down".
   // Idempotent; stop() calls it first.
