@@ -48,6 +48,7 @@ class MockKafka {
   // Runs strata-mock-kafka ($STRATA_MOCK_KAFKA) with one topic; false if it did not come up.
   bool start(const std::string& topic, int partitions, const std::string& workdir);
   const std::string& bootstrap() const { return bootstrap_; }
+  pid_t pid() const { return proc_.pid(); }
 
  private:
   ChildProcess proc_;

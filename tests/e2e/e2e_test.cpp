@@ -426,6 +426,31 @@ TEST_F(EndToEnd, MembersStoppedDuringARebalanceExitPromptly) {
   expect_latest_everywhere();
 }
 
+// The shutdown watchdog names the instance whose stop() holds the stop past the deadline: with
+// the broker frozen (SIGSTOP) the source's close waits for its close_timeout (30 s here), so
+// --shutdown-timeout 3s fires while "sources.events" is stopping. Exit 1, and the line says so.
+TEST_F(EndToEnd, StopHeldByAFrozenBrokerNamesTheSourceAtTheDeadline) {
+  ASSERT_TRUE(produce(records(5000, 500, 11)));
+  std::string cfg = config("g10", "", 0, "close_timeout = \"30s\"\n");
+  ChildProcess strata;
+  ASSERT_TRUE(
+      strata.start({std::getenv("STRATA_BIN"), "run", "-c", cfg, "--shutdown-timeout", "3s"},
+                   dir_ + "/strata.log"));
+  ASSERT_TRUE(wait_all_committed("g10", produced_)) << read_file(dir_ + "/strata.log");
+  struct Thaw {  // also when an assertion returns early: the teardown must be able to stop it
+    pid_t pid;
+    ~Thaw() { ::kill(pid, SIGCONT); }
+  } thaw{kafka_.pid()};
+  ASSERT_TRUE(stop_process(kafka_.pid()));
+  ::kill(strata.pid(), SIGTERM);
+  int rc = strata.wait(20000);  // -1: still running long after the deadline
+  std::string log = read_file(dir_ + "/strata.log");
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("still running: sources.events (its stop() has not returned"),
+            std::string::npos)
+      << log;
+}
+
 TEST_F(EndToEnd, BadRecordsAreDeadLetteredWithReasonsWhileTheRestFlows) {
   std::string lines = records(2000, 100, 7);
   lines += "bad1|{not json\n";

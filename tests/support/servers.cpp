@@ -33,6 +33,50 @@ int free_port() {
   return port;
 }
 
+namespace {
+
+// The inode of the socket listening on 127.0.0.1:port (or 0.0.0.0:port), or "".
+std::string listening_inode(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  char want_lo[16], want_any[16];
+  std::snprintf(want_lo, sizeof want_lo, "0100007F:%04X", port);
+  std::snprintf(want_any, sizeof want_any, "00000000:%04X", port);
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string sl, local, remote, st, queues, timer, retr, uid, timeout, inode;
+    f >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode;
+    if (st == "0A" && (local == want_lo || local == want_any)) return inode;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool listens_on(pid_t pid, int port) {
+  const std::string inode = listening_inode(port);
+  if (inode.empty()) return false;
+  const std::string want = "socket:[" + inode + "]";
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  bool found = false;
+  char target[128];
+  while (dirent* e = ::readdir(d)) {
+    std::string link = dir + "/" + e->d_name;
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = 0;
+    if (want == target) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
 int connect_loopback(int port, int timeout_ms) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
@@ -192,10 +236,11 @@ bool ServerProcess::spawn() {
       return false;
     }
     if (wait_for_port(port_, 100, probe)) {
-      // Whoever answered must be our child: it is still alive after answering.
-      if (::waitpid(pid_, &st, WNOHANG) == 0) return true;
-      pid_ = -1;
-      return false;
+      // Whoever answered must be our child. Its being alive is not enough (CI, 2026-12-04: a
+      // parallel test's memcached held the port and answered the PING while redis-server was
+      // still failing to bind it): it must hold the listening socket. If not, it exits soon.
+      if (listens_on(pid_, port_)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   std::fprintf(stderr, "%s did not come up on port %d\n", args[0].c_str(), port_);
@@ -291,9 +336,8 @@ bool SentinelProcess::spawn() {
       return false;
     }
     if (wait_for_port(port_, 100, "PING\r\n")) {
-      if (::waitpid(pid_, &st, WNOHANG) == 0) return true;
-      pid_ = -1;
-      return false;
+      if (listens_on(pid_, port_)) return true;  // ours, not a parallel test's (see above)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
   std::fprintf(stderr, "redis sentinel did not come up on port %d\n", port_);

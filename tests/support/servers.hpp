@@ -22,6 +22,10 @@ int connect_loopback(int port, int timeout_ms);
 // be milliseconds after kill() returned, while its other threads still serve requests. True
 // once all are stopped.
 bool stop_process(pid_t pid, int timeout_ms = 5000);
+// Whether process `pid` holds the socket listening on 127.0.0.1:port (/proc/net/tcp and
+// /proc/PID/fd). An answer on the port proves nothing by itself: a parallel test's server that
+// took the port first answers too, while our child has not yet failed to bind it and exited.
+bool listens_on(pid_t pid, int port);
 // Runs a shell command, returns its stdout (stderr passes through); exit status in *status.
 std::string run_command(const std::string& cmd, int* status = nullptr);
 
