@@ -188,17 +188,38 @@ double median(std::vector<double> v, double none) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// The machine's CPU time from /proc/stat's first line, in clock ticks: all of it, and the
+// idle part (idle + iowait). Read around a run, it says whether the run left any core idle and
+// what every process together (strata, the Kafka mock, Redis, memcached) spent per record.
+struct MachineCpu {
+  unsigned long long total = 0, idle = 0;
+  static MachineCpu now() {
+    MachineCpu m;
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    unsigned long long v[8] = {};
+    in >> cpu;
+    for (auto& x : v) in >> x;  // user nice system idle iowait irq softirq steal
+    for (auto x : v) m.total += x;
+    m.idle = v[3] + v[4];
+    return m;
+  }
+};
+
 struct StrataRun {
   double rate = 0;  // records/s
   uint64_t batches = 0;
   double coalesced = 0;  // share of the key writes coalesced away
-  // "  (N batches of M, X% coalesced)"
+  double idle = 0;       // share of the machine's CPU left idle during the run
+  double cpu_us = 0;     // machine CPU (all processes) per record, µs
+  // "  (N batches of M, X% coalesced; idle X%, Y µs CPU/record)"
   std::string detail() const {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "  (%llu batches of %.0f, %.0f%% coalesced)",
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  "  (%llu batches of %.0f, %.0f%% coalesced; idle %.0f%%, %.2f us CPU/record)",
                   static_cast<unsigned long long>(batches),
                   batches ? static_cast<double>(g_records) / static_cast<double>(batches) : 0.0,
-                  100.0 * coalesced);
+                  100.0 * coalesced, 100.0 * idle, cpu_us);
     return buf;
   }
 };
@@ -233,19 +254,29 @@ StrataRun strata_run(const std::string& dir, const std::string& bootstrap, const
   const auto& stats = rt->pipelines().front()->stats();
   Clock::time_point first{};
   uint64_t first_count = 0;
+  MachineCpu cpu0;
   // Every record is one key op: acknowledged by Redis, or coalesced away before the write.
   while (stats.keys_written.load() + stats.coalesced.load() + stats.stale_skipped.load() <
          static_cast<uint64_t>(g_records)) {
     if (first_count == 0 && stats.records.load() > 0) {
       first = Clock::now();
       first_count = stats.records.load();
+      cpu0 = MachineCpu::now();
     }
     // Every 2 ms: at 0.5 ms this poller took ~9 % of the CPU that strata's own threads used
     // (perf, 2 cores); 2 ms late at either end is under 1 % of a run.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   Clock::time_point last = Clock::now();
+  MachineCpu cpu1 = MachineCpu::now();
   StrataRun run;
+  const double ticks = static_cast<double>(cpu1.total - cpu0.total);
+  if (ticks > 0) {
+    run.idle = static_cast<double>(cpu1.idle - cpu0.idle) / ticks;
+    const double busy_s = (ticks - static_cast<double>(cpu1.idle - cpu0.idle)) /
+                          static_cast<double>(sysconf(_SC_CLK_TCK));
+    run.cpu_us = 1e6 * busy_s / static_cast<double>(g_records - static_cast<long>(first_count));
+  }
   run.batches = stats.batches.load();
   run.coalesced = static_cast<double>(stats.coalesced.load()) / static_cast<double>(g_records);
   if (stats.stale_skipped.load() || stats.dead_letters.load())
@@ -364,12 +395,15 @@ int main(int argc, char** argv) {
       std::max(1, std::atoi(std::getenv("INGEST_ROUNDS") ? std::getenv("INGEST_ROUNDS") : "5"));
   report.param("rounds", std::to_string(rounds));
   std::vector<double> cs, ds, es, gs;
+  std::vector<double> c_cpu, d_cpu, c_idle, d_idle;  // machine CPU per record and idle share
   for (int round = 1; round <= rounds; ++round) {
     const std::string tag = rounds > 1 ? "_r" + std::to_string(round) : "";
     const std::string of = rounds > 1 ? "  [round " + std::to_string(round) + "]" : "";
     if (want('c')) {
       StrataRun r = strata_run(dir, bootstrap, kTopic, "bench_c" + tag, "keys.lua", mc, redis);
       cs.push_back(r.rate);
+      c_cpu.push_back(r.cpu_us);
+      c_idle.push_back(r.idle);
       std::printf("(c) strata, Lua key hook, L1 + L2    %10.0f records/s%s%s\n", r.rate,
                   r.detail().c_str(), of.c_str());
     }
@@ -382,6 +416,8 @@ int main(int argc, char** argv) {
     if (want('d')) {
       StrataRun r = strata_run(dir, bootstrap, kTopic, "bench_d" + tag, "", mc, redis);
       ds.push_back(r.rate);
+      d_cpu.push_back(r.cpu_us);
+      d_idle.push_back(r.idle);
       std::printf("(d) strata, identity key, L1 + L2    %10.0f records/s%s%s\n", r.rate,
                   r.detail().c_str(), of.c_str());
     }
@@ -406,6 +442,14 @@ int main(int argc, char** argv) {
   if (rounds > 1)
     std::printf("medians of %d rounds: (c) %.0f  (g) %.0f  (d) %.0f  (e) %.0f records/s\n", rounds,
                 c, g, d, e);
+  // When no core is left idle, a rate is the machine's CPU over the CPU a record costs, so
+  // c/d cannot pass (d)'s CPU per record over (c)'s: what the Lua hook adds bounds it.
+  const double cc = median(c_cpu, skip), dc = median(d_cpu, skip);
+  if (want('c') && want('d'))
+    std::printf(
+        "machine CPU per record (medians, every process): (c) %.2f us, (d) %.2f us; idle (c) "
+        "%.0f%%, (d) %.0f%%; with the cores the limit, c/d <= %.2f\n",
+        cc, dc, 100.0 * median(c_idle, skip), 100.0 * median(d_idle, skip), dc / cc);
   if (want('f')) {
     StrataRun r = strata_run(dir, bootstrap, kHotTopic, "bench_f", "", mc, redis);
     f = r.rate;
@@ -431,6 +475,8 @@ int main(int argc, char** argv) {
   report.figure("(b) naive loop", rs, b);
   report.figure("(c) strata, Lua keys", rs, c);
   report.figure("(d) strata, identity keys", rs, d);
+  report.figure("(c) machine CPU per record", "us", cc);
+  report.figure("(d) machine CPU per record", "us", dc);
   report.figure("(e) hand-tuned loop", rs, e);
   report.figure("(g) strata, Lua json.get keys", rs, g);
   report.figure("(f) hot keys, identity", rs, f);
