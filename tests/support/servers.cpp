@@ -14,22 +14,80 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 namespace strata::test {
 
-int free_port() {
+namespace {
+
+// Whether 127.0.0.1:port can be bound right now (no SO_REUSEADDR: a TIME_WAIT counts as taken).
+bool bindable(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A port the kernel picks (bind to port 0), or 0.
+int kernel_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  int port = 0;
   socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
   ::close(fd);
+  return port;
+}
+
+// The first port of the kernel's ephemeral range (ip_local_port_range), or 0.
+int ephemeral_low() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0, hi = 0;
+  in >> lo >> hi;
+  return lo;
+}
+
+}  // namespace
+
+// Ports come from just below the kernel's ephemeral range: there neither another process's
+// bind to port 0 nor an outgoing connection's source port can take them, which in the
+// ephemeral range both can between this pick and the server's bind (ctest runs two test
+// processes at once, each with its servers and clients). Random per process, never handed out
+// twice by one process, and checked bindable; the kernel's pick when that range is unusable.
+int free_port() {
+  static std::mutex mu;
+  static std::set<int> issued;
+  static std::mt19937 rng(
+      static_cast<uint32_t>(::getpid()) * 2654435761u ^
+      static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::lock_guard<std::mutex> lock(mu);
+  const int lo = ephemeral_low();
+  constexpr int kSpan = 12000;
+  if (lo > kSpan + 1024) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      int port = lo - kSpan + static_cast<int>(rng() % kSpan);
+      if (issued.count(port) || !bindable(port)) continue;
+      issued.insert(port);
+      return port;
+    }
+  }
+  int port = kernel_port();
+  issued.insert(port);
   return port;
 }
 

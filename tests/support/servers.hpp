@@ -9,7 +9,10 @@
 
 namespace strata::test {
 
-// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+// A free TCP port on 127.0.0.1, picked at random just below the kernel's ephemeral range (which
+// bind-to-0 and outgoing connections of parallel tests draw from), never the same twice in one
+// process, checked bindable. Another process may still take it before it is bound: servers
+// started by this harness check that they hold their port (listens_on) and pick again.
 int free_port();
 // True once something accepts TCP connections on 127.0.0.1:port (waits up to timeout_ms) and,
 // when `request` is not empty, answers it with at least one byte.

@@ -5,6 +5,9 @@
 
 #include <unistd.h>
 
+#include <fstream>
+#include <set>
+
 namespace strata::test {
 namespace {
 
@@ -26,6 +29,25 @@ TEST(ServerProcess, ListensOnIsFalseForAProcessWithoutTheSocket) {
   EXPECT_TRUE(listens_on(redis.pid(), redis.port()));
   EXPECT_FALSE(listens_on(::getpid(), redis.port()));
   EXPECT_FALSE(listens_on(redis.pid(), redis.port() == 65535 ? 1 : redis.port() + 1));
+}
+
+TEST(FreePort, PortsAreDistinctBindableAndOutsideTheEphemeralRange) {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0, hi = 0;
+  in >> lo >> hi;
+  std::set<int> seen;
+  for (int i = 0; i < 200; ++i) {
+    int port = free_port();
+    ASSERT_GT(port, 0);
+    EXPECT_TRUE(seen.insert(port).second) << "handed out twice: " << port;
+    if (lo > 13024) {
+      EXPECT_LT(port, lo) << "in the ephemeral range " << lo << "-" << hi;
+    }
+  }
+  // Each one can be listened on (a server started on it binds it).
+  ServerProcess memcached(ServerProcess::Kind::Memcached, free_port());
+  ASSERT_TRUE(memcached.start());
+  EXPECT_TRUE(listens_on(memcached.pid(), memcached.port()));
 }
 
 }  // namespace
