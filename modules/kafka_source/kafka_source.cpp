@@ -376,18 +376,16 @@ class KafkaSource final : public strata::SourceModule {
 
   // Every rebalance event of the close is answered with an unassign, and never with a call
   // that could wait forever (bounded_call.hpp): a revoke as usual (commit, forget, unassign),
-  // an assignment that arrives anyway is declined. False once a call did not return in time.
+  // an assignment that arrives anyway is declined. Sets abandoned_ if the call did not return
+  // within the close's deadline.
   void answer_during_close(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                            uint64_t deadline) {
     rebalances_.add();
     bool revoke = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS;
-    if (revoke) {
-      if (!rd_kafka_assignment_lost(rk_)) rd_kafka_commit(rk_, nullptr, 1);
-      forget(parts);
-      host_.info("revoked " + describe(parts));
-    } else {
+    if (revoke)
+      hand_back(parts);
+    else
       host_.info("declined " + describe(parts) + ": the consumer is closing");
-    }
     std::shared_ptr<rd_kafka_topic_partition_list_t> copy(rd_kafka_topic_partition_list_copy(parts),
                                                           rd_kafka_topic_partition_list_destroy);
     rd_kafka_t* rk = rk_;
@@ -409,9 +407,8 @@ class KafkaSource final : public strata::SourceModule {
 
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
     rebalances_.add();
-    bool cooperative = cooperative_;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) return assign(parts, cooperative);
-    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) return revoke(parts, cooperative);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) return assign(parts, cooperative_);
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) return revoke(parts, cooperative_);
     host_.error(std::string("rebalance failed: ") + rd_kafka_err2str(err));
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -455,15 +452,19 @@ class KafkaSource final : public strata::SourceModule {
     host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
   }
 
-  void revoke(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
-    // Commit what the pipeline acked before another member takes these partitions over;
-    // after a lost assignment the group has moved on and a commit would be refused. Async:
-    // the next owner resumes from the watermark stored with the data, so a commit that is
-    // late (or never lands) costs skipped replays, never a wrong value, and a slow
-    // coordinator cannot hold the rebalance (or a SIGTERM) hostage.
+  // Commits what the pipeline acked before another member takes these partitions over (after
+  // a lost assignment the group has moved on and a commit would be refused) and forgets them.
+  // Async: the next owner resumes from the watermark stored with the data, so a commit that
+  // is late (or never lands) costs skipped replays, never a wrong value, and a slow
+  // coordinator cannot hold the rebalance (or a SIGTERM) hostage.
+  void hand_back(const rd_kafka_topic_partition_list_t* parts) {
     if (!rd_kafka_assignment_lost(rk_)) rd_kafka_commit(rk_, nullptr, 1);
     forget(parts);
     host_.info("revoked " + describe(parts));
+  }
+
+  void revoke(rd_kafka_topic_partition_list_t* parts, bool cooperative) {
+    hand_back(parts);
     if (cooperative) {
       if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) {
         host_.error(std::string("incremental unassign: ") + rd_kafka_error_string(e));
