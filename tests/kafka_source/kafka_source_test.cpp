@@ -162,18 +162,27 @@ TEST(KafkaSource, AckCommitsExactlyAckedPositionsAndRedeliversTheRest) {
   expect_contiguous(again, acked);
 }
 
-// Two members of one group (source options `body`) share the partitions of "shared" and
-// between them see every record produced.
-void two_members_split(const MockKafkaProcess& mock, const std::string& body,
-                       std::unique_ptr<Source>& a, std::unique_ptr<Source>& b) {
+// Two members of group `group` (with `rdkafka`, the source's `rdkafka = {...}` line) share
+// the partitions of "shared" on their own mock cluster, and between them see every record
+// produced. The members stay started (and the cluster up) until the struct goes.
+struct TwoMembers {
+  MockKafkaProcess mock{1, "shared", 4};
+  std::unique_ptr<Source> a, b;
+  void split(const std::string& group, const std::string& rdkafka);
+};
+
+void TwoMembers::split(const std::string& group, const std::string& rdkafka) {
+  ASSERT_TRUE(mock.ok());
+  const std::string body = "brokers = \"" + mock.bootstrap() +
+                           "\"\ntopics = [\"shared\"]\ngroup_id = \"" + group + "\"\n" + rdkafka;
   TempDir dir;
   a = started(body);
   b = started(body);
   ASSERT_TRUE(a && b);
 
   std::set<std::string> produced, seen;
-  bool split = false;
-  for (int round = 0; round < 12 && !split; ++round) {
+  bool disjoint = false;
+  for (int round = 0; round < 12 && !disjoint; ++round) {
     auto recs = numbered("r" + std::to_string(round) + "-", 40);
     ASSERT_TRUE(kcat_produce(mock.bootstrap(), "shared", recs, dir.path()));
     for (const auto& kv : recs) produced.insert(kv.first);
@@ -201,20 +210,15 @@ void two_members_split(const MockKafkaProcess& mock, const std::string& body,
     std::vector<int32_t> both;
     std::set_intersection(parts_a.begin(), parts_a.end(), parts_b.begin(), parts_b.end(),
                           std::back_inserter(both));
-    split = got_a > 0 && got_b > 0 && both.empty();
+    disjoint = got_a > 0 && got_b > 0 && both.empty();
   }
-  EXPECT_TRUE(split) << "the two members never shared the partitions between them";
+  EXPECT_TRUE(disjoint) << "the two members never shared the partitions between them";
   for (const auto& k : produced) EXPECT_TRUE(seen.count(k)) << "never delivered: " << k;
 }
 
 TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
-  MockKafkaProcess mock(1, "shared", 4);
-  ASSERT_TRUE(mock.ok());
-  std::unique_ptr<Source> a, b;
-  two_members_split(mock,
-                    "brokers = \"" + mock.bootstrap() +
-                        "\"\ntopics = [\"shared\"]\ngroup_id = \"g-split\"\n" + kFastGroup,
-                    a, b);
+  TwoMembers members;
+  members.split("g-split", kFastGroup);
 }
 
 // The cooperative protocol is taken from partition.assignment.strategy (the source never asks
@@ -222,20 +226,14 @@ TEST(KafkaSource, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord) {
 // and both members then stop well within close_timeout, the second one while the first one's
 // leave re-forms the group.
 TEST(KafkaSource, CooperativeMembersSplitThePartitionsAndStopPromptly) {
-  MockKafkaProcess mock(1, "shared", 4);
-  ASSERT_TRUE(mock.ok());
-  std::unique_ptr<Source> a, b;
-  two_members_split(mock,
-                    "brokers = \"" + mock.bootstrap() +
-                        "\"\ntopics = [\"shared\"]\ngroup_id = \"g-coop\"\n"
-                        "rdkafka = { \"session.timeout.ms\" = \"6000\", "
-                        "\"heartbeat.interval.ms\" = \"300\", "
-                        "\"partition.assignment.strategy\" = \"cooperative-sticky\" }\n",
-                    a, b);
-  if (!a || !b) return;
+  TwoMembers members;
+  members.split("g-coop",
+                "rdkafka = { \"session.timeout.ms\" = \"6000\", \"heartbeat.interval.ms\" = "
+                "\"300\", \"partition.assignment.strategy\" = \"cooperative-sticky\" }\n");
+  if (!members.a || !members.b) return;
   auto t0 = std::chrono::steady_clock::now();
-  a->stop();
-  b->stop();
+  members.a->stop();
+  members.b->stop();
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_LT(took, std::chrono::seconds(9)) << "close_timeout is 10 s; a close ran into it";
 }
