@@ -24,34 +24,22 @@ namespace strata::test {
 
 namespace {
 
-// Whether 127.0.0.1:port can be bound right now (no SO_REUSEADDR: a TIME_WAIT counts as taken).
-bool bindable(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A port the kernel picks (bind to port 0), or 0.
-int kernel_port() {
+// Binds a TCP socket to 127.0.0.1:port (0: the kernel picks) and releases it: the port it
+// got, or 0. No SO_REUSEADDR, so a port in TIME_WAIT counts as taken.
+int bind_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  int port = 0;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  int got = 0;
   socklen_t len = sizeof a;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
+    got = ntohs(a.sin_port);
   ::close(fd);
-  return port;
+  return got;
 }
 
 // The first port of the kernel's ephemeral range (ip_local_port_range), or 0.
@@ -81,12 +69,12 @@ int free_port() {
   if (lo > kSpan + 1024) {
     for (int attempt = 0; attempt < 200; ++attempt) {
       int port = lo - kSpan + static_cast<int>(rng() % kSpan);
-      if (issued.count(port) || !bindable(port)) continue;
+      if (issued.count(port) || bind_loopback(port) != port) continue;
       issued.insert(port);
       return port;
     }
   }
-  int port = kernel_port();
+  int port = bind_loopback(0);
   issued.insert(port);
   return port;
 }
