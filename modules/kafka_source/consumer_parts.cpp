@@ -13,7 +13,8 @@ constexpr const char* kReservedProps[][2] = {{"bootstrap.servers", "brokers"},
                                              {"auto.offset.reset", "start"},
                                              {"enable.auto.offset.store", ""},
                                              {"enable.auto.commit", ""},
-                                             {"auto.commit.interval.ms", "commit_interval"}};
+                                             {"auto.commit.interval.ms", "commit_interval"},
+                                             {"enable.partition.eof", ""}};
 
 void set_pass_through(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   for (const auto& r : kReservedProps)
@@ -21,7 +22,8 @@ void set_pass_through(rd_kafka_conf_t* conf, const std::string& key, const std::
       throw strata::Error("rdkafka." + key +
                           (r[1][0]
                                ? std::string(" is set by the option \"") + r[1] + "\""
-                               : std::string(" is fixed by kafka_source (at-least-once commits)")));
+                               : std::string(" is fixed by kafka_source (at-least-once commits "
+                                             "and the lag)")));
   char errstr[512];
   rd_kafka_conf_res_t res =
       rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr);
@@ -105,6 +107,9 @@ ConfPtr consumer_conf(const strata::Options& opts, const std::string& group,
   set("enable.auto.commit", "true");         // ...and committed in the background
   set("auto.commit.interval.ms", std::to_string(opts.duration_ms("commit_interval")));
   set("client.id", "strata");
+  // Reaching a partition's end is an event: the lag of a partition read to its end that gets
+  // no new record is then known (0), not unknown.
+  set("enable.partition.eof", "true");
   // Throughput defaults (rdkafka.* below may override): prefetch deep queues (still bounded
   // by queued.max.messages.kbytes, 64 MiB) and answer fetches within 10 ms instead of 500 ms
   // of waiting for fetch.min.bytes. Measured in docs/performance.md.

@@ -20,19 +20,13 @@
 #include "bounded_call.hpp"
 #include "consumer_parts.hpp"
 #include "embedded_mock.hpp"
+#include "partition_book.hpp"
 #include "replay_range.hpp"
 
 namespace kafka_source {
 namespace {
 
 constexpr const char* kStartValues[] = {"earliest", "latest", nullptr};
-
-using PartitionKey = std::pair<std::string, int32_t>;
-
-// Per owned partition: the offset after the last record handed to the host (-1 = none yet).
-struct Owned {
-  int64_t delivered = -1;
-};
 
 }  // namespace
 
@@ -65,6 +59,11 @@ static constexpr strata_option_def kOptions[] = {
                    "On assignment, start a partition where the pipeline's durable tier says it "
                    "stopped (the watermark stored with the data), not at Kafka's committed "
                    "offset, which may lag behind it"),
+    strata::option("stall_warning", STRATA_OPT_DURATION, "30s",
+                   "Warn (once per assignment) about a partition this long after its assignment "
+                   "with nothing read from it yet (its leader unreachable, say); its lag is "
+                   "reported as unknown meanwhile. 0: never warn")
+        .range(0, 86400000),
     strata::option("mock_partitions", STRATA_OPT_INT, "8",
                    "Partitions of each topic created in the embedded mock cluster")
         .range(1, 10000),
@@ -89,6 +88,7 @@ class KafkaSource final : public strata::SourceModule {
         max_wait_ms_(opts.duration_ms("max_wait")),
         close_timeout_ms_(opts.duration_ms("close_timeout")),
         resume_from_watermark_(opts.boolean("resume_from_watermark")),
+        stall_warn_ns_(static_cast<uint64_t>(opts.duration_ms("stall_warning")) * 1000000u),
         mock_partitions_(static_cast<int>(opts.integer("mock_partitions"))),
         seed_file_(opts.str("seed_file")),
         bootstrap_file_(opts.str("bootstrap_file")) {
@@ -318,22 +318,21 @@ class KafkaSource final : public strata::SourceModule {
   void pause() override { set_paused(true); }
   void resume() override { set_paused(false); }
 
+  // PartitionBook::lag: pending while a partition has not been read, never 0 with records
+  // unread (--exit-when-idle stopped early when such a partition was left out of the sum).
   int64_t lag() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!rk_ || owned_.empty()) return -1;
-    int64_t total = 0;
-    bool known = false;
-    for (const auto& [tp, own] : owned_) {
-      int64_t lo = -1, hi = -1;
+    PartitionBook::Lag lag{STRATA_LAG_UNKNOWN, {}};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!rk_) return STRATA_LAG_UNKNOWN;
       // Cached: the high watermark comes with every fetch response; no broker round trip.
-      if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &lo, &hi) || hi < 0)
-        continue;
-      int64_t pos = own.delivered >= 0 ? own.delivered : (lo >= 0 && lo == hi ? hi : -1);
-      if (pos < 0) continue;
-      total += std::max<int64_t>(0, hi - pos);
-      known = true;
+      auto watermarks = [this](const PartitionKey& tp, int64_t* lo, int64_t* hi) {
+        return rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, lo, hi) == 0;
+      };
+      lag = owned_.lag(watermarks, host_.monotonic_ns(), stall_warn_ns_, paused_);
     }
-    return known ? total : -1;
+    for (const auto& what : lag.stalled) host_.warn(what);
+    return lag.records;
   }
 
  private:
@@ -445,8 +444,9 @@ class KafkaSource final : public strata::SourceModule {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
+      const uint64_t now = host_.monotonic_ns();
       for (int i = 0; i < parts->cnt; ++i)
-        owned_.try_emplace(PartitionKey(parts->elems[i].topic, parts->elems[i].partition));
+        owned_.assigned(PartitionKey(parts->elems[i].topic, parts->elems[i].partition), now);
     }
     bool paused = apply_pause(parts);
     host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
@@ -483,7 +483,7 @@ class KafkaSource final : public strata::SourceModule {
     std::set<PartitionKey> gone;
     for (int i = 0; i < parts->cnt; ++i)
       gone.emplace(parts->elems[i].topic, parts->elems[i].partition);
-    for (const auto& tp : gone) owned_.erase(tp);
+    for (const auto& tp : gone) owned_.revoked(tp);
     for (auto it = held_.begin(); it != held_.end();) {
       if (gone.count(PartitionKey(rd_kafka_topic_name((*it)->rkt), (*it)->partition))) {
         rd_kafka_message_destroy(*it);
@@ -534,9 +534,13 @@ class KafkaSource final : public strata::SourceModule {
     std::string where = m->rkt ? std::string(" (") + rd_kafka_topic_name(m->rkt) + " [" +
                                      std::to_string(m->partition) + "])"
                                : std::string();
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {  // m->offset: the end it reached
+      if (m->rkt) note_end(rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+      rd_kafka_message_destroy(m);
+      return;
+    }
     std::string text = rd_kafka_message_errstr(m);
     rd_kafka_message_destroy(m);
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
     consumer_error(err, (text + where).c_str());
   }
 
@@ -604,7 +608,7 @@ class KafkaSource final : public strata::SourceModule {
   void drop_unowned(Batch& batch) {
     std::lock_guard<std::mutex> lock(mu_);
     auto keep = std::remove_if(batch.msgs.begin(), batch.msgs.end(), [&](rd_kafka_message_t* m) {
-      if (owned_.count(PartitionKey(rd_kafka_topic_name(m->rkt), m->partition))) return false;
+      if (owned_.owns(PartitionKey(rd_kafka_topic_name(m->rkt), m->partition))) return false;
       rd_kafka_message_destroy(m);
       return true;
     });
@@ -627,12 +631,15 @@ class KafkaSource final : public strata::SourceModule {
     replay_->refresh(rk_);
   }
 
+  void note_end(const char* topic, int32_t partition, int64_t offset) {
+    std::lock_guard<std::mutex> lock(mu_);
+    owned_.reached_end(PartitionKey(topic, partition), offset);
+  }
+
   void note_delivered(const Batch& batch) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const strata_record& r : batch.records) {
-      auto it = owned_.find(PartitionKey(r.topic, r.partition));
-      if (it != owned_.end()) it->second.delivered = std::max(it->second.delivered, r.offset + 1);
-    }
+    for (const strata_record& r : batch.records)
+      owned_.delivered(PartitionKey(r.topic, r.partition), r.offset + 1);
   }
 
   strata::Host host_;
@@ -642,6 +649,7 @@ class KafkaSource final : public strata::SourceModule {
   int64_t max_wait_ms_;
   int64_t close_timeout_ms_;
   bool resume_from_watermark_;
+  uint64_t stall_warn_ns_;  // 0: never warn
   int mock_partitions_;
   std::string seed_file_, bootstrap_file_;
   int mock_brokers_ = 0;  // 0: a real cluster at bootstraps_
@@ -663,7 +671,7 @@ class KafkaSource final : public strata::SourceModule {
   std::mutex pause_mu_;  // orders set_paused() and apply_pause(); taken before mu_
   std::mutex mu_;  // guards everything below: callbacks, stop() and lag() run on other threads
   bool paused_ = false;
-  std::map<PartitionKey, Owned> owned_;
+  PartitionBook owned_;
   std::deque<rd_kafka_message_t*> held_;  // arrived while paused; delivered after resume
   std::unordered_set<Batch*> outstanding_;
   std::string fatal_;

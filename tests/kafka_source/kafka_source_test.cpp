@@ -12,6 +12,10 @@
 #include <sstream>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <strata/strata.h>
+
 #include "kafka_test_util.hpp"
 
 using kafka_test::kcat_produce;
@@ -379,4 +383,95 @@ TEST(KafkaSource, OptionMistakesAreRefusedWithoutEchoingValues) {
   err.clear();
   EXPECT_FALSE(Source::create("brokers = \"mock\"\n", &err));  // topics is required
   EXPECT_NE(err.find("topics"), std::string::npos) << err;
+}
+
+// A partition that cannot be fetched (its leader gone) keeps the lag pending, never 0: the
+// host must not count the pipeline idle with its records unread (--exit-when-idle stopped early
+// when the lag skipped such a partition). Once the leader is back every record comes, and a
+// partition read to its end is 0 again; a group starting at the end reports 0, not pending,
+// from the end-of-partition events alone.
+TEST(KafkaSource, AnUnfetchablePartitionKeepsTheLagPendingNotZero) {
+  char errstr[512];
+  rd_kafka_conf_t* hc = rd_kafka_conf_new();
+  rd_kafka_conf_set(hc, "log_level", "0", errstr, sizeof errstr);
+  rd_kafka_t* holder = rd_kafka_new(RD_KAFKA_PRODUCER, hc, errstr, sizeof errstr);
+  ASSERT_TRUE(holder) << errstr;
+  rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(holder, 1);
+  ASSERT_TRUE(cluster);
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster, "split", 2, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const std::string bootstrap = rd_kafka_mock_cluster_bootstraps(cluster);
+
+  rd_kafka_conf_t* pc = rd_kafka_conf_new();
+  rd_kafka_conf_set(pc, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof errstr);
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
+  ASSERT_TRUE(producer) << errstr;
+  for (int32_t p = 0; p < 2; ++p)
+    for (int i = 0; i < 20; ++i) {
+      std::string v = "p" + std::to_string(p) + "-" + std::to_string(i);
+      ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("split"), RD_KAFKA_V_PARTITION(p),
+                                  RD_KAFKA_V_VALUE(v.data(), v.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+  ASSERT_EQ(rd_kafka_flush(producer, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(producer);
+
+  ASSERT_EQ(rd_kafka_mock_partition_set_leader(cluster, "split", 1, -1),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  {
+    auto src = started("brokers = \"" + bootstrap +
+                       "\"\ntopics = [\"split\"]\ngroup_id = \"g-pending\"\nbatch_size = 64\n"
+                       "stall_warning = \"1s\"\n");
+    ASSERT_TRUE(src);
+    testing::internal::CaptureStderr();
+    std::vector<Rec> got = src->poll_until(20);
+    // Partition 0 read to its end, partition 1 unfetchable: pending on every poll, and past
+    // stall_warning one warning that names it.
+    auto warned = [](const std::string& log) {
+      return log.find("split[1]: assigned") != std::string::npos &&
+             log.find("nothing fetched from it yet") != std::string::npos;
+    };
+    std::string log;
+    for (int i = 0; i < 600 && !(i >= 20 && warned(log)); ++i) {
+      src->poll_once(&got);
+      EXPECT_EQ(src->lag(), STRATA_LAG_PENDING) << "poll " << i;
+      if (i % 20 == 19) {  // the log so far (capturing again keeps the rest)
+        log += testing::internal::GetCapturedStderr();
+        testing::internal::CaptureStderr();
+      }
+    }
+    log += testing::internal::GetCapturedStderr();
+    ASSERT_EQ(got.size(), 20u);
+    for (const auto& r : got) EXPECT_EQ(r.partition, 0);
+    EXPECT_TRUE(warned(log)) << log;
+    EXPECT_EQ(log.find("split[0]: assigned"), std::string::npos) << log;
+
+    ASSERT_EQ(rd_kafka_mock_partition_set_leader(cluster, "split", 1, 1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t lag = STRATA_LAG_PENDING;
+    for (int i = 0; i < 600 && (got.size() < 40 || lag != 0); ++i) {
+      src->poll_once(&got);
+      lag = src->lag();
+    }
+    EXPECT_EQ(got.size(), 40u);
+    EXPECT_EQ(lag, 0);
+    src->stop();
+  }
+  {
+    // Nothing to deliver (a new group starting at the end): 0 from the end events.
+    auto src = started("brokers = \"" + bootstrap +
+                       "\"\ntopics = [\"split\"]\ngroup_id = \"g-at-end\"\nstart = \"latest\"\n");
+    ASSERT_TRUE(src);
+    std::vector<Rec> none;
+    int64_t lag = STRATA_LAG_PENDING;
+    for (int i = 0; i < 600 && lag != 0; ++i) {
+      src->poll_once(&none);
+      lag = src->lag();
+    }
+    EXPECT_EQ(lag, 0);
+    EXPECT_TRUE(none.empty());
+    src->stop();
+  }
+  rd_kafka_mock_cluster_destroy(cluster);
+  rd_kafka_destroy(holder);
 }

@@ -499,5 +499,28 @@ TEST(Pipeline, StopWhileADeadLetterCannotBeStoredLeavesTheBatchUnacked) {
   EXPECT_TRUE(src.acks().empty()) << "a record whose dead letter was not stored was acked";
 }
 
+// --exit-when-idle: a source whose lag is pending (a partition it could not fetch yet) keeps
+// the pipeline busy however long no record came; the same pipeline with a lag of 0 goes idle.
+TEST(Pipeline, APendingLagIsNeverIdleALagOfZeroIs) {
+  for (bool pending : {false, true}) {
+    SCOPED_TRACE(pending ? "lag pending" : "lag 0");
+    Harness h;
+    REQUIRE_HARNESS(h);
+    FakeSource src;
+    Sections s;
+    if (pending) s.source = "lag_pending = true\n";
+    auto rt = h.build(h.config_text({record_line("t", 0, 0, "a", "1")}, s));
+    ASSERT_TRUE(rt);
+    auto started = rt->start();
+    ASSERT_TRUE(started) << started.error();
+    ASSERT_TRUE(wait_until([&] { return src.has_event("ack t 0 1"); }));
+    // The record came and was acked; from here only the lag decides.
+    bool idle = wait_until([&] { return rt->idle(1); }, pending ? 1500 : 20000);
+    EXPECT_EQ(stats_of(*rt).lag.load(), pending ? STRATA_LAG_PENDING : 0);
+    EXPECT_EQ(idle, !pending);
+    rt->stop();
+  }
+}
+
 }  // namespace
 }  // namespace strata::test

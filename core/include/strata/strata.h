@@ -36,8 +36,7 @@ extern "C" {
                             STRATA_TIER_INVALIDATE_TAG / STRATA_TIER_TAGS (no struct grows), \
                             STRATA_TIER_SCAN / STRATA_TIER_SCANNABLE and the scan page layout, \
                             strata_source_hooks.replay / replay_left / replay_extend \
-                            (appended) and \
-                            strata_source_replay */
+                            (appended), strata_source_replay and STRATA_LAG_PENDING */
 
 /* The symbol every module exports. The loader dlsym()s exactly this name. */
 #define STRATA_MODULE_ENTRY_SYMBOL "strata_module_entry"
@@ -326,6 +325,10 @@ typedef struct strata_source_replay {
   const char* from;
 } strata_source_replay;
 
+/* What strata_source_hooks.lag returns when it cannot count (see there). */
+#define STRATA_LAG_UNKNOWN ((int64_t)-1)
+#define STRATA_LAG_PENDING ((int64_t)-2)
+
 typedef struct strata_source_hooks {
   size_t struct_size;
   /* Fill `out` with up to `max_records` records, waiting at most `timeout_ms`. An empty batch
@@ -342,7 +345,10 @@ typedef struct strata_source_hooks {
   /* Back-pressure: stop delivering records until resume(). Idempotent. */
   void (*pause)(void* inst);
   void (*resume)(void* inst);
-  /* Consumer lag in records across owned partitions, or -1 when unknown. May be NULL. */
+  /* Consumer lag in records across owned partitions, or STRATA_LAG_UNKNOWN (-1) when unknown,
+   * or (ABI 1.2) STRATA_LAG_PENDING (-2) when records may be unread but how many is unknown
+   * (a partition not fetched yet): the host then never counts the source as idle. An older
+   * host reads -2 as unknown. May be NULL. */
   int64_t (*lag)(void* inst);
   void* reserved[4];
   /* ABI 1.2, appended (the host reads them only when struct_size covers them, and either may

@@ -149,7 +149,7 @@ class STRATA_TESTING_API SourceInstance {
   void ack(const std::string& topic, int32_t partition, int64_t next_offset);
   void pause();
   void resume();
-  int64_t lag();  // -1 when unknown (or the module has no lag hook)
+  int64_t lag();  // -1 when unknown (or the module has no lag hook), -2 pending (see strata.h)
 
  private:
   friend class Module;

@@ -101,7 +101,7 @@ void Progress::tick(const Runtime& rt) {
     }
     Series* lag = MetricsRegistry::global().find("strata_pipeline_consumer_lag", l);
     double lag_value = lag ? lag->value() : -1;
-    line += " lag=" + (lag_value < 0 ? std::string("-") : fixed(lag_value, 0));
+    line += " lag=" + (!(lag_value >= 0) ? std::string("-") : fixed(lag_value, 0));  // NaN too
     line += " dead_letters=" + fixed(delta("strata_pipeline_dead_letters_total", l), 0);
     for (const std::string& t : p.tiers) line += " hit_ratio." + t + "=" + ratio("tiers." + t);
     log::write(STRATA_LOG_INFO, {}, p.name, line);

@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -242,7 +243,9 @@ void Pipeline::run(std::unique_ptr<lua::KeyHooks> hooks) {
     if (src->lag) {
       int64_t lag = src->lag(source_->handle());
       stats_.lag = lag;
-      if (lag >= 0) metrics_->lag->set(static_cast<double>(lag));
+      // Unknown is NaN on /metrics, not the last known value: a stalled partition must not
+      // keep showing the lag it had.
+      metrics_->lag->set(lag >= 0 ? static_cast<double>(lag) : std::nan(""));
     }
     const bool got = rc == STRATA_OK && batch.count > 0;
     if (got) {

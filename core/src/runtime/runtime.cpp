@@ -320,9 +320,10 @@ bool Runtime::idle(int64_t idle_ms) const {
   for (auto& p : pipelines_) {
     const auto& s = p->stats();
     if (now - s.last_record_mono_ms.load() < idle_ms) return false;
-    if (s.lag.load() > 0) return false;
+    const int64_t lag = s.lag.load();
+    if (lag > 0 || lag == STRATA_LAG_PENDING) return false;  // pending: records may be unread
     // Lag unknown (no partition assigned yet): idle only once something was consumed.
-    if (s.lag.load() < 0 && s.records.load() == 0) return false;
+    if (lag < 0 && s.records.load() == 0) return false;
   }
   return true;
 }

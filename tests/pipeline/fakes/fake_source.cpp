@@ -59,12 +59,16 @@ static constexpr strata_option_def kOptions[] = {
     strata::option("batch_size", STRATA_OPT_INT, "0",
                    "records per poll; 0 = every remaining record in one batch")
         .min(0),
+    strata::option("lag_pending", STRATA_OPT_BOOL, "false",
+                   "once every record is delivered, lag() says STRATA_LAG_PENDING (a partition "
+                   "the source could not fetch) instead of 0"),
 };
 
 class FakeSource : public strata::SourceModule {
  public:
   FakeSource(strata::Host, const strata::Options& opts)
-      : batch_size_(static_cast<size_t>(opts.integer("batch_size"))) {
+      : batch_size_(static_cast<size_t>(opts.integer("batch_size"))),
+        lag_pending_(opts.boolean("lag_pending")) {
     std::string path = opts.str("records_file");
     std::ifstream in(path);
     if (!in) throw strata::Error("cannot open records_file " + path);
@@ -141,12 +145,16 @@ class FakeSource : public strata::SourceModule {
     paused_ = false;
     event("resume");
   }
-  int64_t lag() override { return static_cast<int64_t>(records_.size() - next_); }
+  int64_t lag() override {
+    int64_t left = static_cast<int64_t>(records_.size() - next_);
+    return left == 0 && lag_pending_ ? STRATA_LAG_PENDING : left;
+  }
 
  private:
   std::vector<OwnedRecord> records_;
   size_t next_ = 0;
   size_t batch_size_;
+  bool lag_pending_;
   bool paused_ = false;  // worker thread only
 };
 
