@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_report.hpp"
+#include "machine_cpu.hpp"
 #include "front_support.hpp"
 
 using Clock = std::chrono::steady_clock;
@@ -45,7 +46,9 @@ struct Result {
   double elapsed = 0;
   std::vector<double> lat_us;  // one per round trip
   long errors = 0;
+  strata::bench::CpuSpent cpu;  // the whole machine's, over this target's rounds
   double rate() const { return elapsed > 0 ? static_cast<double>(done) / elapsed : 0; }
+  double cpu_per_get() const { return cpu.us_per(static_cast<double>(done)); }
   double percentile(double p) {
     if (lat_us.empty()) return 0;
     std::sort(lat_us.begin(), lat_us.end());
@@ -102,6 +105,7 @@ void run_load(int port, const Options& o, Result& r) {
   }
   std::vector<double>& lat_us = r.lat_us;
   long done = 0;
+  const auto cpu0 = strata::bench::MachineCpu::now();
   Clock::time_point start = Clock::now();
   Clock::time_point end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
@@ -124,6 +128,7 @@ void run_load(int port, const Options& o, Result& r) {
     }
   }
   r.elapsed += std::chrono::duration<double>(Clock::now() - start).count();
+  r.cpu.add(cpu0, strata::bench::MachineCpu::now());
   r.done += done;
   ::close(ep);
 }
@@ -160,9 +165,13 @@ pid_t start_twemproxy(const st::ServerProcess& mc, int port, const std::string& 
 }
 
 void print(const char* name, Result& r, strata::bench::Report& report) {
-  std::printf("%-10s %10.0f gets/s   p50 %7.1f us   p99 %7.1f us   not-hit %ld\n", name,
-              r.rate(), r.percentile(0.5), r.percentile(0.99), r.errors);
+  std::printf("%-10s %10.0f gets/s   p50 %7.1f us   p99 %7.1f us   not-hit %ld   idle %2.0f%%, "
+              "%.2f us CPU/get\n",
+              name, r.rate(), r.percentile(0.5), r.percentile(0.99), r.errors,
+              100.0 * r.cpu.idle_share(), r.cpu_per_get());
   std::string n = name;
+  report.figure(n + " machine CPU per get", "us", r.cpu_per_get());
+  report.figure(n + " machine idle", "%", 100.0 * r.cpu.idle_share());
   report.figure(n, "gets/s", r.rate());
   report.figure(n + " p50", "us", r.percentile(0.5));
   report.figure(n + " p99", "us", r.percentile(0.99));
@@ -230,6 +239,13 @@ int main(int argc, char** argv) {
   if (tw > 0) print("twemproxy", via_tw, report);
   else std::printf("twemproxy  not run (nutcracker missing or did not start)\n");
   std::printf("front/direct = %.2f\n", via_front.rate() / direct.rate());
+  // What every process spends per get (client, memcached, strata): with no core idle,
+  // front/direct cannot pass direct's CPU per get over the front's.
+  if (via_front.cpu_per_get() > 0)
+    std::printf("with the cores the limit, front/direct <= %.2f (idle: direct %.0f%%, front "
+                "%.0f%%)\n",
+                direct.cpu_per_get() / via_front.cpu_per_get(), 100.0 * direct.cpu.idle_share(),
+                100.0 * via_front.cpu.idle_share());
   if (o.compare_hop)
     std::printf("front-hop/direct = %.2f (inline_reads = false)\n", via_hop.rate() / direct.rate());
   if (tw > 0) std::printf("twemproxy/direct = %.2f\n", via_tw.rate() / direct.rate());

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "bench_report.hpp"
+#include "machine_cpu.hpp"
 #include "common/log.hpp"
 #include "runtime/runtime.hpp"
 #include "servers.hpp"
@@ -188,24 +189,6 @@ double median(std::vector<double> v, double none) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// The machine's CPU time from /proc/stat's first line, in clock ticks: all of it, and the
-// idle part (idle + iowait). Read around a run, it says whether the run left any core idle and
-// what every process together (strata, the Kafka mock, Redis, memcached) spent per record.
-struct MachineCpu {
-  unsigned long long total = 0, idle = 0;
-  static MachineCpu now() {
-    MachineCpu m;
-    std::ifstream in("/proc/stat");
-    std::string cpu;
-    unsigned long long v[8] = {};
-    in >> cpu;
-    for (auto& x : v) in >> x;  // user nice system idle iowait irq softirq steal
-    for (auto x : v) m.total += x;
-    m.idle = v[3] + v[4];
-    return m;
-  }
-};
-
 struct StrataRun {
   double rate = 0;  // records/s
   uint64_t batches = 0;
@@ -254,29 +237,26 @@ StrataRun strata_run(const std::string& dir, const std::string& bootstrap, const
   const auto& stats = rt->pipelines().front()->stats();
   Clock::time_point first{};
   uint64_t first_count = 0;
-  MachineCpu cpu0;
+  strata::bench::MachineCpu cpu0;
   // Every record is one key op: acknowledged by Redis, or coalesced away before the write.
   while (stats.keys_written.load() + stats.coalesced.load() + stats.stale_skipped.load() <
          static_cast<uint64_t>(g_records)) {
     if (first_count == 0 && stats.records.load() > 0) {
       first = Clock::now();
       first_count = stats.records.load();
-      cpu0 = MachineCpu::now();
+      cpu0 = strata::bench::MachineCpu::now();
     }
     // Every 2 ms: at 0.5 ms this poller took ~9 % of the CPU that strata's own threads used
     // (perf, 2 cores); 2 ms late at either end is under 1 % of a run.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   Clock::time_point last = Clock::now();
-  MachineCpu cpu1 = MachineCpu::now();
+  strata::bench::MachineCpu cpu1 = strata::bench::MachineCpu::now();
   StrataRun run;
-  const double ticks = static_cast<double>(cpu1.total - cpu0.total);
-  if (ticks > 0) {
-    run.idle = static_cast<double>(cpu1.idle - cpu0.idle) / ticks;
-    const double busy_s = (ticks - static_cast<double>(cpu1.idle - cpu0.idle)) /
-                          static_cast<double>(sysconf(_SC_CLK_TCK));
-    run.cpu_us = 1e6 * busy_s / static_cast<double>(g_records - static_cast<long>(first_count));
-  }
+  strata::bench::CpuSpent spent;
+  spent.add(cpu0, cpu1);
+  run.idle = spent.idle_share();
+  run.cpu_us = spent.us_per(static_cast<double>(g_records - static_cast<long>(first_count)));
   run.batches = stats.batches.load();
   run.coalesced = static_cast<double>(stats.coalesced.load()) / static_cast<double>(g_records);
   if (stats.stale_skipped.load() || stats.dead_letters.load())
