@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,9 +105,13 @@ bool MockKafka::start(const std::string& topic, int partitions, const std::strin
   const char* bin = std::getenv("STRATA_MOCK_KAFKA");
   if (!bin) return false;
   std::string bootstrap_file = workdir + "/bootstrap";
+  control_ = workdir + "/mock-control";
+  log_ = workdir + "/mock-kafka.log";
+  if (::mkfifo(control_.c_str(), 0600) != 0) return false;
   if (!proc_.start({bin, "--brokers", "1", "--topics", topic, "--partitions",
-                    std::to_string(partitions), "--bootstrap-file", bootstrap_file},
-                   workdir + "/mock-kafka.log"))
+                    std::to_string(partitions), "--bootstrap-file", bootstrap_file, "--control",
+                    control_},
+                   log_))
     return false;
   for (int i = 0; i < 200; ++i) {
     std::string b = read_file(bootstrap_file);
@@ -115,6 +120,29 @@ bool MockKafka::start(const std::string& topic, int partitions, const std::strin
       bootstrap_ = b;
       return true;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+namespace {
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+bool MockKafka::command(const std::string& line) {
+  const std::string applied = "control: " + line + ": ok";
+  const size_t before = occurrences(read_file(log_), applied);
+  int fd = ::open(control_.c_str(), O_WRONLY | O_NONBLOCK);
+  if (fd < 0) return false;
+  std::string l = line + "\n";
+  bool wrote = ::write(fd, l.data(), l.size()) == static_cast<ssize_t>(l.size());
+  ::close(fd);
+  for (int i = 0; wrote && i < 200; ++i) {  // 10 s
+    if (occurrences(read_file(log_), applied) > before) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;

@@ -49,10 +49,13 @@ class MockKafka {
   bool start(const std::string& topic, int partitions, const std::string& workdir);
   const std::string& bootstrap() const { return bootstrap_; }
   pid_t pid() const { return proc_.pid(); }
+  // One command to the mock's control FIFO ("leader TOPIC PARTITION BROKER", broker -1: no
+  // leader; see tools/mock_kafka); true once its log says the command was applied (bounded).
+  bool command(const std::string& line);
 
  private:
   ChildProcess proc_;
-  std::string bootstrap_;
+  std::string bootstrap_, control_, log_;
 };
 
 // Produces lines "KEY|VALUE" with kcat (a real, independent Kafka client).

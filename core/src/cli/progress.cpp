@@ -9,6 +9,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
+#include "pipeline/pipeline.hpp"
 #include "runtime/runtime.hpp"
 
 namespace strata::cli {
@@ -35,6 +36,18 @@ std::vector<std::string> front_tiers(const Config& cfg, const InstanceConfig& ic
     if (const PipelineConfig* pc = cfg.find_pipeline(p->get())) out = pc->tiers;
   }
   return out;
+}
+
+// The pipeline's latest consumer lag: a count, "pending" (records may be unread, how many is
+// not known: a partition not fetched yet), or "-" (unknown).
+std::string lag_text(const Runtime& rt, const std::string& pipeline) {
+  for (const auto& p : rt.pipelines()) {
+    if (p->name() != pipeline) continue;
+    const int64_t lag = p->stats().lag.load();
+    if (lag >= 0) return std::to_string(lag);
+    return lag == STRATA_LAG_PENDING ? "pending" : "-";
+  }
+  return "-";
 }
 
 }  // namespace
@@ -99,9 +112,7 @@ void Progress::tick(const Runtime& rt) {
           delta("strata_pipeline_keys_written_total", l + "," + quoted_label("tier", "tiers." + t));
       line += " keys_per_s." + t + "=" + fixed(keys / seconds, 1);
     }
-    Series* lag = MetricsRegistry::global().find("strata_pipeline_consumer_lag", l);
-    double lag_value = lag ? lag->value() : -1;
-    line += " lag=" + (!(lag_value >= 0) ? std::string("-") : fixed(lag_value, 0));  // NaN too
+    line += " lag=" + lag_text(rt, p.name);
     line += " dead_letters=" + fixed(delta("strata_pipeline_dead_letters_total", l), 0);
     for (const std::string& t : p.tiers) line += " hit_ratio." + t + "=" + ratio("tiers." + t);
     log::write(STRATA_LOG_INFO, {}, p.name, line);

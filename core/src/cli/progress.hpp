@@ -4,8 +4,9 @@
 //   progress records_per_s=40.0 keys_per_s.l2=40.0 keys_per_s.l1=40.0 lag=12 dead_letters=0
 //            hit_ratio.l1=0.93 hit_ratio.l2=- [pipeline=p]
 //   progress front=fronts.mc commands_per_s=120.5 hit_ratio.l1=0.93 hit_ratio.l2=1.00
-// Rates and dead letters are over the interval; lag is the latest value (- unknown); a hit
-// ratio is hits / (hits + misses) of the tier's GETs in the interval (- when it had none).
+// Rates and dead letters are over the interval; lag is the latest value (pending: records may
+// be unread, how many is not known; - unknown); a hit ratio is hits / (hits + misses) of the
+// tier's GETs in the interval (- when it had none).
 #pragma once
 
 #include <chrono>
