@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bounded_call.hpp"
 #include "kafka_source.hpp"
@@ -71,6 +72,7 @@ void KafkaSource::assign(rd_kafka_topic_partition_list_t* parts, bool cooperativ
       fatal_ = e.what();  // poll() fails with it: the replay cannot know where to start
     }
   }
+  lift_pauses(parts);  // before the assign: see pause_mu_
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
       host_.error(std::string("incremental assign: ") + rd_kafka_error_string(e));
@@ -91,8 +93,8 @@ void KafkaSource::assign(rd_kafka_topic_partition_list_t* parts, bool cooperativ
     for (int i = 0; i < parts->cnt; ++i)
       owned_.assigned(PartitionKey(parts->elems[i].topic, parts->elems[i].partition), now);
   }
-  bool paused = apply_pause(parts);
-  host_.info("assigned " + describe(parts) + (paused ? " (paused)" : ""));
+  host_.info("assigned " + describe(parts) +
+             (is_paused() ? " (paused: each partition once its fetch has started)" : ""));
 }
 
 // Commits what the pipeline acked before another member takes these partitions over (after
@@ -166,41 +168,69 @@ bool KafkaSource::is_paused() {
 }
 
 void KafkaSource::set_paused(bool pause) {
-  std::lock_guard<std::mutex> order(pause_mu_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (paused_ == pause) return;
-    paused_ = pause;
+    std::lock_guard<std::mutex> order(pause_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (paused_ == pause) return;
+      paused_ = pause;
+    }
+    if (!rk_ || closed_) return;  // the flag alone: poll() pauses what it reads from
+    if (!pause && !rdkafka_paused_.empty()) {
+      // Each of these was read from before its pause, or is not assigned: no fetch start of
+      // theirs can be in flight.
+      rd_kafka_topic_partition_list_t* list =
+          rd_kafka_topic_partition_list_new(static_cast<int>(rdkafka_paused_.size()));
+      for (const auto& [topic, partition] : rdkafka_paused_)
+        rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+      rd_kafka_resume_partitions(rk_, list);
+      rd_kafka_topic_partition_list_destroy(list);
+      rdkafka_paused_.clear();
+    }
   }
-  if (!rk_ || closed_) return;  // start() / the assign callback apply the flag later
-  rd_kafka_topic_partition_list_t* parts = nullptr;
-  if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
-    if (pause)
-      rd_kafka_pause_partitions(rk_, parts);
-    else
-      rd_kafka_resume_partitions(rk_, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-  }
+  if (pause) pause_fetching();
   host_.info(pause ? "paused" : "resumed");
 }
 
-// Newly assigned partitions get the current pause state, stated both ways. librdkafka keeps an
-// application pause on the partition object across unassign and assign: a partition paused
-// (durable tier down), revoked, then assigned back after the resume would otherwise stay
-// paused for good, fetched by no member (the fault-matrix stall, seed 372893748). Under
-// pause_mu_ so that a concurrent set_paused() cannot slip between reading and applying.
-bool KafkaSource::apply_pause(rd_kafka_topic_partition_list_t* parts) {
+// While paused: pauses in librdkafka every owned partition read from since its assignment (its
+// fetch start is served) and not paused yet. The others keep fetching until their first record
+// or their end arrives, held by poll(), which calls this again.
+void KafkaSource::pause_fetching() {
   std::lock_guard<std::mutex> order(pause_mu_);
-  bool paused;
+  std::vector<PartitionKey> todo;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    paused = paused_;
+    if (!paused_ || !rk_ || closed_) return;
+    for (const auto& tp : owned_.fetching())
+      if (!rdkafka_paused_.count(tp)) todo.push_back(tp);
   }
-  if (paused)
-    rd_kafka_pause_partitions(rk_, parts);
-  else
-    rd_kafka_resume_partitions(rk_, parts);
-  return paused;
+  if (todo.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(todo.size()));
+  for (const auto& [topic, partition] : todo)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  rd_kafka_pause_partitions(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  rdkafka_paused_.insert(todo.begin(), todo.end());
+}
+
+// librdkafka keeps an application pause on the partition object across unassign and assign: a
+// partition paused (durable tier down), revoked, then assigned back after the resume would
+// stay paused for good, fetched by no member (the fault-matrix stall, seed 372893748). Such
+// pauses are lifted here, before the assign: the resume is queued ahead of the fetch start the
+// assign will issue, so it cannot make librdkafka drop that start (see pause_mu_).
+void KafkaSource::lift_pauses(const rd_kafka_topic_partition_list_t* parts) {
+  std::lock_guard<std::mutex> order(pause_mu_);
+  rd_kafka_topic_partition_list_t* lift = nullptr;
+  for (int i = 0; i < parts->cnt; ++i) {
+    if (rdkafka_paused_.erase(PartitionKey(parts->elems[i].topic, parts->elems[i].partition)) == 0)
+      continue;
+    if (!lift) lift = rd_kafka_topic_partition_list_new(parts->cnt);
+    rd_kafka_topic_partition_list_add(lift, parts->elems[i].topic, parts->elems[i].partition);
+  }
+  if (!lift) return;
+  rd_kafka_resume_partitions(rk_, lift);
+  rd_kafka_topic_partition_list_destroy(lift);
 }
 
 }  // namespace kafka_source

@@ -208,15 +208,18 @@ void KafkaSource::poll(size_t max_records, int timeout_ms, strata_record_batch& 
   size_t limit = std::min(max_records, batch_size_);
   int64_t wait = std::max<int64_t>(0, std::min<int64_t>(timeout_ms, max_wait_ms_));
   if (is_paused() || limit == 0) {
-    // Keep the membership alive (heartbeats, rebalances); hold whatever still arrives.
+    // Keep the membership alive (heartbeats, rebalances); hold whatever still arrives, and
+    // pause in librdkafka each partition that has now been read from (pause_fetching).
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(wait))) {
       if (m->err) {
         handle_error(m);
       } else {
         std::lock_guard<std::mutex> lock(mu_);
+        owned_.seen(PartitionKey(rd_kafka_topic_name(m->rkt), m->partition));
         held_.push_back(m);
       }
     }
+    pause_fetching();
     throw_if_fatal();
     return;
   }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -61,7 +62,8 @@ class KafkaSource final : public strata::SourceModule {
   rd_kafka_topic_partition_list_t* resume_positions(rd_kafka_topic_partition_list_t* parts);
   bool is_paused();
   void set_paused(bool pause);
-  bool apply_pause(rd_kafka_topic_partition_list_t* parts);
+  void lift_pauses(const rd_kafka_topic_partition_list_t* parts);
+  void pause_fetching();
 
   // Errors.
   void consumer_error(int err, const char* reason);
@@ -101,7 +103,14 @@ class KafkaSource final : public strata::SourceModule {
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue: batches are read from it
   std::atomic<uint64_t> revokes_{0};   // bumped by the revoke callback
 
-  std::mutex pause_mu_;  // orders set_paused() and apply_pause(); taken before mu_
+  // Pause (group_membership.cpp): every pause or resume is a version barrier in librdkafka,
+  // and one issued after an assignment but queued before that partition's fetch start makes
+  // librdkafka drop the start as outdated: the partition is then never fetched, and nothing
+  // says so (librdkafka#2190, #5591). So after an assignment a partition gets a pause only once
+  // it has been read from (PartitionBook::fetching), and a pause left from an earlier
+  // assignment is lifted before the next one.
+  std::mutex pause_mu_;                    // orders the pause calls below; taken before mu_
+  std::set<PartitionKey> rdkafka_paused_;  // paused in librdkafka by us, not resumed since
   std::mutex mu_;  // guards everything below: callbacks, stop() and lag() run on other threads
   bool paused_ = false;
   PartitionBook owned_;

@@ -15,12 +15,28 @@ void PartitionBook::assigned(const PartitionKey& key, uint64_t now_ns) {
 
 void PartitionBook::delivered(const PartitionKey& key, int64_t next_offset) {
   auto it = owned_.find(key);
-  if (it != owned_.end()) it->second.delivered = std::max(it->second.delivered, next_offset);
+  if (it == owned_.end()) return;
+  it->second.delivered = std::max(it->second.delivered, next_offset);
+  it->second.fetching = true;
 }
 
 void PartitionBook::reached_end(const PartitionKey& key, int64_t end_offset) {
   auto it = owned_.find(key);
-  if (it != owned_.end()) it->second.at_end = std::max(it->second.at_end, end_offset);
+  if (it == owned_.end()) return;
+  it->second.at_end = std::max(it->second.at_end, end_offset);
+  it->second.fetching = true;
+}
+
+void PartitionBook::seen(const PartitionKey& key) {
+  auto it = owned_.find(key);
+  if (it != owned_.end()) it->second.fetching = true;
+}
+
+std::vector<PartitionKey> PartitionBook::fetching() const {
+  std::vector<PartitionKey> out;
+  for (const auto& [key, s] : owned_)
+    if (s.fetching) out.push_back(key);
+  return out;
 }
 
 PartitionBook::Lag PartitionBook::lag(const Watermarks& watermarks, uint64_t now_ns,

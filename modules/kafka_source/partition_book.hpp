@@ -22,7 +22,7 @@ class PartitionBook {
   using Watermarks = std::function<bool(const PartitionKey&, int64_t* lo, int64_t* hi)>;
 
   struct Lag {
-    int64_t records;  // the sum, or STRATA_LAG_UNKNOWN / STRATA_LAG_PENDING
+    int64_t records;                   // the sum, or STRATA_LAG_UNKNOWN / STRATA_LAG_PENDING
     std::vector<std::string> stalled;  // one sentence per partition warned about just now
   };
 
@@ -35,6 +35,12 @@ class PartitionBook {
 
   void delivered(const PartitionKey& key, int64_t next_offset);
   void reached_end(const PartitionKey& key, int64_t end_offset);
+  // A record of `key` arrived (delivered or held): librdkafka has started fetching it.
+  void seen(const PartitionKey& key);
+  // The owned partitions read from since their assignment (a record or their end arrived):
+  // librdkafka's fetch start for them has been served, so a pause or resume can no longer
+  // overtake it (kafka_source.hpp, "pause").
+  std::vector<PartitionKey> fetching() const;
 
   // Records behind the owned partitions' ends. STRATA_LAG_UNKNOWN before the first
   // assignment, 0 when all were revoked after one, STRATA_LAG_PENDING while any owned
@@ -50,6 +56,7 @@ class PartitionBook {
     int64_t at_end = -1;     // the end librdkafka last reported reaching (partition EOF)
     uint64_t assigned_ns = 0;
     bool stall_warned = false;
+    bool fetching = false;  // a record or the end arrived since the assignment
   };
   std::map<PartitionKey, Standing> owned_;
   bool assigned_once_ = false;

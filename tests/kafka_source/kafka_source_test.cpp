@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <strata/strata.h>
 
+#include "common/log.hpp"
 #include "kafka_test_util.hpp"
 
 using kafka_test::kcat_produce;
@@ -269,7 +270,7 @@ TEST(KafkaSource, PauseHoldsRecordsUntilResume) {
 // Regression (fault matrix, seed 372893748): librdkafka keeps an application pause on the
 // partition object across unassign and assign. A member paused while it owned every partition,
 // resumed after half of them went to another member, stayed paused on those for good when they
-// came back to it: nobody fetched them again. Each assignment now states the pause both ways.
+// came back to it: nobody fetched them again. Such a pause is now lifted before the next assign.
 TEST(KafkaSource, PartitionsAssignedBackAfterAResumeAreFetched) {
   MockKafkaProcess mock(1, "swing", 4);
   ASSERT_TRUE(mock.ok());
@@ -474,4 +475,91 @@ TEST(KafkaSource, AnUnfetchablePartitionKeepsTheLagPendingNotZero) {
   }
   rd_kafka_mock_cluster_destroy(cluster);
   rd_kafka_destroy(holder);
+}
+
+// librdkafka's debug lines (debug = "topic,cgrp"), in the order they were logged: the pauses and
+// resumes a strata thread ("[thrd:app]") issued on a partition of `topic` after an assignment
+// was added and before librdkafka served that partition's fetch start. Each one is a version
+// barrier that, queued ahead of the start, makes librdkafka drop the start as outdated and
+// never fetch the partition, silently (librdkafka#2190, #5591). Also counts the starts served
+// and the pauses issued, so that a change in librdkafka's wording cannot pass unnoticed.
+struct PauseAudit {
+  std::vector<std::string> overtaking;
+  std::set<int> started;
+  int pauses = 0;
+};
+PauseAudit audit_pauses(const std::string& log, const std::string& topic) {
+  PauseAudit a;
+  bool assigned = false;
+  auto partition_after = [](const std::string& line, const std::string& what) {
+    size_t p = line.find(what);
+    return p == std::string::npos ? -1 : std::atoi(line.c_str() + p + what.size());
+  };
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("partition(s) to assignment") != std::string::npos) assigned = true;
+    if (line.find("[thrd:main]:") != std::string::npos) {
+      int p = partition_after(line, topic + " [");
+      if (p >= 0 && line.find("received op FETCH_START") != std::string::npos) a.started.insert(p);
+      if (line.find("outdated op FETCH_START") != std::string::npos) a.overtaking.push_back(line);
+    }
+    if (line.find("[thrd:app]:") == std::string::npos) continue;
+    int p = std::max(partition_after(line, "Pause " + topic + " ["),
+                     partition_after(line, "Resume " + topic + " ["));
+    if (p < 0) continue;
+    if (line.find("Pause " + topic) != std::string::npos) ++a.pauses;
+    if (assigned && !a.started.count(p)) a.overtaking.push_back(line);
+  }
+  return a;
+}
+
+// Regression (BusTwoNodes, CI 2026-12-04: one of two partitions never read, no error): the
+// pause state used to be stated after every assign, a resume even when nothing was paused,
+// racing librdkafka's own fetch start for the partition. Now nothing reaches a newly assigned
+// partition before its fetch has started; a source paused meanwhile pauses each partition once
+// it has been read from, and holds what arrived. Both a source running and one paused before
+// its assignment are audited through librdkafka's debug lines.
+TEST(KafkaSource, NoPauseOrResumeReachesAPartitionBeforeItsFetchStarted) {
+  MockKafkaProcess mock(1, "audit", 2);
+  ASSERT_TRUE(mock.ok());
+  TempDir dir;
+  ASSERT_TRUE(kcat_produce(mock.bootstrap(), "audit", numbered("a-", 20), dir.path()));
+  strata::log::set_level(STRATA_LOG_DEBUG);
+  const std::string body = "brokers = \"" + mock.bootstrap() +
+                           "\"\ntopics = [\"audit\"]\nrdkafka = { \"debug\" = \"topic,cgrp\" }\n";
+  for (bool paused_first : {false, true}) {
+    SCOPED_TRACE(paused_first ? "paused before its assignment" : "running");
+    std::string err;
+    auto src = Source::create(
+        body + "group_id = \"g-audit-" + std::to_string(paused_first) + "\"\n", &err);
+    ASSERT_TRUE(src) << err;
+    testing::internal::CaptureStderr();
+    if (paused_first) src->pause();
+    ASSERT_TRUE(src->start(&err)) << err;
+    std::vector<Rec> got;
+    std::string log;
+    if (paused_first) {  // until both partitions were read from and paused (the log so far)
+      for (int i = 0; i < 600 && audit_pauses(log, "audit").pauses < 2; ++i) {
+        src->poll_once(&got, 1000, 50);
+        if (i % 10 == 9) {
+          log += testing::internal::GetCapturedStderr();
+          testing::internal::CaptureStderr();
+        }
+      }
+      EXPECT_TRUE(got.empty()) << got.size() << " records delivered while paused";
+      src->resume();
+    }
+    for (int i = 0; i < 600 && got.size() < 20; ++i) src->poll_once(&got, 1000, 50);
+    src->stop();
+    log += testing::internal::GetCapturedStderr();
+    EXPECT_EQ(got.size(), 20u);
+    PauseAudit a = audit_pauses(log, "audit");
+    EXPECT_EQ(a.started, (std::set<int>{0, 1})) << "no fetch start seen in the debug log";
+    if (paused_first) {
+      EXPECT_EQ(a.pauses, 2) << "each partition paused once, after its fetch started";
+    }
+    for (const auto& line : a.overtaking)
+      ADD_FAILURE() << "issued before the fetch start: " << line;
+  }
+  strata::log::set_level(STRATA_LOG_INFO);
 }

@@ -114,5 +114,26 @@ TEST(PartitionBook, AnUnreadPartitionIsNamedOnceAfterTheStallTimeAndNotWhilePaus
   EXPECT_EQ(lag.records, STRATA_LAG_PENDING);
 }
 
+// What kafka_source may pause right after an assignment: only partitions read from since then
+// (a record delivered or held, or their end reached); a reassignment starts over.
+TEST(PartitionBook, APartitionIsFetchingOnceReadFromSinceItsAssignment) {
+  PartitionBook book;
+  const PartitionKey p2{"t", 2};
+  book.assigned(p0, 0);
+  book.assigned(p1, 0);
+  book.assigned(p2, 0);
+  EXPECT_TRUE(book.fetching().empty());
+  book.delivered(p0, 5);
+  book.reached_end(p1, 0);  // an empty partition: its end is all there is to read
+  EXPECT_EQ(book.fetching(), (std::vector<PartitionKey>{p0, p1}));
+  book.seen(p2);  // held while paused
+  EXPECT_EQ(book.fetching().size(), 3u);
+  book.assigned(p0, 1);  // revoked and assigned back: its fetch starts again
+  EXPECT_EQ(book.fetching(), (std::vector<PartitionKey>{p1, p2}));
+  book.seen({"other", 0});  // not owned: ignored
+  book.revoked(p1);
+  EXPECT_EQ(book.fetching(), (std::vector<PartitionKey>{p2}));
+}
+
 }  // namespace
 }  // namespace kafka_source
