@@ -33,6 +33,7 @@ struct Settings {
   bool eject_failed = true;
   int64_t server_failure_limit = 2;
   int64_t retry_timeout_ms = 2000;
+  std::string state_file;  // servers that missed writes, kept across a crash ("" = none)
   std::string username;
   std::string password;
 };

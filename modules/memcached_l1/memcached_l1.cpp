@@ -69,6 +69,10 @@ static constexpr strata_option_def kOptions[] = {
     strata::option("retry_timeout", STRATA_OPT_DURATION, "2s",
                    "a failed server is tried again after this (whole seconds)")
         .range(1000, 3600000),
+    strata::option("state_file", STRATA_OPT_STRING, "",
+                   "file that keeps, across a crash, which servers missed writes and must be "
+                   "flushed before they serve again (rewritten only when that set changes); "
+                   "\"\" = kept in memory only. Needs eject_failed"),
     strata::option("username", STRATA_OPT_STRING, "", "SASL user (switches to binary protocol)"),
     strata::option("password", STRATA_OPT_STRING, "", "SASL password").secret(),
     strata::option("connections", STRATA_OPT_INT, "4",
@@ -145,6 +149,11 @@ class MemcachedL1 : public strata::TierModule {
     settings_.eject_failed = o.boolean("eject_failed");
     settings_.server_failure_limit = o.integer("server_failure_limit");
     settings_.retry_timeout_ms = o.duration_ms("retry_timeout");
+    settings_.state_file = o.str("state_file");
+    if (!settings_.state_file.empty() && !settings_.eject_failed)
+      throw strata::Error(STRATA_ERR_INVALID,
+                          "state_file needs eject_failed = true (it records the server gate's "
+                          "servers that missed writes)");
     settings_.username = o.str("username");
     settings_.password = o.str("password");
     if (settings_.username.empty() && !settings_.password.empty())

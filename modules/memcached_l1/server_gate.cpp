@@ -1,7 +1,14 @@
 // The memcached_l1 server gate: see server_gate.hpp.
 #include "server_gate.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 
 namespace memcached_l1 {
 
@@ -15,15 +22,16 @@ ServerGate::ServerGate(const Settings& s, strata::Host host) : settings_(s), hos
                         labels.c_str());
     e->closes = host_.counter("strata_memcached_server_closed_total",
                               "times the server was closed after failing", labels.c_str());
-    e->flushes = host_.counter("strata_memcached_server_flushes_total",
-                               "flush_all sent to a returning server that missed writes",
-                               labels.c_str());
-    e->refused = host_.counter("strata_memcached_server_refused_total",
-                               "ops failed at once because their server was closed",
-                               labels.c_str());
+    e->flushes =
+        host_.counter("strata_memcached_server_flushes_total",
+                      "flush_all sent to a returning server that missed writes", labels.c_str());
+    e->refused =
+        host_.counter("strata_memcached_server_refused_total",
+                      "ops failed at once because their server was closed", labels.c_str());
     e->up.set(1);
     entries_.emplace(a.str(), std::move(e));
   }
+  load_state();
 }
 
 ServerGate::~ServerGate() { stop(); }
@@ -52,11 +60,21 @@ ServerGate::Entry* ServerGate::find(const std::string& server) const {
 bool ServerGate::admit(const std::string& server, bool write) {
   Entry* e = find(server);
   if (!e || !e->closed.load(std::memory_order_acquire)) return true;
-  std::lock_guard<std::mutex> lock(e->mu);
-  if (!e->closed.load(std::memory_order_relaxed)) return true;  // reopened meanwhile
-  if (write) ++e->missed;
-  e->refused.add();
+  bool became_stale = false;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (!e->closed.load(std::memory_order_relaxed)) return true;  // reopened meanwhile
+    if (write) became_stale = note_missed_locked(*e);
+    e->refused.add();
+  }
+  if (became_stale) save_state();
   return false;
+}
+
+bool ServerGate::note_missed_locked(Entry& e) {
+  if (e.missed++ > 0) return false;
+  e.stale.store(true, std::memory_order_release);
+  return true;
 }
 
 std::string ServerGate::closed_reason(const std::string& server) const {
@@ -76,16 +94,21 @@ bool ServerGate::closed(const std::string& server) const {
 void ServerGate::failed(const std::string& server, bool write) {
   Entry* e = find(server);
   if (!e) return;
-  std::lock_guard<std::mutex> lock(e->mu);
-  if (write) ++e->missed;
-  if (e->closed.load(std::memory_order_relaxed)) return;
-  uint64_t now = host_.monotonic_ns();
-  uint64_t window = uint64_t(settings_.retry_timeout_ms) * 1000000;
-  if (e->failures_in_window == 0 || now - e->window_start_ns > window) {
-    e->window_start_ns = now;
-    e->failures_in_window = 0;
+  bool became_stale = false;
+  {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (write) became_stale = note_missed_locked(*e);
+    if (!e->closed.load(std::memory_order_relaxed)) {
+      uint64_t now = host_.monotonic_ns();
+      uint64_t window = uint64_t(settings_.retry_timeout_ms) * 1000000;
+      if (e->failures_in_window == 0 || now - e->window_start_ns > window) {
+        e->window_start_ns = now;
+        e->failures_in_window = 0;
+      }
+      if (++e->failures_in_window >= settings_.server_failure_limit) close_locked(*e, now);
+    }
   }
-  if (++e->failures_in_window >= settings_.server_failure_limit) close_locked(*e, now);
+  if (became_stale) save_state();  // before the caller reports the write as failed
 }
 
 void ServerGate::close_locked(Entry& e, uint64_t now) {
@@ -95,10 +118,11 @@ void ServerGate::close_locked(Entry& e, uint64_t now) {
   closed_count_.fetch_add(1, std::memory_order_acq_rel);
   e.closes.add();
   e.up.set(0);
-  host_.warn("memcached server " + e.address.str() + " closed after " +
-             std::to_string(settings_.server_failure_limit) +
-             " failures: its keys fail at once (read from the next tier) and it is asked again every " +
-             std::to_string(settings_.retry_timeout_ms) + " ms");
+  host_.warn(
+      "memcached server " + e.address.str() + " closed after " +
+      std::to_string(settings_.server_failure_limit) +
+      " failures: its keys fail at once (read from the next tier) and it is asked again every " +
+      std::to_string(settings_.retry_timeout_ms) + " ms");
 }
 
 void ServerGate::probe_loop() {
@@ -156,13 +180,76 @@ void ServerGate::probe(Entry& e) {
     e.closed_at_ns = host_.monotonic_ns();
     return;
   }
-  std::lock_guard<std::mutex> lock(e.mu);
-  if (e.missed != missed_before) return;  // a write missed it during the flush: next probe
-  e.missed = 0;
-  e.closed.store(false, std::memory_order_release);
-  closed_count_.fetch_sub(1, std::memory_order_acq_rel);
-  e.up.set(1);
+  bool cleared = false;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    if (e.missed != missed_before) return;  // a write missed it during the flush: next probe
+    e.missed = 0;
+    cleared = e.stale.exchange(false);
+    e.closed.store(false, std::memory_order_release);
+    closed_count_.fetch_sub(1, std::memory_order_acq_rel);
+    e.up.set(1);
+  }
+  if (cleared) save_state();
   host_.info("memcached server " + e.address.str() + " answers again and is open" + what);
+}
+
+// The servers a previous process listed as possibly holding stale values start closed, so
+// that the prober flushes them before anything is read from them.
+void ServerGate::load_state() {
+  if (settings_.state_file.empty()) return;
+  std::ifstream in(settings_.state_file);
+  if (!in) return;  // none yet: no server missed a write that was not flushed since
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    Entry* e = find(line);
+    if (!e) {
+      host_.warn("state_file " + settings_.state_file + " names " + line +
+                 ", which is not among servers; ignored");
+      continue;
+    }
+    if (e->stale.exchange(true)) continue;
+    std::lock_guard<std::mutex> lock(e->mu);
+    e->missed = 1;
+    e->closed_at_ns = 0;  // probed at the prober's first turn
+    e->closed.store(true, std::memory_order_release);
+    closed_count_.fetch_add(1, std::memory_order_acq_rel);
+    e->up.set(0);
+    host_.warn("memcached server " + line + " missed writes before this process started (" +
+               settings_.state_file + "): it stays closed until it is flushed");
+  }
+}
+
+// Writes the stale servers, one per line, to a temp file, fsyncs and renames it over
+// state_file (an empty set removes it). A failure is logged once, never raised: the gate
+// still knows, only a crash would forget.
+void ServerGate::save_state() {
+  if (settings_.state_file.empty()) return;
+  std::lock_guard<std::mutex> lock(state_mu_);
+  std::string text;
+  for (const auto& [name, e] : entries_)
+    if (e->stale.load(std::memory_order_acquire)) text += name + "\n";
+  const std::string& path = settings_.state_file;
+  std::string why;
+  if (text.empty()) {
+    if (std::remove(path.c_str()) != 0 && errno != ENOENT) why = std::strerror(errno);
+  } else {
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      why = std::strerror(errno);
+    } else {
+      bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+      if (!ok) why = std::strerror(errno);
+      ::close(fd);
+      if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) why = std::strerror(errno);
+    }
+  }
+  if (!why.empty() && !state_warned_) {
+    state_warned_ = true;
+    host_.warn("cannot write state_file " + path + ": " + why +
+               "; a crash now would forget which servers missed writes");
+  }
 }
 
 }  // namespace memcached_l1

@@ -15,7 +15,12 @@
 //     as holding possibly stale values;
 //   - a prober thread asks a closed server every retry_timeout; when it answers, it is flushed
 //     first if it may hold stale values, and opened only after the flush succeeded and no write
-//     was missed meanwhile.
+//     was missed meanwhile;
+//   - with a state_file, the servers that may hold stale values are also written there (a
+//     temp file, fsync, rename) whenever that set changes, before the write that missed is
+//     reported: a process killed during an outage tells the next one, which starts with those
+//     servers closed and flushes them before they serve (else they would keep, until their TTL,
+//     values older than what the durable tier got meanwhile; fault matrix, seed 3240990408).
 #pragma once
 
 #include <strata/sdk.hpp>
@@ -69,14 +74,18 @@ class ServerGate {
   struct Entry {
     ServerAddress address;
     std::atomic<bool> closed{false};
-    std::mutex mu;              // orders missed-write counting against reopening
-    uint64_t missed = 0;        // writes that may not have reached it (under mu)
+    std::mutex mu;        // orders missed-write counting against reopening
+    uint64_t missed = 0;  // writes that may not have reached it (under mu)
     uint64_t window_start_ns = 0;
     int64_t failures_in_window = 0;  // (under mu)
     uint64_t closed_at_ns = 0;       // (under mu)
+    std::atomic<bool> stale{false};  // missed > 0: what save_state() writes
     strata::Metric up, closes, flushes, refused;
   };
   Entry* find(const std::string& server) const;
+  bool note_missed_locked(Entry& e);  // true when the server just became stale
+  void load_state();
+  void save_state();
   void close_locked(Entry& e, uint64_t now);
   void probe_loop();
   void probe(Entry& e);
@@ -89,6 +98,8 @@ class ServerGate {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::atomic<int> closed_count_{0};
+  std::mutex state_mu_;        // serializes save_state()
+  bool state_warned_ = false;  // (under state_mu_)
 };
 
 }  // namespace memcached_l1

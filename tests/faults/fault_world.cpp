@@ -148,6 +148,10 @@ std::string FaultWorld::good_config(const Member& m) const {
          "\n[tiers.l1]\nmodule = \"memcached_l1\"\nservers = [\"" +
          memcached_.address() +
          "\"]\n"
+         // A member killed while memcached is closed tells its next incarnation to flush it.
+         "state_file = \"" +
+         dir_ + "/l1-" + m.name +
+         ".state\"\n"
          "\n[tiers.l2]\nmodule = \"redis_l2\"\naddress = \"" +
          redis_.address() +
          "\"\nbreaker_failures = 3\nbreaker_open = \"300ms\"\n"
