@@ -11,6 +11,24 @@
 #include "kafka_source.hpp"
 
 namespace kafka_source {
+namespace {
+
+// rd_kafka_pause_partitions / rd_kafka_resume_partitions for a set of partitions (none: no call).
+template <class Partitions>
+void pause_in_rdkafka(rd_kafka_t* rk, const Partitions& partitions, bool pause) {
+  if (partitions.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& [topic, partition] : partitions)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  if (pause)
+    rd_kafka_pause_partitions(rk, list);
+  else
+    rd_kafka_resume_partitions(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+}  // namespace
 
 void KafkaSource::on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t* parts, void* opaque) {
@@ -179,12 +197,7 @@ void KafkaSource::set_paused(bool pause) {
     if (!pause && !rdkafka_paused_.empty()) {
       // Each of these was read from before its pause, or is not assigned: no fetch start of
       // theirs can be in flight.
-      rd_kafka_topic_partition_list_t* list =
-          rd_kafka_topic_partition_list_new(static_cast<int>(rdkafka_paused_.size()));
-      for (const auto& [topic, partition] : rdkafka_paused_)
-        rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
-      rd_kafka_resume_partitions(rk_, list);
-      rd_kafka_topic_partition_list_destroy(list);
+      pause_in_rdkafka(rk_, rdkafka_paused_, false);
       rdkafka_paused_.clear();
     }
   }
@@ -204,13 +217,7 @@ void KafkaSource::pause_fetching() {
     for (const auto& tp : owned_.fetching())
       if (!rdkafka_paused_.count(tp)) todo.push_back(tp);
   }
-  if (todo.empty()) return;
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(todo.size()));
-  for (const auto& [topic, partition] : todo)
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
-  rd_kafka_pause_partitions(rk_, list);
-  rd_kafka_topic_partition_list_destroy(list);
+  pause_in_rdkafka(rk_, todo, true);
   rdkafka_paused_.insert(todo.begin(), todo.end());
 }
 
@@ -221,16 +228,12 @@ void KafkaSource::pause_fetching() {
 // assign will issue, so it cannot make librdkafka drop that start (see pause_mu_).
 void KafkaSource::lift_pauses(const rd_kafka_topic_partition_list_t* parts) {
   std::lock_guard<std::mutex> order(pause_mu_);
-  rd_kafka_topic_partition_list_t* lift = nullptr;
+  std::vector<PartitionKey> lift;
   for (int i = 0; i < parts->cnt; ++i) {
-    if (rdkafka_paused_.erase(PartitionKey(parts->elems[i].topic, parts->elems[i].partition)) == 0)
-      continue;
-    if (!lift) lift = rd_kafka_topic_partition_list_new(parts->cnt);
-    rd_kafka_topic_partition_list_add(lift, parts->elems[i].topic, parts->elems[i].partition);
+    PartitionKey tp(parts->elems[i].topic, parts->elems[i].partition);
+    if (rdkafka_paused_.erase(tp) != 0) lift.push_back(std::move(tp));
   }
-  if (!lift) return;
-  rd_kafka_resume_partitions(rk_, lift);
-  rd_kafka_topic_partition_list_destroy(lift);
+  pause_in_rdkafka(rk_, lift, false);
 }
 
 }  // namespace kafka_source
