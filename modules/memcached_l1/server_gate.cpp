@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 namespace memcached_l1 {
 
@@ -198,26 +197,57 @@ void ServerGate::probe(Entry& e) {
 // that the prober flushes them before anything is read from them.
 void ServerGate::load_state() {
   if (settings_.state_file.empty()) return;
-  std::ifstream in(settings_.state_file);
-  if (!in) return;  // none yet: no server missed a write that was not flushed since
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    Entry* e = find(line);
-    if (!e) {
-      host_.warn("state_file " + settings_.state_file + " names " + line +
-                 ", which is not among servers; ignored");
-      continue;
-    }
-    if (e->stale.exchange(true)) continue;
-    std::lock_guard<std::mutex> lock(e->mu);
-    e->missed = 1;
-    e->closed_at_ns = 0;  // probed at the prober's first turn
-    e->closed.store(true, std::memory_order_release);
-    closed_count_.fetch_add(1, std::memory_order_acq_rel);
-    e->up.set(0);
-    host_.warn("memcached server " + line + " missed writes before this process started (" +
-               settings_.state_file + "): it stays closed until it is flushed");
+  const std::string& path = settings_.state_file;
+  std::string text, why;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return;  // none yet: nothing missed that was not flushed
+  if (fd < 0) why = std::strerror(errno);
+  constexpr size_t kMax = 1 << 20;  // a list of servers; anything longer is not one of ours
+  for (char buf[4096]; fd >= 0 && why.empty();) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) why = std::strerror(errno);
+    if (n <= 0) break;
+    text.append(buf, size_t(n));
+    if (text.size() > kMax) why = "longer than 1 MiB";
   }
+  if (fd >= 0) ::close(fd);
+  if (!why.empty()) {  // unknown, so assume the worst
+    host_.warn("cannot read state_file " + path + ": " + why +
+               "; every memcached server is flushed before it serves");
+    for (auto& [name, e] : entries_) close_stale_at_start(*e);
+    return;
+  }
+  size_t unknown = 0;
+  std::string first_unknown;
+  for (size_t b = 0, e; b < text.size(); b = e + 1) {
+    e = text.find('\n', b);
+    if (e == std::string::npos) e = text.size();
+    std::string line = text.substr(b, e - b);
+    if (line.empty()) continue;
+    if (Entry* entry = find(line))
+      close_stale_at_start(*entry);
+    else if (unknown++ == 0)
+      first_unknown = line.substr(0, 200);
+  }
+  if (unknown > 0)
+    host_.warn("state_file " + path + " names " + std::to_string(unknown) +
+               " server(s) not among servers (first: " + first_unknown + "); ignored");
+}
+
+// A server a previous process listed (or all of them, when the list cannot be read) starts
+// closed and stale: the prober's first turn flushes it, then opens it.
+void ServerGate::close_stale_at_start(Entry& e) {
+  if (e.stale.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(e.mu);
+  e.missed = 1;
+  e.closed_at_ns = 0;  // probed at the prober's first turn
+  e.closed.store(true, std::memory_order_release);
+  closed_count_.fetch_add(1, std::memory_order_acq_rel);
+  e.up.set(0);
+  host_.warn("memcached server " + e.address.str() +
+             " may have missed writes before this process started (" + settings_.state_file +
+             "): it stays closed until it is flushed");
 }
 
 // Writes the stale servers, one per line, to a temp file, fsyncs and renames it over
@@ -232,7 +262,7 @@ void ServerGate::save_state() {
   const std::string& path = settings_.state_file;
   std::string why;
   if (text.empty()) {
-    if (std::remove(path.c_str()) != 0 && errno != ENOENT) why = std::strerror(errno);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) why = std::strerror(errno);
   } else {
     std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

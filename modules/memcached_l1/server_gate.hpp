@@ -85,6 +85,7 @@ class ServerGate {
   Entry* find(const std::string& server) const;
   bool note_missed_locked(Entry& e);  // true when the server just became stale
   void load_state();
+  void close_stale_at_start(Entry& e);
   void save_state();
   void close_locked(Entry& e, uint64_t now);
   void probe_loop();

@@ -252,3 +252,42 @@ TEST(MemcachedPool, AServerThatMissedWritesIsFlushedByTheNextProcessWithAStateFi
   EXPECT_FALSE(std::ifstream(state).good()) << "the state file outlived the flush";
   strata::test::remove_tree(dir);
 }
+
+// A state_file that cannot be read (here: a directory) says nothing about what was missed, so
+// every server is flushed before it serves; garbage lines only name no server.
+TEST(MemcachedPool, AnUnreadableStateFileFlushesEveryServerFirst) {
+  ServerProcess mc(ServerProcess::Kind::Memcached);
+  ASSERT_TRUE(mc.start());
+  const std::string dir = strata::test::make_temp_dir("strata-l1-state");
+  {
+    Tier plain({&mc}, kSettings, "tiers.plain");
+    ASSERT_EQ(plain.error(), "");
+    Op set = make(STRATA_TIER_SET, "dk", "old");
+    ASSERT_EQ(plain.one(set), STRATA_OK) << set.op.error;
+  }
+  Tier t({&mc}, std::string(kSettings) + "state_file = \"" + dir + "\"\n", "tiers.dir");
+  ASSERT_EQ(t.error(), "");
+  strata_status st = STRATA_ERR_BREAKER_OPEN;
+  for (int i = 0; i < 300 && st != STRATA_NOT_FOUND; ++i) {
+    Op get = make(STRATA_TIER_GET, "dk");
+    st = t.one(get);
+    ASSERT_NE(get.result.value, "old") << "served before the flush";
+    if (st != STRATA_NOT_FOUND) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(st, STRATA_NOT_FOUND) << "the server was not flushed and opened in 30 s";
+
+  const std::string garbage = dir + "/garbage.state";
+  {
+    std::ofstream out(garbage);
+    out << "not-a-server:1\n\n" << std::string(300, 'x') << "\n";
+    ASSERT_TRUE(out.good()) << "the state file's directory is gone";
+  }
+  Op again = make(STRATA_TIER_SET, "dk", "kept");
+  ASSERT_EQ(t.one(again), STRATA_OK);
+  Tier g({&mc}, std::string(kSettings) + "state_file = \"" + garbage + "\"\n", "tiers.garbage");
+  ASSERT_EQ(g.error(), "");
+  Op get = make(STRATA_TIER_GET, "dk");
+  EXPECT_EQ(g.one(get), STRATA_OK) << "a server the file does not name is used at once";
+  EXPECT_EQ(get.result.value, "kept");
+  strata::test::remove_tree(dir);
+}
