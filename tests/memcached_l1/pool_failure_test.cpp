@@ -201,6 +201,20 @@ TEST(MemcachedPool, OneClosedServerDoesNotOpenTheWholeTiersBreaker) {
 
 }  // namespace
 
+// Gets `key` every 100 ms for up to 30 s until it is a miss (the server was flushed and
+// opened); fails the test if the value from before ("old") is ever served. The last status.
+strata_status status_once_flushed(Tier& t, const std::string& key) {
+  strata_status st = STRATA_ERR_BREAKER_OPEN;
+  for (int i = 0; i < 300 && st != STRATA_NOT_FOUND; ++i) {
+    Op get = make(STRATA_TIER_GET, key);
+    st = t.one(get);
+    EXPECT_NE(get.result.value, "old") << key << " served from before the flush";
+    if (get.result.value == "old") return st;
+    if (st != STRATA_NOT_FOUND) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return st;
+}
+
 // Regression (fault matrix, seed 3240990408): a process killed while a server was closed took
 // with it the knowledge that writes had missed that server; the next process used the server
 // at once, and it served values older than L2's until they expired. With `state_file` the next
@@ -240,14 +254,8 @@ TEST(MemcachedPool, AServerThatMissedWritesIsFlushedByTheNextProcessWithAStateFi
   }
   Tier next({&mc}, with_state, "tiers.next");
   ASSERT_EQ(next.error(), "");
-  strata_status st = STRATA_ERR_BREAKER_OPEN;
-  for (int i = 0; i < 300 && st != STRATA_NOT_FOUND; ++i) {
-    Op get = make(STRATA_TIER_GET, "sk");
-    st = next.one(get);
-    ASSERT_NE(get.result.value, "old") << "served from before the outage";
-    if (st != STRATA_NOT_FOUND) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_EQ(st, STRATA_NOT_FOUND) << "the listed server was not flushed and opened in 30 s";
+  EXPECT_EQ(status_once_flushed(next, "sk"), STRATA_NOT_FOUND)
+      << "the listed server was not flushed and opened in 30 s";
   EXPECT_EQ(raw_get(mc.port(), "sk"), "");
   EXPECT_FALSE(std::ifstream(state).good()) << "the state file outlived the flush";
   strata::test::remove_tree(dir);
@@ -267,14 +275,8 @@ TEST(MemcachedPool, AnUnreadableStateFileFlushesEveryServerFirst) {
   }
   Tier t({&mc}, std::string(kSettings) + "state_file = \"" + dir + "\"\n", "tiers.dir");
   ASSERT_EQ(t.error(), "");
-  strata_status st = STRATA_ERR_BREAKER_OPEN;
-  for (int i = 0; i < 300 && st != STRATA_NOT_FOUND; ++i) {
-    Op get = make(STRATA_TIER_GET, "dk");
-    st = t.one(get);
-    ASSERT_NE(get.result.value, "old") << "served before the flush";
-    if (st != STRATA_NOT_FOUND) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_EQ(st, STRATA_NOT_FOUND) << "the server was not flushed and opened in 30 s";
+  EXPECT_EQ(status_once_flushed(t, "dk"), STRATA_NOT_FOUND)
+      << "the server was not flushed and opened in 30 s";
 
   const std::string garbage = dir + "/garbage.state";
   {
