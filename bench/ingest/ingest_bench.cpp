@@ -10,10 +10,11 @@
 //       offsets stored after the Redis replies; identity keys as in (d);
 //   (f) hot keys: (d) and (c) over a topic of the same size with only 1,000 distinct keys, where
 //       coalescing a batch's writes per key pays;
-//   (g) (c) with the key read by strata.json.get instead of strata.json.decode (no table).
-// Prints records/s for each and the ratios c/a, c/b, c/d, c/e, hot/a, g/d, g/e. Rates are taken
+//   (g) (c) with the key read by strata.json.get instead of strata.json.decode (no table);
+//   (h) (c) without Lua: the same key from the pipeline option key = "user:{value.user}".
+// Prints records/s for each and the ratios c/a, c/b, c/d, c/e, hot/a, g/d, g/e, h/d. Rates are taken
 // from the first record to the last durable ack, so consumer-group joins do not count. (c), (d),
-// (e) and (g) run in INGEST_ROUNDS alternating rounds (default 5); their figures are the rounds'
+// (e), (g) and (h) run in INGEST_ROUNDS alternating rounds (default 5); their figures are the rounds'
 // medians.
 #include <hiredis.h>
 #include <libmemcached/memcached.h>
@@ -211,7 +212,8 @@ struct StrataRun {
 // its own partition watermarks in Redis (another run's would make it skip every record).
 StrataRun strata_run(const std::string& dir, const std::string& bootstrap, const char* topic,
                      const std::string& group, const std::string& script,
-                     const st::ServerProcess& mc, const st::ServerProcess& redis) {
+                     const st::ServerProcess& mc, const st::ServerProcess& redis,
+                     const std::string& key_template = "") {
   std::string path = dir + "/" + group + ".toml";
   std::ofstream(path) << "[sources.events]\nmodule = \"kafka_source\"\nbrokers = \"" << bootstrap
                       << "\"\ntopics = [\"" << topic << "\"]\ngroup_id = \"" << group
@@ -221,6 +223,7 @@ StrataRun strata_run(const std::string& dir, const std::string& bootstrap, const
                       << "\"\n\n[pipelines." << group << "]\nsource = \"events\"\n"
                       << "tiers = [\"l1\", \"l2\"]\n"
                       << (script.empty() ? "" : "script = \"" + script + "\"\n")
+                      << (key_template.empty() ? "" : "key = \"" + key_template + "\"\n")
                       // INGEST_PIPELINE="overlap_l1 = true" and the like: options to compare.
                       << (std::getenv("INGEST_PIPELINE") ? std::getenv("INGEST_PIPELINE") : "")
                       << "\n";
@@ -374,7 +377,7 @@ int main(int argc, char** argv) {
   const int rounds =
       std::max(1, std::atoi(std::getenv("INGEST_ROUNDS") ? std::getenv("INGEST_ROUNDS") : "5"));
   report.param("rounds", std::to_string(rounds));
-  std::vector<double> cs, ds, es, gs;
+  std::vector<double> cs, ds, es, gs, hs;
   std::vector<double> c_cpu, d_cpu, c_idle, d_idle;  // machine CPU per record and idle share
   for (int round = 1; round <= rounds; ++round) {
     const std::string tag = rounds > 1 ? "_r" + std::to_string(round) : "";
@@ -391,6 +394,13 @@ int main(int argc, char** argv) {
       StrataRun r = strata_run(dir, bootstrap, kTopic, "bench_g" + tag, "keys_get.lua", mc, redis);
       gs.push_back(r.rate);
       std::printf("(g) strata, Lua json.get key, L1+L2  %10.0f records/s%s%s\n", r.rate,
+                  r.detail().c_str(), of.c_str());
+    }
+    if (want('h')) {
+      StrataRun r = strata_run(dir, bootstrap, kTopic, "bench_h" + tag, "", mc, redis,
+                               "user:{value.user}");
+      hs.push_back(r.rate);
+      std::printf("(h) strata, key template, L1 + L2    %10.0f records/s%s%s\n", r.rate,
                   r.detail().c_str(), of.c_str());
     }
     if (want('d')) {
@@ -419,9 +429,11 @@ int main(int argc, char** argv) {
   d = median(ds, skip);
   e = median(es, skip);
   const double g = median(gs, skip);
+  const double h = median(hs, skip);
   if (rounds > 1)
-    std::printf("medians of %d rounds: (c) %.0f  (g) %.0f  (d) %.0f  (e) %.0f records/s\n", rounds,
-                c, g, d, e);
+    std::printf(
+        "medians of %d rounds: (c) %.0f  (g) %.0f  (h) %.0f  (d) %.0f  (e) %.0f records/s\n",
+        rounds, c, g, h, d, e);
   // When no core is left idle, a rate is the machine's CPU over the CPU a record costs, so
   // c/d cannot pass (d)'s CPU per record over (c)'s: what the Lua hook adds bounds it.
   const double cc = median(c_cpu, skip), dc = median(d_cpu, skip);
@@ -447,8 +459,9 @@ int main(int argc, char** argv) {
       "ratios: c/a = %.2f (target >= 0.6)   c/b = %.1f (target >= 5)   c/d = %.2f "
       "(target >= 0.9)\n"
       "        c/e = %.2f (target >= 0.8)   hot/a = %.2f (target >= 0.5; Lua: %.2f)\n"
-      "        with strata.json.get in the key hook: g/d = %.2f   g/e = %.2f\n",
-      c / a, c / b, c / d, c / e, f / a, fl / a, g / d, g / e);
+      "        with strata.json.get in the key hook: g/d = %.2f   g/e = %.2f\n"
+      "        with the key template instead of Lua: h/d = %.2f   h/e = %.2f\n",
+      c / a, c / b, c / d, c / e, f / a, fl / a, g / d, g / e, h / d, h / e);
   // Figures of the runs INGEST_ONLY left out are NaN: null in the JSON, no point in the chart.
   const char* rs = "records/s";
   report.figure("(a) consume only", rs, a);
@@ -459,6 +472,7 @@ int main(int argc, char** argv) {
   report.figure("(d) machine CPU per record", "us", dc);
   report.figure("(e) hand-tuned loop", rs, e);
   report.figure("(g) strata, Lua json.get keys", rs, g);
+  report.figure("(h) strata, key template", rs, h);
   report.figure("(f) hot keys, identity", rs, f);
   report.figure("(f) hot keys, Lua", rs, fl);
   report.ratio("c/a", "(c) strata, Lua keys", "(a) consume only", 0.6);
@@ -468,6 +482,7 @@ int main(int argc, char** argv) {
   report.ratio("hot/a", "(f) hot keys, identity", "(a) consume only", 0.5);
   report.ratio("g/d", "(g) strata, Lua json.get keys", "(d) strata, identity keys", 0.9);
   report.ratio("g/e", "(g) strata, Lua json.get keys", "(e) hand-tuned loop", 0.8);
+  report.ratio("h/d", "(h) strata, key template", "(d) strata, identity keys", 0.9);
 
   rd_kafka_mock_cluster_destroy(cluster);
   rd_kafka_destroy(owner);

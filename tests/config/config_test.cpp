@@ -108,6 +108,34 @@ TEST(ConfigParse, PipelineOptionsAreValidated) {
   EXPECT_EQ(o.integer("lua_memory"), 8 << 20);
 }
 
+TEST(ConfigParse, KeyTemplateIsCheckedWhereItIsWritten) {
+  Parsed ok = pipeline("source = \"events\"", "tiers = [\"l1\"]", "key = \"user:{value.user}\"\n");
+  ASSERT_TRUE(ok.diags.empty()) << ok.diags.str();
+  EXPECT_EQ(ok.cfg->pipelines.at(0).key_template, "user:{value.user}");
+  // key = "" is no template, as script = "" is no script.
+  Parsed none = pipeline("source = \"events\"", "tiers = [\"l1\"]", "key = \"\"\n");
+  ASSERT_TRUE(none.diags.empty()) << none.diags.str();
+  EXPECT_EQ(none.cfg->pipelines.at(0).key_template, "");
+
+  // The column is the mistake's, inside the string (the value starts at column 7).
+  Parsed bad = pipeline("source = \"events\"", "tiers = [\"l1\"]", "key = \"user:{value.user\"\n");
+  EXPECT_EQ(bad.diags.str(),
+            "t.toml:16:13: pipelines.latest.key: a '{' without its '}' (write {{ for a literal "
+            "brace)\n");
+  EXPECT_EQ(bad.cfg->pipelines.at(0).key_template, "");
+  Parsed unknown = pipeline("source = \"events\"", "tiers = [\"l1\"]", "key = \"{usr}\"\n");
+  EXPECT_EQ(unknown.diags.str(),
+            "t.toml:16:8: pipelines.latest.key: unknown placeholder {usr}; expected {key}, "
+            "{value}, {value.PATH}, {header.NAME}, {topic}, {partition} or {offset}\n");
+
+  Parsed both =
+      pipeline("source = \"events\"", "tiers = [\"l1\"]", "key = \"{key}\"\nscript = \"k.lua\"\n");
+  EXPECT_NE(both.diags.str().find("pipelines.latest.key: a pipeline takes its key from a script "
+                                  "or from a key template, not both"),
+            std::string::npos)
+      << both.diags.str();
+}
+
 TEST(ConfigParse, DanglingTierListsDefinedTiers) {
   Parsed p = pipeline("source = \"events\"", "tiers = [\"l1\", \"l3\"]");
   ASSERT_TRUE(p.cfg);

@@ -124,6 +124,51 @@ TEST(Pipeline, TombstoneRecordDeletesTheKeyFromBothTiers) {
   EXPECT_EQ(stats_of(*rt).dead_letters, 0u);
 }
 
+// The pipeline option `key` (a template, no script): the key comes from the JSON value; a
+// record it cannot build a key for is a dead letter with the reason, written nowhere.
+TEST(Pipeline, KeyTemplateDerivesKeysFromTheValueAndDeadLettersRecordsWithoutOne) {
+  Harness h;
+  REQUIRE_HARNESS(h);
+  FakeSource src;
+  RedisClient redis(h.redis.port());
+  MemcachedClient mc(h.memcached.port());
+  Sections s;
+  s.source = "batch_size = 2\n";  // u1 in two batches: both writes reach the tiers
+  s.pipeline = "key = \"user:{value.user}\"\n";
+  const std::string v0 = R"({"user":"u1","seq":1})", v1 = R"({"user":"u2","seq":2})",
+                    v4 = R"({"seq":5,"user":"u1"})";
+  auto rt = h.build(h.config_text(
+      {record_line("t", 0, 0, "a", v0), record_line("t", 0, 1, "b", v1),
+       record_line("t", 0, 2, "c", R"({"seq":3})"), record_line("t", 0, 3, "d", "not json"),
+       record_line("t", 0, 4, "e", v4), record_line("t", 0, 5, "u2", "\\N")},
+      s));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(h.run_until_ack(*rt, src, "ack t 0 6"));
+
+  EXPECT_EQ(redis.get("user:u1"), v4);
+  EXPECT_EQ(mc.get("user:u1"), v4);
+  EXPECT_EQ(redis.get("user:u2"), v1);  // the tombstone names no user: it deletes nothing
+  EXPECT_EQ(mc.get("user:u2"), v1);
+  for (const char* k : {"a", "b", "c", "d", "e", "u2", "user:"}) {
+    EXPECT_EQ(redis.get(k), std::nullopt) << k;
+    EXPECT_EQ(mc.get(k), std::nullopt) << k;
+  }
+  auto reason = [&](long long offset) {
+    auto lines = dead_letters_at(h.dead_letter_path(), offset);
+    return lines.size() == 1 ? lines[0] : "(" + std::to_string(lines.size()) + " lines)";
+  };
+  EXPECT_NE(reason(2).find("key template {value.user}: the value has no user"), std::string::npos)
+      << reason(2);
+  EXPECT_NE(reason(3).find("key template {value.user}: the value is not JSON"), std::string::npos)
+      << reason(3);
+  EXPECT_NE(reason(5).find("key template {value.user}: the record has no value (a tombstone)"),
+            std::string::npos)
+      << reason(5);
+  EXPECT_EQ(lines_of(read_file(h.dead_letter_path())).size(), 3u);
+  EXPECT_EQ(stats_of(*rt).dead_letters, 3u);
+  EXPECT_EQ(stats_of(*rt).keys_written, 3u);
+}
+
 // ------------------------------------------------------------------------------------------
 // 3. Lua hooks
 

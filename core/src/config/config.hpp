@@ -97,6 +97,7 @@ struct PipelineConfig {
   std::string script;              // path, resolved relative to the config file's folder; ""
                                    // when unset or refused by parse_config (already reported)
   SourcePos script_pos;            // of the `script` value (line 0 when unset)
+  std::string key_template;        // option `key`, checked by parse_config ("" when unset/refused)
   ResolvedOptions options;         // every key of pipeline_schema()
   // [pipelines.NAME.script_config], owned by Config::doc; nullptr when absent or refused.
   // Checked by parse_config (strings, numbers, booleans, arrays, tables; no dates, no integer

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "common/key_template.hpp"
 #include "config/internal.hpp"
 #include "config/pipelines.hpp"
 
@@ -90,6 +91,30 @@ bool check_script_value(const toml::node& node, const std::string& path, const C
   return ok;
 }
 
+// Option `key`: a template that compiles, and no script beside it. "" when unset or refused.
+std::string check_key_template(const toml::table& section, const ResolvedOptions& options,
+                               const std::string& file, const std::string& full,
+                               Diagnostics& diags) {
+  std::string text = options.str("key");
+  const toml::node* node = section.get("key");
+  if (text.empty() || node == nullptr) return {};  // "" is no template, as script = ""
+  SourcePos pos = pos_of(*node, file);
+  if (!options.str("script").empty()) {
+    diags.add(pos, full +
+                       ".key: a pipeline takes its key from a script or from a key template, not "
+                       "both (a script's key() can build any key; drop one of `key` and `script`)");
+    return {};
+  }
+  KeyTemplate compiled;
+  size_t at = 0;
+  if (std::string why = KeyTemplate::parse(text, compiled, &at); !why.empty()) {
+    pos.col += 1 + static_cast<int>(at);  // past the opening quote (exact without escapes)
+    diags.add(pos, full + ".key: " + why);
+    return {};
+  }
+  return text;
+}
+
 const toml::table* check_script_config(const Config& cfg, const toml::table& section,
                                        const std::string& full, Diagnostics& diags) {
   const toml::node* node = section.get("script_config");
@@ -143,6 +168,7 @@ void parse_pipelines(Config& cfg, const toml::node& node, Diagnostics& diags) {
       p.script = p.options.str("script");
       if (const toml::node* script = section->get("script"))
         p.script_pos = pos_of(*script, cfg.path);
+      p.key_template = check_key_template(*section, p.options, cfg.path, full, diags);
     }
     check_references(cfg, *section, full, diags);
     p.script_config = check_script_config(cfg, *section, full, diags);

@@ -57,6 +57,11 @@ const std::vector<strata_option_def>& pipeline_schema() {
         option("script", STRATA_OPT_STRING, "",
                "Path of the Lua script with the key/ttl/value hooks, relative to the config file's "
                "folder. Empty means the identity hook: the cache key is the record key."),
+        option("key", STRATA_OPT_STRING, "",
+               "Key template used instead of a script, e.g. \"user:{value.user}\": literal text "
+               "and {key}, {value}, {value.PATH} (a member of the JSON value), {header.NAME}, "
+               "{topic}, {partition}, {offset}. A record it cannot build a key for is a dead "
+               "letter. Not with `script` (docs/scripting.md, \"Keys without a script\")."),
         lua_allow,
         option("lua_budget", STRATA_OPT_INT, "1000000",
                "Instruction budget for one hook call; a script that exceeds it fails for "

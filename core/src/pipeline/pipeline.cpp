@@ -4,6 +4,7 @@
 #include <cmath>
 #include <chrono>
 #include <map>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -90,6 +91,13 @@ Pipeline::Pipeline(PipelineSettings settings, ModuleInstance* source, std::vecto
       l);
   plan_.pipeline = settings_.name;
   plan_.tiers = &policy_tiers_;
+  if (!settings_.key_template.empty()) {
+    size_t at = 0;
+    std::string why = KeyTemplate::parse(settings_.key_template, key_template_, &at);
+    if (!why.empty())  // the config checked it: only a caller that skipped the config
+      throw std::invalid_argument("pipelines." + settings_.name + ".key: " + why);
+    plan_.key_template = &key_template_;
+  }
   if (const strata_policy_hooks* pol = policy_ ? policy_->policy() : nullptr) {
     plan_.policy = pol;
     plan_.policy_handle = policy_->handle();

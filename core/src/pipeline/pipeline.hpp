@@ -32,6 +32,7 @@ struct OpResult;
 struct PipelineSettings {
   std::string name;                // "latest"
   lua::ScriptSettings script;      // path "" = identity hooks (key = record key)
+  std::string key_template;        // option `key` (checked by the config); "" = none
   int64_t retry_backoff_ms = 100;  // first wait after a failed durable write
   int64_t retry_backoff_max_ms = 5000;
   size_t max_batch = 100000;   // upper bound handed to the source's poll
@@ -164,6 +165,7 @@ class Pipeline {
   DeadLetterSink* dead_letters_;
   std::vector<strata_policy_tier> policy_tiers_;
   Ordering ordering_ = Ordering::Partition;
+  KeyTemplate key_template_;  // option `key`, read by plan_
   PlanSettings plan_;
   KeySpread spread_;
   bool volatile_first_ = false;  // the policy asks for write-back

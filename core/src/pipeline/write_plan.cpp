@@ -113,8 +113,11 @@ bool derive_record(const strata_record& rec, lua::KeyHooks* hooks, const PlanSet
       e.dead = "script: " + error;
       return false;
     }
+  } else if (s.key_template) {
+    hr.keys.emplace_back();
+    if (e.dead = s.key_template->render(rec, hr.keys.back()); !e.dead.empty()) return false;
   } else if (!rec.key.data) {
-    e.dead = "record has no key and the pipeline has no script to derive one";
+    e.dead = "record has no key and the pipeline has no script or key template to derive one";
     return false;
   } else {
     hr.keys.emplace_back(rec.key.data, rec.key.len);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/key_template.hpp"
 #include "lua_hooks.hpp"
 
 namespace strata {
@@ -80,6 +81,7 @@ struct PlanSettings {
   void* policy_handle = nullptr;
   std::string policy_name;
   const std::vector<strata_policy_tier>* tiers = nullptr;
+  const KeyTemplate* key_template = nullptr;  // option `key`; only without a script
 };
 
 // Runs the hooks (or the identity key) and the policy for every record of `batch`. A record

@@ -236,6 +236,7 @@ bool Runtime::build_pipelines(Diagnostics& diags) {
     PipelineSettings ps;
     ps.name = pc.name;
     ps.script = script;
+    ps.key_template = pc.key_template;
     ps.retry_backoff_ms = pc.options.integer("retry_backoff");
     ps.retry_backoff_max_ms = pc.options.integer("retry_backoff_max");
     ps.order = pc.options.str("order");
